@@ -1,0 +1,24 @@
+//! The candle core of Citrus Workstation.
+//!
+//! Model files ([`gguf`], [`weights`]), configuration ([`config`]), tokenizers
+//! ([`tokenizer`]), chat templates ([`chat_template`]), the one transformer definition with
+//! LoRA hooks ([`transformer`], [`lora`]), sampling and generation ([`sampling`],
+//! [`generation`]), and the facade that puts them together ([`model`]).
+
+pub mod chat_template;
+pub mod config;
+pub mod device;
+pub mod error;
+pub mod generation;
+pub mod gguf;
+pub mod home;
+pub mod lora;
+pub mod memory;
+pub mod model;
+pub mod reasoning;
+pub mod sampling;
+pub mod tokenizer;
+pub mod transformer;
+pub mod weights;
+
+pub use error::{ModelError, Result};

@@ -1,0 +1,87 @@
+//! Memory estimates and the memory-fit check made before loading.
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::TransformerConfig;
+use crate::generation::PREFILL_CHUNK;
+
+/// Fixed allowance for the runtime, tokenizer and buffers.
+const RUNTIME_OVERHEAD: u64 = 96 << 20;
+
+/// What a model will take in memory once loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemoryEstimate {
+    /// Weights as held in memory (after any re-quantization).
+    pub weights_bytes: u64,
+    /// KV cache at the configured context length.
+    pub kv_cache_bytes: u64,
+    /// Activations of one prefill chunk, rotary tables and runtime overhead.
+    pub working_bytes: u64,
+}
+
+impl MemoryEstimate {
+    /// Estimates for `config` with `weights_bytes` of weights and `context` positions.
+    pub fn new(config: &TransformerConfig, weights_bytes: u64, context: usize) -> Self {
+        let chunk = PREFILL_CHUNK.min(context) as u64;
+        let ctx = context as u64;
+        let scores = config.num_heads as u64 * chunk * ctx * 4 * 2;
+        let mlp = chunk * config.intermediate_size as u64 * 4 * 3;
+        let logits = config.vocab_size as u64 * 4 * 2;
+        let rotary = ctx * config.head_dim as u64 * 4;
+        Self {
+            weights_bytes,
+            kv_cache_bytes: config.kv_cache_bytes(context),
+            working_bytes: scores + mlp + logits + rotary + RUNTIME_OVERHEAD,
+        }
+    }
+
+    /// Everything together.
+    pub fn total_bytes(&self) -> u64 {
+        self.weights_bytes + self.kv_cache_bytes + self.working_bytes
+    }
+}
+
+/// Memory the system can give a new allocation now (Linux `MemAvailable`), if known.
+pub fn available_system_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    parse_meminfo_kib(&text, "MemAvailable:").map(|kib| kib * 1024)
+}
+
+/// Peak resident memory of this process (Linux `VmHWM`), if known.
+pub fn peak_resident_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/status").ok()?;
+    parse_meminfo_kib(&text, "VmHWM:").map(|kib| kib * 1024)
+}
+
+/// Current resident memory of this process (Linux `VmRSS`), if known.
+pub fn resident_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/status").ok()?;
+    parse_meminfo_kib(&text, "VmRSS:").map(|kib| kib * 1024)
+}
+
+fn parse_meminfo_kib(text: &str, key: &str) -> Option<u64> {
+    text.lines()
+        .find(|line| line.starts_with(key))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// Bytes to whole MiB, rounded up.
+pub fn mib(bytes: u64) -> u64 {
+    bytes.div_ceil(1 << 20)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_meminfo_lines() {
+        let text = "MemTotal:       24000000 kB\nMemAvailable:   1000 kB\n";
+        assert_eq!(parse_meminfo_kib(text, "MemAvailable:"), Some(1000));
+        assert_eq!(parse_meminfo_kib(text, "Nope:"), None);
+        assert!(available_system_memory().unwrap() > 0);
+    }
+}

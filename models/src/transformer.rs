@@ -1,0 +1,600 @@
+//! The one decoder-only transformer: Llama, Qwen2 and Qwen3 in a single definition.
+//!
+//! The three families differ only in switches of [`TransformerConfig`]: q/k/v bias (Qwen2),
+//! per-head q/k RMS norm (Qwen3), the RoPE layout (interleaved for GGUF llama files, rotate-half
+//! otherwise) and Llama-3.1 RoPE scaling. Weights may be block-quantized (GGUF) or dense
+//! (safetensors); every projection is a [`Linear`] with a LoRA hook. Inference keeps a KV cache
+//! per block.
+
+use std::sync::Arc;
+
+use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
+use candle_core::{DType, Device, Tensor};
+
+use crate::config::TransformerConfig;
+use crate::error::{ModelError, Result};
+use crate::lora::{Linear, LoraTarget};
+use crate::weights::{compute_dtype, Weight, WeightSource};
+
+/// How to build the transformer from its weights.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// Device to load onto.
+    pub device: Device,
+    /// Re-quantize linear weights to this type while loading (e.g. Q4_1 → Q8_0).
+    pub requantize: Option<GgmlDType>,
+    /// Longest sequence (prompt + generation) to support; at most the model's context length.
+    pub context_length: usize,
+}
+
+/// The token embedding table, quantized rows or dense.
+#[derive(Debug, Clone)]
+enum TokenEmbedding {
+    Quantized(Arc<QTensor>),
+    Dense(Tensor),
+}
+
+impl TokenEmbedding {
+    fn forward(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            Self::Quantized(table) => table.embedding(ids),
+            Self::Dense(table) => {
+                let (b, t) = ids.dims2()?;
+                let rows = table.index_select(&ids.flatten_all()?, 0)?;
+                rows.reshape((b, t, table.dim(1)?))
+            }
+        }
+    }
+}
+
+/// RMS normalisation over the last dimension.
+#[derive(Debug, Clone)]
+struct RmsNorm {
+    weight: Tensor,
+    eps: f32,
+}
+
+impl RmsNorm {
+    fn load(
+        source: &mut dyn WeightSource,
+        name: &str,
+        width: usize,
+        eps: f64,
+        device: &Device,
+    ) -> Result<Self> {
+        let weight = source
+            .load_checked(name, &[width], device)?
+            .to_dense(device)?;
+        Ok(Self {
+            weight: weight.to_dtype(DType::F32)?,
+            eps: eps as f32,
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        candle_nn::ops::rms_norm(&x.contiguous()?, &self.weight, self.eps)
+    }
+}
+
+/// Precomputed rotary-embedding tables.
+#[derive(Debug, Clone)]
+struct Rotary {
+    cos: Tensor,
+    sin: Tensor,
+    interleaved: bool,
+}
+
+impl Rotary {
+    fn new(
+        config: &TransformerConfig,
+        positions: usize,
+        freq_factors: Option<Vec<f32>>,
+        device: &Device,
+    ) -> Result<Self> {
+        let dim = config.head_dim;
+        let inv_freq: Vec<f32> = (0..dim)
+            .step_by(2)
+            .enumerate()
+            .map(|(pair, i)| {
+                let base = 1.0 / config.rope_theta.powf(i as f32 / dim as f32);
+                let factor = freq_factors.as_ref().and_then(|f| f.get(pair)).copied();
+                base / factor.unwrap_or(1.0)
+            })
+            .collect();
+        let inv_freq = Tensor::new(inv_freq.as_slice(), device)?;
+        let angles = Tensor::arange(0u32, positions as u32, device)?
+            .to_dtype(DType::F32)?
+            .reshape((positions, 1))?
+            .matmul(&inv_freq.reshape((1, dim / 2))?)?;
+        Ok(Self {
+            cos: angles.cos()?,
+            sin: angles.sin()?,
+            interleaved: config.rope_interleaved,
+        })
+    }
+
+    fn positions(&self) -> usize {
+        self.cos.dims()[0]
+    }
+
+    /// Rotates `x` of shape `(batch, heads, seq, head_dim)` starting at position `start`.
+    fn apply(&self, x: &Tensor, start: usize) -> candle_core::Result<Tensor> {
+        let seq = x.dim(2)?;
+        let cos = self.cos.narrow(0, start, seq)?;
+        let sin = self.sin.narrow(0, start, seq)?;
+        let x = x.contiguous()?;
+        if self.interleaved {
+            candle_nn::rotary_emb::rope_i(&x, &cos, &sin)
+        } else {
+            candle_nn::rotary_emb::rope(&x, &cos, &sin)
+        }
+    }
+}
+
+/// Grouped-query self-attention with a KV cache.
+#[derive(Debug, Clone)]
+struct Attention {
+    q: Linear,
+    k: Linear,
+    v: Linear,
+    o: Linear,
+    q_norm: Option<RmsNorm>,
+    k_norm: Option<RmsNorm>,
+    num_heads: usize,
+    num_kv_heads: usize,
+    head_dim: usize,
+    cache: Option<(Tensor, Tensor)>,
+}
+
+impl Attention {
+    fn forward(
+        &mut self,
+        x: &Tensor,
+        start: usize,
+        mask: Option<&Tensor>,
+        rotary: &Rotary,
+    ) -> candle_core::Result<Tensor> {
+        let (b, t, _) = x.dims3()?;
+        let heads = |y: Tensor, n: usize, norm: &Option<RmsNorm>| -> candle_core::Result<Tensor> {
+            let y = y.reshape((b, t, n, self.head_dim))?;
+            let y = match norm {
+                Some(norm) => norm.forward(&y)?,
+                None => y,
+            };
+            y.transpose(1, 2)
+        };
+        let q = heads(self.q.forward(x)?, self.num_heads, &self.q_norm)?;
+        let k = heads(self.k.forward(x)?, self.num_kv_heads, &self.k_norm)?;
+        let v = heads(self.v.forward(x)?, self.num_kv_heads, &None)?.contiguous()?;
+        let q = rotary.apply(&q, start)?;
+        let k = rotary.apply(&k, start)?;
+
+        let (k, v) = match (&self.cache, start) {
+            (Some((k_cache, v_cache)), s) if s > 0 => (
+                Tensor::cat(&[k_cache, &k], 2)?,
+                Tensor::cat(&[v_cache, &v], 2)?,
+            ),
+            _ => (k, v),
+        };
+        self.cache = Some((k.clone(), v.clone()));
+
+        // Grouped-query attention without copying K/V: the query heads that share a KV head
+        // are stacked along the sequence axis, `(b, kv_heads, group·t, head_dim)`.
+        let group = self.num_heads / self.num_kv_heads;
+        let q = q.reshape((b, self.num_kv_heads, group * t, self.head_dim))?;
+        let scale = 1.0 / (self.head_dim as f64).sqrt();
+        let scores = (q.matmul(&k.t()?)? * scale)?;
+        let scores = match mask {
+            Some(mask) => scores.broadcast_add(mask)?,
+            None => scores,
+        };
+        let weights = candle_nn::ops::softmax_last_dim(&scores)?;
+        let y = weights.matmul(&v)?;
+        let y = y
+            .reshape((b, self.num_heads, t, self.head_dim))?
+            .transpose(1, 2)?
+            .reshape((b, t, self.num_heads * self.head_dim))?;
+        self.o.forward(&y)
+    }
+}
+
+/// SwiGLU feed-forward layer.
+#[derive(Debug, Clone)]
+struct Mlp {
+    gate: Linear,
+    up: Linear,
+    down: Linear,
+}
+
+impl Mlp {
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let gate = candle_nn::ops::silu(&self.gate.forward(x)?)?;
+        self.down.forward(&(gate * self.up.forward(x)?)?)
+    }
+}
+
+/// One transformer block.
+#[derive(Debug, Clone)]
+struct Block {
+    attn_norm: RmsNorm,
+    attention: Attention,
+    ffn_norm: RmsNorm,
+    mlp: Mlp,
+}
+
+/// The decoder: embedding, blocks, final norm and output head.
+#[derive(Debug, Clone)]
+pub struct Transformer {
+    config: TransformerConfig,
+    embedding: TokenEmbedding,
+    blocks: Vec<Block>,
+    final_norm: RmsNorm,
+    lm_head: Linear,
+    rotary: Rotary,
+    device: Device,
+    cached_tokens: usize,
+}
+
+/// Loads the weights of one block.
+struct BlockLoader<'a> {
+    source: &'a mut dyn WeightSource,
+    config: &'a TransformerConfig,
+    options: &'a BuildOptions,
+    progress: &'a mut dyn FnMut(u64),
+    prefix: String,
+}
+
+impl BlockLoader<'_> {
+    fn weight(&mut self, name: &str, dims: &[usize]) -> Result<Weight> {
+        let full = format!("{}.{name}", self.prefix);
+        let weight = self
+            .source
+            .load_checked(&full, dims, &self.options.device)?;
+        (self.progress)(self.source.stored_bytes(&full));
+        Ok(weight)
+    }
+
+    fn linear(&mut self, name: &str, out: usize, inp: usize, bias: bool) -> Result<Linear> {
+        let weight = self
+            .weight(&format!("{name}.weight"), &[out, inp])?
+            .into_matmul(self.options.requantize, &self.options.device)?;
+        let bias = if bias {
+            let b = self.weight(&format!("{name}.bias"), &[out])?;
+            Some(b.to_dense(&self.options.device)?)
+        } else {
+            None
+        };
+        Ok(Linear::new(weight, bias, out, inp))
+    }
+
+    fn norm(&mut self, name: &str, width: usize) -> Result<RmsNorm> {
+        let full = format!("{}.{name}", self.prefix);
+        let norm = RmsNorm::load(
+            self.source,
+            &full,
+            width,
+            self.config.rms_norm_eps,
+            &self.options.device,
+        )?;
+        (self.progress)(self.source.stored_bytes(&full));
+        Ok(norm)
+    }
+
+    fn block(&mut self) -> Result<Block> {
+        let c = self.config;
+        let (h, q_width, kv_width) = (
+            c.hidden_size,
+            c.num_heads * c.head_dim,
+            c.num_kv_heads * c.head_dim,
+        );
+        let bias = c.attention_bias;
+        let (q_norm, k_norm) = if c.qk_norm {
+            (
+                Some(self.norm("attn_q_norm.weight", c.head_dim)?),
+                Some(self.norm("attn_k_norm.weight", c.head_dim)?),
+            )
+        } else {
+            (None, None)
+        };
+        let attention = Attention {
+            q: self.linear("attn_q", q_width, h, bias)?,
+            k: self.linear("attn_k", kv_width, h, bias)?,
+            v: self.linear("attn_v", kv_width, h, bias)?,
+            o: self.linear("attn_output", h, q_width, false)?,
+            q_norm,
+            k_norm,
+            num_heads: c.num_heads,
+            num_kv_heads: c.num_kv_heads,
+            head_dim: c.head_dim,
+            cache: None,
+        };
+        let mlp = Mlp {
+            gate: self.linear("ffn_gate", c.intermediate_size, h, false)?,
+            up: self.linear("ffn_up", c.intermediate_size, h, false)?,
+            down: self.linear("ffn_down", h, c.intermediate_size, false)?,
+        };
+        Ok(Block {
+            attn_norm: self.norm("attn_norm.weight", h)?,
+            attention,
+            ffn_norm: self.norm("ffn_norm.weight", h)?,
+            mlp,
+        })
+    }
+}
+
+impl Transformer {
+    /// Builds the transformer from `source`, calling `progress` with the bytes of each tensor
+    /// as it is read.
+    pub fn load(
+        config: TransformerConfig,
+        source: &mut dyn WeightSource,
+        options: &BuildOptions,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Self> {
+        let device = &options.device;
+        let (vocab, hidden) = (config.vocab_size, config.hidden_size);
+        let embed_weight = source.load_checked("token_embd.weight", &[vocab, hidden], device)?;
+        progress(source.stored_bytes("token_embd.weight"));
+        let embedding = match embed_weight {
+            Weight::Quantized(q) if hidden % q.dtype().block_size() == 0 => {
+                TokenEmbedding::Quantized(Arc::new(q))
+            }
+            other => {
+                TokenEmbedding::Dense(other.to_dense(device)?.to_dtype(compute_dtype(device))?)
+            }
+        };
+        let lm_head_weight = if source.has("output.weight") {
+            let w = source.load_checked("output.weight", &[vocab, hidden], device)?;
+            progress(source.stored_bytes("output.weight"));
+            w.into_matmul(options.requantize, device)?
+        } else {
+            tied_head(&embedding, options)?
+        };
+        let lm_head = Linear::new(lm_head_weight, None, vocab, hidden);
+
+        let freq_factors = rope_freq_factors(&config, source, device)?;
+        let positions = options.context_length.min(config.context_length).max(1);
+        let rotary = Rotary::new(&config, positions, freq_factors, device)?;
+
+        let mut blocks = Vec::with_capacity(config.num_layers);
+        for layer in 0..config.num_layers {
+            let mut loader = BlockLoader {
+                source: &mut *source,
+                config: &config,
+                options,
+                progress: &mut *progress,
+                prefix: format!("blk.{layer}"),
+            };
+            blocks.push(loader.block()?);
+        }
+        let final_norm = RmsNorm::load(
+            source,
+            "output_norm.weight",
+            hidden,
+            config.rms_norm_eps,
+            device,
+        )?;
+        progress(source.stored_bytes("output_norm.weight"));
+        Ok(Self {
+            config,
+            embedding,
+            blocks,
+            final_norm,
+            lm_head,
+            rotary,
+            device: device.clone(),
+            cached_tokens: 0,
+        })
+    }
+
+    /// The model's configuration.
+    pub fn config(&self) -> &TransformerConfig {
+        &self.config
+    }
+
+    /// The device the weights live on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Longest sequence this instance supports (its rotary table length).
+    pub fn max_positions(&self) -> usize {
+        self.rotary.positions()
+    }
+
+    /// Tokens currently held in the KV cache.
+    pub fn cached_tokens(&self) -> usize {
+        self.cached_tokens
+    }
+
+    /// Empties the KV cache; the next [`Transformer::forward`] starts a new sequence.
+    pub fn clear_cache(&mut self) {
+        for block in &mut self.blocks {
+            block.attention.cache = None;
+        }
+        self.cached_tokens = 0;
+    }
+
+    /// A projection of block `layer`, for attaching or removing a LoRA delta.
+    pub fn linear_mut(&mut self, layer: usize, target: LoraTarget) -> Option<&mut Linear> {
+        let block = self.blocks.get_mut(layer)?;
+        Some(match target {
+            LoraTarget::Q => &mut block.attention.q,
+            LoraTarget::K => &mut block.attention.k,
+            LoraTarget::V => &mut block.attention.v,
+            LoraTarget::O => &mut block.attention.o,
+            LoraTarget::Gate => &mut block.mlp.gate,
+            LoraTarget::Up => &mut block.mlp.up,
+            LoraTarget::Down => &mut block.mlp.down,
+        })
+    }
+
+    /// Removes every LoRA delta.
+    pub fn clear_lora(&mut self) {
+        for layer in 0..self.blocks.len() {
+            for target in LoraTarget::ALL {
+                if let Some(linear) = self.linear_mut(layer, target) {
+                    // Removing a delta cannot fail its shape check.
+                    let _ = linear.set_lora(None);
+                }
+            }
+        }
+    }
+
+    /// Feeds `tokens` after the cached ones and returns f32 logits: `(vocab)` for the last
+    /// token, or `(tokens, vocab)` for every token when `all_positions` is set.
+    pub fn forward(&mut self, tokens: &[u32], all_positions: bool) -> Result<Tensor> {
+        let start = self.cached_tokens;
+        let end = start + tokens.len();
+        if tokens.is_empty() {
+            return Err(ModelError::invalid_setting("tokens", "nothing to process"));
+        }
+        if end > self.max_positions() {
+            return Err(ModelError::PromptTooLong {
+                prompt_tokens: end,
+                context_length: self.max_positions(),
+            });
+        }
+        let device = self.device.clone();
+        let logits = device.with_context(|| self.forward_inner(tokens, start, all_positions));
+        match logits {
+            Ok(logits) => {
+                self.cached_tokens = end;
+                Ok(logits)
+            }
+            Err(e) => {
+                // A failed step leaves the cache half-updated: drop it.
+                self.clear_cache();
+                Err(e.into())
+            }
+        }
+    }
+
+    fn forward_inner(
+        &mut self,
+        tokens: &[u32],
+        start: usize,
+        all_positions: bool,
+    ) -> candle_core::Result<Tensor> {
+        let t = tokens.len();
+        let ids = Tensor::new(tokens, &self.device)?.unsqueeze(0)?;
+        let mut x = self.embedding.forward(&ids)?.to_dtype(DType::F32)?;
+        let group = self.config.num_heads / self.config.num_kv_heads;
+        let mask = if t > 1 {
+            Some(causal_mask(t, start, group, &self.device)?)
+        } else {
+            None
+        };
+        for block in &mut self.blocks {
+            let h = block.attn_norm.forward(&x)?;
+            let h = block
+                .attention
+                .forward(&h, start, mask.as_ref(), &self.rotary)?;
+            x = (x + h)?;
+            let h = block.mlp.forward(&block.ffn_norm.forward(&x)?)?;
+            x = (x + h)?;
+        }
+        let x = self.final_norm.forward(&x)?;
+        let x = if all_positions {
+            x.squeeze(0)?
+        } else {
+            x.narrow(1, t - 1, 1)?.squeeze(0)?
+        };
+        let logits = self.lm_head.forward(&x)?.to_dtype(DType::F32)?;
+        if all_positions {
+            Ok(logits)
+        } else {
+            logits.squeeze(0)
+        }
+    }
+}
+
+/// The output head when it shares the embedding matrix.
+fn tied_head(embedding: &TokenEmbedding, options: &BuildOptions) -> Result<QMatMul> {
+    Ok(match embedding {
+        TokenEmbedding::Quantized(q) => match options.requantize {
+            Some(dtype) if dtype != q.dtype() && q.shape().dims()[1] % dtype.block_size() == 0 => {
+                let dense = q.dequantize(&options.device)?;
+                QMatMul::from_qtensor(QTensor::quantize(&dense, dtype)?)?
+            }
+            _ => QMatMul::from_arc(q.clone())?,
+        },
+        TokenEmbedding::Dense(t) => {
+            Weight::Dense(t.clone()).into_matmul(options.requantize, &options.device)?
+        }
+    })
+}
+
+/// RoPE frequency divisors: from a GGUF `rope_freqs.weight` tensor or a Llama-3.1 scaling.
+fn rope_freq_factors(
+    config: &TransformerConfig,
+    source: &mut dyn WeightSource,
+    device: &Device,
+) -> Result<Option<Vec<f32>>> {
+    if source.has("rope_freqs.weight") {
+        let factors = source
+            .load_checked("rope_freqs.weight", &[config.head_dim / 2], device)?
+            .to_dense(device)?
+            .to_vec1::<f32>()?;
+        return Ok(Some(factors));
+    }
+    Ok(config
+        .rope_scaling
+        .map(|s| s.freq_factors(config.head_dim, config.rope_theta)))
+}
+
+/// Additive causal mask for `t` new tokens after `start` cached ones, repeated for each of the
+/// `group` query heads that share a KV head: shape `(group·t, start + t)`.
+fn causal_mask(
+    t: usize,
+    start: usize,
+    group: usize,
+    device: &Device,
+) -> candle_core::Result<Tensor> {
+    let total = start + t;
+    let values: Vec<f32> = (0..t)
+        .flat_map(|i| {
+            (0..total).map(move |j| {
+                if j > start + i {
+                    f32::NEG_INFINITY
+                } else {
+                    0.0
+                }
+            })
+        })
+        .collect();
+    let mask = Tensor::from_vec(values, (1, t, total), device)?;
+    mask.broadcast_as((group, t, total))?
+        .reshape((group * t, total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn causal_mask_blocks_future_positions() {
+        let mask = causal_mask(2, 1, 2, &Device::Cpu).unwrap();
+        let rows = mask.to_vec2::<f32>().unwrap();
+        let inf = f32::NEG_INFINITY;
+        assert_eq!(
+            rows,
+            vec![
+                vec![0., 0., inf],
+                vec![0., 0., 0.],
+                vec![0., 0., inf],
+                vec![0., 0., 0.]
+            ]
+        );
+    }
+
+    #[test]
+    fn masked_positions_get_no_attention() {
+        let mask = causal_mask(3, 0, 1, &Device::Cpu).unwrap();
+        let scores = Tensor::zeros((3, 3), DType::F32, &Device::Cpu).unwrap();
+        let weights = candle_nn::ops::softmax_last_dim(&(scores + mask).unwrap()).unwrap();
+        let rows = weights.to_vec2::<f32>().unwrap();
+        assert_eq!(rows[0], vec![1.0, 0.0, 0.0]);
+        assert!((rows[2][0] - 1.0 / 3.0).abs() < 1e-6);
+    }
+}

@@ -1,0 +1,65 @@
+//! The `citrus` command line: argument parsing and dispatch to one module per command.
+
+mod bench;
+mod generate;
+mod inspect;
+mod model_args;
+mod progress;
+
+use std::process::ExitCode;
+
+use citrus_models::ModelError;
+use clap::{Parser, Subcommand};
+
+pub use model_args::ModelArgs;
+
+/// Citrus Workstation, headless: run a medical reasoning model on this machine.
+#[derive(Debug, Parser)]
+#[command(name = "citrus", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Generate a reply to a prompt (the model's chat template is applied), streamed.
+    Generate(generate::GenerateArgs),
+    /// Work with model files.
+    Models {
+        #[command(subcommand)]
+        command: ModelsCommand,
+    },
+    /// Measure load time, prefill and decode speed, and peak memory.
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum ModelsCommand {
+    /// Describe a model file or folder without loading its weights.
+    Inspect(inspect::InspectArgs),
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Generate(args) => generate::run(args),
+        Command::Models {
+            command: ModelsCommand::Inspect(args),
+        } => inspect::run(args),
+        Command::Bench(args) => bench::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            report(&error);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints an error with its stable code.
+fn report(error: &ModelError) {
+    eprintln!("error [{}]: {error}", error.code());
+}

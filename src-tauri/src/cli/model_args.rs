@@ -1,0 +1,80 @@
+//! Options shared by every command that loads a model.
+
+use std::path::PathBuf;
+
+use citrus_models::device::{set_cpu_threads, DeviceChoice};
+use citrus_models::home::default_model_path;
+use citrus_models::model::{parse_quantization, LoadOptions, Model};
+use citrus_models::{ModelError, Result};
+use clap::Args;
+
+use super::progress::LoadBar;
+
+/// Which model to load and how.
+#[derive(Debug, Clone, Args)]
+pub struct ModelArgs {
+    /// A .gguf file or a Hugging Face folder [default: the installed SmolLM2-135M-Instruct].
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Re-quantize weights while loading, e.g. q8_0 (faster than q4_1 on CPU).
+    #[arg(long, value_name = "TYPE")]
+    pub requantize: Option<String>,
+    /// cpu, cuda[:N] or metal[:N].
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// CPU threads [default: physical cores].
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Longest prompt + answer in tokens [default: 8192, capped at the model's].
+    #[arg(long)]
+    pub context: Option<usize>,
+}
+
+impl ModelArgs {
+    /// The model path, defaulting to the installed default model.
+    pub fn model_path(&self) -> Result<PathBuf> {
+        match &self.model {
+            Some(path) => Ok(path.clone()),
+            None => {
+                let path = default_model_path();
+                if path.exists() {
+                    Ok(path)
+                } else {
+                    Err(ModelError::NotFound { path }).map_err(|e| {
+                        eprintln!(
+                            "The default model is not installed: run scripts/setup (or pass --model)."
+                        );
+                        e
+                    })
+                }
+            }
+        }
+    }
+
+    /// Load options from the flags (also applies the thread count).
+    pub fn load_options(&self) -> Result<LoadOptions> {
+        if let Some(threads) = self.threads {
+            set_cpu_threads(threads)?;
+        }
+        Ok(LoadOptions {
+            device: self.device.parse::<DeviceChoice>()?,
+            requantize: self
+                .requantize
+                .as_deref()
+                .map(parse_quantization)
+                .transpose()?,
+            context_length: self.context,
+            memory_limit: None,
+        })
+    }
+
+    /// Loads the model with a progress bar on stderr.
+    pub fn load(&self) -> Result<Model> {
+        let path = self.model_path()?;
+        let options = self.load_options()?;
+        let bar = LoadBar::new(&path);
+        let model = Model::load(&path, &options, &mut |p| bar.update(p));
+        bar.finish();
+        model
+    }
+}

@@ -1,0 +1,3 @@
+//! Citrus Workstation's shell: the headless `citrus` command line over the model core.
+
+pub mod cli;
