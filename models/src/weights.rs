@@ -322,3 +322,19 @@ impl WeightSource for SafetensorsFolder {
         }
     }
 }
+
+/// Undoes llama.cpp's q/k row permutation: GGUF llama files store each head's rows
+/// interleaved (for interleaved RoPE); Hugging Face stores the two rotary halves in blocks.
+/// `weight` has shape `(heads · head_dim, in)` (or `(heads · head_dim)` for a bias).
+pub fn gguf_qk_rows_to_hf(weight: &Tensor, heads: usize) -> Result<Tensor> {
+    let dims = weight.dims().to_vec();
+    let rows = dims[0];
+    let rest: usize = dims[1..].iter().product();
+    let head_dim = rows / heads;
+    let hf = weight
+        .reshape((heads, head_dim / 2, 2, rest))?
+        .transpose(1, 2)?
+        .contiguous()?
+        .reshape(dims)?;
+    Ok(hf)
+}

@@ -1,0 +1,272 @@
+//! Generation on the real default model: streaming, stops, limits, cancellation, LoRA hooks.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use candle_core::{DType, Device, Tensor};
+use citrus_models::chat_template::ChatMessage;
+use citrus_models::generation::{generate, CancelToken, GenerationRequest, StopReason};
+use citrus_models::lora::{LoraDelta, LoraTarget};
+use citrus_models::model::ChatSettings;
+use citrus_models::sampling::{argmax, SamplingParams};
+use common::shared_model;
+
+fn question() -> Vec<ChatMessage> {
+    vec![ChatMessage::user(
+        "What is the first-line treatment for uncomplicated hypertension?",
+    )]
+}
+
+fn settings(max_new_tokens: usize, sampling: SamplingParams) -> ChatSettings {
+    ChatSettings {
+        max_new_tokens,
+        sampling,
+        stop_strings: Vec::new(),
+    }
+}
+
+#[test]
+fn streamed_pieces_add_up_to_the_text_and_greedy_is_deterministic() {
+    let mut model = shared_model();
+    let mut streamed = String::new();
+    let s = settings(40, SamplingParams::greedy());
+    let first = model
+        .chat(&question(), &s, &CancelToken::new(), &mut |t| {
+            streamed.push_str(t)
+        })
+        .unwrap();
+    assert_eq!(streamed, first.text);
+    assert!(
+        first.text.split_whitespace().count() >= 5,
+        "{:?}",
+        first.text
+    );
+    assert!(
+        first.text.to_lowercase().contains("hypertension")
+            || first.text.to_lowercase().contains("blood pressure"),
+        "{:?}",
+        first.text
+    );
+    let second = model
+        .chat(&question(), &s, &CancelToken::new(), &mut |_| {})
+        .unwrap();
+    assert_eq!(first.text, second.text);
+}
+
+#[test]
+fn seeded_sampling_is_reproducible_and_seed_dependent() {
+    let mut model = shared_model();
+    let run = |model: &mut citrus_models::model::Model, seed| {
+        let sampling = SamplingParams {
+            temperature: 1.0,
+            seed,
+            ..SamplingParams::default()
+        };
+        model
+            .chat(
+                &question(),
+                &settings(24, sampling),
+                &CancelToken::new(),
+                &mut |_| {},
+            )
+            .unwrap()
+            .tokens
+    };
+    let a = run(&mut model, 1);
+    assert_eq!(a, run(&mut model, 1));
+    assert_ne!(a, run(&mut model, 2));
+}
+
+#[test]
+fn max_new_tokens_is_respected() {
+    let mut model = shared_model();
+    let out = model
+        .chat(
+            &question(),
+            &settings(5, SamplingParams::greedy()),
+            &CancelToken::new(),
+            &mut |_| {},
+        )
+        .unwrap();
+    assert_eq!(out.tokens.len(), 5);
+    assert_eq!(out.stop_reason, StopReason::MaxTokens);
+}
+
+#[test]
+fn a_stop_string_ends_generation_and_is_not_emitted() {
+    let mut model = shared_model();
+    let greedy = settings(40, SamplingParams::greedy());
+    let full = model
+        .chat(&question(), &greedy, &CancelToken::new(), &mut |_| {})
+        .unwrap()
+        .text;
+    // Stop at the second word of the greedy answer.
+    let word = full
+        .split_whitespace()
+        .nth(1)
+        .expect("an answer of several words")
+        .to_string();
+    let mut streamed = String::new();
+    let stopped = model
+        .chat(
+            &question(),
+            &ChatSettings {
+                stop_strings: vec![word.clone()],
+                ..greedy
+            },
+            &CancelToken::new(),
+            &mut |t| streamed.push_str(t),
+        )
+        .unwrap();
+    assert_eq!(stopped.stop_reason, StopReason::StopString);
+    assert_eq!(stopped.text, full[..full.find(&word).unwrap()]);
+    assert_eq!(streamed, stopped.text);
+}
+
+#[test]
+fn the_model_stops_on_its_end_of_turn_token() {
+    let mut model = shared_model();
+    let out = model
+        .chat(
+            &[ChatMessage::user("Reply with the single word: yes")],
+            &settings(200, SamplingParams::greedy()),
+            &CancelToken::new(),
+            &mut |_| {},
+        )
+        .unwrap();
+    assert_eq!(out.stop_reason, StopReason::EndOfSequence);
+    assert_eq!(out.tokens.last(), Some(&2));
+    assert!(!out.text.contains("<|im_end|>"));
+}
+
+#[test]
+fn cancellation_from_another_thread_stops_generation() {
+    let mut model = shared_model();
+    let cancel = CancelToken::new();
+    let pieces = Arc::new(AtomicUsize::new(0));
+    let (trigger, watcher) = (cancel.clone(), pieces.clone());
+    let canceller = std::thread::spawn(move || {
+        while watcher.load(Ordering::SeqCst) < 3 {
+            std::thread::yield_now();
+        }
+        trigger.cancel();
+    });
+    let out = model
+        .chat(
+            &question(),
+            &settings(400, SamplingParams::greedy()),
+            &cancel,
+            &mut |_| {
+                pieces.fetch_add(1, Ordering::SeqCst);
+            },
+        )
+        .unwrap();
+    canceller.join().unwrap();
+    assert_eq!(out.stop_reason, StopReason::Cancelled);
+    assert!(out.tokens.len() < 400);
+}
+
+#[test]
+fn a_prompt_longer_than_the_context_is_refused() {
+    let mut model = shared_model();
+    let max = model.transformer_mut().max_positions();
+    let request = GenerationRequest {
+        prompt_tokens: vec![42; max + 10],
+        max_new_tokens: 4,
+        stop_strings: Vec::new(),
+        sampling: SamplingParams::greedy(),
+    };
+    let tokenizer = model.tokenizer().clone();
+    let err = generate(
+        model.transformer_mut(),
+        &tokenizer,
+        &request,
+        &CancelToken::new(),
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), "generation.prompt_too_long");
+    assert!(err.to_string().contains(&(max + 10).to_string()));
+}
+
+#[test]
+fn lora_hooks_change_outputs_only_when_attached() {
+    let mut model = shared_model();
+    let prompt = model
+        .tokenizer()
+        .encode("The patient presents with")
+        .unwrap();
+    let logits = |model: &mut citrus_models::model::Model| {
+        let t = model.transformer_mut();
+        t.clear_cache();
+        let l = t.forward(&prompt, false).unwrap().to_vec1::<f32>().unwrap();
+        t.clear_cache();
+        l
+    };
+    let base = logits(&mut model);
+    let (out, inp) = {
+        let q = model
+            .transformer_mut()
+            .linear_mut(0, LoraTarget::Q)
+            .unwrap();
+        (q.out_features(), q.in_features())
+    };
+    let a = Tensor::randn(0f32, 0.5, (8, inp), &Device::Cpu).unwrap();
+
+    // B = 0: a freshly initialised adapter is an exact no-op.
+    let zero = LoraDelta {
+        a: a.clone(),
+        b: Tensor::zeros((out, 8), DType::F32, &Device::Cpu).unwrap(),
+        scale: 2.0,
+    };
+    for layer in 0..4 {
+        model
+            .transformer_mut()
+            .linear_mut(layer, LoraTarget::Q)
+            .unwrap()
+            .set_lora(Some(zero.clone()))
+            .unwrap();
+    }
+    assert_eq!(logits(&mut model), base);
+
+    // A non-zero delta on every projection of every block changes the output.
+    let layers = model.transformer_mut().config().num_layers;
+    for layer in 0..layers {
+        for target in LoraTarget::ALL {
+            let linear = model.transformer_mut().linear_mut(layer, target).unwrap();
+            let (o, i) = (linear.out_features(), linear.in_features());
+            let delta = LoraDelta {
+                a: Tensor::randn(0f32, 0.3, (4, i), &Device::Cpu).unwrap(),
+                b: Tensor::randn(0f32, 0.3, (o, 4), &Device::Cpu).unwrap(),
+                scale: 1.0,
+            };
+            linear.set_lora(Some(delta)).unwrap();
+        }
+    }
+    let adapted = logits(&mut model);
+    let shift = base
+        .iter()
+        .zip(&adapted)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f32, f32::max);
+    assert!(shift > 0.1, "max shift {shift}");
+
+    // A wrongly shaped delta is refused; clearing restores the base model exactly.
+    let bad = LoraDelta {
+        a: a.clone(),
+        b: Tensor::zeros((out + 1, 8), DType::F32, &Device::Cpu).unwrap(),
+        scale: 1.0,
+    };
+    let err = model
+        .transformer_mut()
+        .linear_mut(0, LoraTarget::Q)
+        .unwrap()
+        .set_lora(Some(bad))
+        .unwrap_err();
+    assert_eq!(err.code(), "settings.invalid");
+    model.transformer_mut().clear_lora();
+    assert_eq!(logits(&mut model), base);
+    assert_eq!(argmax(&base), argmax(&logits(&mut model)));
+}
