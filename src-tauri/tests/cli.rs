@@ -1,0 +1,79 @@
+//! The `citrus` binary end to end on the real default model.
+
+use std::process::{Command, Output};
+
+fn citrus(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_citrus"))
+        .args(args)
+        .output()
+        .expect("run citrus")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn default_model() -> String {
+    let path = citrus_models::home::default_model_path();
+    assert!(path.exists(), "default model missing at {}: run scripts/setup", path.display());
+    path.display().to_string()
+}
+
+#[test]
+fn generate_streams_an_answer_from_the_default_model() {
+    let out = citrus(&[
+        "generate",
+        "--prompt",
+        "What is the first-line treatment for uncomplicated hypertension?",
+        "--max-tokens",
+        "48",
+        "--temperature",
+        "0",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.split_whitespace().count() >= 8, "{text:?}");
+    assert!(stderr(&out).contains("tok/s"), "{}", stderr(&out));
+}
+
+#[test]
+fn inspect_describes_the_model_as_text_and_json() {
+    let model = default_model();
+    let out = citrus(&["models", "inspect", &model]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for expected in ["Llama", "Q4_1", "30 (hidden 576", "8192", "pre-tokenizer smollm", "chat template:   yes", "fits"] {
+        assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+    }
+    let out = citrus(&["models", "inspect", &model, "--json", "--requantize", "q8_0"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(json["architecture"], "llama");
+    assert_eq!(json["requantized_to"], "Q8_0");
+    assert_eq!(json["config"]["num_kv_heads"], 3);
+    assert!(json["memory"]["weights_bytes"].as_u64().unwrap() > 100 << 20);
+}
+
+#[test]
+fn bench_reports_numbers_as_json() {
+    let out = citrus(&["bench", "--prompt-tokens", "32", "--gen-tokens", "8", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(json["prompt_tokens"], 32);
+    assert!(json["prefill_tokens_per_second"].as_f64().unwrap() > 0.0);
+    assert!(json["decode_tokens_per_second"].as_f64().unwrap() > 0.0);
+    assert!(json["peak_rss_mib"].as_u64().unwrap() > 50);
+}
+
+#[test]
+fn errors_exit_non_zero_with_their_code() {
+    let out = citrus(&["models", "inspect", "/nonexistent/model.gguf"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("error [model.not_found]: /nonexistent/model.gguf"), "{}", stderr(&out));
+    let out = citrus(&["generate", "--prompt", "x", "--requantize", "q9_9"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("error [settings.invalid]"), "{}", stderr(&out));
+}
