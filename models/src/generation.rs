@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use crate::constraint::TokenConstraint;
 use crate::error::{ModelError, Result};
 use crate::sampling::{Sampler, SamplingParams};
 use crate::tokenizer::TextTokenizer;
@@ -51,6 +52,11 @@ pub struct GenerationRequest {
     pub stop_strings: Vec<String>,
     /// Sampling settings.
     pub sampling: SamplingParams,
+    /// Reuse the keys and values of a prompt prefix already in the cache (multi-turn work such
+    /// as guided reasoning). Off by default: a fresh prefill gives bit-identical results for
+    /// identical requests, whatever ran before.
+    #[serde(default)]
+    pub reuse_prefix: bool,
 }
 
 /// Why generation ended.
@@ -67,6 +73,8 @@ pub enum StopReason {
     ContextFull,
     /// The caller cancelled.
     Cancelled,
+    /// A token constraint (e.g. a JSON schema) is complete.
+    Complete,
 }
 
 /// The result of a generation.
@@ -111,8 +119,30 @@ fn rate(tokens: usize, time: Duration) -> f64 {
 /// returns the logits of the last position.
 pub fn prefill(model: &mut Transformer, prompt_tokens: &[u32]) -> Result<Vec<f32>> {
     model.clear_cache();
+    prefill_after(model, prompt_tokens, 0)
+}
+
+/// Like [`prefill`], but keeps the longest prefix of `prompt_tokens` already in the cache and
+/// computes only the rest (at least the last token, whose logits are needed).
+pub fn prefill_reusing_prefix(model: &mut Transformer, prompt_tokens: &[u32]) -> Result<Vec<f32>> {
+    let shared = model
+        .cached_ids()
+        .iter()
+        .zip(prompt_tokens)
+        .take_while(|(a, b)| a == b)
+        .count()
+        .min(prompt_tokens.len().saturating_sub(1));
+    model.truncate_cache(shared);
+    prefill_after(model, prompt_tokens, model.cached_tokens())
+}
+
+fn prefill_after(
+    model: &mut Transformer,
+    prompt_tokens: &[u32],
+    cached: usize,
+) -> Result<Vec<f32>> {
     let mut logits = None;
-    for chunk in prompt_tokens.chunks(PREFILL_CHUNK) {
+    for chunk in prompt_tokens[cached..].chunks(PREFILL_CHUNK) {
         logits = Some(model.forward(chunk, false)?);
     }
     let logits =
@@ -125,6 +155,18 @@ pub fn generate(
     model: &mut Transformer,
     tokenizer: &TextTokenizer,
     request: &GenerationRequest,
+    cancel: &CancelToken,
+    on_text: &mut dyn FnMut(&str),
+) -> Result<GenerationOutput> {
+    generate_constrained(model, tokenizer, request, None, cancel, on_text)
+}
+
+/// [`generate`], with every token held to `constraint` when one is given.
+pub fn generate_constrained(
+    model: &mut Transformer,
+    tokenizer: &TextTokenizer,
+    request: &GenerationRequest,
+    mut constraint: Option<&mut dyn TokenConstraint>,
     cancel: &CancelToken,
     on_text: &mut dyn FnMut(&str),
 ) -> Result<GenerationOutput> {
@@ -146,7 +188,11 @@ pub fn generate(
     let mut stream = TextStream::new(tokenizer, &request.stop_strings);
 
     let started = Instant::now();
-    let mut logits = prefill(model, &request.prompt_tokens)?;
+    let mut logits = if request.reuse_prefix {
+        prefill_reusing_prefix(model, &request.prompt_tokens)?
+    } else {
+        prefill(model, &request.prompt_tokens)?
+    };
     let prefill_time = started.elapsed();
     let decode_started = Instant::now();
 
@@ -155,13 +201,23 @@ pub fn generate(
         if cancel.is_cancelled() {
             break StopReason::Cancelled;
         }
+        if let Some(constraint) = constraint.as_deref_mut() {
+            constraint.mask_logits(&mut logits)?;
+        }
         let token = sampler.sample(&mut logits, &generated);
         generated.push(token);
         if tokenizer.stop_ids().contains(&token) {
             break StopReason::EndOfSequence;
         }
+        let complete = match constraint.as_deref_mut() {
+            Some(constraint) => constraint.accept(token)?,
+            None => false,
+        };
         if stream.push(token, on_text)? {
             break StopReason::StopString;
+        }
+        if complete {
+            break StopReason::Complete;
         }
         if generated.len() >= request.max_new_tokens {
             break StopReason::MaxTokens;

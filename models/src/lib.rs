@@ -7,6 +7,7 @@
 
 pub mod chat_template;
 pub mod config;
+pub mod constraint;
 pub mod device;
 pub mod error;
 pub mod generation;

@@ -8,9 +8,10 @@ use serde::Serialize;
 
 use crate::chat_template::{template_from_tokenizer_config, ChatMessage, ChatTemplate};
 use crate::config::{Architecture, TransformerConfig};
+use crate::constraint::TokenConstraint;
 use crate::device::DeviceChoice;
 use crate::error::{ModelError, Result};
-use crate::generation::{generate, CancelToken, GenerationOutput, GenerationRequest};
+use crate::generation::{generate_constrained, CancelToken, GenerationOutput, GenerationRequest};
 use crate::gguf::GgufFile;
 use crate::memory::{available_system_memory, mib, MemoryEstimate};
 use crate::sampling::SamplingParams;
@@ -307,6 +308,9 @@ pub struct ChatSettings {
     pub sampling: SamplingParams,
     /// Extra stop strings.
     pub stop_strings: Vec<String>,
+    /// Reuse a cached prompt prefix (see [`GenerationRequest::reuse_prefix`]).
+    #[serde(default)]
+    pub reuse_prefix: bool,
 }
 
 impl Default for ChatSettings {
@@ -315,6 +319,7 @@ impl Default for ChatSettings {
             max_new_tokens: 1024,
             sampling: SamplingParams::default(),
             stop_strings: Vec::new(),
+            reuse_prefix: false,
         }
     }
 }
@@ -404,16 +409,30 @@ impl Model {
         cancel: &CancelToken,
         on_text: &mut dyn FnMut(&str),
     ) -> Result<GenerationOutput> {
+        self.chat_constrained(messages, settings, None, cancel, on_text)
+    }
+
+    /// [`Model::chat`] with the reply held to `constraint` (e.g. a JSON schema).
+    pub fn chat_constrained(
+        &mut self,
+        messages: &[ChatMessage],
+        settings: &ChatSettings,
+        constraint: Option<&mut dyn TokenConstraint>,
+        cancel: &CancelToken,
+        on_text: &mut dyn FnMut(&str),
+    ) -> Result<GenerationOutput> {
         let request = GenerationRequest {
             prompt_tokens: self.chat_prompt(messages)?,
             max_new_tokens: settings.max_new_tokens,
             stop_strings: settings.stop_strings.clone(),
             sampling: settings.sampling.clone(),
+            reuse_prefix: settings.reuse_prefix,
         };
-        generate(
+        generate_constrained(
             &mut self.transformer,
             &self.tokenizer,
             &request,
+            constraint,
             cancel,
             on_text,
         )

@@ -232,7 +232,8 @@ pub struct Transformer {
     lm_head: Linear,
     rotary: Rotary,
     device: Device,
-    cached_tokens: usize,
+    /// Token ids whose keys and values are in the cache, in order.
+    cached_ids: Vec<u32>,
 }
 
 /// Loads the weights of one block.
@@ -383,7 +384,7 @@ impl Transformer {
             lm_head,
             rotary,
             device: device.clone(),
-            cached_tokens: 0,
+            cached_ids: Vec::new(),
         })
     }
 
@@ -404,15 +405,39 @@ impl Transformer {
 
     /// Tokens currently held in the KV cache.
     pub fn cached_tokens(&self) -> usize {
-        self.cached_tokens
+        self.cached_ids.len()
+    }
+
+    /// The token ids held in the KV cache, in order.
+    pub fn cached_ids(&self) -> &[u32] {
+        &self.cached_ids
     }
 
     /// Empties the KV cache; the next [`Transformer::forward`] starts a new sequence.
     pub fn clear_cache(&mut self) {
-        for block in &mut self.blocks {
-            block.attention.cache = None;
+        self.truncate_cache(0);
+    }
+
+    /// Keeps only the first `len` cached positions (to reuse a shared prompt prefix).
+    pub fn truncate_cache(&mut self, len: usize) {
+        if len >= self.cached_ids.len() {
+            return;
         }
-        self.cached_tokens = 0;
+        for block in &mut self.blocks {
+            let cache = &mut block.attention.cache;
+            *cache = match cache.take() {
+                Some((k, v)) if len > 0 => match (k.narrow(2, 0, len), v.narrow(2, 0, len)) {
+                    (Ok(k), Ok(v)) => Some((k, v)),
+                    _ => None,
+                },
+                _ => None,
+            };
+        }
+        if len > 0 && self.blocks.iter().any(|b| b.attention.cache.is_none()) {
+            self.clear_cache();
+            return;
+        }
+        self.cached_ids.truncate(len);
     }
 
     /// A projection of block `layer`, for attaching or removing a LoRA delta.
@@ -444,7 +469,7 @@ impl Transformer {
     /// Feeds `tokens` after the cached ones and returns f32 logits: `(vocab)` for the last
     /// token, or `(tokens, vocab)` for every token when `all_positions` is set.
     pub fn forward(&mut self, tokens: &[u32], all_positions: bool) -> Result<Tensor> {
-        let start = self.cached_tokens;
+        let start = self.cached_ids.len();
         let end = start + tokens.len();
         if tokens.is_empty() {
             return Err(ModelError::invalid_setting("tokens", "nothing to process"));
@@ -459,7 +484,7 @@ impl Transformer {
         let logits = device.with_context(|| self.forward_inner(tokens, start, all_positions));
         match logits {
             Ok(logits) => {
-                self.cached_tokens = end;
+                self.cached_ids.extend_from_slice(tokens);
                 Ok(logits)
             }
             Err(e) => {

@@ -24,6 +24,7 @@ fn settings(max_new_tokens: usize, sampling: SamplingParams) -> ChatSettings {
         max_new_tokens,
         sampling,
         stop_strings: Vec::new(),
+        reuse_prefix: false,
     }
 }
 
@@ -177,6 +178,7 @@ fn a_prompt_longer_than_the_context_is_refused() {
         max_new_tokens: 4,
         stop_strings: Vec::new(),
         sampling: SamplingParams::greedy(),
+        reuse_prefix: false,
     };
     let tokenizer = model.tokenizer().clone();
     let err = generate(
@@ -269,4 +271,73 @@ fn lora_hooks_change_outputs_only_when_attached() {
     model.transformer_mut().clear_lora();
     assert_eq!(logits(&mut model), base);
     assert_eq!(argmax(&base), argmax(&logits(&mut model)));
+}
+
+#[test]
+fn reusing_a_cached_prefix_computes_only_the_new_tokens() {
+    use citrus_models::generation::prefill_reusing_prefix;
+    let mut model = shared_model();
+    let first = model.chat_prompt(&question()).unwrap();
+    let mut second = first.clone();
+    second.extend(model.tokenizer().encode("First-line drugs are").unwrap());
+    let t = model.transformer_mut();
+    let fresh = citrus_models::generation::prefill(t, &second).unwrap();
+    citrus_models::generation::prefill(t, &first).unwrap();
+    assert_eq!(t.cached_ids(), first.as_slice());
+    let reused = prefill_reusing_prefix(t, &second).unwrap();
+    assert_eq!(t.cached_ids(), second.as_slice());
+    assert_eq!(argmax(&fresh), argmax(&reused));
+    // A diverging prompt keeps only the shared part.
+    let mut third = first[..first.len() - 3].to_vec();
+    third.push(42);
+    prefill_reusing_prefix(t, &third).unwrap();
+    assert_eq!(t.cached_ids(), third.as_slice());
+    t.clear_cache();
+    assert_eq!(t.cached_tokens(), 0);
+}
+
+#[test]
+fn a_json_schema_constraint_forces_valid_json_from_the_small_model() {
+    use citrus_models::constraint::ConstraintFactory;
+    let mut model = shared_model();
+    let factory = ConstraintFactory::new(model.tokenizer()).unwrap();
+    let schema = serde_json::json!({
+        "type": "object",
+        "properties": {
+            "diagnosis": {"type": "string", "minLength": 3, "maxLength": 60},
+            "likelihood": {"enum": ["high", "moderate", "low"]},
+            "cant_miss": {"type": "boolean"}
+        },
+        "required": ["diagnosis", "likelihood", "cant_miss"],
+        "additionalProperties": false
+    });
+    let mut constraint = factory.json_schema(&schema).unwrap();
+    let out = model
+        .chat_constrained(
+            &[ChatMessage::user(
+                "Crushing chest pain with ST elevation. Give the diagnosis as JSON.",
+            )],
+            &settings(200, SamplingParams::greedy()),
+            Some(&mut constraint),
+            &CancelToken::new(),
+            &mut |_| {},
+        )
+        .unwrap();
+    let value: serde_json::Value =
+        serde_json::from_str(&out.text).unwrap_or_else(|e| panic!("{e}: {:?}", out.text));
+    assert!(["high", "moderate", "low"].contains(&value["likelihood"].as_str().unwrap()));
+    assert!(value["cant_miss"].is_boolean());
+    let diagnosis = value["diagnosis"].as_str().unwrap();
+    assert!(
+        (3..=60).contains(&diagnosis.chars().count()),
+        "{diagnosis:?}"
+    );
+    assert!(
+        matches!(
+            out.stop_reason,
+            StopReason::Complete | StopReason::EndOfSequence
+        ),
+        "{:?}",
+        out.stop_reason
+    );
 }

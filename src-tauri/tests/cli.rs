@@ -19,7 +19,11 @@ fn stderr(output: &Output) -> String {
 
 fn default_model() -> String {
     let path = citrus_models::home::default_model_path();
-    assert!(path.exists(), "default model missing at {}: run scripts/setup", path.display());
+    assert!(
+        path.exists(),
+        "default model missing at {}: run scripts/setup",
+        path.display()
+    );
     path.display().to_string()
 }
 
@@ -46,10 +50,25 @@ fn inspect_describes_the_model_as_text_and_json() {
     let out = citrus(&["models", "inspect", &model]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    for expected in ["Llama", "Q4_1", "30 (hidden 576", "8192", "pre-tokenizer smollm", "chat template:   yes", "fits"] {
+    for expected in [
+        "Llama",
+        "Q4_1",
+        "30 (hidden 576",
+        "8192",
+        "pre-tokenizer smollm",
+        "chat template:   yes",
+        "fits",
+    ] {
         assert!(text.contains(expected), "missing {expected:?} in\n{text}");
     }
-    let out = citrus(&["models", "inspect", &model, "--json", "--requantize", "q8_0"]);
+    let out = citrus(&[
+        "models",
+        "inspect",
+        &model,
+        "--json",
+        "--requantize",
+        "q8_0",
+    ]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(json["architecture"], "llama");
     assert_eq!(json["requantized_to"], "Q8_0");
@@ -59,7 +78,14 @@ fn inspect_describes_the_model_as_text_and_json() {
 
 #[test]
 fn bench_reports_numbers_as_json() {
-    let out = citrus(&["bench", "--prompt-tokens", "32", "--gen-tokens", "8", "--json"]);
+    let out = citrus(&[
+        "bench",
+        "--prompt-tokens",
+        "32",
+        "--gen-tokens",
+        "8",
+        "--json",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(json["prompt_tokens"], 32);
@@ -72,8 +98,16 @@ fn bench_reports_numbers_as_json() {
 fn errors_exit_non_zero_with_their_code() {
     let out = citrus(&["models", "inspect", "/nonexistent/model.gguf"]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("error [model.not_found]: /nonexistent/model.gguf"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("error [model.not_found]: /nonexistent/model.gguf"),
+        "{}",
+        stderr(&out)
+    );
     let out = citrus(&["generate", "--prompt", "x", "--requantize", "q9_9"]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("error [settings.invalid]"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("error [settings.invalid]"),
+        "{}",
+        stderr(&out)
+    );
 }

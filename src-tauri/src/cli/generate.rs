@@ -79,6 +79,7 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         max_new_tokens: args.max_tokens,
         sampling: args.sampling.params(),
         stop_strings: Vec::new(),
+        reuse_prefix: false,
     };
     let cancel = CancelToken::new();
     let on_interrupt = cancel.clone();
