@@ -168,6 +168,9 @@ pub enum ModelError {
         /// Why it cannot be used.
         detail: String,
     },
+    /// A case or benchmark item is unusable (its code says why).
+    #[error(transparent)]
+    Reasoning(#[from] crate::reasoning::ReasoningError),
     /// The tensor backend failed while computing.
     #[error("compute error: {0}")]
     Compute(#[from] candle_core::Error),
@@ -195,6 +198,7 @@ impl ModelError {
             Self::PromptTooLong { .. } => "generation.prompt_too_long",
             Self::InvalidSetting { .. } => "settings.invalid",
             Self::DeviceUnavailable { .. } => "device.unavailable",
+            Self::Reasoning(e) => e.code(),
             Self::Compute(_) => "compute.failed",
         }
     }

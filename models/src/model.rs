@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::chat_template::{template_from_tokenizer_config, ChatMessage, ChatTemplate};
 use crate::config::{Architecture, TransformerConfig};
-use crate::constraint::TokenConstraint;
+use crate::constraint::{ConstraintFactory, TokenConstraint};
 use crate::device::DeviceChoice;
 use crate::error::{ModelError, Result};
 use crate::generation::{generate_constrained, CancelToken, GenerationOutput, GenerationRequest};
@@ -297,6 +297,7 @@ pub struct Model {
     tokenizer: TextTokenizer,
     template: ChatTemplate,
     info: ModelInfo,
+    constraints: Option<ConstraintFactory>,
 }
 
 /// Settings for one chat generation.
@@ -372,7 +373,18 @@ impl Model {
             tokenizer: opened.tokenizer,
             template,
             info,
+            constraints: None,
         })
+    }
+
+    /// The constrained-decoding factory for this model's tokenizer, built on first use.
+    pub fn constraint_factory(&mut self) -> Result<ConstraintFactory> {
+        if let Some(factory) = &self.constraints {
+            return Ok(factory.clone());
+        }
+        let factory = ConstraintFactory::new(&self.tokenizer)?;
+        self.constraints = Some(factory.clone());
+        Ok(factory)
     }
 
     /// What the model is.

@@ -5,6 +5,7 @@ mod generate;
 mod inspect;
 mod model_args;
 mod progress;
+mod reason;
 
 use std::process::ExitCode;
 
@@ -30,6 +31,8 @@ enum Command {
         #[command(subcommand)]
         command: ModelsCommand,
     },
+    /// Reason on a clinical case or an exam item: steps by stage, then the answer.
+    Reason(reason::ReasonArgs),
     /// Measure load time, prefill and decode speed, and peak memory.
     Bench(bench::BenchArgs),
 }
@@ -48,6 +51,7 @@ pub fn main() -> ExitCode {
         Command::Models {
             command: ModelsCommand::Inspect(args),
         } => inspect::run(args),
+        Command::Reason(args) => reason::run(args),
         Command::Bench(args) => bench::run(args),
     };
     match result {

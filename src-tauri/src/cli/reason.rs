@@ -1,0 +1,225 @@
+//! `citrus reason`: reason on a clinical case or a benchmark item, showing the steps as they
+//! form, then the answer (and, for an item with a key, whether it is correct).
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use citrus_models::generation::CancelToken;
+use citrus_models::guided::GuidedEvent;
+use citrus_models::reason::{reason, ReasonEvent, ReasonOptions, ReasoningMode, ReasoningReport};
+use citrus_models::reasoning::{parse_benchmark_line, CaseInput, ClinicalCase, Step};
+use citrus_models::sampling::SamplingParams;
+use citrus_models::{ModelError, Result};
+use clap::{ArgGroup, Args};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::ModelArgs;
+
+/// Arguments of `reason`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("input").required(true).args(["case", "item"])))]
+pub struct ReasonArgs {
+    /// A clinical case as JSON (age, sex, chief_complaint, history_of_present_illness, …).
+    #[arg(long, value_name = "FILE.json")]
+    case: Option<PathBuf>,
+    /// A benchmark file in the Citrus format (one exam item per line).
+    #[arg(long, value_name = "FILE.jsonl")]
+    item: Option<PathBuf>,
+    /// Which line of the --item file (1-based).
+    #[arg(long, default_value_t = 1, requires = "item")]
+    line: usize,
+    /// Drive the pathway stage by stage with schema-constrained output.
+    #[arg(long)]
+    guided: bool,
+    /// Print one JSON object instead of the live view.
+    #[arg(long)]
+    json: bool,
+    /// Most tokens the model may write.
+    #[arg(long, default_value_t = 2048)]
+    max_tokens: usize,
+    /// Temperature (0 = greedy; Citrus was evaluated at 0.7).
+    #[arg(long, default_value_t = 0.7)]
+    temperature: f32,
+    /// Random seed.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    #[command(flatten)]
+    model: ModelArgs,
+}
+
+/// Loads the input and the model, reasons, and prints the steps and the answer.
+pub fn run(args: ReasonArgs) -> Result<()> {
+    let input = read_input(&args)?;
+    let mut model = args.model.load()?;
+    let options = ReasonOptions {
+        mode: if args.guided {
+            ReasoningMode::Guided
+        } else {
+            ReasoningMode::Free
+        },
+        max_new_tokens: args.max_tokens,
+        sampling: SamplingParams {
+            temperature: args.temperature,
+            seed: args.seed,
+            repetition_penalty: 1.1,
+            ..SamplingParams::default()
+        },
+    };
+    let cancel = CancelToken::new();
+    let on_interrupt = cancel.clone();
+    let _ = ctrlc::set_handler(move || on_interrupt.cancel());
+    let live = LiveView::new(!args.json);
+    let report = reason(&mut model, &input, &options, &cancel, &mut |event| {
+        live.show(&event)
+    })?;
+    live.finish();
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json_report(&report)).unwrap_or_default()
+        );
+    } else {
+        print_answer(&report);
+    }
+    Ok(())
+}
+
+fn read_input(args: &ReasonArgs) -> Result<CaseInput> {
+    let read = |path: &Path| std::fs::read_to_string(path).map_err(|e| ModelError::io(path, e));
+    if let Some(path) = &args.case {
+        return Ok(CaseInput::Clinical(ClinicalCase::from_json(&read(path)?)?));
+    }
+    let path = args.item.as_deref().unwrap_or(Path::new(""));
+    let text = read(path)?;
+    let line = text
+        .lines()
+        .nth(args.line.saturating_sub(1))
+        .filter(|_| args.line >= 1)
+        .ok_or_else(|| {
+            ModelError::invalid_setting(
+                "line",
+                format!(
+                    "{} has {} lines, no line {}",
+                    path.display(),
+                    text.lines().count(),
+                    args.line
+                ),
+            )
+        })?;
+    Ok(CaseInput::Exam(parse_benchmark_line(line, args.line)?))
+}
+
+/// The live terminal view: completed steps printed as they form, a spinner with the token
+/// count on stderr.
+struct LiveView {
+    enabled: bool,
+    spinner: ProgressBar,
+    tokens: std::cell::Cell<u64>,
+}
+
+impl LiveView {
+    fn new(enabled: bool) -> Self {
+        let spinner = if enabled && std::io::stderr().is_terminal() {
+            let bar = ProgressBar::new_spinner();
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            bar
+        } else {
+            ProgressBar::hidden()
+        };
+        Self {
+            enabled,
+            spinner,
+            tokens: std::cell::Cell::new(0),
+        }
+    }
+
+    fn show(&self, event: &ReasonEvent) {
+        if !self.enabled {
+            return;
+        }
+        match event {
+            ReasonEvent::Raw(_) | ReasonEvent::Guided(GuidedEvent::Text(_)) => {
+                self.tokens.set(self.tokens.get() + 1);
+                self.spinner
+                    .set_message(format!("reasoning… {} pieces of text", self.tokens.get()));
+            }
+            ReasonEvent::Guided(GuidedEvent::StageStarted(stage)) => {
+                self.spinner.set_message(format!("guided stage: {stage:?}"));
+            }
+            ReasonEvent::Step(step) => self.spinner.suspend(|| print_step(step)),
+            _ => {}
+        }
+    }
+
+    fn finish(&self) {
+        self.spinner.finish_and_clear();
+    }
+}
+
+fn print_step(step: &Step) {
+    let stage = serde_json::to_value(step.stage)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_uppercase))
+        .unwrap_or_default();
+    match &step.title {
+        Some(title) => println!("[{stage}] {title}"),
+        None => println!("[{stage}]"),
+    }
+    for line in step.text.lines() {
+        println!("    {line}");
+    }
+    println!();
+}
+
+fn print_answer(report: &ReasoningReport) {
+    if !report.structured {
+        println!(
+            "(the model did not use the <think>/<answer> format; its whole reply is the answer)"
+        );
+    }
+    println!("ANSWER: {}", report.answer.as_deref().unwrap_or("(none)"));
+    if let Some(option) = &report.option {
+        let verdict = match report.correct {
+            Some(true) => " (correct)",
+            Some(false) => " (incorrect)",
+            None => "",
+        };
+        println!("OPTION: {option}{verdict}");
+    }
+    if !report.differential.is_empty() {
+        let names: Vec<&str> = report
+            .differential
+            .iter()
+            .map(|d| d.name.as_str())
+            .collect();
+        println!("DIFFERENTIAL: {}", names.join("; "));
+    }
+    eprintln!(
+        "[{} tokens in {:.1} s{}]",
+        report.tokens,
+        report.seconds,
+        if report.cancelled { ", cancelled" } else { "" }
+    );
+    println!("Decision support only, not a diagnosis.");
+}
+
+/// The documented `--json` shape.
+fn json_report(report: &ReasoningReport) -> serde_json::Value {
+    serde_json::json!({
+        "steps": report.steps,
+        "differential": report.differential,
+        "answer": report.answer,
+        "option": report.option,
+        "correct": report.correct,
+        "structured": report.structured,
+        "tokens": report.tokens,
+        "seconds": report.seconds,
+        "mode": report.mode,
+        "cancelled": report.cancelled,
+        "guided": report.guided,
+    })
+}
