@@ -262,7 +262,7 @@ impl TransformerConfig {
                 });
             }
         }
-        if self.num_heads % self.num_kv_heads != 0 {
+        if !self.num_heads.is_multiple_of(self.num_kv_heads) {
             return Err(ModelError::MissingMetadata {
                 path: path.to_path_buf(),
                 key: "num_kv_heads".into(),

@@ -18,6 +18,14 @@ pub enum ModelError {
         /// The missing path.
         path: PathBuf,
     },
+    /// The default model is not installed (setup has not run).
+    #[error(
+        "the default model is not installed at {path}: run scripts/setup, or choose a model file"
+    )]
+    DefaultModelMissing {
+        /// Where it should be.
+        path: PathBuf,
+    },
     /// Reading a file failed for another reason (permissions, I/O error).
     #[error("{path}: cannot read: {source}")]
     Io {
@@ -181,6 +189,7 @@ impl ModelError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::NotFound { .. } => "model.not_found",
+            Self::DefaultModelMissing { .. } => "model.default_missing",
             Self::Io { .. } => "model.io",
             Self::NotAModel { .. } => "model.not_a_model",
             Self::Truncated { .. } => "model.truncated",

@@ -226,7 +226,7 @@ fn check_tensor_bounds(path: &Path, content: &Content, file_len: u64) -> Result<
     infos.sort_by_key(|(_, info)| info.offset);
     for (name, info) in infos {
         let elements = info.shape.elem_count();
-        if elements % info.ggml_dtype.block_size() != 0 {
+        if !elements.is_multiple_of(info.ggml_dtype.block_size()) {
             return Err(ModelError::Corrupt {
                 path: path.to_path_buf(),
                 detail: format!(

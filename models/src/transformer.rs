@@ -14,7 +14,7 @@ use candle_core::{DType, Device, Tensor};
 use crate::config::TransformerConfig;
 use crate::error::{ModelError, Result};
 use crate::lora::{Linear, LoraTarget};
-use crate::weights::{compute_dtype, Weight, WeightSource};
+use crate::weights::{compute_dtype, requantize_target, Weight, WeightSource};
 
 /// How to build the transformer from its weights.
 #[derive(Debug, Clone)]
@@ -337,7 +337,7 @@ impl Transformer {
         let embed_weight = source.load_checked("token_embd.weight", &[vocab, hidden], device)?;
         progress(source.stored_bytes("token_embd.weight"));
         let embedding = match embed_weight {
-            Weight::Quantized(q) if hidden % q.dtype().block_size() == 0 => {
+            Weight::Quantized(q) if hidden.is_multiple_of(q.dtype().block_size()) => {
                 TokenEmbedding::Quantized(Arc::new(q))
             }
             other => {
@@ -537,13 +537,15 @@ impl Transformer {
 /// The output head when it shares the embedding matrix.
 fn tied_head(embedding: &TokenEmbedding, options: &BuildOptions) -> Result<QMatMul> {
     Ok(match embedding {
-        TokenEmbedding::Quantized(q) => match options.requantize {
-            Some(dtype) if dtype != q.dtype() && q.shape().dims()[1] % dtype.block_size() == 0 => {
-                let dense = q.dequantize(&options.device)?;
-                QMatMul::from_qtensor(QTensor::quantize(&dense, dtype)?)?
+        TokenEmbedding::Quantized(q) => {
+            match requantize_target(q.shape().dims(), options.requantize) {
+                Some(dtype) if dtype != q.dtype() => {
+                    let dense = q.dequantize(&options.device)?;
+                    QMatMul::from_qtensor(QTensor::quantize(&dense, dtype)?)?
+                }
+                _ => QMatMul::from_arc(q.clone())?,
             }
-            _ => QMatMul::from_arc(q.clone())?,
-        },
+        }
         TokenEmbedding::Dense(t) => {
             Weight::Dense(t.clone()).into_matmul(options.requantize, &options.device)?
         }

@@ -41,10 +41,7 @@ impl Weight {
     /// A matmul operand for a linear layer, re-quantized to `requantize` when asked and when
     /// the row length fits the target block size.
     pub fn into_matmul(self, requantize: Option<GgmlDType>, device: &Device) -> Result<QMatMul> {
-        let target = requantize.filter(|dtype| {
-            let row = *self.dims().last().unwrap_or(&0);
-            row % dtype.block_size() == 0
-        });
+        let target = requantize_target(&self.dims(), requantize);
         Ok(match (self, target) {
             (Self::Quantized(q), Some(dtype)) if q.dtype() != dtype => {
                 let dense = q.dequantize(device)?;
@@ -133,10 +130,13 @@ impl WeightSource for GgufFile {
 }
 
 fn loaded_dtype(stored: GgmlDType, dims: &[usize], requantize: Option<GgmlDType>) -> GgmlDType {
-    match requantize {
-        Some(target) if dims.len() == 2 && dims[1] % target.block_size() == 0 => target,
-        _ => stored,
-    }
+    requantize_target(dims, requantize).unwrap_or(stored)
+}
+
+/// The type a weight of shape `dims` is re-quantized to: `requantize`, when the weight is a
+/// matrix whose rows hold whole blocks of that type.
+pub fn requantize_target(dims: &[usize], requantize: Option<GgmlDType>) -> Option<GgmlDType> {
+    requantize.filter(|dtype| dims.len() == 2 && dims[1].is_multiple_of(dtype.block_size()))
 }
 
 /// A Hugging Face folder's `*.safetensors` shards, opened memory-mapped.
@@ -313,13 +313,9 @@ impl WeightSource for SafetensorsFolder {
         };
         let dims = view.shape().to_vec();
         let elements: usize = dims.iter().product();
-        match requantize {
-            Some(target) if dims.len() == 2 && dims[1] % target.block_size() == 0 => {
-                stored_bytes(elements, target)
-            }
-            // Dense weights are computed in f32 on CPU.
-            _ => elements as u64 * 4,
-        }
+        // Dense weights are computed in f32 on CPU.
+        requantize_target(&dims, requantize)
+            .map_or(elements as u64 * 4, |target| stored_bytes(elements, target))
     }
 }
 

@@ -397,18 +397,7 @@ fn contained_match(text: &str, options: &[ExamOption]) -> AnswerMatch {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Options lettered from `A` with the given texts.
-    fn lettered(texts: &[&str]) -> Vec<ExamOption> {
-        texts
-            .iter()
-            .zip('A'..='Z')
-            .map(|(text, letter)| ExamOption {
-                letter: letter.to_string(),
-                text: (*text).to_owned(),
-            })
-            .collect()
-    }
+    use crate::reasoning::test_support::lettered;
 
     fn medqa() -> Vec<ExamOption> {
         lettered(&[

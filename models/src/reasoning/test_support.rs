@@ -1,6 +1,7 @@
 //! Test helpers: a deterministic pseudo-random generator and checks that parsing does not depend
 //! on how the output is cut into chunks.
 
+use super::case::ExamOption;
 use super::parser::{ParseEvent, ParsedOutput, Section, StreamParser};
 
 /// A xorshift64* generator: deterministic, no dependencies.
@@ -226,4 +227,16 @@ pub(crate) fn assert_chunking_invariant(text: &str) -> Run {
         );
     }
     whole
+}
+
+/// Options lettered from `A` with the given texts.
+pub(crate) fn lettered(texts: &[&str]) -> Vec<ExamOption> {
+    texts
+        .iter()
+        .zip('A'..='Z')
+        .map(|(text, letter)| ExamOption {
+            letter: letter.to_string(),
+            text: (*text).to_owned(),
+        })
+        .collect()
 }

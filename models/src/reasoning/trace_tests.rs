@@ -2,11 +2,11 @@
 //! however it is chunked, and its steps, stages, differential and answer are as a clinician would
 //! read them.
 
-use super::case::{parse_benchmark_line, ExamOption};
+use super::case::parse_benchmark_line;
 use super::extract::{match_answer, AnswerMatch, MatchKind};
 use super::parser::{AnswerSource, ParsedOutput};
 use super::steps::{split_steps, Stage};
-use super::test_support::assert_chunking_invariant;
+use super::test_support::{assert_chunking_invariant, lettered};
 
 use Stage::{Conclusion, Findings, Hypotheses, Reflection, Testing};
 
@@ -46,17 +46,6 @@ fn differential(output: &ParsedOutput) -> Vec<(&str, bool)> {
         .differential
         .iter()
         .map(|entry| (entry.name.as_str(), entry.ruled_out))
-        .collect()
-}
-
-fn lettered(texts: &[&str]) -> Vec<ExamOption> {
-    texts
-        .iter()
-        .zip('A'..='Z')
-        .map(|(text, letter)| ExamOption {
-            letter: letter.to_string(),
-            text: (*text).to_owned(),
-        })
         .collect()
 }
 

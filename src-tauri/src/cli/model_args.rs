@@ -40,12 +40,7 @@ impl ModelArgs {
                 if path.exists() {
                     Ok(path)
                 } else {
-                    Err(ModelError::NotFound { path }).map_err(|e| {
-                        eprintln!(
-                            "The default model is not installed: run scripts/setup (or pass --model)."
-                        );
-                        e
-                    })
+                    Err(ModelError::DefaultModelMissing { path })
                 }
             }
         }
