@@ -111,3 +111,110 @@ fn errors_exit_non_zero_with_their_code() {
         stderr(&out)
     );
 }
+
+/// The shared data folder beside the checkout.
+fn shared_data(name: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data/citrus")
+        .join(name);
+    assert!(path.exists(), "missing {}", path.display());
+    path.display().to_string()
+}
+
+#[test]
+fn reason_on_a_medqa_item_reports_the_documented_json() {
+    let medqa = shared_data("medqa.jsonl");
+    let out = citrus(&[
+        "reason",
+        "--item",
+        &medqa,
+        "--line",
+        "1",
+        "--json",
+        "--max-tokens",
+        "64",
+        "--temperature",
+        "0",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    for key in [
+        "steps",
+        "differential",
+        "answer",
+        "option",
+        "correct",
+        "structured",
+        "tokens",
+        "seconds",
+    ] {
+        assert!(json.get(key).is_some(), "missing {key} in {json}");
+    }
+    assert!(json["steps"].is_array());
+    assert!(json["tokens"].as_u64().unwrap() > 0);
+    assert_eq!(json["mode"], "free");
+}
+
+#[test]
+fn guided_reasoning_on_the_example_case_shows_every_stage() {
+    let case = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/cases/inferior-stemi.json");
+    let out = citrus(&[
+        "reason",
+        "--case",
+        case.to_str().unwrap(),
+        "--guided",
+        "--temperature",
+        "0",
+        "--requantize",
+        "q8_0",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for stage in [
+        "[FINDINGS] Key findings",
+        "[HYPOTHESES] Differential diagnosis",
+        "[TESTING]",
+        "[CONCLUSION] Conclusion",
+        "ANSWER:",
+        "not a diagnosis",
+    ] {
+        assert!(text.contains(stage), "missing {stage:?} in\n{text}");
+    }
+}
+
+#[test]
+fn reason_input_errors_name_the_file_and_line() {
+    let medqa = shared_data("medqa.jsonl");
+    let out = citrus(&["reason", "--item", &medqa, "--line", "99999"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("no line 99999"), "{}", stderr(&out));
+
+    let dir = std::env::temp_dir().join(format!("citrus-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let items = dir.join("items.jsonl");
+    std::fs::write(
+        &items,
+        "{\"Q\": \"Which drug?\", \"A\": \"A\", \"OP\": []}\n",
+    )
+    .unwrap();
+    let out = citrus(&["reason", "--item", items.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("error [reasoning.no_options]"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("line 1"), "{}", stderr(&out));
+
+    let case = dir.join("case.json");
+    std::fs::write(&case, "{\"age\": \"40\", \"chief_complaint\": \"  \"}").unwrap();
+    let out = citrus(&["reason", "--case", case.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("error [reasoning.empty_complaint]"),
+        "{}",
+        stderr(&out)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
