@@ -5,6 +5,7 @@
 use minijinja::{context, Environment, Error, ErrorKind};
 use serde::{Deserialize, Serialize};
 
+use crate::clock::UtcTime;
 use crate::error::{ModelError, Result};
 
 /// ChatML, used only when a model ships no template of its own (reported by `models inspect`).
@@ -144,11 +145,6 @@ fn raise_exception(message: String) -> std::result::Result<String, Error> {
 
 /// `strftime_now(format)`: the current UTC date, for templates that print today's date.
 fn strftime_now(format: String) -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let (year, month, day) = civil_from_days((secs / 86_400) as i64);
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
@@ -166,27 +162,14 @@ fn strftime_now(format: String) -> String {
         "November",
         "December",
     ];
-    let m = (month - 1) as usize;
+    let now = UtcTime::now();
+    let m = (now.month - 1) as usize;
     format
-        .replace("%d", &format!("{day:02}"))
-        .replace("%m", &format!("{month:02}"))
-        .replace("%Y", &year.to_string())
+        .replace("%d", &format!("{:02}", now.day))
+        .replace("%m", &format!("{:02}", now.month))
+        .replace("%Y", &now.year.to_string())
         .replace("%b", MONTHS[m])
         .replace("%B", MONTHS_LONG[m])
-}
-
-/// Days since 1970-01-01 to (year, month, day), after Howard Hinnant's algorithm.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]
@@ -194,10 +177,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn civil_dates_are_right() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(20_778), (2026, 11, 21));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    fn strftime_now_prints_the_year() {
+        let year = UtcTime::now().year.to_string();
+        assert_eq!(strftime_now("%Y".into()), year);
+        assert_eq!(strftime_now("%d %b %Y".into()).len(), 11);
     }
 
     #[test]

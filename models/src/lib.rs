@@ -6,6 +6,7 @@
 //! [`generation`]), and the facade that puts them together ([`model`]).
 
 pub mod chat_template;
+pub mod clock;
 pub mod config;
 pub mod constraint;
 pub mod device;

@@ -6,7 +6,9 @@ use citrus_models::generation::prefill;
 use citrus_models::memory::{mib, peak_resident_memory};
 use citrus_models::model::Model;
 use citrus_models::sampling::argmax;
-use citrus_models::{ModelError, Result};
+use citrus_models::ModelError;
+
+use crate::error::AppResult;
 use clap::Args;
 use serde::Serialize;
 
@@ -49,12 +51,13 @@ struct BenchReport {
 }
 
 /// Loads the model, runs one prefill and a fixed number of greedy decode steps.
-pub fn run(args: BenchArgs) -> Result<()> {
+pub fn run(args: BenchArgs) -> AppResult<()> {
     if args.prompt_tokens == 0 || args.gen_tokens == 0 {
         return Err(ModelError::invalid_setting(
             "bench",
             "--prompt-tokens and --gen-tokens must be at least 1",
-        ));
+        )
+        .into());
     }
     let started = Instant::now();
     let mut model = args.model.load()?;
@@ -69,7 +72,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let started = Instant::now();
     for _ in 0..args.gen_tokens {
         let logits = model.transformer_mut().forward(&[token], false)?;
-        token = argmax(&logits.to_vec1::<f32>()?);
+        token = argmax(&logits.to_vec1::<f32>().map_err(ModelError::from)?);
     }
     let decode_seconds = started.elapsed().as_secs_f64();
 
@@ -107,7 +110,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
 }
 
 /// Exactly `count` tokens of clinical text.
-fn bench_prompt(model: &Model, count: usize) -> Result<Vec<u32>> {
+fn bench_prompt(model: &Model, count: usize) -> AppResult<Vec<u32>> {
     let mut tokens = model.tokenizer().encode_prompt("")?;
     let chunk = model.tokenizer().encode(BENCH_TEXT)?;
     while tokens.len() < count {

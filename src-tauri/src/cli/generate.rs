@@ -2,11 +2,11 @@
 
 use std::io::Write;
 
+use crate::error::AppResult;
 use citrus_models::chat_template::ChatMessage;
 use citrus_models::generation::{CancelToken, StopReason};
 use citrus_models::model::ChatSettings;
 use citrus_models::sampling::SamplingParams;
-use citrus_models::Result;
 use clap::Args;
 
 use super::ModelArgs;
@@ -68,7 +68,7 @@ impl SamplingArgs {
 }
 
 /// Streams the model's reply to stdout; statistics go to stderr.
-pub fn run(args: GenerateArgs) -> Result<()> {
+pub fn run(args: GenerateArgs) -> AppResult<()> {
     let mut model = args.model.load()?;
     let mut messages = Vec::new();
     if let Some(system) = &args.system {

@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
+use crate::error::AppResult;
 use citrus_models::memory::mib;
 use citrus_models::model::{inspect, ModelInfo};
-use citrus_models::Result;
 use clap::Args;
 
 use super::ModelArgs;
@@ -22,7 +22,7 @@ pub struct InspectArgs {
 }
 
 /// Prints what the model is and whether it fits in memory.
-pub fn run(args: InspectArgs) -> Result<()> {
+pub fn run(args: InspectArgs) -> AppResult<()> {
     let options = args.model.load_options()?;
     let info = inspect(&args.path, &options)?;
     if args.json {

@@ -6,10 +6,11 @@ mod inspect;
 mod model_args;
 mod progress;
 mod reason;
+mod runs;
 
 use std::process::ExitCode;
 
-use citrus_models::ModelError;
+use crate::error::AppError;
 use clap::{Parser, Subcommand};
 
 pub use model_args::ModelArgs;
@@ -33,6 +34,8 @@ enum Command {
     },
     /// Reason on a clinical case or an exam item: steps by stage, then the answer.
     Reason(reason::ReasonArgs),
+    /// The cases and runs kept in the case store.
+    Runs(runs::RunsArgs),
     /// Measure load time, prefill and decode speed, and peak memory.
     Bench(bench::BenchArgs),
 }
@@ -52,6 +55,7 @@ pub fn main() -> ExitCode {
             command: ModelsCommand::Inspect(args),
         } => inspect::run(args),
         Command::Reason(args) => reason::run(args),
+        Command::Runs(args) => runs::run(args),
         Command::Bench(args) => bench::run(args),
     };
     match result {
@@ -64,6 +68,6 @@ pub fn main() -> ExitCode {
 }
 
 /// Prints an error with its stable code.
-fn report(error: &ModelError) {
+fn report(error: &AppError) {
     eprintln!("error [{}]: {error}", error.code());
 }

@@ -9,11 +9,15 @@ use citrus_models::guided::GuidedEvent;
 use citrus_models::reason::{reason, ReasonEvent, ReasonOptions, ReasoningMode, ReasoningReport};
 use citrus_models::reasoning::{parse_benchmark_line, CaseInput, ClinicalCase, Step};
 use citrus_models::sampling::SamplingParams;
-use citrus_models::{ModelError, Result};
+use citrus_models::ModelError;
+
+use crate::error::AppResult;
 use clap::{ArgGroup, Args};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::runs::open_store;
 use super::ModelArgs;
+use crate::store::{NewRun, RunRecorder};
 
 /// Arguments of `reason`.
 #[derive(Debug, Args)]
@@ -43,12 +47,18 @@ pub struct ReasonArgs {
     /// Random seed.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Save the case and the run (written as it streams) in the case store.
+    #[arg(long)]
+    save: bool,
+    /// The case store [default: $CITRUS_HOME/citrus.db].
+    #[arg(long, value_name = "FILE", requires = "save")]
+    db: Option<PathBuf>,
     #[command(flatten)]
     model: ModelArgs,
 }
 
 /// Loads the input and the model, reasons, and prints the steps and the answer.
-pub fn run(args: ReasonArgs) -> Result<()> {
+pub fn run(args: ReasonArgs) -> AppResult<()> {
     let input = read_input(&args)?;
     let mut model = args.model.load()?;
     let options = ReasonOptions {
@@ -69,10 +79,44 @@ pub fn run(args: ReasonArgs) -> Result<()> {
     let on_interrupt = cancel.clone();
     let _ = ctrlc::set_handler(move || on_interrupt.cancel());
     let live = LiveView::new(!args.json);
-    let report = reason(&mut model, &input, &options, &cancel, &mut |event| {
-        live.show(&event)
-    })?;
-    live.finish();
+    let report = if args.save {
+        let store = open_store(args.db.as_deref())?;
+        let case_id = store.create_case(&input)?;
+        let run = NewRun {
+            case_id,
+            model_path: model.info().path.display().to_string(),
+            model_name: model.info().name.clone(),
+            adapter: None,
+            mode: if args.guided {
+                "guided".into()
+            } else {
+                "free".into()
+            },
+            settings_json: serde_json::to_string(&options).unwrap_or_default(),
+        };
+        let mut recorder = RunRecorder::start(&store, &run)?;
+        let result = reason(&mut model, &input, &options, &cancel, &mut |event| {
+            recorder.record(&event);
+            live.show(&event);
+        });
+        let message = result.as_ref().err().map(ToString::to_string);
+        let run_id = recorder.finish(match &result {
+            Ok(report) => Ok(report),
+            Err(_) => Err(message.as_deref().unwrap_or_default()),
+        })?;
+        live.finish();
+        eprintln!(
+            "[saved as case {case_id}, run {run_id} in {}]",
+            store.path().display()
+        );
+        result?
+    } else {
+        let report = reason(&mut model, &input, &options, &cancel, &mut |event| {
+            live.show(&event)
+        })?;
+        live.finish();
+        report
+    };
     if args.json {
         println!(
             "{}",
@@ -84,7 +128,7 @@ pub fn run(args: ReasonArgs) -> Result<()> {
     Ok(())
 }
 
-fn read_input(args: &ReasonArgs) -> Result<CaseInput> {
+fn read_input(args: &ReasonArgs) -> AppResult<CaseInput> {
     let read = |path: &Path| std::fs::read_to_string(path).map_err(|e| ModelError::io(path, e));
     if let Some(path) = &args.case {
         return Ok(CaseInput::Clinical(ClinicalCase::from_json(&read(path)?)?));

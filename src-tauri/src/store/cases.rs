@@ -1,0 +1,153 @@
+//! Cases: what the physician entered, an exam item or a clinical case.
+
+use citrus_models::reasoning::CaseInput;
+use rusqlite::{params, OptionalExtension, Row};
+use serde::Serialize;
+
+use super::{now, Store, StoreError, StoreResult};
+
+/// A stored case.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CaseRecord {
+    /// Its id.
+    pub id: i64,
+    /// A one-line title (the chief complaint or the start of the question).
+    pub title: String,
+    /// What was entered.
+    pub input: CaseInput,
+    /// When it was created (RFC 3339).
+    pub created_at: String,
+    /// When it last changed.
+    pub updated_at: String,
+}
+
+/// A case in a list.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CaseSummary {
+    /// Its id.
+    pub id: i64,
+    /// `exam` or `clinical`.
+    pub kind: String,
+    /// Its title.
+    pub title: String,
+    /// Runs made on it.
+    pub runs: i64,
+    /// When it last changed.
+    pub updated_at: String,
+}
+
+/// The title shown for a case: the chief complaint, or the first 80 characters of the question.
+pub fn case_title(input: &CaseInput) -> String {
+    let text = match input {
+        CaseInput::Clinical(case) => case.chief_complaint.trim(),
+        CaseInput::Exam(item) => item.question.trim(),
+    };
+    let mut title: String = text.chars().take(80).collect();
+    if text.chars().count() > 80 {
+        title.push('…');
+    }
+    title
+}
+
+fn kind(input: &CaseInput) -> &'static str {
+    match input {
+        CaseInput::Exam(_) => "exam",
+        CaseInput::Clinical(_) => "clinical",
+    }
+}
+
+fn to_json(input: &CaseInput) -> StoreResult<String> {
+    serde_json::to_string(input).map_err(|e| StoreError::Corrupt {
+        what: "case",
+        detail: e.to_string(),
+    })
+}
+
+fn read_record(row: &Row<'_>) -> rusqlite::Result<(i64, String, String, String, String)> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+    ))
+}
+
+impl Store {
+    /// Saves a new case and returns its id.
+    pub fn create_case(&self, input: &CaseInput) -> StoreResult<i64> {
+        let at = now();
+        self.conn.execute(
+            "INSERT INTO cases (kind, title, input_json, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
+            params![kind(input), case_title(input), to_json(input)?, at],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Replaces what a case holds (autosave).
+    pub fn update_case(&self, id: i64, input: &CaseInput) -> StoreResult<()> {
+        let changed = self.conn.execute(
+            "UPDATE cases SET kind = ?2, title = ?3, input_json = ?4, updated_at = ?5 WHERE id = ?1",
+            params![id, kind(input), case_title(input), to_json(input)?, now()],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::NotFound { kind: "case", id });
+        }
+        Ok(())
+    }
+
+    /// Reads a case.
+    pub fn case(&self, id: i64) -> StoreResult<CaseRecord> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT id, title, input_json, created_at, updated_at FROM cases WHERE id = ?1",
+                [id],
+                read_record,
+            )
+            .optional()?
+            .ok_or(StoreError::NotFound { kind: "case", id })?;
+        let input = serde_json::from_str(&row.2).map_err(|e| StoreError::Corrupt {
+            what: "case",
+            detail: e.to_string(),
+        })?;
+        Ok(CaseRecord {
+            id: row.0,
+            title: row.1,
+            input,
+            created_at: row.3,
+            updated_at: row.4,
+        })
+    }
+
+    /// Cases, most recently changed first, whose title contains `search` (any case).
+    pub fn list_cases(&self, search: &str) -> StoreResult<Vec<CaseSummary>> {
+        let mut statement = self.conn.prepare(
+            "SELECT c.id, c.kind, c.title, c.updated_at, (SELECT count(*) FROM runs r WHERE r.case_id = c.id)
+             FROM cases c WHERE c.title LIKE '%' || ?1 || '%' ESCAPE '\\'
+             ORDER BY c.updated_at DESC, c.id DESC",
+        )?;
+        let escaped = search
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let rows = statement.query_map([escaped], |row| {
+            Ok(CaseSummary {
+                id: row.get(0)?,
+                kind: row.get(1)?,
+                title: row.get(2)?,
+                updated_at: row.get(3)?,
+                runs: row.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Deletes a case with its runs, steps and reviews.
+    pub fn delete_case(&self, id: i64) -> StoreResult<()> {
+        if self.conn.execute("DELETE FROM cases WHERE id = ?1", [id])? == 0 {
+            return Err(StoreError::NotFound { kind: "case", id });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,98 @@
+//! Errors of the case store, with stable codes.
+
+use std::path::{Path, PathBuf};
+
+/// What can go wrong with the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database file could not be opened (permissions, not a database, locked).
+    #[error("{path}: cannot open the case store: {source}")]
+    Open {
+        /// The database file.
+        path: PathBuf,
+        /// SQLite's error.
+        source: rusqlite::Error,
+    },
+    /// A migration failed; the database is left at its previous version.
+    #[error("{path}: cannot upgrade the case store: {source}")]
+    Migrate {
+        /// The database file.
+        path: PathBuf,
+        /// SQLite's error.
+        source: rusqlite::Error,
+    },
+    /// The database was written by a newer version of the app.
+    #[error("the case store is at schema version {found}, newer than this app's {supported}: update Citrus Workstation")]
+    TooNew {
+        /// The file's schema version.
+        found: u32,
+        /// The newest version this build knows.
+        supported: u32,
+    },
+    /// A file-system error around the database.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path involved.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// No record with this id.
+    #[error("no {kind} with id {id}")]
+    NotFound {
+        /// `case`, `run`…
+        kind: &'static str,
+        /// The id asked for.
+        id: i64,
+    },
+    /// A stored value could not be read back (damaged JSON column).
+    #[error("stored {what} is unreadable: {detail}")]
+    Corrupt {
+        /// What was being read.
+        what: &'static str,
+        /// The parser's message.
+        detail: String,
+    },
+    /// Any other SQLite error.
+    #[error("case store: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+impl StoreError {
+    /// A stable code for the error kind, e.g. `store.not_found`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Open { .. } => "store.open",
+            Self::Migrate { .. } => "store.migrate",
+            Self::TooNew { .. } => "store.too_new",
+            Self::Io { .. } => "store.io",
+            Self::NotFound { .. } => "store.not_found",
+            Self::Corrupt { .. } => "store.corrupt",
+            Self::Sqlite(_) => "store.sqlite",
+        }
+    }
+
+    pub(crate) fn open(path: &Path, source: rusqlite::Error) -> Self {
+        Self::Open {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    pub(crate) fn migrate(path: &Path, error: StoreError) -> Self {
+        match error {
+            Self::Sqlite(source) => Self::Migrate {
+                path: path.to_path_buf(),
+                source,
+            },
+            other => other,
+        }
+    }
+
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}

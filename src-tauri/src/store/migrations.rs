@@ -1,0 +1,100 @@
+//! Versioned schema migrations, tracked in SQLite's `user_version`.
+//!
+//! Each migration runs in its own transaction together with the version bump, so a failure
+//! leaves the file at the previous version. Migrations are only ever appended.
+
+use rusqlite::Connection;
+
+use super::{StoreError, StoreResult};
+
+/// The schema, one entry per version (index 0 brings version 0 to 1).
+const MIGRATIONS: &[&str] = &[
+    // 1: cases, runs written as they stream, their steps, reviews, imported models.
+    r#"
+    CREATE TABLE cases (
+        id            INTEGER PRIMARY KEY,
+        kind          TEXT NOT NULL CHECK (kind IN ('exam', 'clinical')),
+        title         TEXT NOT NULL,
+        input_json    TEXT NOT NULL,
+        created_at    TEXT NOT NULL,
+        updated_at    TEXT NOT NULL
+    );
+    CREATE TABLE models (
+        id            INTEGER PRIMARY KEY,
+        path          TEXT NOT NULL UNIQUE,
+        name          TEXT NOT NULL,
+        format        TEXT NOT NULL,
+        architecture  TEXT NOT NULL,
+        quantization  TEXT NOT NULL,
+        info_json     TEXT NOT NULL,
+        copied        INTEGER NOT NULL DEFAULT 0,
+        imported_at   TEXT NOT NULL
+    );
+    CREATE TABLE runs (
+        id               INTEGER PRIMARY KEY,
+        case_id          INTEGER NOT NULL REFERENCES cases (id) ON DELETE CASCADE,
+        model_path       TEXT NOT NULL,
+        model_name       TEXT NOT NULL,
+        adapter          TEXT,
+        mode             TEXT NOT NULL,
+        settings_json    TEXT NOT NULL,
+        status           TEXT NOT NULL
+                         CHECK (status IN ('running', 'done', 'cancelled', 'failed', 'interrupted')),
+        error            TEXT,
+        raw_text         TEXT NOT NULL DEFAULT '',
+        answer           TEXT,
+        option           TEXT,
+        correct          INTEGER,
+        structured       INTEGER,
+        generated_tokens INTEGER NOT NULL DEFAULT 0,
+        seconds          REAL,
+        started_at       TEXT NOT NULL,
+        finished_at      TEXT
+    );
+    CREATE INDEX runs_by_case ON runs (case_id, started_at);
+    CREATE TABLE steps (
+        id        INTEGER PRIMARY KEY,
+        run_id    INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        position  INTEGER NOT NULL,
+        stage     TEXT NOT NULL,
+        title     TEXT,
+        text      TEXT NOT NULL,
+        UNIQUE (run_id, position)
+    );
+    CREATE TABLE reviews (
+        id                  INTEGER PRIMARY KEY,
+        run_id              INTEGER NOT NULL UNIQUE REFERENCES runs (id) ON DELETE CASCADE,
+        reviewer            TEXT NOT NULL,
+        confirmed_diagnosis TEXT,
+        comment             TEXT,
+        created_at          TEXT NOT NULL,
+        updated_at          TEXT NOT NULL
+    );
+    CREATE TABLE step_reviews (
+        step_id  INTEGER PRIMARY KEY REFERENCES steps (id) ON DELETE CASCADE,
+        verdict  TEXT NOT NULL CHECK (verdict IN ('agree', 'disagree')),
+        comment  TEXT
+    );
+    "#,
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// Brings the database to [`SCHEMA_VERSION`].
+pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    let current: u32 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if current > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            found: current,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", index as u32 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

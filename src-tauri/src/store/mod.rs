@@ -1,0 +1,85 @@
+//! The case store: one SQLite file in `$CITRUS_HOME` (bundled SQLite, WAL, versioned
+//! migrations) holding cases, runs with their steps, reviews and imported models.
+//!
+//! A run is written while it streams, so a crash or a kill leaves a partial run; opening the
+//! store marks such runs `interrupted`, and nothing the user entered is lost.
+
+mod cases;
+mod error;
+mod migrations;
+mod runs;
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::Connection;
+
+pub use cases::{CaseRecord, CaseSummary};
+pub use error::StoreError;
+pub use runs::{NewRun, RunRecord, RunRecorder, RunStatus, RunSummary};
+
+/// Result alias of the store.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// File name of the store inside the data folder.
+pub const STORE_FILE: &str = "citrus.db";
+
+/// An open store.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    recovered_runs: usize,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `path`, migrates it to the current schema and
+    /// marks runs left `running` by a previous process as `interrupted`.
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| StoreError::io(path, e))?;
+        }
+        let conn = Connection::open(path).map_err(|e| StoreError::open(path, e))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(|e| StoreError::open(path, e))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| StoreError::open(path, e))?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(|e| StoreError::open(path, e))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| StoreError::open(path, e))?;
+        let mut store = Self {
+            conn,
+            path: path.to_path_buf(),
+            recovered_runs: 0,
+        };
+        migrations::migrate(&mut store.conn).map_err(|e| StoreError::migrate(path, e))?;
+        store.recovered_runs = runs::mark_interrupted(&store.conn)?;
+        Ok(store)
+    }
+
+    /// Opens the store in the data folder (`$CITRUS_HOME/citrus.db`).
+    pub fn open_default() -> StoreResult<Self> {
+        Self::open(&citrus_models::home::citrus_home().join(STORE_FILE))
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// How many runs were found unfinished (and marked interrupted) when the store opened.
+    pub fn recovered_runs(&self) -> usize {
+        self.recovered_runs
+    }
+
+    /// The schema version.
+    pub fn schema_version(&self) -> StoreResult<u32> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))?)
+    }
+}
+
+/// The current time as RFC 3339 UTC text (what every timestamp column holds).
+fn now() -> String {
+    citrus_models::clock::UtcTime::now().rfc3339()
+}

@@ -1,0 +1,407 @@
+//! Runs: one reasoning of the model on a case, written while it streams.
+
+use std::time::{Duration, Instant};
+
+use citrus_models::guided::GuidedEvent;
+use citrus_models::reason::{ReasonEvent, ReasoningReport};
+use citrus_models::reasoning::{Stage, Step};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+
+use super::{now, Store, StoreError, StoreResult};
+
+/// Where a run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Still generating.
+    Running,
+    /// Finished.
+    Done,
+    /// Stopped by the user.
+    Cancelled,
+    /// Ended with an error.
+    Failed,
+    /// The app stopped (crash, kill, power loss) while it was running.
+    Interrupted,
+}
+
+impl RunStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Done => "done",
+            Self::Cancelled => "cancelled",
+            Self::Failed => "failed",
+            Self::Interrupted => "interrupted",
+        }
+    }
+
+    fn parse(text: &str) -> StoreResult<Self> {
+        Ok(match text {
+            "running" => Self::Running,
+            "done" => Self::Done,
+            "cancelled" => Self::Cancelled,
+            "failed" => Self::Failed,
+            "interrupted" => Self::Interrupted,
+            other => {
+                return Err(StoreError::Corrupt {
+                    what: "run status",
+                    detail: other.to_string(),
+                })
+            }
+        })
+    }
+}
+
+/// What identifies a new run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NewRun {
+    /// The case reasoned on.
+    pub case_id: i64,
+    /// The model file or folder.
+    pub model_path: String,
+    /// The model's name.
+    pub model_name: String,
+    /// The LoRA adapter applied, if any.
+    pub adapter: Option<String>,
+    /// `free` or `guided`.
+    pub mode: String,
+    /// Sampling and other settings, as JSON.
+    pub settings_json: String,
+}
+
+/// A run in a list.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunSummary {
+    /// Its id.
+    pub id: i64,
+    /// Its case.
+    pub case_id: i64,
+    /// The model's name.
+    pub model_name: String,
+    /// Free or guided.
+    pub mode: String,
+    /// Where it stands.
+    pub status: RunStatus,
+    /// The final answer, when there is one.
+    pub answer: Option<String>,
+    /// Tokens generated so far.
+    pub generated_tokens: i64,
+    /// When it started.
+    pub started_at: String,
+}
+
+/// A run with everything it recorded.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunRecord {
+    /// The summary fields.
+    #[serde(flatten)]
+    pub summary: RunSummary,
+    /// The model file or folder.
+    pub model_path: String,
+    /// The adapter, if any.
+    pub adapter: Option<String>,
+    /// Settings as JSON.
+    pub settings_json: String,
+    /// The model's text so far.
+    pub raw_text: String,
+    /// The steps recorded, in order.
+    pub steps: Vec<Step>,
+    /// The option the answer maps to.
+    pub option: Option<String>,
+    /// Whether that option is the keyed answer.
+    pub correct: Option<bool>,
+    /// Whether the output was in the think/answer format.
+    pub structured: Option<bool>,
+    /// The error, for a failed run.
+    pub error: Option<String>,
+    /// Wall-clock seconds.
+    pub seconds: Option<f64>,
+    /// When it ended.
+    pub finished_at: Option<String>,
+}
+
+/// Marks runs left `running` by an earlier process as interrupted; returns how many.
+pub(super) fn mark_interrupted(conn: &Connection) -> StoreResult<usize> {
+    Ok(conn.execute(
+        "UPDATE runs SET status = 'interrupted', finished_at = ?1 WHERE status = 'running'",
+        [now()],
+    )?)
+}
+
+fn stage_name(stage: Stage) -> String {
+    serde_json::to_value(stage)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn parse_stage(name: &str) -> StoreResult<Stage> {
+    serde_json::from_value(serde_json::Value::String(name.to_string())).map_err(|e| {
+        StoreError::Corrupt {
+            what: "step stage",
+            detail: e.to_string(),
+        }
+    })
+}
+
+const SUMMARY_COLUMNS: &str =
+    "id, case_id, model_name, mode, status, answer, generated_tokens, started_at";
+
+fn read_summary(row: &rusqlite::Row<'_>) -> rusqlite::Result<(RunSummary, String)> {
+    let status: String = row.get(4)?;
+    Ok((
+        RunSummary {
+            id: row.get(0)?,
+            case_id: row.get(1)?,
+            model_name: row.get(2)?,
+            mode: row.get(3)?,
+            status: RunStatus::Running,
+            answer: row.get(5)?,
+            generated_tokens: row.get(6)?,
+            started_at: row.get(7)?,
+        },
+        status,
+    ))
+}
+
+fn with_status((mut summary, status): (RunSummary, String)) -> StoreResult<RunSummary> {
+    summary.status = RunStatus::parse(&status)?;
+    Ok(summary)
+}
+
+impl Store {
+    /// Records the start of a run (status `running`) and returns its id.
+    pub fn start_run(&self, run: &NewRun) -> StoreResult<i64> {
+        self.conn.execute(
+            "INSERT INTO runs (case_id, model_path, model_name, adapter, mode, settings_json, status, started_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', ?7)",
+            params![run.case_id, run.model_path, run.model_name, run.adapter, run.mode, run.settings_json, now()],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Appends generated text to a running run.
+    pub fn append_run_text(&self, run_id: i64, text: &str, tokens: i64) -> StoreResult<()> {
+        self.conn.execute(
+            "UPDATE runs SET raw_text = raw_text || ?2, generated_tokens = generated_tokens + ?3 WHERE id = ?1",
+            params![run_id, text, tokens],
+        )?;
+        Ok(())
+    }
+
+    /// Records a completed step at `position` (0-based).
+    pub fn add_step(&self, run_id: i64, position: usize, step: &Step) -> StoreResult<()> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO steps (run_id, position, stage, title, text) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![run_id, position as i64, stage_name(step.stage), step.title, step.text],
+        )?;
+        Ok(())
+    }
+
+    /// Records how a run ended.
+    pub fn finish_run(
+        &self,
+        run_id: i64,
+        status: RunStatus,
+        report: Option<&ReasoningReport>,
+        error: Option<&str>,
+    ) -> StoreResult<()> {
+        self.conn.execute(
+            "UPDATE runs SET status = ?2, error = ?3, answer = ?4, option = ?5, correct = ?6, structured = ?7,
+                             seconds = ?8, finished_at = ?9 WHERE id = ?1",
+            params![
+                run_id,
+                status.as_str(),
+                error,
+                report.and_then(|r| r.answer.clone()),
+                report.and_then(|r| r.option.clone()),
+                report.and_then(|r| r.correct),
+                report.map(|r| r.structured),
+                report.map(|r| r.seconds),
+                now(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The runs of a case, oldest first.
+    pub fn runs_of_case(&self, case_id: i64) -> StoreResult<Vec<RunSummary>> {
+        let mut statement = self.conn.prepare(&format!(
+            "SELECT {SUMMARY_COLUMNS} FROM runs WHERE case_id = ?1 ORDER BY started_at, id"
+        ))?;
+        let rows = statement.query_map([case_id], read_summary)?;
+        rows.map(|row| with_status(row?)).collect()
+    }
+
+    /// A run with its text and steps.
+    pub fn run(&self, id: i64) -> StoreResult<RunRecord> {
+        let row = self
+            .conn
+            .query_row(
+                &format!(
+                    "SELECT {SUMMARY_COLUMNS}, model_path, adapter, settings_json, raw_text, option, correct,
+                            structured, error, seconds, finished_at FROM runs WHERE id = ?1"
+                ),
+                [id],
+                |row| {
+                    Ok((
+                        read_summary(row)?,
+                        row.get::<_, String>(8)?,
+                        row.get::<_, Option<String>>(9)?,
+                        row.get::<_, String>(10)?,
+                        row.get::<_, String>(11)?,
+                        row.get::<_, Option<String>>(12)?,
+                        row.get::<_, Option<bool>>(13)?,
+                        row.get::<_, Option<bool>>(14)?,
+                        row.get::<_, Option<String>>(15)?,
+                        row.get::<_, Option<f64>>(16)?,
+                        row.get::<_, Option<String>>(17)?,
+                    ))
+                },
+            )
+            .optional()?
+            .ok_or(StoreError::NotFound { kind: "run", id })?;
+        let (
+            summary,
+            model_path,
+            adapter,
+            settings_json,
+            raw_text,
+            option,
+            correct,
+            structured,
+            error,
+            seconds,
+            finished_at,
+        ) = row;
+        Ok(RunRecord {
+            summary: with_status(summary)?,
+            model_path,
+            adapter,
+            settings_json,
+            raw_text,
+            steps: self.steps_of_run(id)?,
+            option,
+            correct,
+            structured,
+            error,
+            seconds,
+            finished_at,
+        })
+    }
+
+    fn steps_of_run(&self, run_id: i64) -> StoreResult<Vec<Step>> {
+        let mut statement = self
+            .conn
+            .prepare("SELECT stage, title, text FROM steps WHERE run_id = ?1 ORDER BY position")?;
+        let rows = statement.query_map([run_id], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, Option<String>>(1)?,
+                row.get::<_, String>(2)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (stage, title, text) = row?;
+            Ok(Step {
+                stage: parse_stage(&stage)?,
+                title,
+                text,
+            })
+        })
+        .collect()
+    }
+}
+
+/// How often streamed text is written while a run generates.
+const FLUSH_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Writes a run to the store as its events arrive: text in small batches, each step as soon
+/// as it completes. A write error is kept and reported by [`RunRecorder::finish`] so the
+/// reasoning itself is never interrupted by the store.
+pub struct RunRecorder<'a> {
+    store: &'a Store,
+    run_id: i64,
+    pending: String,
+    pending_tokens: i64,
+    last_flush: Instant,
+    steps: usize,
+    error: Option<StoreError>,
+}
+
+impl<'a> RunRecorder<'a> {
+    /// Starts recording a new run.
+    pub fn start(store: &'a Store, run: &NewRun) -> StoreResult<Self> {
+        Ok(Self {
+            run_id: store.start_run(run)?,
+            store,
+            pending: String::new(),
+            pending_tokens: 0,
+            last_flush: Instant::now(),
+            steps: 0,
+            error: None,
+        })
+    }
+
+    /// The run's id.
+    pub fn run_id(&self) -> i64 {
+        self.run_id
+    }
+
+    /// Records one event of the reasoning.
+    pub fn record(&mut self, event: &ReasonEvent) {
+        match event {
+            ReasonEvent::Raw(text) | ReasonEvent::Guided(GuidedEvent::Text(text)) => {
+                self.pending.push_str(text);
+                self.pending_tokens += 1;
+                if self.last_flush.elapsed() >= FLUSH_INTERVAL {
+                    self.flush();
+                }
+            }
+            ReasonEvent::Step(step) => {
+                self.flush();
+                let result = self.store.add_step(self.run_id, self.steps, step);
+                self.keep(result);
+                self.steps += 1;
+            }
+            _ => {}
+        }
+    }
+
+    /// Writes the text gathered since the last write.
+    pub fn flush(&mut self) {
+        if self.pending.is_empty() && self.pending_tokens == 0 {
+            return;
+        }
+        let result = self
+            .store
+            .append_run_text(self.run_id, &self.pending, self.pending_tokens);
+        self.keep(result);
+        self.pending.clear();
+        self.pending_tokens = 0;
+        self.last_flush = Instant::now();
+    }
+
+    fn keep(&mut self, result: StoreResult<()>) {
+        if let Err(e) = result {
+            self.error.get_or_insert(e);
+        }
+    }
+
+    /// Records the end of the run: done or cancelled with its report, or failed with its error.
+    pub fn finish(mut self, outcome: Result<&ReasoningReport, &str>) -> StoreResult<i64> {
+        self.flush();
+        if let Some(error) = self.error.take() {
+            return Err(error);
+        }
+        let (status, report, error) = match outcome {
+            Ok(report) if report.cancelled => (RunStatus::Cancelled, Some(report), None),
+            Ok(report) => (RunStatus::Done, Some(report), None),
+            Err(message) => (RunStatus::Failed, None, Some(message)),
+        };
+        self.store.finish_run(self.run_id, status, report, error)?;
+        Ok(self.run_id)
+    }
+}

@@ -1,0 +1,272 @@
+//! The case store on real SQLite files: cases, runs written as they stream, migrations, and a
+//! database left behind by a killed process.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use citrus_models::reason::{ReasonEvent, ReasoningMode, ReasoningReport};
+use citrus_models::reasoning::{CaseInput, ClinicalCase, Stage, Step};
+use citrus_workstation::store::{NewRun, RunRecorder, RunStatus, Store};
+
+/// A temporary folder for one test, removed at the end.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let path = std::env::temp_dir().join(format!("citrus-store-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        Self(path)
+    }
+
+    fn db(&self) -> PathBuf {
+        self.0.join("citrus.db")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn clinical(complaint: &str) -> CaseInput {
+    CaseInput::Clinical(ClinicalCase::new(complaint))
+}
+
+fn new_run(case_id: i64) -> NewRun {
+    NewRun {
+        case_id,
+        model_path: "/models/smollm2.gguf".into(),
+        model_name: "SmolLM2".into(),
+        adapter: None,
+        mode: "free".into(),
+        settings_json: "{}".into(),
+    }
+}
+
+fn report(answer: &str) -> ReasoningReport {
+    ReasoningReport {
+        mode: ReasoningMode::Free,
+        steps: Vec::new(),
+        differential: Vec::new(),
+        answer: Some(answer.into()),
+        option: Some("B".into()),
+        correct: Some(true),
+        structured: true,
+        tokens: 12,
+        seconds: 1.5,
+        cancelled: false,
+        raw_text: String::new(),
+        guided: None,
+    }
+}
+
+#[test]
+fn cases_are_created_searched_updated_and_deleted() {
+    let dir = TempDir::new("cases");
+    let store = Store::open(&dir.db()).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 1);
+    let chest = store.create_case(&clinical("Crushing chest pain")).unwrap();
+    let fever = store
+        .create_case(&clinical("Fever 100% of nights_"))
+        .unwrap();
+    assert_eq!(store.list_cases("").unwrap().len(), 2);
+    assert_eq!(store.list_cases("CHEST").unwrap()[0].id, chest);
+    // LIKE wildcards in the search are literal.
+    assert_eq!(store.list_cases("100%").unwrap()[0].id, fever);
+    assert!(store.list_cases("_x").unwrap().is_empty());
+
+    let mut case = ClinicalCase::new("Crushing chest pain");
+    case.age = Some("58".into());
+    store
+        .update_case(chest, &CaseInput::Clinical(case.clone()))
+        .unwrap();
+    assert_eq!(store.case(chest).unwrap().input, CaseInput::Clinical(case));
+
+    store.delete_case(fever).unwrap();
+    let err = store.case(fever).unwrap_err();
+    assert_eq!(err.code(), "store.not_found");
+    assert_eq!(
+        store.delete_case(fever).unwrap_err().code(),
+        "store.not_found"
+    );
+}
+
+#[test]
+fn a_run_is_recorded_as_it_streams_and_survives_reopening() {
+    let dir = TempDir::new("runs");
+    let (case_id, run_id) = {
+        let store = Store::open(&dir.db()).unwrap();
+        let case_id = store.create_case(&clinical("Headache")).unwrap();
+        let mut recorder = RunRecorder::start(&store, &new_run(case_id)).unwrap();
+        for piece in ["<think>", "Key findings", "</think>"] {
+            recorder.record(&ReasonEvent::Raw(piece.into()));
+        }
+        let step = Step {
+            stage: Stage::Findings,
+            title: Some("Key findings".into()),
+            text: "Headache.".into(),
+        };
+        recorder.record(&ReasonEvent::Step(step));
+        // The step forced a flush: the text is already in the file.
+        let partial = store.run(recorder.run_id()).unwrap();
+        assert_eq!(partial.summary.status, RunStatus::Running);
+        assert_eq!(partial.raw_text, "<think>Key findings</think>");
+        assert_eq!(partial.summary.generated_tokens, 3);
+        recorder.record(&ReasonEvent::Raw("<answer>Migraine</answer>".into()));
+        let run_id = recorder.finish(Ok(&report("Migraine"))).unwrap();
+        (case_id, run_id)
+    };
+    let store = Store::open(&dir.db()).unwrap();
+    assert_eq!(store.recovered_runs(), 0);
+    let run = store.run(run_id).unwrap();
+    assert_eq!(run.summary.status, RunStatus::Done);
+    assert_eq!(run.summary.answer.as_deref(), Some("Migraine"));
+    assert_eq!(
+        run.raw_text,
+        "<think>Key findings</think><answer>Migraine</answer>"
+    );
+    assert_eq!(run.steps.len(), 1);
+    assert_eq!(run.steps[0].stage, Stage::Findings);
+    assert_eq!(run.correct, Some(true));
+    assert!(run.finished_at.is_some());
+    assert_eq!(store.runs_of_case(case_id).unwrap().len(), 1);
+    // Deleting the case removes its runs.
+    store.delete_case(case_id).unwrap();
+    assert_eq!(store.run(run_id).unwrap_err().code(), "store.not_found");
+}
+
+#[test]
+fn failed_and_cancelled_runs_keep_their_status() {
+    let dir = TempDir::new("statuses");
+    let store = Store::open(&dir.db()).unwrap();
+    let case_id = store.create_case(&clinical("Cough")).unwrap();
+    let failed = RunRecorder::start(&store, &new_run(case_id))
+        .unwrap()
+        .finish(Err("out of memory"))
+        .unwrap();
+    let mut cancelled_report = report("");
+    cancelled_report.cancelled = true;
+    let cancelled = RunRecorder::start(&store, &new_run(case_id))
+        .unwrap()
+        .finish(Ok(&cancelled_report))
+        .unwrap();
+    assert_eq!(store.run(failed).unwrap().summary.status, RunStatus::Failed);
+    assert_eq!(
+        store.run(failed).unwrap().error.as_deref(),
+        Some("out of memory")
+    );
+    assert_eq!(
+        store.run(cancelled).unwrap().summary.status,
+        RunStatus::Cancelled
+    );
+}
+
+#[test]
+fn unfinished_runs_are_marked_interrupted_at_the_next_open() {
+    let dir = TempDir::new("interrupted");
+    let run_id = {
+        let store = Store::open(&dir.db()).unwrap();
+        let case_id = store.create_case(&clinical("Syncope")).unwrap();
+        let run_id = store.start_run(&new_run(case_id)).unwrap();
+        store.append_run_text(run_id, "partial", 1).unwrap();
+        run_id
+    };
+    let store = Store::open(&dir.db()).unwrap();
+    assert_eq!(store.recovered_runs(), 1);
+    let run = store.run(run_id).unwrap();
+    assert_eq!(run.summary.status, RunStatus::Interrupted);
+    assert_eq!(run.raw_text, "partial");
+}
+
+#[test]
+fn newer_and_foreign_files_are_refused_with_a_code() {
+    let dir = TempDir::new("versions");
+    {
+        let conn = rusqlite::Connection::open(dir.db()).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+    }
+    let err = Store::open(&dir.db()).err().unwrap();
+    assert_eq!(err.code(), "store.too_new");
+    assert!(err.to_string().contains("99"));
+
+    let garbage = dir.0.join("garbage.db");
+    std::fs::write(&garbage, vec![0x42u8; 8192]).unwrap();
+    let err = Store::open(&garbage).err().unwrap();
+    assert!(
+        matches!(err.code(), "store.open" | "store.migrate"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("garbage.db"), "{err}");
+}
+
+/// Length of the text of the first run, read through a separate connection (opening a `Store`
+/// would mark the running run as interrupted).
+fn streamed_text_len(db: &Path) -> Option<i64> {
+    let conn = rusqlite::Connection::open(db).ok()?;
+    conn.query_row(
+        "SELECT length(raw_text) FROM runs WHERE id = 1",
+        [],
+        |row| row.get(0),
+    )
+    .ok()
+}
+
+#[test]
+fn a_run_killed_mid_stream_is_kept_and_marked_interrupted() {
+    let model = citrus_models::home::default_model_path();
+    assert!(
+        model.exists(),
+        "default model missing at {}: run scripts/setup",
+        model.display()
+    );
+    let dir = TempDir::new("killed");
+    let case = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/cases/inferior-stemi.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_citrus"))
+        .args([
+            "reason",
+            "--case",
+            case.to_str().unwrap(),
+            "--save",
+            "--db",
+            dir.db().to_str().unwrap(),
+        ])
+        .args(["--temperature", "0", "--max-tokens", "400"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while streamed_text_len(&dir.db()).unwrap_or(0) == 0 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "citrus ended before streaming any text"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "no text streamed within 2 minutes"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    let store = Store::open(&dir.db()).unwrap();
+    assert_eq!(store.recovered_runs(), 1);
+    let cases = store.list_cases("").unwrap();
+    assert_eq!(cases.len(), 1);
+    assert_eq!(
+        cases[0].title,
+        "Crushing substernal chest pain for 45 minutes"
+    );
+    let CaseInput::Clinical(case) = store.case(cases[0].id).unwrap().input else {
+        panic!("clinical case")
+    };
+    assert!(case.labs.unwrap().contains("Troponin"));
+    let run = store.run(1).unwrap();
+    assert_eq!(run.summary.status, RunStatus::Interrupted);
+    assert!(!run.raw_text.is_empty());
+    assert!(run.summary.generated_tokens > 0);
+}
