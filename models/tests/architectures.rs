@@ -126,6 +126,17 @@ fn to_rows(logits: Tensor) -> Vec<f32> {
     logits.flatten_all().unwrap().to_vec1::<f32>().unwrap()
 }
 
+/// The reference's logits at every position, one token at a time through its KV cache.
+fn token_by_token(
+    mut forward: impl FnMut(&Tensor, usize) -> candle_core::Result<Tensor>,
+) -> Vec<Vec<f32>> {
+    TOKENS
+        .iter()
+        .enumerate()
+        .map(|(pos, &t)| to_rows(forward(&token(t), pos).unwrap()))
+        .collect()
+}
+
 fn assert_close(ours: &[Vec<f32>], theirs: &[Vec<f32>], what: &str) {
     let mut worst = 0f32;
     for (pos, (a, b)) in ours.iter().zip(theirs).enumerate() {
@@ -161,11 +172,7 @@ fn qwen2_with_qkv_bias_matches_candle_transformers() {
     );
     let cfg: qwen2::Config = serde_json::from_value(config).unwrap();
     let mut reference = qwen2::ModelForCausalLM::new(&cfg, reference_weights(dir.path())).unwrap();
-    let theirs: Vec<Vec<f32>> = TOKENS
-        .iter()
-        .enumerate()
-        .map(|(pos, &t)| to_rows(reference.forward(&token(t), pos).unwrap()))
-        .collect();
+    let theirs = token_by_token(|t, pos| reference.forward(t, pos));
     assert_close(&ours(dir.path(), Architecture::Qwen2), &theirs, "qwen2");
 }
 
@@ -183,11 +190,7 @@ fn qwen3_with_qk_norm_matches_candle_transformers() {
     write_folder(dir.path(), &config, &shapes(32, false, true, false));
     let cfg: qwen3::Config = serde_json::from_value(config).unwrap();
     let mut reference = qwen3::ModelForCausalLM::new(&cfg, reference_weights(dir.path())).unwrap();
-    let theirs: Vec<Vec<f32>> = TOKENS
-        .iter()
-        .enumerate()
-        .map(|(pos, &t)| to_rows(reference.forward(&token(t), pos).unwrap()))
-        .collect();
+    let theirs = token_by_token(|t, pos| reference.forward(t, pos));
     assert_close(&ours(dir.path(), Architecture::Qwen3), &theirs, "qwen3");
 }
 
@@ -212,11 +215,7 @@ fn llama31_rope_scaling_matches_candle_transformers() {
     let cfg = cfg.into_config(false);
     let reference = llama::Llama::load(reference_weights(dir.path()), &cfg).unwrap();
     let mut cache = llama::Cache::new(true, DType::F32, &cfg, &Device::Cpu).unwrap();
-    let theirs: Vec<Vec<f32>> = TOKENS
-        .iter()
-        .enumerate()
-        .map(|(pos, &t)| to_rows(reference.forward(&token(t), pos, &mut cache).unwrap()))
-        .collect();
+    let theirs = token_by_token(|t, pos| reference.forward(t, pos, &mut cache));
     let ours = ours(dir.path(), Architecture::Llama);
     assert_close(&ours, &theirs, "llama-3.1");
 

@@ -237,59 +237,35 @@ impl Store {
 
     /// A run with its text and steps.
     pub fn run(&self, id: i64) -> StoreResult<RunRecord> {
-        let row = self
+        let sql = format!(
+            "SELECT {SUMMARY_COLUMNS}, model_path, adapter, settings_json, raw_text, option, correct,
+                    structured, error, seconds, finished_at FROM runs WHERE id = ?1"
+        );
+        let (mut record, status) = self
             .conn
-            .query_row(
-                &format!(
-                    "SELECT {SUMMARY_COLUMNS}, model_path, adapter, settings_json, raw_text, option, correct,
-                            structured, error, seconds, finished_at FROM runs WHERE id = ?1"
-                ),
-                [id],
-                |row| {
-                    Ok((
-                        read_summary(row)?,
-                        row.get::<_, String>(8)?,
-                        row.get::<_, Option<String>>(9)?,
-                        row.get::<_, String>(10)?,
-                        row.get::<_, String>(11)?,
-                        row.get::<_, Option<String>>(12)?,
-                        row.get::<_, Option<bool>>(13)?,
-                        row.get::<_, Option<bool>>(14)?,
-                        row.get::<_, Option<String>>(15)?,
-                        row.get::<_, Option<f64>>(16)?,
-                        row.get::<_, Option<String>>(17)?,
-                    ))
-                },
-            )
+            .query_row(&sql, [id], |row| {
+                let (summary, status) = read_summary(row)?;
+                let record = RunRecord {
+                    summary,
+                    model_path: row.get(8)?,
+                    adapter: row.get(9)?,
+                    settings_json: row.get(10)?,
+                    raw_text: row.get(11)?,
+                    steps: Vec::new(),
+                    option: row.get(12)?,
+                    correct: row.get(13)?,
+                    structured: row.get(14)?,
+                    error: row.get(15)?,
+                    seconds: row.get(16)?,
+                    finished_at: row.get(17)?,
+                };
+                Ok((record, status))
+            })
             .optional()?
             .ok_or(StoreError::NotFound { kind: "run", id })?;
-        let (
-            summary,
-            model_path,
-            adapter,
-            settings_json,
-            raw_text,
-            option,
-            correct,
-            structured,
-            error,
-            seconds,
-            finished_at,
-        ) = row;
-        Ok(RunRecord {
-            summary: with_status(summary)?,
-            model_path,
-            adapter,
-            settings_json,
-            raw_text,
-            steps: self.steps_of_run(id)?,
-            option,
-            correct,
-            structured,
-            error,
-            seconds,
-            finished_at,
-        })
+        record.summary.status = RunStatus::parse(&status)?;
+        record.steps = self.steps_of_run(id)?;
+        Ok(record)
     }
 
     fn steps_of_run(&self, run_id: i64) -> StoreResult<Vec<Step>> {
