@@ -218,3 +218,95 @@ fn reason_input_errors_name_the_file_and_line() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_saved_run_is_reviewed_and_exported_from_the_command_line() {
+    let dir = std::env::temp_dir().join(format!("citrus-cli-review-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("citrus.db");
+    let db = db.to_str().unwrap();
+    let case = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/cases/inferior-stemi.json");
+    let out = citrus(&[
+        "reason",
+        "--case",
+        case.to_str().unwrap(),
+        "--guided",
+        "--temperature",
+        "0",
+        "--requantize",
+        "q8_0",
+        "--save",
+        "--db",
+        db,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("saved as case 1, run 1"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = citrus(&["runs", "list", "--db", db]);
+    assert!(
+        stdout(&out).contains("run 1    done        guided"),
+        "{}",
+        stdout(&out)
+    );
+    let out = citrus(&[
+        "review",
+        "1",
+        "--reviewer",
+        "Dr. Lee",
+        "--diagnosis",
+        "Inferior STEMI",
+        "--agree",
+        "1,2",
+        "--disagree",
+        "3",
+        "--db",
+        db,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = citrus(&[
+        "review",
+        "1",
+        "--reviewer",
+        "Dr. Lee",
+        "--agree",
+        "99",
+        "--db",
+        db,
+    ]);
+    assert!(
+        stderr(&out).contains("error [store.not_found]"),
+        "{}",
+        stderr(&out)
+    );
+
+    let sft = dir.join("train.jsonl");
+    let reports = dir.join("reports");
+    let out = citrus(&["export", "--sft", sft.to_str().unwrap(), "--db", db]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = citrus(&[
+        "export",
+        "--markdown",
+        reports.to_str().unwrap(),
+        "--db",
+        db,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let line = std::fs::read_to_string(&sft).unwrap();
+    let example: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    assert!(example["target"]
+        .as_str()
+        .unwrap()
+        .ends_with("<answer>\nInferior STEMI\n</answer>"));
+    let report = std::fs::read_to_string(reports.join("case-1-run-1.md")).unwrap();
+    assert!(
+        report.contains("✓ agree") && report.contains("✗ disagree"),
+        "{report}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -270,3 +270,134 @@ fn a_run_killed_mid_stream_is_kept_and_marked_interrupted() {
     assert!(!run.raw_text.is_empty());
     assert!(run.summary.generated_tokens > 0);
 }
+
+/// A finished run with three steps on an exam-style clinical case.
+fn reviewed_store(dir: &TempDir) -> (Store, i64) {
+    let store = Store::open(&dir.db()).unwrap();
+    let mut case = ClinicalCase::new("Fever and neck stiffness");
+    case.examination = Some("Kernig sign positive".into());
+    let case_id = store.create_case(&CaseInput::Clinical(case)).unwrap();
+    let mut recorder = RunRecorder::start(&store, &new_run(case_id)).unwrap();
+    let steps = [
+        (
+            Stage::Findings,
+            "Key findings",
+            "Fever, neck stiffness, positive Kernig sign.",
+        ),
+        (
+            Stage::Hypotheses,
+            "Differential",
+            "Bacterial meningitis; viral meningitis; migraine.",
+        ),
+        (Stage::Conclusion, "Conclusion", "Migraine is most likely."),
+    ];
+    for (stage, title, text) in steps {
+        recorder.record(&ReasonEvent::Step(Step {
+            stage,
+            title: Some(title.into()),
+            text: text.into(),
+        }));
+    }
+    let run_id = recorder.finish(Ok(&report("Migraine"))).unwrap();
+    (store, run_id)
+}
+
+#[test]
+fn reviews_are_saved_replaced_and_read_back() {
+    use citrus_workstation::store::{Review, StepReview, Verdict};
+    let dir = TempDir::new("reviews");
+    let (mut store, run_id) = reviewed_store(&dir);
+    let case_id = store.run(run_id).unwrap().summary.case_id;
+    assert!(!store.case_is_reviewed(case_id).unwrap());
+    let mut review = Review {
+        run_id,
+        reviewer: "Dr. Osei".into(),
+        confirmed_diagnosis: Some("Bacterial meningitis".into()),
+        comment: None,
+        steps: vec![
+            StepReview {
+                position: 0,
+                verdict: Verdict::Agree,
+                comment: None,
+            },
+            StepReview {
+                position: 2,
+                verdict: Verdict::Disagree,
+                comment: Some("Can't-miss diagnosis ignored".into()),
+            },
+        ],
+    };
+    store.save_review(&review).unwrap();
+    assert_eq!(store.review(run_id).unwrap().as_ref(), Some(&review));
+    assert!(store.case_is_reviewed(case_id).unwrap());
+    // Saving again replaces the verdicts.
+    review.steps.truncate(1);
+    store.save_review(&review).unwrap();
+    assert_eq!(store.review(run_id).unwrap().unwrap().steps.len(), 1);
+    // A verdict on a step that does not exist is refused and changes nothing.
+    let mut bad = review.clone();
+    bad.steps.push(StepReview {
+        position: 9,
+        verdict: Verdict::Agree,
+        comment: None,
+    });
+    assert_eq!(
+        store.save_review(&bad).unwrap_err().code(),
+        "store.not_found"
+    );
+    assert_eq!(store.review(run_id).unwrap().unwrap(), review);
+    bad.run_id = 999;
+    assert_eq!(
+        store.save_review(&bad).unwrap_err().code(),
+        "store.not_found"
+    );
+}
+
+#[test]
+fn reviewed_runs_export_as_citrus_sft_and_reports() {
+    use citrus_workstation::store::export::{markdown_report, sft_jsonl};
+    use citrus_workstation::store::{Review, StepReview, Verdict};
+    let dir = TempDir::new("export");
+    let (mut store, run_id) = reviewed_store(&dir);
+    store
+        .save_review(&Review {
+            run_id,
+            reviewer: "Dr. Osei".into(),
+            confirmed_diagnosis: Some("Bacterial meningitis".into()),
+            comment: Some("Treat empirically before imaging.".into()),
+            steps: vec![StepReview {
+                position: 2,
+                verdict: Verdict::Disagree,
+                comment: Some("Wrong".into()),
+            }],
+        })
+        .unwrap();
+    let reviewed = store.reviewed().unwrap();
+    assert_eq!(reviewed.len(), 1);
+    let jsonl = sft_jsonl(&reviewed);
+    assert_eq!(jsonl.lines().count(), 1);
+    let example: serde_json::Value = serde_json::from_str(jsonl.trim()).unwrap();
+    let input = example["input"].as_str().unwrap();
+    assert!(input.starts_with("You are tasked with addressing a medical examination question."));
+    assert!(input.contains("Chief complaint: Fever and neck stiffness"));
+    let target = example["target"].as_str().unwrap();
+    assert!(target.starts_with("<think>\n**Key findings:**\nFever, neck stiffness"));
+    assert!(target.contains("Bacterial meningitis; viral meningitis"));
+    assert!(
+        !target.contains("Migraine is most likely"),
+        "a rejected step must not become training data"
+    );
+    assert!(target.ends_with("</think>\n<answer>\nBacterial meningitis\n</answer>"));
+
+    let md = markdown_report(&reviewed[0]);
+    for expected in [
+        "# Case 1: Fever and neck stiffness",
+        "not a diagnosis",
+        "✗ disagree",
+        "Reviewer: Wrong",
+        "Confirmed diagnosis: Bacterial meningitis",
+        "Dr. Osei",
+    ] {
+        assert!(md.contains(expected), "missing {expected:?} in\n{md}");
+    }
+}

@@ -6,6 +6,7 @@ mod inspect;
 mod model_args;
 mod progress;
 mod reason;
+mod review;
 mod runs;
 
 use std::process::ExitCode;
@@ -36,6 +37,10 @@ enum Command {
     Reason(reason::ReasonArgs),
     /// The cases and runs kept in the case store.
     Runs(runs::RunsArgs),
+    /// Review a stored run: step verdicts, confirmed diagnosis, reviewer.
+    Review(review::ReviewArgs),
+    /// Export reviewed runs as Citrus SFT training data or reports.
+    Export(review::ExportArgs),
     /// Measure load time, prefill and decode speed, and peak memory.
     Bench(bench::BenchArgs),
 }
@@ -56,6 +61,8 @@ pub fn main() -> ExitCode {
         } => inspect::run(args),
         Command::Reason(args) => reason::run(args),
         Command::Runs(args) => runs::run(args),
+        Command::Review(args) => review::review(args),
+        Command::Export(args) => review::export(args),
         Command::Bench(args) => bench::run(args),
     };
     match result {

@@ -6,7 +6,9 @@
 
 mod cases;
 mod error;
+pub mod export;
 mod migrations;
+mod reviews;
 mod runs;
 
 use std::path::{Path, PathBuf};
@@ -15,6 +17,7 @@ use rusqlite::Connection;
 
 pub use cases::{CaseRecord, CaseSummary};
 pub use error::StoreError;
+pub use reviews::{Review, StepReview, Verdict};
 pub use runs::{NewRun, RunRecord, RunRecorder, RunStatus, RunSummary};
 
 /// Result alias of the store.

@@ -1,0 +1,158 @@
+//! What reviewed runs become: training data in the Citrus SFT format, and reports.
+//!
+//! An SFT example is `{"input": <Citrus user turn>, "target": "<think>…</think>\n<answer>…</answer>"}`
+//! where the think text keeps only the steps the reviewer did not reject, and the answer is
+//! the confirmed diagnosis when one was recorded, else the run's own answer.
+
+use citrus_models::reasoning::{build_prompt, CaseInput, Step};
+use serde::Serialize;
+
+use super::reviews::{Review, Verdict};
+use super::{CaseRecord, RunRecord, Store, StoreResult};
+
+/// One training example in the Citrus SFT format.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SftExample {
+    /// The full user prompt.
+    pub input: String,
+    /// The reviewed reasoning and answer.
+    pub target: String,
+}
+
+/// A reviewed run with its case, for reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReviewedRun {
+    /// The case.
+    pub case: CaseRecord,
+    /// The run.
+    pub run: RunRecord,
+    /// The review.
+    pub review: Review,
+}
+
+impl Store {
+    /// Every reviewed run with its case and review.
+    pub fn reviewed(&self) -> StoreResult<Vec<ReviewedRun>> {
+        let mut out = Vec::new();
+        for run_id in self.reviewed_runs()? {
+            let run = self.run(run_id)?;
+            let case = self.case(run.summary.case_id)?;
+            if let Some(review) = self.review(run_id)? {
+                out.push(ReviewedRun { case, run, review });
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The SFT example a reviewed run yields, or `None` when nothing of it was accepted (no kept
+/// step and no answer).
+pub fn sft_example(reviewed: &ReviewedRun) -> Option<SftExample> {
+    let input = build_prompt(&reviewed.case.input).ok()?.user;
+    let kept: Vec<&Step> = reviewed
+        .run
+        .steps
+        .iter()
+        .enumerate()
+        .filter(|(position, _)| verdict(&reviewed.review, *position) != Some(Verdict::Disagree))
+        .map(|(_, step)| step)
+        .collect();
+    let answer = reviewed
+        .review
+        .confirmed_diagnosis
+        .clone()
+        .or_else(|| reviewed.run.summary.answer.clone())
+        .filter(|a| !a.trim().is_empty())?;
+    let think = kept
+        .iter()
+        .map(|step| match &step.title {
+            Some(title) => format!("**{title}:**\n{}", step.text),
+            None => step.text.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    Some(SftExample {
+        input,
+        target: format!(
+            "<think>\n{think}\n</think>\n<answer>\n{}\n</answer>",
+            answer.trim()
+        ),
+    })
+}
+
+fn verdict(review: &Review, position: usize) -> Option<Verdict> {
+    review
+        .steps
+        .iter()
+        .find(|s| s.position == position)
+        .map(|s| s.verdict)
+}
+
+/// All reviewed runs as SFT JSON Lines (one example per line).
+pub fn sft_jsonl(reviewed: &[ReviewedRun]) -> String {
+    reviewed
+        .iter()
+        .filter_map(sft_example)
+        .filter_map(|example| serde_json::to_string(&example).ok())
+        .map(|line| line + "\n")
+        .collect()
+}
+
+/// A Markdown report of one reviewed run.
+pub fn markdown_report(reviewed: &ReviewedRun) -> String {
+    let ReviewedRun { case, run, review } = reviewed;
+    let mut md = format!("# Case {}: {}\n\n", case.id, case.title);
+    md.push_str("> Decision support, not a diagnosis.\n\n## Case\n\n");
+    match &case.input {
+        CaseInput::Clinical(clinical) => {
+            md.push_str(&citrus_models::reasoning::clinical_question_text(clinical));
+        }
+        CaseInput::Exam(item) => md.push_str(&citrus_models::reasoning::exam_question_text(item)),
+    }
+    md.push_str(&format!(
+        "\n\n## Run {}\n\n- Model: {}\n- Mode: {}\n- Status: {:?}\n- Tokens: {}\n\n## Steps\n\n",
+        run.summary.id,
+        run.summary.model_name,
+        run.summary.mode,
+        run.summary.status,
+        run.summary.generated_tokens
+    ));
+    for (position, step) in run.steps.iter().enumerate() {
+        let mark = match verdict(review, position) {
+            Some(Verdict::Agree) => "✓ agree",
+            Some(Verdict::Disagree) => "✗ disagree",
+            None => "not reviewed",
+        };
+        let stage = serde_json::to_value(step.stage)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        md.push_str(&format!(
+            "### {}. [{stage}] {} ({mark})\n\n{}\n\n",
+            position + 1,
+            step.title.as_deref().unwrap_or(""),
+            step.text
+        ));
+        if let Some(comment) = review
+            .steps
+            .iter()
+            .find(|s| s.position == position)
+            .and_then(|s| s.comment.as_deref())
+        {
+            md.push_str(&format!("Reviewer: {comment}\n\n"));
+        }
+    }
+    md.push_str(&format!(
+        "## Answer\n\n{}\n\n## Review\n\n- Reviewer: {}\n- Confirmed diagnosis: {}\n",
+        run.summary.answer.as_deref().unwrap_or("(none)"),
+        review.reviewer,
+        review
+            .confirmed_diagnosis
+            .as_deref()
+            .unwrap_or("(not recorded)"),
+    ));
+    if let Some(comment) = &review.comment {
+        md.push_str(&format!("- Comment: {comment}\n"));
+    }
+    md
+}

@@ -1,0 +1,173 @@
+//! Reviews: a physician's verdict on each step of a run, the confirmed diagnosis and who
+//! reviewed it. Reviewed runs become training data and reports (see `export`).
+
+use rusqlite::{params, OptionalExtension};
+use serde::{Deserialize, Serialize};
+
+use super::{now, Store, StoreError, StoreResult};
+
+/// A verdict on one step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// The step is right.
+    Agree,
+    /// The step is wrong.
+    Disagree,
+}
+
+impl Verdict {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Agree => "agree",
+            Self::Disagree => "disagree",
+        }
+    }
+
+    fn parse(text: &str) -> StoreResult<Self> {
+        match text {
+            "agree" => Ok(Self::Agree),
+            "disagree" => Ok(Self::Disagree),
+            other => Err(StoreError::Corrupt {
+                what: "step verdict",
+                detail: other.to_string(),
+            }),
+        }
+    }
+}
+
+/// The verdict on the step at `position` (0-based, in run order).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepReview {
+    /// The step's position in the run.
+    pub position: usize,
+    /// Right or wrong.
+    pub verdict: Verdict,
+    /// Why, if the reviewer said.
+    pub comment: Option<String>,
+}
+
+/// A review of one run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Review {
+    /// The run reviewed.
+    pub run_id: i64,
+    /// Who reviewed it.
+    pub reviewer: String,
+    /// The diagnosis confirmed for the case.
+    pub confirmed_diagnosis: Option<String>,
+    /// A comment on the whole run.
+    pub comment: Option<String>,
+    /// Verdicts on steps (steps without one are unreviewed).
+    pub steps: Vec<StepReview>,
+}
+
+impl Store {
+    /// Saves (or replaces) the review of a run, all at once.
+    pub fn save_review(&mut self, review: &Review) -> StoreResult<()> {
+        let at = now();
+        let tx = self.conn.transaction()?;
+        let exists: bool = tx.query_row(
+            "SELECT count(*) FROM runs WHERE id = ?1",
+            [review.run_id],
+            |r| r.get::<_, i64>(0),
+        )? > 0;
+        if !exists {
+            return Err(StoreError::NotFound {
+                kind: "run",
+                id: review.run_id,
+            });
+        }
+        tx.execute(
+            "INSERT INTO reviews (run_id, reviewer, confirmed_diagnosis, comment, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+             ON CONFLICT (run_id) DO UPDATE SET reviewer = ?2, confirmed_diagnosis = ?3, comment = ?4, updated_at = ?5",
+            params![review.run_id, review.reviewer, review.confirmed_diagnosis, review.comment, at],
+        )?;
+        tx.execute(
+            "DELETE FROM step_reviews WHERE step_id IN (SELECT id FROM steps WHERE run_id = ?1)",
+            [review.run_id],
+        )?;
+        for step in &review.steps {
+            let step_id: Option<i64> = tx
+                .query_row(
+                    "SELECT id FROM steps WHERE run_id = ?1 AND position = ?2",
+                    params![review.run_id, step.position as i64],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let step_id = step_id.ok_or(StoreError::NotFound {
+                kind: "step",
+                id: step.position as i64,
+            })?;
+            tx.execute(
+                "INSERT INTO step_reviews (step_id, verdict, comment) VALUES (?1, ?2, ?3)",
+                params![step_id, step.verdict.as_str(), step.comment],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The review of a run, if it has one.
+    pub fn review(&self, run_id: i64) -> StoreResult<Option<Review>> {
+        let head = self
+            .conn
+            .query_row(
+                "SELECT reviewer, confirmed_diagnosis, comment FROM reviews WHERE run_id = ?1",
+                [run_id],
+                |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let Some((reviewer, confirmed_diagnosis, comment)) = head else {
+            return Ok(None);
+        };
+        let mut statement = self.conn.prepare(
+            "SELECT s.position, v.verdict, v.comment FROM step_reviews v JOIN steps s ON s.id = v.step_id
+             WHERE s.run_id = ?1 ORDER BY s.position",
+        )?;
+        let rows = statement.query_map([run_id], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+            ))
+        })?;
+        let steps = rows
+            .map(|row| {
+                let (position, verdict, comment) = row?;
+                Ok(StepReview {
+                    position: position as usize,
+                    verdict: Verdict::parse(&verdict)?,
+                    comment,
+                })
+            })
+            .collect::<StoreResult<_>>()?;
+        Ok(Some(Review {
+            run_id,
+            reviewer,
+            confirmed_diagnosis,
+            comment,
+            steps,
+        }))
+    }
+
+    /// Ids of every reviewed run, oldest review first.
+    pub fn reviewed_runs(&self) -> StoreResult<Vec<i64>> {
+        let mut statement = self
+            .conn
+            .prepare("SELECT run_id FROM reviews ORDER BY created_at, id")?;
+        let rows = statement.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Whether a case has at least one reviewed run (for the case list's filter).
+    pub fn case_is_reviewed(&self, case_id: i64) -> StoreResult<bool> {
+        let n: i64 = self.conn.query_row(
+            "SELECT count(*) FROM reviews v JOIN runs r ON r.id = v.run_id WHERE r.case_id = ?1",
+            [case_id],
+            |r| r.get(0),
+        )?;
+        Ok(n > 0)
+    }
+}
