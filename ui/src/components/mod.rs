@@ -1,0 +1,5 @@
+//! Reusable pieces of the window.
+
+pub mod confirm;
+pub mod run_parts;
+pub mod run_view;

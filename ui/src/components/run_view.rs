@@ -1,0 +1,106 @@
+//! A run as the Reasoning tab shows it, built from a live run or a stored record.
+
+use crate::components::run_parts::Outcome;
+use crate::errors;
+use crate::format;
+use crate::live::LiveRun;
+use crate::types::{DifferentialEntry, RunRecord, Step};
+
+/// How much of the not-yet-structured text the "writing…" area keeps.
+const TAIL_CHARS: usize = 1500;
+
+/// Everything the Reasoning tab displays about one run.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RunView {
+    /// The run's status word (starting, queued, loading, running, done, …).
+    pub status: String,
+    /// The status in words, e.g. "Queued — 2 ahead".
+    pub status_text: String,
+    /// Whether the job is still queued, loading or running.
+    pub active: bool,
+    /// Model loading progress (0..1), while loading.
+    pub loading: Option<f64>,
+    /// The guided stage now running.
+    pub stage: Option<String>,
+    /// Completed steps.
+    pub steps: Vec<Step>,
+    /// The differential.
+    pub differential: Vec<DifferentialEntry>,
+    /// Answer, option and correctness.
+    pub outcome: Outcome,
+    /// All raw model text.
+    pub raw: String,
+    /// The text not yet in a completed step (tail only).
+    pub tail: String,
+    /// Generated tokens.
+    pub tokens: u64,
+    /// Generation seconds.
+    pub seconds: f64,
+    /// Why the run failed, in words.
+    pub error: Option<String>,
+    /// The model's name.
+    pub model_name: String,
+}
+
+fn status_text(status: &str, queued_ahead: u32, loading: Option<f64>) -> String {
+    match status {
+        "starting" => "Starting…".into(),
+        "queued" => format!("Queued — {queued_ahead} ahead"),
+        "loading" => match loading {
+            Some(f) => format!("Loading model — {:.0}%", f * 100.0),
+            None => "Loading model".into(),
+        },
+        "running" => "Running".into(),
+        "done" => "Done".into(),
+        "cancelled" => "Cancelled".into(),
+        "failed" => "Failed".into(),
+        "interrupted" => "Interrupted".into(),
+        other => other.to_string(),
+    }
+}
+
+impl RunView {
+    /// The view of a stored run.
+    pub fn from_record(run: &RunRecord) -> Self {
+        Self {
+            status: run.status.clone(),
+            status_text: status_text(&run.status, 0, None),
+            active: run.status == "running",
+            loading: None,
+            stage: None,
+            steps: run.steps.clone(),
+            differential: run.differential.clone(),
+            outcome: Outcome::of(run),
+            raw: run.raw_text.clone(),
+            tail: String::new(),
+            tokens: run.generated_tokens,
+            seconds: run.seconds.unwrap_or(0.0),
+            error: run.error.clone(),
+            model_name: run.model_name.clone(),
+        }
+    }
+
+    /// The view of a live run (its record once finished).
+    pub fn from_live(live: &LiveRun) -> Self {
+        if let Some(record) = &live.record {
+            return Self::from_record(record);
+        }
+        let loading = live.loading.as_ref().map(|(_, f)| *f);
+        let pending = live.raw.get(live.consumed..).unwrap_or_default();
+        Self {
+            status: live.status.clone(),
+            status_text: status_text(&live.status, live.queued_ahead, loading),
+            active: live.active(),
+            loading,
+            stage: live.stage.clone(),
+            steps: live.steps.clone(),
+            raw: live.raw.clone(),
+            tail: format::tail(pending, TAIL_CHARS).to_string(),
+            tokens: live.tokens,
+            seconds: live.seconds,
+            error: live.error.as_ref().map(errors::describe),
+            model_name: live.model_name.clone(),
+            ..Self::default()
+        }
+    }
+}

@@ -1,0 +1,37 @@
+//! Plain-words explanations for the shell's stable error codes.
+
+use crate::api::ApiError;
+
+/// The sentence shown to the user for an error: a known code's explanation, else its message.
+pub fn describe(error: &ApiError) -> String {
+    let known = match error.code.as_str() {
+        "store.not_found" => "That item no longer exists.",
+        "model.too_large" => "The model does not fit in this machine's memory.",
+        "model.unsupported" => "This model's format or architecture is not supported.",
+        "model.not_found" => {
+            "The model file could not be found. It may have been moved or deleted."
+        }
+        "reasoning.empty_complaint" => "Enter the chief complaint first.",
+        "reasoning.empty_question" => "Enter the question first.",
+        "reasoning.no_options" => "Add at least one answer option, or leave the options empty.",
+        "reasoning.duplicate_option" => "Each answer option needs its own letter.",
+        "reasoning.invalid_field" => {
+            "One of the fields is not valid. Check the case and try again."
+        }
+        "engine.no_model" => "No model is loaded. Choose one under Models.",
+        "engine.busy" => "The engine is busy with another job. Try again when it finishes.",
+        "generation.prompt_too_long" => {
+            "The case is too long for this model's context. Shorten it or lower the token limit."
+        }
+        "dialog.unavailable" => "The file dialog could not be opened on this system.",
+        "ipc.failed" => "The app's window lost contact with its engine.",
+        _ => "",
+    };
+    if !known.is_empty() {
+        known.to_string()
+    } else if !error.message.is_empty() {
+        error.message.clone()
+    } else {
+        format!("Something went wrong ({}).", error.code)
+    }
+}

@@ -1,0 +1,257 @@
+//! Live reasoning runs: starting, stopping, and folding channel messages into state.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::time::Duration;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use serde_json::{json, Value};
+
+use crate::api::{self, ApiError, Stream};
+use crate::state::AppState;
+use crate::types::{RunRecord, Step};
+
+/// A run as it streams in (and, once finished, its stored record).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LiveRun {
+    /// The job id, once the shell accepted the job.
+    pub job_id: Option<i64>,
+    /// starting, queued, loading, running, done, cancelled, failed or interrupted.
+    pub status: String,
+    /// Jobs ahead while queued.
+    pub queued_ahead: u32,
+    /// Model loading message and fraction.
+    pub loading: Option<(String, f64)>,
+    /// The stored run's id, once started.
+    pub run_id: Option<i64>,
+    /// The model producing the run.
+    pub model_name: String,
+    /// Whether the run is in guided mode.
+    pub guided: bool,
+    /// The guided stage now running.
+    pub stage: Option<String>,
+    /// All raw text so far.
+    pub raw: String,
+    /// How much of `raw` is covered by completed steps.
+    pub consumed: usize,
+    /// Completed steps.
+    pub steps: Vec<Step>,
+    /// Generated tokens so far.
+    pub tokens: u64,
+    /// Seconds since generation began.
+    pub seconds: f64,
+    /// The final record, once finished.
+    pub record: Option<RunRecord>,
+    /// Why the run failed.
+    pub error: Option<ApiError>,
+}
+
+impl LiveRun {
+    /// Whether the job is still queued, loading or running.
+    pub fn active(&self) -> bool {
+        matches!(
+            self.status.as_str(),
+            "starting" | "queued" | "loading" | "running"
+        )
+    }
+
+    /// Folds one channel message into the state; returns true when the run ended.
+    fn apply(&mut self, msg: &Value) -> bool {
+        let text = |key: &str| msg.get(key).and_then(Value::as_str).unwrap_or_default();
+        match text("kind") {
+            "queued" => {
+                self.status = "queued".into();
+                self.queued_ahead = msg.get("position").and_then(Value::as_u64).unwrap_or(0) as u32;
+            }
+            "loading" => {
+                self.status = "loading".into();
+                let fraction = msg.get("fraction").and_then(Value::as_f64).unwrap_or(0.0);
+                self.loading = Some((text("message").to_string(), fraction));
+            }
+            "started" => {
+                self.status = "running".into();
+                self.loading = None;
+                self.run_id = msg.get("run_id").and_then(Value::as_i64);
+                self.model_name = text("model_name").to_string();
+            }
+            "text" => self.raw.push_str(text("text")),
+            "stage" => self.stage = Some(text("stage").to_string()),
+            "step" => {
+                if let Ok(step) = serde_json::from_value::<Step>(msg["step"].clone()) {
+                    self.steps.push(step);
+                    self.consumed = self.raw.len();
+                }
+            }
+            "progress" => {
+                self.tokens = msg
+                    .get("tokens")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(self.tokens);
+                self.seconds = msg
+                    .get("seconds")
+                    .and_then(Value::as_f64)
+                    .unwrap_or(self.seconds);
+            }
+            "finished" => {
+                if let Ok(run) = serde_json::from_value::<RunRecord>(msg["run"].clone()) {
+                    self.finish(run);
+                } else {
+                    self.status = "done".into();
+                }
+                return true;
+            }
+            "failed" => {
+                self.status = "failed".into();
+                self.run_id = msg.get("run_id").and_then(Value::as_i64).or(self.run_id);
+                self.error = serde_json::from_value(msg["error"].clone()).ok();
+                return true;
+            }
+            _ => {}
+        }
+        false
+    }
+
+    fn finish(&mut self, run: RunRecord) {
+        self.status = run.status.clone();
+        self.run_id = Some(run.id);
+        self.model_name = run.model_name.clone();
+        self.steps = run.steps.clone();
+        self.raw = run.raw_text.clone();
+        self.consumed = self.raw.len();
+        self.tokens = run.generated_tokens;
+        self.seconds = run.seconds.unwrap_or(self.seconds);
+        self.stage = None;
+        self.record = Some(run);
+    }
+}
+
+/// Reasoning options chosen in the Reasoning tab.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunOptions {
+    /// Guided (staged) rather than free reasoning.
+    pub guided: bool,
+    /// The token limit.
+    pub max_new_tokens: u32,
+    /// Sampling temperature.
+    pub temperature: f64,
+    /// Sampling seed.
+    pub seed: u64,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            guided: false,
+            max_new_tokens: 512,
+            temperature: 0.7,
+            seed: 42,
+        }
+    }
+}
+
+thread_local! {
+    static STREAMS: RefCell<(u32, HashMap<u32, Stream>)> = RefCell::new((0, HashMap::new()));
+}
+
+/// Keeps a stream alive until [`release`] is called with the returned key.
+fn keep(stream: Stream) -> u32 {
+    STREAMS.with(|s| {
+        let mut s = s.borrow_mut();
+        s.0 += 1;
+        let key = s.0;
+        s.1.insert(key, stream);
+        key
+    })
+}
+
+/// Drops a stream soon (not inside its own handler).
+fn release(key: u32) {
+    set_timeout(
+        move || {
+            STREAMS.with(|s| s.borrow_mut().1.remove(&key));
+        },
+        Duration::from_millis(0),
+    );
+}
+
+/// Starts reasoning on a saved case; progress lands in `app.live[case_id]`.
+pub fn start(app: AppState, case_id: i64, options: RunOptions) {
+    let busy = app
+        .live
+        .with_untracked(|m| m.get(&case_id).is_some_and(LiveRun::active));
+    if busy {
+        return;
+    }
+    let live = app.live;
+    live.update(|m| {
+        m.insert(
+            case_id,
+            LiveRun {
+                status: "starting".into(),
+                guided: options.guided,
+                ..LiveRun::default()
+            },
+        );
+    });
+    let key_cell = std::rc::Rc::new(std::cell::Cell::new(0u32));
+    let key_for_handler = key_cell.clone();
+    let stream = Stream::open(move |msg| {
+        let mut ended = false;
+        live.try_update(|m| {
+            if let Some(run) = m.get_mut(&case_id) {
+                ended = run.apply(&msg);
+            }
+        });
+        if ended {
+            release(key_for_handler.get());
+            app.refresh_engine();
+        }
+    });
+    let args = json!({
+        "caseId": case_id,
+        "options": {
+            "mode": if options.guided { "guided" } else { "free" },
+            "max_new_tokens": options.max_new_tokens,
+            "temperature": options.temperature,
+            "seed": options.seed,
+        },
+    });
+    let js_args = stream.args_with(&args, "events");
+    let key = keep(stream);
+    key_cell.set(key);
+    spawn_local(async move {
+        match api::call_js::<i64>("start_reasoning", js_args).await {
+            Ok(job) => {
+                live.try_update(|m| {
+                    if let Some(run) = m.get_mut(&case_id) {
+                        run.job_id = Some(job);
+                    }
+                });
+            }
+            Err(err) => {
+                release(key);
+                live.try_update(|m| {
+                    if let Some(run) = m.get_mut(&case_id) {
+                        run.status = "failed".into();
+                        run.error = Some(err.clone());
+                    }
+                });
+                app.report(err);
+            }
+        }
+    });
+}
+
+/// Asks the shell to stop the case's queued or running job.
+pub fn stop(app: AppState, case_id: i64) {
+    let job = app
+        .live
+        .with_untracked(|m| m.get(&case_id).and_then(|r| r.job_id));
+    let Some(job) = job else { return };
+    spawn_local(async move {
+        if let Err(err) = api::call::<Value>("stop_reasoning", json!({ "jobId": job })).await {
+            app.report(err);
+        }
+    });
+}

@@ -1,0 +1,170 @@
+//! App-wide state shared through context: current screen, open case, errors, engine, live runs.
+
+use std::collections::HashMap;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use serde_json::json;
+
+use crate::api::{self, ApiError};
+use crate::live::LiveRun;
+use crate::types::{EngineStatus, QueueItem};
+
+/// A top-level screen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Screen {
+    /// The case list.
+    Cases,
+    /// One open case (see [`OpenCase`]).
+    Case,
+    /// The review queue.
+    Review,
+    /// Model management.
+    Models,
+}
+
+/// One entry of the sidebar navigation.
+pub struct NavEntry {
+    /// The screen it opens.
+    pub screen: Screen,
+    /// The element id of its button.
+    pub id: &'static str,
+    /// Its label.
+    pub label: &'static str,
+}
+
+/// The sidebar's entries, in order. Add new screens here.
+pub const NAV: &[NavEntry] = &[
+    NavEntry {
+        screen: Screen::Cases,
+        id: "nav-cases",
+        label: "Cases",
+    },
+    NavEntry {
+        screen: Screen::Review,
+        id: "nav-review",
+        label: "Review",
+    },
+    NavEntry {
+        screen: Screen::Models,
+        id: "nav-models",
+        label: "Models",
+    },
+];
+
+/// A tab of the case screen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tab {
+    /// The case editor.
+    Case,
+    /// Running and watching reasoning.
+    Reasoning,
+    /// All runs and comparison.
+    Runs,
+    /// Reviewing a run and exporting.
+    Review,
+}
+
+/// Which case is open, and how.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OpenCase {
+    /// Changes whenever a different case (or a new draft) is opened.
+    pub nonce: u64,
+    /// The stored case, or `None` for a new case not yet saved.
+    pub id: Option<i64>,
+    /// `clinical` or `exam` (for new drafts).
+    pub kind: String,
+    /// The visible tab.
+    pub tab: Tab,
+    /// A run chosen to show in the Reasoning tab (else the live or latest run).
+    pub run: Option<i64>,
+}
+
+/// A review session walking the review queue.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Session {
+    /// The queue as it was when the session started.
+    pub queue: Vec<QueueItem>,
+    /// The position of the current item.
+    pub index: usize,
+}
+
+/// Handles to the app-wide signals (cheap to copy).
+#[derive(Clone, Copy)]
+pub struct AppState {
+    /// The visible screen.
+    pub screen: RwSignal<Screen>,
+    /// The open case.
+    pub case: RwSignal<OpenCase>,
+    /// The error shown in the banner.
+    pub error: RwSignal<Option<ApiError>>,
+    /// Live and recently finished runs, keyed by case id.
+    pub live: RwSignal<HashMap<i64, LiveRun>>,
+    /// The engine's last known status.
+    pub engine: RwSignal<Option<EngineStatus>>,
+    /// The review session, when one is going.
+    pub session: RwSignal<Option<Session>>,
+}
+
+impl AppState {
+    /// Creates the state and provides it as context.
+    pub fn provide() -> Self {
+        let state = Self {
+            screen: RwSignal::new(Screen::Cases),
+            case: RwSignal::new(OpenCase {
+                nonce: 0,
+                id: None,
+                kind: "clinical".into(),
+                tab: Tab::Case,
+                run: None,
+            }),
+            error: RwSignal::new(None),
+            live: RwSignal::new(HashMap::new()),
+            engine: RwSignal::new(None),
+            session: RwSignal::new(None),
+        };
+        provide_context(state);
+        state
+    }
+
+    /// Opens a case (or a new draft when `id` is `None`) on the given tab.
+    pub fn open_case(&self, id: Option<i64>, kind: &str, tab: Tab) {
+        let nonce = self.case.with_untracked(|c| c.nonce) + 1;
+        self.case.set(OpenCase {
+            nonce,
+            id,
+            kind: kind.to_string(),
+            tab,
+            run: None,
+        });
+        self.screen.set(Screen::Case);
+    }
+
+    /// Shows a run of the open case in the Reasoning tab.
+    pub fn show_run(&self, run: i64) {
+        self.case.update(|c| {
+            c.run = Some(run);
+            c.tab = Tab::Reasoning;
+        });
+    }
+
+    /// Shows an error in the banner.
+    pub fn report(&self, error: ApiError) {
+        self.error.try_set(Some(error));
+    }
+
+    /// Reloads the engine status (active model, queue).
+    pub fn refresh_engine(&self) {
+        let engine = self.engine;
+        spawn_local(async move {
+            if let Ok(status) = api::call::<EngineStatus>("engine_status", json!({})).await {
+                engine.try_set(Some(status));
+            }
+        });
+    }
+}
+
+/// The app state from context.
+pub fn use_app() -> AppState {
+    expect_context::<AppState>()
+}

@@ -1,0 +1,313 @@
+//! The Review tab: step verdicts, confirmed diagnosis, reviewer, and export.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use serde_json::{json, Value};
+
+use super::use_case;
+use crate::api;
+use crate::components::run_parts::stage_label;
+use crate::errors;
+use crate::state::use_app;
+use crate::types::{Review, RunRecord, RunSummary, StepReview};
+
+/// A step's verdict being edited: "agree", "disagree" or empty, plus a comment.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Verdict {
+    verdict: String,
+    comment: String,
+}
+
+/// The run reviewed by default: the session's, else the latest finished one.
+fn default_run(runs: &[RunSummary], preferred: Option<i64>) -> Option<i64> {
+    if let Some(id) = preferred.filter(|id| runs.iter().any(|r| r.id == *id)) {
+        return Some(id);
+    }
+    let finished = |r: &&RunSummary| r.status == "done";
+    runs.iter()
+        .rev()
+        .find(finished)
+        .or_else(|| runs.iter().rev().find(|r| r.status != "running"))
+        .map(|r| r.id)
+}
+
+fn blank_to_none(text: &str) -> Option<String> {
+    let t = text.trim();
+    (!t.is_empty()).then(|| t.to_string())
+}
+
+/// The Review tab.
+#[component]
+pub fn ReviewTab() -> impl IntoView {
+    let app = use_app();
+    let ctx = use_case();
+    let case_id = ctx.id.get_untracked().unwrap_or_default();
+    let preferred = app.session.with_untracked(|s| {
+        s.as_ref()
+            .and_then(|s| s.queue.get(s.index))
+            .filter(|item| item.case_id == case_id)
+            .map(|item| item.run_id)
+    });
+    let runs = RwSignal::new(Vec::<RunSummary>::new());
+    let run_id = RwSignal::new(None::<i64>);
+    let record = RwSignal::new(None::<RunRecord>);
+    let verdicts = RwSignal::new(Vec::<Verdict>::new());
+    let confirmed = RwSignal::new(String::new());
+    let comment = RwSignal::new(String::new());
+    let reviewer = RwSignal::new(String::new());
+    let status = RwSignal::new(String::new());
+    let saved_count = RwSignal::new(0u32);
+
+    spawn_local(async move {
+        if let Ok(Some(name)) =
+            api::call::<Option<String>>("get_setting", json!({ "key": "reviewer" })).await
+        {
+            reviewer.try_set(name);
+        }
+        match api::call::<Vec<RunSummary>>("list_runs", json!({ "caseId": case_id })).await {
+            Ok(list) => {
+                run_id.try_set(default_run(&list, preferred));
+                runs.try_set(list);
+            }
+            Err(err) => app.report(err),
+        }
+    });
+
+    Effect::new(move |_| {
+        let Some(id) = run_id.get() else { return };
+        status.set(String::new());
+        spawn_local(async move {
+            let run = match api::call::<RunRecord>("get_run", json!({ "id": id })).await {
+                Ok(run) => run,
+                Err(err) => return app.report(err),
+            };
+            let review = api::call::<Option<Review>>("get_review", json!({ "runId": id }))
+                .await
+                .unwrap_or_else(|err| {
+                    app.report(err);
+                    None
+                })
+                .unwrap_or_default();
+            let mut list = vec![Verdict::default(); run.steps.len()];
+            for step in &review.steps {
+                if let Some(slot) = list.get_mut(step.position) {
+                    slot.verdict = step.verdict.clone();
+                    slot.comment = step.comment.clone().unwrap_or_default();
+                }
+            }
+            verdicts.try_set(list);
+            confirmed.try_set(review.confirmed_diagnosis.unwrap_or_default());
+            comment.try_set(review.comment.unwrap_or_default());
+            record.try_set(Some(run));
+        });
+    });
+
+    let save = move |_| {
+        let Some(id) = run_id.get_untracked() else {
+            return;
+        };
+        let name = reviewer.get_untracked().trim().to_string();
+        if name.is_empty() {
+            status.set("Enter your name as the reviewer first.".into());
+            return;
+        }
+        let steps: Vec<StepReview> = verdicts
+            .get_untracked()
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| !v.verdict.is_empty())
+            .map(|(position, v)| StepReview {
+                position,
+                verdict: v.verdict.clone(),
+                comment: blank_to_none(&v.comment),
+            })
+            .collect();
+        let review = Review {
+            run_id: id,
+            reviewer: name.clone(),
+            confirmed_diagnosis: blank_to_none(&confirmed.get_untracked()),
+            comment: blank_to_none(&comment.get_untracked()),
+            steps,
+        };
+        status.set("Saving…".into());
+        spawn_local(async move {
+            let _ = api::call::<Value>("set_setting", json!({ "key": "reviewer", "value": name }))
+                .await;
+            let review = serde_json::to_value(&review).unwrap_or(Value::Null);
+            match api::call::<Value>("save_review", json!({ "review": review })).await {
+                Ok(_) => {
+                    status.try_set("Saved".into());
+                    saved_count.try_update(|n| *n += 1);
+                }
+                Err(err) => {
+                    status.try_set(errors::describe(&err));
+                }
+            }
+        });
+    };
+
+    view! {
+        <div class="review">
+            <div class="review-top">
+                <label class="inline">
+                    "Run"
+                    <select id="review-run" on:change=move |ev| run_id.set(event_target_value(&ev).parse().ok())>
+                        {move || runs.get().into_iter().map(|run| view! {
+                            <option value=run.id.to_string() selected=move || run_id.get() == Some(run.id)>
+                                {format!("#{} · {} · {} · {}", run.id, run.model_name, run.mode, run.status)}
+                            </option>
+                        }).collect_view()}
+                    </select>
+                </label>
+            </div>
+            <Show when=move || run_id.with(Option::is_some) fallback=|| view! { <p class="empty">"No finished run to review yet."</p> }>
+                <div class="answer review-answer">
+                    <span class="label">"Model answer"</span>
+                    <div class="answer-text">{move || record.with(|r| r.as_ref().and_then(|r| r.answer.clone()).unwrap_or_default())}</div>
+                </div>
+                <ol class="step-reviews">
+                    {move || record.with(|r| r.as_ref().map(|r| r.steps.clone()).unwrap_or_default())
+                        .into_iter()
+                        .enumerate()
+                        .map(|(position, step)| view! { <StepReviewRow position=position step=step verdicts=verdicts/> })
+                        .collect_view()}
+                </ol>
+                <div class="field-grid review-fields">
+                    <div class="field">
+                        <label for="confirmed-diagnosis">"Confirmed diagnosis"</label>
+                        <input id="confirmed-diagnosis" type="text" prop:value=move || confirmed.get() on:input=move |ev| confirmed.set(event_target_value(&ev))/>
+                    </div>
+                    <div class="field">
+                        <label for="reviewer">"Reviewer"</label>
+                        <input id="reviewer" type="text" autocomplete="name" prop:value=move || reviewer.get() on:input=move |ev| reviewer.set(event_target_value(&ev))/>
+                    </div>
+                    <div class="field wide">
+                        <label for="review-comment">"Comment"</label>
+                        <textarea id="review-comment" rows="3" prop:value=move || comment.get() on:input=move |ev| comment.set(event_target_value(&ev))></textarea>
+                    </div>
+                </div>
+                <div class="save-line">
+                    <button id="save-review" on:click=save>"Save review"</button>
+                    <span id="review-status" role="status" aria-live="polite">{move || status.get()}</span>
+                </div>
+                <ExportArea run_id=run_id saved_count=saved_count/>
+            </Show>
+        </div>
+    }
+}
+
+/// Agree/disagree toggles and a comment for one step.
+#[component]
+fn StepReviewRow(
+    position: usize,
+    step: crate::types::Step,
+    verdicts: RwSignal<Vec<Verdict>>,
+) -> impl IntoView {
+    let current = move || {
+        verdicts.with(|v| {
+            v.get(position)
+                .map(|v| v.verdict.clone())
+                .unwrap_or_default()
+        })
+    };
+    let toggle = move |which: &'static str| {
+        verdicts.update(|v| {
+            if let Some(slot) = v.get_mut(position) {
+                slot.verdict = if slot.verdict == which {
+                    String::new()
+                } else {
+                    which.to_string()
+                };
+            }
+        })
+    };
+    let pressed = move |which: &'static str| move || (current() == which).to_string();
+    view! {
+        <li class="step-review" data-position=position data-stage=step.stage.clone() data-verdict=current>
+            <div class="step-review-head">
+                <span class="stage-tag">{stage_label(&step.stage)}</span>
+                <strong>{step.title.clone().unwrap_or_default()}</strong>
+            </div>
+            <div class="step-text">{step.text}</div>
+            <div class="step-review-actions">
+                <button class="agree toggle" aria-pressed=pressed("agree") on:click=move |_| toggle("agree")>"Agree"</button>
+                <button class="disagree toggle" aria-pressed=pressed("disagree") on:click=move |_| toggle("disagree")>"Disagree"</button>
+                <input
+                    class="step-comment"
+                    type="text"
+                    placeholder="Comment on this step"
+                    aria-label=format!("Comment on step {}", position + 1)
+                    prop:value=move || verdicts.with(|v| v.get(position).map(|v| v.comment.clone()).unwrap_or_default())
+                    on:input=move |ev| {
+                        let text = event_target_value(&ev);
+                        verdicts.update(|v| {
+                            if let Some(slot) = v.get_mut(position) {
+                                slot.comment = text;
+                            }
+                        });
+                    }
+                />
+            </div>
+        </li>
+    }
+}
+
+/// Export format, preview and save.
+#[component]
+fn ExportArea(run_id: RwSignal<Option<i64>>, saved_count: RwSignal<u32>) -> impl IntoView {
+    let app = use_app();
+    let format = RwSignal::new(String::from("markdown"));
+    let preview = RwSignal::new(String::new());
+    let status = RwSignal::new(String::new());
+    let args = move || {
+        let format = format.get();
+        let run = if format == "sft" {
+            Value::Null
+        } else {
+            json!(run_id.get())
+        };
+        json!({ "format": format, "runId": run })
+    };
+    Effect::new(move |_| {
+        saved_count.track();
+        let args = args();
+        spawn_local(async move {
+            let text = match api::call::<String>("export_preview", args).await {
+                Ok(text) => text,
+                Err(err) => errors::describe(&err),
+            };
+            preview.try_set(text);
+        });
+    });
+    let save = move |_| {
+        let args = args();
+        status.set(String::new());
+        spawn_local(async move {
+            match api::call::<Option<String>>("export_save", args).await {
+                Ok(Some(path)) => {
+                    status.try_set(format!("Saved to {path}"));
+                }
+                Ok(None) => {}
+                Err(err) => app.report(err),
+            }
+        });
+    };
+    view! {
+        <section class="export">
+            <h3>"Export"</h3>
+            <div class="save-line">
+                <label class="inline">
+                    "Format"
+                    <select id="export-format" on:change=move |ev| format.set(event_target_value(&ev))>
+                        <option value="sft">"Training data (SFT JSONL, all reviewed runs)"</option>
+                        <option value="markdown" selected>"Report (Markdown)"</option>
+                        <option value="json">"Report (JSON)"</option>
+                    </select>
+                </label>
+                <button id="export-save" class="secondary" on:click=save>"Save to file…"</button>
+                <span id="export-status" role="status">{move || status.get()}</span>
+            </div>
+            <textarea id="export-preview" readonly rows="12" prop:value=move || preview.get()></textarea>
+        </section>
+    }
+}

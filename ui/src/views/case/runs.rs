@@ -1,0 +1,178 @@
+//! The Runs tab: every run of the case, and two side by side.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use serde_json::json;
+
+use super::use_case;
+use crate::api;
+use crate::components::run_parts::{Answer, Differential, Outcome, Timeline};
+use crate::format;
+use crate::state::use_app;
+use crate::types::{RunRecord, RunSummary};
+
+/// The Runs tab.
+#[component]
+pub fn RunsTab() -> impl IntoView {
+    let app = use_app();
+    let ctx = use_case();
+    let case_id = ctx.id.get_untracked().unwrap_or_default();
+    let runs = RwSignal::new(Vec::<RunSummary>::new());
+    let loaded = RwSignal::new(false);
+    spawn_local(async move {
+        match api::call::<Vec<RunSummary>>("list_runs", json!({ "caseId": case_id })).await {
+            Ok(list) => {
+                runs.try_set(list);
+                loaded.try_set(true);
+            }
+            Err(err) => app.report(err),
+        }
+    });
+    let left = RwSignal::new(None::<i64>);
+    let right = RwSignal::new(None::<i64>);
+    view! {
+        <div class="runs">
+            <table class="run-table">
+                <thead>
+                    <tr>
+                        <th>"#"</th>
+                        <th>"Model"</th>
+                        <th>"Mode"</th>
+                        <th>"Status"</th>
+                        <th>"Answer"</th>
+                        <th>"Tokens"</th>
+                        <th>"Started"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {move || runs.get().into_iter().map(|run| view! { <RunRow run=run/> }).collect_view()}
+                </tbody>
+            </table>
+            <Show when=move || loaded.get() && runs.with(Vec::is_empty)>
+                <p class="empty">"No runs yet. Start one in the Reasoning tab."</p>
+            </Show>
+            <h3>"Compare two runs"</h3>
+            <div class="compare-pickers">
+                <RunPicker id="compare-left" label="Left" runs=runs chosen=left/>
+                <RunPicker id="compare-right" label="Right" runs=runs chosen=right/>
+            </div>
+            <div class="compare">
+                <CompareColumn chosen=left/>
+                <CompareColumn chosen=right/>
+            </div>
+        </div>
+    }
+}
+
+/// One run in the table; clicking it opens it in the Reasoning tab.
+#[component]
+fn RunRow(run: RunSummary) -> impl IntoView {
+    let app = use_app();
+    let id = run.id;
+    view! {
+        <tr
+            class="run-row"
+            tabindex="0"
+            data-run-id=id
+            data-status=run.status.clone()
+            on:click=move |_| app.show_run(id)
+            on:keydown=move |ev| {
+                if ev.key() == "Enter" {
+                    app.show_run(id);
+                }
+            }
+        >
+            <td>{id}</td>
+            <td>{run.model_name}</td>
+            <td>{run.mode}</td>
+            <td><span class=format!("status-pill status-{}", run.status)>{run.status.clone()}</span></td>
+            <td class="answer-cell">{run.answer.unwrap_or_default()}</td>
+            <td class="num">{run.generated_tokens}</td>
+            <td>{format::timestamp(&run.started_at)}</td>
+        </tr>
+    }
+}
+
+/// A select choosing one run for comparison.
+#[component]
+fn RunPicker(
+    id: &'static str,
+    label: &'static str,
+    runs: RwSignal<Vec<RunSummary>>,
+    chosen: RwSignal<Option<i64>>,
+) -> impl IntoView {
+    view! {
+        <label class="inline">
+            {label}
+            <select id=id on:change=move |ev| chosen.set(event_target_value(&ev).parse().ok())>
+                <option value="">"Choose a run"</option>
+                {move || {
+                    runs.get()
+                        .into_iter()
+                        .map(|run| {
+                            view! {
+                                <option value=run.id.to_string() selected=move || chosen.get() == Some(run.id)>
+                                    {format!("#{} · {} · {} · {}", run.id, run.model_name, run.mode, run.status)}
+                                </option>
+                            }
+                        })
+                        .collect_view()
+                }}
+            </select>
+        </label>
+    }
+}
+
+/// One side of the comparison: settings, answer, steps and differential.
+#[component]
+fn CompareColumn(chosen: RwSignal<Option<i64>>) -> impl IntoView {
+    let app = use_app();
+    let record = RwSignal::new(None::<RunRecord>);
+    Effect::new(move |_| {
+        let Some(id) = chosen.get() else {
+            record.set(None);
+            return;
+        };
+        spawn_local(async move {
+            match api::call::<RunRecord>("get_run", json!({ "id": id })).await {
+                Ok(run) => {
+                    record.try_set(Some(run));
+                }
+                Err(err) => app.report(err),
+            }
+        });
+    });
+    let get = move |f: fn(&RunRecord) -> String| {
+        move || record.with(|r| r.as_ref().map(f).unwrap_or_default())
+    };
+    view! {
+        <div class="compare-column" data-run-id=move || record.with(|r| r.as_ref().map(|r| r.id))>
+            <Show when=move || record.with(Option::is_some) fallback=|| view! { <p class="muted">"Choose a run to compare."</p> }>
+                <dl class="run-facts">
+                    <dt>"Run"</dt><dd>{get(|r| format!("#{} · {}", r.id, r.status))}</dd>
+                    <dt>"Model"</dt><dd>{get(|r| r.model_name.clone())}</dd>
+                    <dt>"Mode"</dt><dd>{get(|r| r.mode.clone())}</dd>
+                    <dt>"Settings"</dt><dd class="settings">{get(|r| r.settings_json.clone())}</dd>
+                    <dt>"Seed"</dt><dd class="seed">{get(seed_of)}</dd>
+                    <dt>"Tokens"</dt><dd>{get(|r| format!("{} in {}", r.generated_tokens, format::elapsed(r.seconds.unwrap_or(0.0))))}</dd>
+                </dl>
+                <Answer outcome=Signal::derive(move || record.with(|r| r.as_ref().map(Outcome::of).unwrap_or_default()))/>
+                <Differential entries=Signal::derive(move || record.with(|r| r.as_ref().map(|r| r.differential.clone()).unwrap_or_default()))/>
+                <Timeline steps=Signal::derive(move || record.with(|r| r.as_ref().map(|r| r.steps.clone()).unwrap_or_default()))/>
+            </Show>
+        </div>
+    }
+}
+
+/// The seed recorded in a run's settings, if any.
+fn seed_of(run: &RunRecord) -> String {
+    serde_json::from_str::<serde_json::Value>(&run.settings_json)
+        .ok()
+        .and_then(|v| {
+            v.get("seed")
+                .or_else(|| v.pointer("/options/seed"))
+                .cloned()
+        })
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| "—".to_string())
+}
