@@ -45,6 +45,8 @@ pub struct LiveRun {
     pub record: Option<RunRecord>,
     /// Why the run failed.
     pub error: Option<ApiError>,
+    /// Stop was pressed before the shell returned the job id.
+    pub stop_requested: bool,
 }
 
 impl LiveRun {
@@ -223,11 +225,17 @@ pub fn start(app: AppState, case_id: i64, options: RunOptions) {
     spawn_local(async move {
         match api::call_js::<i64>("start_reasoning", js_args).await {
             Ok(job) => {
-                live.try_update(|m| {
-                    if let Some(run) = m.get_mut(&case_id) {
-                        run.job_id = Some(job);
-                    }
-                });
+                let stop_now = live
+                    .try_update(|m| {
+                        m.get_mut(&case_id).is_some_and(|run| {
+                            run.job_id = Some(job);
+                            run.stop_requested
+                        })
+                    })
+                    .unwrap_or(false);
+                if stop_now {
+                    stop(app, case_id);
+                }
             }
             Err(err) => {
                 release(key);
@@ -247,7 +255,12 @@ pub fn start(app: AppState, case_id: i64, options: RunOptions) {
 pub fn stop(app: AppState, case_id: i64) {
     let job = app
         .live
-        .with_untracked(|m| m.get(&case_id).and_then(|r| r.job_id));
+        .try_update(|m| {
+            let run = m.get_mut(&case_id)?;
+            run.stop_requested = run.job_id.is_none();
+            run.job_id
+        })
+        .flatten();
     let Some(job) = job else { return };
     spawn_local(async move {
         if let Err(err) = api::call::<Value>("stop_reasoning", json!({ "jobId": job })).await {

@@ -23,7 +23,13 @@ pub fn debounced(source: RwSignal<String>, delay: Duration) -> RwSignal<String> 
         }
         let handle = set_timeout_with_handle(
             move || {
-                let _ = settled.try_set(value);
+                settled.try_maybe_update(|current| {
+                    let changed = *current != value;
+                    if changed {
+                        *current = value;
+                    }
+                    (changed, ())
+                });
             },
             delay,
         );

@@ -301,8 +301,10 @@ fn info_view(info: ModelInfo) -> impl IntoView {
         )
     };
     let quantization = match &info.requantized_to {
-        Some(to) => format!("{} → {to}", info.quantization),
-        None => info.quantization.clone(),
+        Some(to) if !to.eq_ignore_ascii_case(&info.quantization) => {
+            format!("{} → {to}", info.quantization)
+        }
+        _ => info.quantization.clone(),
     };
     let rows: Vec<(&str, String)> = vec![
         ("Name", info.name.clone()),

@@ -19,17 +19,21 @@ pub fn RunsTab() -> impl IntoView {
     let case_id = ctx.id.get_untracked().unwrap_or_default();
     let runs = RwSignal::new(Vec::<RunSummary>::new());
     let loaded = RwSignal::new(false);
+    let left = RwSignal::new(None::<i64>);
+    let right = RwSignal::new(None::<i64>);
     spawn_local(async move {
         match api::call::<Vec<RunSummary>>("list_runs", json!({ "caseId": case_id })).await {
             Ok(list) => {
+                if let [.., before, last] = list.as_slice() {
+                    left.try_set(Some(before.id));
+                    right.try_set(Some(last.id));
+                }
                 runs.try_set(list);
                 loaded.try_set(true);
             }
             Err(err) => app.report(err),
         }
     });
-    let left = RwSignal::new(None::<i64>);
-    let right = RwSignal::new(None::<i64>);
     view! {
         <div class="runs">
             <table class="run-table">
