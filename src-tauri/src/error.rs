@@ -1,13 +1,17 @@
 //! The shell's one error type: every error a command can return, each with its stable code.
+//! The window receives it as `{"code", "message"}` and puts the code into plain words.
+
+use std::path::{Path, PathBuf};
 
 use citrus_models::ModelError;
+use serde::Serialize;
 
 use crate::store::StoreError;
 
 /// Result alias of the shell.
 pub type AppResult<T> = Result<T, AppError>;
 
-/// An error from the model core or the case store.
+/// An error from the model core, the case store, the job runner or the window's dialogs.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     /// Loading or running a model, or reading a case.
@@ -16,14 +20,60 @@ pub enum AppError {
     /// The case store.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Reasoning was asked for while no model is chosen.
+    #[error("no model is chosen: import one or pick one under Models")]
+    NoModel,
+    /// A job id that is neither queued nor running.
+    #[error("no reasoning job {0} is queued or running")]
+    NoSuchJob(u64),
+    /// A job was stopped before it started.
+    #[error("stopped before it started")]
+    Cancelled,
+    /// A file could not be read, written or copied.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file involved.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The window system (a dialog, the webview) failed.
+    #[error("window: {0}")]
+    Window(String),
+    /// The job runner stopped (the app is shutting down).
+    #[error("the reasoning engine has stopped")]
+    EngineStopped,
 }
 
 impl AppError {
-    /// The stable code of the underlying error, e.g. `model.truncated` or `store.not_found`.
+    /// The stable code of the error, e.g. `model.truncated`, `store.not_found` or
+    /// `engine.no_model`.
     pub fn code(&self) -> &'static str {
         match self {
             Self::Model(e) => e.code(),
             Self::Store(e) => e.code(),
+            Self::NoModel => "engine.no_model",
+            Self::NoSuchJob(_) => "engine.no_such_job",
+            Self::Cancelled => "engine.cancelled",
+            Self::Io { .. } => "app.io",
+            Self::Window(_) => "app.window",
+            Self::EngineStopped => "engine.stopped",
+        }
+    }
+
+    /// An I/O error on `path`.
+    pub fn io(path: &Path, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// The form the window receives.
+    pub fn report(&self) -> ErrorReport {
+        ErrorReport {
+            code: self.code().to_string(),
+            message: self.to_string(),
         }
     }
 }
@@ -31,5 +81,20 @@ impl AppError {
 impl From<citrus_models::reasoning::ReasoningError> for AppError {
     fn from(error: citrus_models::reasoning::ReasoningError) -> Self {
         Self::Model(error.into())
+    }
+}
+
+/// An error as the window receives it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ErrorReport {
+    /// The stable code.
+    pub code: String,
+    /// The message, naming what and where.
+    pub message: String,
+}
+
+impl Serialize for AppError {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.report().serialize(serializer)
     }
 }

@@ -1,5 +1,11 @@
-//! Citrus Workstation's shell: the headless `citrus` command line over the model core.
+//! Citrus Workstation's shell: the case store, the model library, the job runner, the
+//! headless `citrus` command line and (with the `desktop` feature) the window's commands.
 
+#[cfg(feature = "desktop")]
+pub mod app;
 pub mod cli;
+pub mod engine;
 pub mod error;
+pub mod library;
+pub mod recorded;
 pub mod store;

@@ -1,39 +1,16 @@
 //! The case store on real SQLite files: cases, runs written as they stream, migrations, and a
 //! database left behind by a killed process.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use citrus_models::reason::{ReasonEvent, ReasoningMode, ReasoningReport};
 use citrus_models::reasoning::{CaseInput, ClinicalCase, Stage, Step};
-use citrus_workstation::store::{NewRun, RunRecorder, RunStatus, Store};
+use citrus_workstation::store::{CaseQuery, NewRun, RunRecorder, RunStatus, Store};
 
-/// A temporary folder for one test, removed at the end.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let path = std::env::temp_dir().join(format!("citrus-store-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        Self(path)
-    }
-
-    fn db(&self) -> PathBuf {
-        self.0.join("citrus.db")
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn clinical(complaint: &str) -> CaseInput {
-    CaseInput::Clinical(ClinicalCase::new(complaint))
-}
+mod common;
+use common::{clinical, TempDir};
 
 fn new_run(case_id: i64) -> NewRun {
     NewRun {
@@ -72,11 +49,20 @@ fn cases_are_created_searched_updated_and_deleted() {
     let fever = store
         .create_case(&clinical("Fever 100% of nights_"))
         .unwrap();
-    assert_eq!(store.list_cases("").unwrap().len(), 2);
-    assert_eq!(store.list_cases("CHEST").unwrap()[0].id, chest);
+    assert_eq!(store.list_cases(&CaseQuery::search("")).unwrap().len(), 2);
+    assert_eq!(
+        store.list_cases(&CaseQuery::search("CHEST")).unwrap()[0].id,
+        chest
+    );
     // LIKE wildcards in the search are literal.
-    assert_eq!(store.list_cases("100%").unwrap()[0].id, fever);
-    assert!(store.list_cases("_x").unwrap().is_empty());
+    assert_eq!(
+        store.list_cases(&CaseQuery::search("100%")).unwrap()[0].id,
+        fever
+    );
+    assert!(store
+        .list_cases(&CaseQuery::search("_x"))
+        .unwrap()
+        .is_empty());
 
     let mut case = ClinicalCase::new("Crushing chest pain");
     case.age = Some("58".into());
@@ -255,7 +241,7 @@ fn a_run_killed_mid_stream_is_kept_and_marked_interrupted() {
 
     let store = Store::open(&dir.db()).unwrap();
     assert_eq!(store.recovered_runs(), 1);
-    let cases = store.list_cases("").unwrap();
+    let cases = store.list_cases(&CaseQuery::search("")).unwrap();
     assert_eq!(cases.len(), 1);
     assert_eq!(
         cases[0].title,

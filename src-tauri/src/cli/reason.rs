@@ -6,9 +6,8 @@ use std::path::{Path, PathBuf};
 
 use citrus_models::generation::CancelToken;
 use citrus_models::guided::GuidedEvent;
-use citrus_models::reason::{reason, ReasonEvent, ReasonOptions, ReasoningMode, ReasoningReport};
+use citrus_models::reason::{reason, ReasonEvent, ReasoningMode, ReasoningReport};
 use citrus_models::reasoning::{parse_benchmark_line, CaseInput, ClinicalCase, Step};
-use citrus_models::sampling::SamplingParams;
 use citrus_models::ModelError;
 
 use crate::error::AppResult;
@@ -17,7 +16,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::runs::open_store;
 use super::ModelArgs;
-use crate::store::{NewRun, RunRecorder};
+use crate::recorded::{reason_and_record, RunSettings};
 
 /// Arguments of `reason`.
 #[derive(Debug, Args)]
@@ -61,20 +60,17 @@ pub struct ReasonArgs {
 pub fn run(args: ReasonArgs) -> AppResult<()> {
     let input = read_input(&args)?;
     let mut model = args.model.load()?;
-    let options = ReasonOptions {
+    let options = RunSettings {
         mode: if args.guided {
             ReasoningMode::Guided
         } else {
             ReasoningMode::Free
         },
         max_new_tokens: args.max_tokens,
-        sampling: SamplingParams {
-            temperature: args.temperature,
-            seed: args.seed,
-            repetition_penalty: 1.1,
-            ..SamplingParams::default()
-        },
-    };
+        temperature: args.temperature,
+        seed: args.seed,
+    }
+    .options();
     let cancel = CancelToken::new();
     let on_interrupt = cancel.clone();
     let _ = ctrlc::set_handler(move || on_interrupt.cancel());
@@ -82,34 +78,22 @@ pub fn run(args: ReasonArgs) -> AppResult<()> {
     let report = if args.save {
         let store = open_store(args.db.as_deref())?;
         let case_id = store.create_case(&input)?;
-        let run = NewRun {
-            case_id,
-            model_path: model.info().path.display().to_string(),
-            model_name: model.info().name.clone(),
-            adapter: None,
-            mode: if args.guided {
-                "guided".into()
-            } else {
-                "free".into()
-            },
-            settings_json: serde_json::to_string(&options).unwrap_or_default(),
-        };
-        let mut recorder = RunRecorder::start(&store, &run)?;
-        let result = reason(&mut model, &input, &options, &cancel, &mut |event| {
-            recorder.record(&event);
-            live.show(&event);
-        });
-        let message = result.as_ref().err().map(ToString::to_string);
-        let run_id = recorder.finish(match &result {
-            Ok(report) => Ok(report),
-            Err(_) => Err(message.as_deref().unwrap_or_default()),
-        })?;
+        let recorded = reason_and_record(
+            &store,
+            &mut model,
+            (case_id, &input),
+            &options,
+            &cancel,
+            &mut |_| {},
+            &mut |event| live.show(event),
+        )?;
         live.finish();
         eprintln!(
-            "[saved as case {case_id}, run {run_id} in {}]",
+            "[saved as case {case_id}, run {} in {}]",
+            recorded.run_id,
             store.path().display()
         );
-        result?
+        recorded.outcome?
     } else {
         let report = reason(&mut model, &input, &options, &cancel, &mut |event| {
             live.show(&event)

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use crate::error::AppResult;
 use clap::{Args, Subcommand};
 
-use crate::store::Store;
+use crate::store::{CaseQuery, Store};
 
 /// Arguments of `runs`.
 #[derive(Debug, Args)]
@@ -50,7 +50,7 @@ pub fn run(args: RunsArgs) -> AppResult<()> {
     }
     match args.command {
         RunsCommand::List => {
-            for case in store.list_cases("")? {
+            for case in store.list_cases(&CaseQuery::search(""))? {
                 println!("case {} ({}): {}", case.id, case.kind, case.title);
                 for run in store.runs_of_case(case.id)? {
                     println!(

@@ -34,6 +34,41 @@ pub struct CaseSummary {
     pub runs: i64,
     /// When it last changed.
     pub updated_at: String,
+    /// Whether one of its runs has been reviewed.
+    pub reviewed: bool,
+    /// The diagnosis confirmed by the latest review, if any.
+    pub confirmed_diagnosis: Option<String>,
+}
+
+/// Which cases a list shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(default)]
+pub struct CaseQuery {
+    /// Text the case must contain anywhere (any case); empty for all.
+    pub search: String,
+    /// Only reviewed (true) or only unreviewed (false) cases.
+    pub reviewed: Option<bool>,
+    /// Text the confirmed diagnosis must contain (any case).
+    pub diagnosis: Option<String>,
+}
+
+impl CaseQuery {
+    /// Every case containing `text`, reviewed or not.
+    pub fn search(text: &str) -> Self {
+        Self {
+            search: text.to_string(),
+            ..Self::default()
+        }
+    }
+}
+
+/// `text` as a LIKE pattern that matches it anywhere, with `%`, `_` and `\` taken literally.
+fn contains_pattern(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
 }
 
 /// The title shown for a case: the chief complaint, or the first 80 characters of the question.
@@ -120,27 +155,50 @@ impl Store {
         })
     }
 
-    /// Cases, most recently changed first, whose title contains `search` (any case).
-    pub fn list_cases(&self, search: &str) -> StoreResult<Vec<CaseSummary>> {
+    /// Cases matching `query` (the search text may be anywhere in the case), most recently
+    /// changed first.
+    pub fn list_cases(&self, query: &CaseQuery) -> StoreResult<Vec<CaseSummary>> {
         let mut statement = self.conn.prepare(
-            "SELECT c.id, c.kind, c.title, c.updated_at, (SELECT count(*) FROM runs r WHERE r.case_id = c.id)
-             FROM cases c WHERE c.title LIKE '%' || ?1 || '%' ESCAPE '\\'
+            "SELECT c.id, c.kind, c.title, c.updated_at,
+                    (SELECT count(*) FROM runs r WHERE r.case_id = c.id),
+                    (SELECT count(*) FROM reviews v JOIN runs r ON r.id = v.run_id WHERE r.case_id = c.id),
+                    (SELECT v.confirmed_diagnosis FROM reviews v JOIN runs r ON r.id = v.run_id
+                      WHERE r.case_id = c.id AND v.confirmed_diagnosis IS NOT NULL
+                      ORDER BY v.updated_at DESC, v.id DESC LIMIT 1) AS diagnosis
+             FROM cases c
+             WHERE c.title LIKE ?1 ESCAPE '\\' OR c.input_json LIKE ?1 ESCAPE '\\'
              ORDER BY c.updated_at DESC, c.id DESC",
         )?;
-        let escaped = search
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        let rows = statement.query_map([escaped], |row| {
+        let rows = statement.query_map([contains_pattern(&query.search)], |row| {
             Ok(CaseSummary {
                 id: row.get(0)?,
                 kind: row.get(1)?,
                 title: row.get(2)?,
                 updated_at: row.get(3)?,
                 runs: row.get(4)?,
+                reviewed: row.get::<_, i64>(5)? > 0,
+                confirmed_diagnosis: row.get(6)?,
             })
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let diagnosis = query
+            .diagnosis
+            .as_deref()
+            .map(|d| d.trim().to_lowercase())
+            .filter(|d| !d.is_empty());
+        let mut cases = Vec::new();
+        for case in rows {
+            let case = case?;
+            let reviewed_ok = query.reviewed.is_none_or(|wanted| case.reviewed == wanted);
+            let diagnosis_ok = diagnosis.as_deref().is_none_or(|wanted| {
+                case.confirmed_diagnosis
+                    .as_deref()
+                    .is_some_and(|d| d.to_lowercase().contains(wanted))
+            });
+            if reviewed_ok && diagnosis_ok {
+                cases.push(case);
+            }
+        }
+        Ok(cases)
     }
 
     /// Deletes a case with its runs, steps and reviews.

@@ -45,6 +45,12 @@ pub enum StoreError {
         /// The id asked for.
         id: i64,
     },
+    /// An export of a run that has no review.
+    #[error("run {run_id} has not been reviewed yet")]
+    NotReviewed {
+        /// The run.
+        run_id: i64,
+    },
     /// A stored value could not be read back (damaged JSON column).
     #[error("stored {what} is unreadable: {detail}")]
     Corrupt {
@@ -67,6 +73,7 @@ impl StoreError {
             Self::TooNew { .. } => "store.too_new",
             Self::Io { .. } => "store.io",
             Self::NotFound { .. } => "store.not_found",
+            Self::NotReviewed { .. } => "store.not_reviewed",
             Self::Corrupt { .. } => "store.corrupt",
             Self::Sqlite(_) => "store.sqlite",
         }

@@ -30,7 +30,66 @@ pub struct ReviewedRun {
     pub review: Review,
 }
 
+/// The forms reviewed runs export to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportFormat {
+    /// Citrus SFT JSON Lines (`{"input","target"}`), one line per reviewed run.
+    Sft,
+    /// A Markdown report.
+    Markdown,
+    /// The case, run and review as JSON.
+    Json,
+}
+
+impl ExportFormat {
+    /// The usual file extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Sft => "jsonl",
+            Self::Markdown => "md",
+            Self::Json => "json",
+        }
+    }
+}
+
+/// The export of one reviewed run (`run_id`) or of every reviewed run (`None`) as text.
+/// Training data (SFT) always covers every reviewed run.
+pub fn export_text(
+    store: &Store,
+    format: ExportFormat,
+    run_id: Option<i64>,
+) -> StoreResult<String> {
+    let reviewed = match (format, run_id) {
+        (ExportFormat::Sft, _) | (_, None) => store.reviewed()?,
+        (_, Some(id)) => vec![store.reviewed_run(id)?],
+    };
+    Ok(match format {
+        ExportFormat::Sft => sft_jsonl(&reviewed),
+        ExportFormat::Markdown => reviewed
+            .iter()
+            .map(markdown_report)
+            .collect::<Vec<_>>()
+            .join("\n---\n\n"),
+        ExportFormat::Json => match reviewed.as_slice() {
+            [one] if run_id.is_some() => serde_json::to_string_pretty(one),
+            all => serde_json::to_string_pretty(all),
+        }
+        .unwrap_or_default(),
+    })
+}
+
 impl Store {
+    /// A reviewed run with its case and review (`store.not_reviewed` if it has no review).
+    pub fn reviewed_run(&self, run_id: i64) -> StoreResult<ReviewedRun> {
+        let run = self.run(run_id)?;
+        let review = self
+            .review(run_id)?
+            .ok_or(super::StoreError::NotReviewed { run_id })?;
+        let case = self.case(run.summary.case_id)?;
+        Ok(ReviewedRun { case, run, review })
+    }
+
     /// Every reviewed run with its case and review.
     pub fn reviewed(&self) -> StoreResult<Vec<ReviewedRun>> {
         let mut out = Vec::new();

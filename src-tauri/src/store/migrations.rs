@@ -76,6 +76,15 @@ const MIGRATIONS: &[&str] = &[
         comment  TEXT
     );
     "#,
+    // 2: the differential of a finished run; app settings (active model, reviewer name…).
+    r#"
+    ALTER TABLE runs ADD COLUMN differential_json TEXT NOT NULL DEFAULT '[]';
+    CREATE TABLE settings (
+        key         TEXT PRIMARY KEY,
+        value       TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -8,16 +8,19 @@ mod cases;
 mod error;
 pub mod export;
 mod migrations;
+mod models;
 mod reviews;
 mod runs;
+mod settings;
 
 use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
 
-pub use cases::{CaseRecord, CaseSummary};
+pub use cases::{CaseQuery, CaseRecord, CaseSummary};
 pub use error::StoreError;
-pub use reviews::{Review, StepReview, Verdict};
+pub use models::ModelEntry;
+pub use reviews::{QueuedReview, Review, StepReview, Verdict};
 pub use runs::{NewRun, RunRecord, RunRecorder, RunStatus, RunSummary};
 
 /// Result alias of the store.
@@ -36,7 +39,18 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) the store at `path`, migrates it to the current schema and
     /// marks runs left `running` by a previous process as `interrupted`.
+    ///
+    /// Call this once per process, at start; further connections use [`Store::open_shared`].
     pub fn open(path: &Path) -> StoreResult<Self> {
+        let mut store = Self::open_shared(path)?;
+        store.recovered_runs = runs::mark_interrupted(&store.conn)?;
+        Ok(store)
+    }
+
+    /// Opens another connection to a store (creating and migrating it if needed) without
+    /// touching running runs: they may belong to this process, e.g. to a job writing its run
+    /// while the window reads cases.
+    pub fn open_shared(path: &Path) -> StoreResult<Self> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| StoreError::io(path, e))?;
         }
@@ -55,7 +69,6 @@ impl Store {
             recovered_runs: 0,
         };
         migrations::migrate(&mut store.conn).map_err(|e| StoreError::migrate(path, e))?;
-        store.recovered_runs = runs::mark_interrupted(&store.conn)?;
         Ok(store)
     }
 

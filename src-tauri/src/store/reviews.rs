@@ -62,7 +62,40 @@ pub struct Review {
     pub steps: Vec<StepReview>,
 }
 
+/// A case waiting for review, with the run to review.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QueuedReview {
+    /// The case.
+    pub case_id: i64,
+    /// Its latest run that ended (done, cancelled or interrupted).
+    pub run_id: i64,
+    /// The case's title.
+    pub title: String,
+}
+
 impl Store {
+    /// The review queue: every case none of whose runs is reviewed yet, with its latest run
+    /// that ended (failed and running runs are skipped), most recently changed case first.
+    pub fn review_queue(&self) -> StoreResult<Vec<QueuedReview>> {
+        let mut statement = self.conn.prepare(
+            "SELECT c.id, r.id, c.title FROM cases c
+             JOIN runs r ON r.id = (SELECT id FROM runs WHERE case_id = c.id
+                                     AND status IN ('done', 'cancelled', 'interrupted')
+                                     ORDER BY started_at DESC, id DESC LIMIT 1)
+             WHERE NOT EXISTS (SELECT 1 FROM reviews v JOIN runs x ON x.id = v.run_id
+                               WHERE x.case_id = c.id)
+             ORDER BY c.updated_at DESC, c.id DESC",
+        )?;
+        let rows = statement.query_map([], |r| {
+            Ok(QueuedReview {
+                case_id: r.get(0)?,
+                run_id: r.get(1)?,
+                title: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Saves (or replaces) the review of a run, all at once.
     pub fn save_review(&mut self, review: &Review) -> StoreResult<()> {
         let at = now();

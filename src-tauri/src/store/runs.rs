@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use citrus_models::guided::GuidedEvent;
 use citrus_models::reason::{ReasonEvent, ReasoningReport};
-use citrus_models::reasoning::{Stage, Step};
+use citrus_models::reasoning::{DifferentialEntry, Stage, Step};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
@@ -108,6 +108,8 @@ pub struct RunRecord {
     pub raw_text: String,
     /// The steps recorded, in order.
     pub steps: Vec<Step>,
+    /// The diagnoses considered (recorded when the run ends).
+    pub differential: Vec<DifferentialEntry>,
     /// The option the answer maps to.
     pub option: Option<String>,
     /// Whether that option is the keyed answer.
@@ -208,9 +210,12 @@ impl Store {
         report: Option<&ReasoningReport>,
         error: Option<&str>,
     ) -> StoreResult<()> {
+        let differential = report
+            .map(|r| serde_json::to_string(&r.differential).unwrap_or_else(|_| "[]".into()))
+            .unwrap_or_else(|| "[]".into());
         self.conn.execute(
             "UPDATE runs SET status = ?2, error = ?3, answer = ?4, option = ?5, correct = ?6, structured = ?7,
-                             seconds = ?8, finished_at = ?9 WHERE id = ?1",
+                             seconds = ?8, finished_at = ?9, differential_json = ?10 WHERE id = ?1",
             params![
                 run_id,
                 status.as_str(),
@@ -221,6 +226,7 @@ impl Store {
                 report.map(|r| r.structured),
                 report.map(|r| r.seconds),
                 now(),
+                differential,
             ],
         )?;
         Ok(())
@@ -239,9 +245,9 @@ impl Store {
     pub fn run(&self, id: i64) -> StoreResult<RunRecord> {
         let sql = format!(
             "SELECT {SUMMARY_COLUMNS}, model_path, adapter, settings_json, raw_text, option, correct,
-                    structured, error, seconds, finished_at FROM runs WHERE id = ?1"
+                    structured, error, seconds, finished_at, differential_json FROM runs WHERE id = ?1"
         );
-        let (mut record, status) = self
+        let (mut record, status, differential) = self
             .conn
             .query_row(&sql, [id], |row| {
                 let (summary, status) = read_summary(row)?;
@@ -252,6 +258,7 @@ impl Store {
                     settings_json: row.get(10)?,
                     raw_text: row.get(11)?,
                     steps: Vec::new(),
+                    differential: Vec::new(),
                     option: row.get(12)?,
                     correct: row.get(13)?,
                     structured: row.get(14)?,
@@ -259,11 +266,16 @@ impl Store {
                     seconds: row.get(16)?,
                     finished_at: row.get(17)?,
                 };
-                Ok((record, status))
+                Ok((record, status, row.get::<_, String>(18)?))
             })
             .optional()?
             .ok_or(StoreError::NotFound { kind: "run", id })?;
         record.summary.status = RunStatus::parse(&status)?;
+        record.differential =
+            serde_json::from_str(&differential).map_err(|e| StoreError::Corrupt {
+                what: "run differential",
+                detail: e.to_string(),
+            })?;
         record.steps = self.steps_of_run(id)?;
         Ok(record)
     }

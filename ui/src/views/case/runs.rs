@@ -156,8 +156,7 @@ fn CompareColumn(chosen: RwSignal<Option<i64>>) -> impl IntoView {
                     <dt>"Run"</dt><dd>{get(|r| format!("#{} · {}", r.id, r.status))}</dd>
                     <dt>"Model"</dt><dd>{get(|r| r.model_name.clone())}</dd>
                     <dt>"Mode"</dt><dd>{get(|r| r.mode.clone())}</dd>
-                    <dt>"Settings"</dt><dd class="settings">{get(|r| r.settings_json.clone())}</dd>
-                    <dt>"Seed"</dt><dd class="seed">{get(seed_of)}</dd>
+                    <dt>"Settings"</dt><dd class="settings">{get(settings_of)}</dd>
                     <dt>"Tokens"</dt><dd>{get(|r| format!("{} in {}", r.generated_tokens, format::elapsed(r.seconds.unwrap_or(0.0))))}</dd>
                 </dl>
                 <Answer outcome=Signal::derive(move || record.with(|r| r.as_ref().map(Outcome::of).unwrap_or_default()))/>
@@ -168,15 +167,21 @@ fn CompareColumn(chosen: RwSignal<Option<i64>>) -> impl IntoView {
     }
 }
 
-/// The seed recorded in a run's settings, if any.
-fn seed_of(run: &RunRecord) -> String {
-    serde_json::from_str::<serde_json::Value>(&run.settings_json)
-        .ok()
-        .and_then(|v| {
-            v.get("seed")
-                .or_else(|| v.pointer("/options/seed"))
-                .cloned()
-        })
-        .map(|s| s.to_string())
-        .unwrap_or_else(|| "—".to_string())
+/// The sampling settings recorded in a run, in words: temperature, seed and token budget.
+fn settings_of(run: &RunRecord) -> String {
+    let Ok(settings) = serde_json::from_str::<serde_json::Value>(&run.settings_json) else {
+        return "—".to_string();
+    };
+    let value = |pointer: &str| {
+        settings
+            .pointer(pointer)
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| "—".to_string())
+    };
+    format!(
+        "temperature {} · seed {} · up to {} tokens",
+        value("/sampling/temperature"),
+        value("/sampling/seed"),
+        value("/max_new_tokens")
+    )
 }

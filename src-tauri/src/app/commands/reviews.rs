@@ -1,0 +1,64 @@
+//! Reviews of runs, the review queue, and exports of reviewed runs.
+
+use tauri::{AppHandle, Runtime, State};
+use tauri_plugin_dialog::DialogExt;
+
+use super::blocking;
+use crate::app::AppState;
+use crate::error::{AppError, AppResult};
+use crate::store::export::{export_text, ExportFormat};
+use crate::store::{QueuedReview, Review};
+
+/// The review of a run, if it has one.
+#[tauri::command]
+pub fn get_review(state: State<'_, AppState>, run_id: i64) -> AppResult<Option<Review>> {
+    Ok(state.store().review(run_id)?)
+}
+
+/// Saves (or replaces) the review of a run.
+#[tauri::command]
+pub fn save_review(state: State<'_, AppState>, review: Review) -> AppResult<()> {
+    Ok(state.store().save_review(&review)?)
+}
+
+/// Cases waiting for review, each with the run to review.
+#[tauri::command]
+pub fn review_queue(state: State<'_, AppState>) -> AppResult<Vec<QueuedReview>> {
+    Ok(state.store().review_queue()?)
+}
+
+/// The export as text, to preview: SFT covers every reviewed run, a report one run.
+#[tauri::command]
+pub fn export_preview(
+    state: State<'_, AppState>,
+    format: ExportFormat,
+    run_id: Option<i64>,
+) -> AppResult<String> {
+    Ok(export_text(&state.store(), format, run_id)?)
+}
+
+/// Asks where to save the export and writes it there; None when the user cancels.
+#[tauri::command]
+pub async fn export_save<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    format: ExportFormat,
+    run_id: Option<i64>,
+) -> AppResult<Option<String>> {
+    let text = export_text(&state.store(), format, run_id)?;
+    blocking(move || {
+        let name = match run_id {
+            Some(id) => format!("citrus-run-{id}.{}", format.extension()),
+            None => format!("citrus-reviewed.{}", format.extension()),
+        };
+        let Some(target) = app.dialog().file().set_file_name(name).blocking_save_file() else {
+            return Ok(None);
+        };
+        let path = target
+            .into_path()
+            .map_err(|e| AppError::Window(e.to_string()))?;
+        std::fs::write(&path, text).map_err(|e| AppError::io(&path, e))?;
+        Ok(Some(path.display().to_string()))
+    })
+    .await
+}

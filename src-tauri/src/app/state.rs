@@ -1,0 +1,33 @@
+//! What every command can reach: the store (one connection, behind a lock) and the engine.
+
+use std::sync::{Mutex, MutexGuard};
+
+use crate::engine::Engine;
+use crate::store::Store;
+
+/// The app's state, managed by Tauri.
+pub struct AppState {
+    store: Mutex<Store>,
+    /// The job runner.
+    pub engine: Engine,
+    /// Runs found unfinished (and marked interrupted) at start.
+    pub recovered_runs: usize,
+}
+
+impl AppState {
+    /// State over an open store and a job runner.
+    pub fn new(store: Store, engine: Engine) -> Self {
+        Self {
+            recovered_runs: store.recovered_runs(),
+            store: Mutex::new(store),
+            engine,
+        }
+    }
+
+    /// The store, for one short piece of work.
+    pub fn store(&self) -> MutexGuard<'_, Store> {
+        self.store
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}

@@ -1,0 +1,90 @@
+//! What a reasoning job reports to whoever started it (the window, through a Tauri channel).
+
+use citrus_models::guided::{GuidedEvent, GuidedStage};
+use citrus_models::reason::ReasonEvent;
+use citrus_models::reasoning::Step;
+use serde::Serialize;
+
+use crate::error::ErrorReport;
+use crate::store::RunRecord;
+
+/// One message of a job's stream.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum JobEvent {
+    /// Waiting; `position` jobs are ahead.
+    Queued {
+        /// Jobs ahead of this one.
+        position: usize,
+    },
+    /// The model is being loaded.
+    Loading {
+        /// What is happening.
+        message: String,
+        /// How far along, 0 to 1.
+        fraction: f64,
+    },
+    /// The run was created and the model starts writing.
+    Started {
+        /// The run's id in the store.
+        run_id: i64,
+        /// The model's name.
+        model_name: String,
+    },
+    /// Model text as generated.
+    Text {
+        /// The new text.
+        text: String,
+    },
+    /// Guided mode: a stage began.
+    Stage {
+        /// The stage.
+        stage: GuidedStage,
+    },
+    /// A completed step.
+    Step {
+        /// The step.
+        step: Step,
+    },
+    /// Tokens written and time spent so far (a few times a second).
+    Progress {
+        /// Tokens generated.
+        tokens: usize,
+        /// Seconds since the model started writing.
+        seconds: f64,
+    },
+    /// The run ended (done or cancelled) as stored.
+    Finished {
+        /// The stored run.
+        run: Box<RunRecord>,
+    },
+    /// The job failed; `run_id` is set when a (failed) run was recorded.
+    Failed {
+        /// The run, if one was started.
+        run_id: Option<i64>,
+        /// What went wrong.
+        error: ErrorReport,
+    },
+}
+
+impl JobEvent {
+    /// The stream message for a reasoning event, if it has one.
+    pub fn from_reasoning(event: &ReasonEvent) -> Option<Self> {
+        match event {
+            ReasonEvent::Raw(text) | ReasonEvent::Guided(GuidedEvent::Text(text)) => {
+                Some(Self::Text { text: text.clone() })
+            }
+            ReasonEvent::Guided(GuidedEvent::StageStarted(stage)) => {
+                Some(Self::Stage { stage: *stage })
+            }
+            ReasonEvent::Step(step) => Some(Self::Step { step: step.clone() }),
+            ReasonEvent::Parse(_) | ReasonEvent::Guided(GuidedEvent::StageCompleted { .. }) => None,
+        }
+    }
+}
+
+/// Where a job's messages go. Sending must not block; a closed receiver is ignored.
+pub trait JobSink: Send + Sync + 'static {
+    /// Delivers one message.
+    fn send(&self, event: JobEvent);
+}

@@ -1,0 +1,206 @@
+//! The job runner: one loaded model, and reasoning jobs queued and run one at a time on
+//! tokio's blocking pool. Each job can be stopped, streams to its [`JobSink`] and writes its
+//! run to the store as it goes (through the same function `citrus reason --save` uses).
+
+mod events;
+mod worker;
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use citrus_models::generation::CancelToken;
+use citrus_models::model::Model;
+use citrus_models::reason::ReasonOptions;
+use serde::Serialize;
+
+pub use events::{JobEvent, JobSink};
+
+use crate::error::{AppError, AppResult};
+use crate::library::{self, EngineSettings};
+use crate::store::{ModelEntry, Store};
+
+/// Identifies a job while it is queued or running.
+pub type JobId = u64;
+
+/// What the Models screen shows about the engine.
+#[derive(Debug, Clone, Serialize)]
+pub struct EngineStatus {
+    /// The model reasoning uses, if one is chosen.
+    pub model: Option<ModelEntry>,
+    /// How it is (or will be) loaded.
+    pub settings: EngineSettings,
+    /// Whether it is in memory now.
+    pub loaded: bool,
+    /// Whether a job is running.
+    pub busy: bool,
+    /// Jobs waiting.
+    pub queued: usize,
+}
+
+/// A reasoning job.
+struct Job {
+    id: JobId,
+    case_id: i64,
+    options: ReasonOptions,
+    cancel: CancelToken,
+    sink: Arc<dyn JobSink>,
+}
+
+#[derive(Default)]
+struct Queue {
+    waiting: VecDeque<Arc<Job>>,
+    running: Option<Arc<Job>>,
+    next_id: JobId,
+}
+
+impl Queue {
+    /// Tells every waiting job how many jobs are ahead of it.
+    fn announce_positions(&self) {
+        let ahead = usize::from(self.running.is_some());
+        for (index, job) in self.waiting.iter().enumerate() {
+            job.sink.send(JobEvent::Queued {
+                position: ahead + index,
+            });
+        }
+    }
+}
+
+/// The model in memory and how it was loaded.
+struct LoadedModel {
+    entry: ModelEntry,
+    settings: EngineSettings,
+    model: Model,
+}
+
+struct Shared {
+    store_path: PathBuf,
+    queue: Mutex<Queue>,
+    model: Mutex<Option<LoadedModel>>,
+    loaded: Mutex<Option<i64>>,
+    wake: tokio::sync::Notify,
+}
+
+/// Handle to the job runner; cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    shared: Arc<Shared>,
+}
+
+/// Locks a mutex, recovering the data if a panicking thread poisoned it.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Engine {
+    /// A runner for the store at `store_path`, and the worker future to spawn on a tokio
+    /// runtime (it runs for the life of the app).
+    pub fn new(store_path: PathBuf) -> (Self, impl Future<Output = ()> + Send + 'static) {
+        let shared = Arc::new(Shared {
+            store_path,
+            queue: Mutex::new(Queue::default()),
+            model: Mutex::new(None),
+            loaded: Mutex::new(None),
+            wake: tokio::sync::Notify::new(),
+        });
+        (
+            Self {
+                shared: shared.clone(),
+            },
+            worker::work(shared),
+        )
+    }
+
+    /// Queues reasoning on a stored case; messages go to `sink`. Returns the job's id.
+    pub fn submit(&self, case_id: i64, options: ReasonOptions, sink: Arc<dyn JobSink>) -> JobId {
+        let mut queue = lock(&self.shared.queue);
+        queue.next_id += 1;
+        let job = Arc::new(Job {
+            id: queue.next_id,
+            case_id,
+            options,
+            cancel: CancelToken::new(),
+            sink,
+        });
+        queue.waiting.push_back(job.clone());
+        queue.announce_positions();
+        drop(queue);
+        self.shared.wake.notify_one();
+        job.id
+    }
+
+    /// Stops a job: a running one ends with its run stored as cancelled, a waiting one is
+    /// dropped from the queue.
+    pub fn stop(&self, id: JobId) -> AppResult<()> {
+        let mut queue = lock(&self.shared.queue);
+        if let Some(job) = queue.running.as_ref().filter(|job| job.id == id) {
+            job.cancel.cancel();
+            return Ok(());
+        }
+        let index = queue
+            .waiting
+            .iter()
+            .position(|job| job.id == id)
+            .ok_or(AppError::NoSuchJob(id))?;
+        if let Some(job) = queue.waiting.remove(index) {
+            job.cancel.cancel();
+            job.sink.send(JobEvent::Failed {
+                run_id: None,
+                error: AppError::Cancelled.report(),
+            });
+        }
+        queue.announce_positions();
+        Ok(())
+    }
+
+    /// The active model and whether it is loaded, running or has work waiting.
+    pub fn status(&self, store: &Store) -> AppResult<EngineStatus> {
+        let model = library::active_model(store)?;
+        let loaded = model.as_ref().map(|m| m.id) == *lock(&self.shared.loaded) && model.is_some();
+        let queue = lock(&self.shared.queue);
+        Ok(EngineStatus {
+            model,
+            settings: library::engine_settings(store)?,
+            loaded,
+            busy: queue.running.is_some(),
+            queued: queue.waiting.len(),
+        })
+    }
+
+    /// Makes model `id` the active one with `settings` and loads it now, reporting
+    /// [`JobEvent::Loading`] to `progress`. Blocks (waiting for a running job to end first):
+    /// call it off the UI thread.
+    pub fn load(
+        &self,
+        id: i64,
+        settings: &EngineSettings,
+        progress: &mut dyn FnMut(JobEvent),
+    ) -> AppResult<ModelEntry> {
+        let store = Store::open_shared(&self.shared.store_path)?;
+        let entry = library::set_active_model(&store, id, settings)?;
+        let mut slot = lock(&self.shared.model);
+        self.shared
+            .ensure_loaded(&mut slot, &entry, settings, progress)?;
+        Ok(entry)
+    }
+
+    /// Loads the active model on a background thread, so the first reasoning starts at once.
+    pub fn preload(&self) {
+        let shared = self.shared.clone();
+        std::thread::spawn(move || {
+            let Ok(store) = Store::open_shared(&shared.store_path) else {
+                return;
+            };
+            if let (Ok(Some(entry)), Ok(settings)) = (
+                library::active_model(&store),
+                library::engine_settings(&store),
+            ) {
+                let mut slot = lock(&shared.model);
+                let _ = shared.ensure_loaded(&mut slot, &entry, &settings, &mut |_| {});
+            }
+        });
+    }
+}

@@ -1,0 +1,159 @@
+//! The worker: takes jobs from the queue one at a time and runs each on the blocking pool.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use citrus_models::model::Model;
+
+use super::{lock, Job, JobEvent, LoadedModel, Shared};
+use crate::error::{AppError, AppResult};
+use crate::library::{self, EngineSettings};
+use crate::recorded::reason_and_record;
+use crate::store::{ModelEntry, RunRecord, Store};
+
+/// How often a running job reports its token count.
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Runs jobs as they are queued, for as long as the app lives.
+pub(super) async fn work(shared: Arc<Shared>) {
+    loop {
+        let Some(job) = shared.next_job() else {
+            shared.wake.notified().await;
+            continue;
+        };
+        let runner = shared.clone();
+        let running = job.clone();
+        if let Err(panic) = tokio::task::spawn_blocking(move || runner.run(&running)).await {
+            job.sink.send(JobEvent::Failed {
+                run_id: None,
+                error: AppError::EngineStopped.report(),
+            });
+            eprintln!("reasoning job {} panicked: {panic}", job.id);
+        }
+        let mut queue = lock(&shared.queue);
+        queue.running = None;
+        queue.announce_positions();
+    }
+}
+
+impl Shared {
+    /// Moves the next waiting job to running.
+    fn next_job(&self) -> Option<Arc<Job>> {
+        let mut queue = lock(&self.queue);
+        let job = queue.waiting.pop_front()?;
+        queue.running = Some(job.clone());
+        queue.announce_positions();
+        Some(job)
+    }
+
+    /// Runs one job to its end and sends its last message.
+    fn run(&self, job: &Job) {
+        let mut run_id = None;
+        match self.reason(job, &mut run_id) {
+            Ok(run) => job.sink.send(JobEvent::Finished { run: Box::new(run) }),
+            Err(error) => job.sink.send(JobEvent::Failed {
+                run_id,
+                error: error.report(),
+            }),
+        }
+    }
+
+    fn reason(&self, job: &Job, run_id: &mut Option<i64>) -> AppResult<RunRecord> {
+        let store = Store::open_shared(&self.store_path)?;
+        let case = store.case(job.case_id)?;
+        case.input.validate()?;
+        let entry = library::active_model(&store)?.ok_or(AppError::NoModel)?;
+        let settings = library::engine_settings(&store)?;
+        let mut slot = lock(&self.model);
+        self.ensure_loaded(&mut slot, &entry, &settings, &mut |event| {
+            job.sink.send(event)
+        })?;
+        if job.cancel.is_cancelled() {
+            return Err(AppError::Cancelled);
+        }
+        let Some(loaded) = slot.as_mut() else {
+            return Err(AppError::NoModel);
+        };
+        let model_name = loaded.model.info().name.clone();
+        let started = Instant::now();
+        let mut last_progress = Instant::now();
+        let mut tokens = 0;
+        let recorded = reason_and_record(
+            &store,
+            &mut loaded.model,
+            (job.case_id, &case.input),
+            &job.options,
+            &job.cancel,
+            &mut |id| {
+                *run_id = Some(id);
+                job.sink.send(JobEvent::Started {
+                    run_id: id,
+                    model_name: model_name.clone(),
+                });
+            },
+            &mut |event| {
+                if let Some(message) = JobEvent::from_reasoning(event) {
+                    tokens += usize::from(matches!(message, JobEvent::Text { .. }));
+                    job.sink.send(message);
+                }
+                if last_progress.elapsed() >= PROGRESS_INTERVAL {
+                    last_progress = Instant::now();
+                    job.sink.send(JobEvent::Progress {
+                        tokens,
+                        seconds: started.elapsed().as_secs_f64(),
+                    });
+                }
+            },
+        )?;
+        let report = recorded.outcome?;
+        job.sink.send(JobEvent::Progress {
+            tokens: report.tokens,
+            seconds: report.seconds,
+        });
+        Ok(store.run(recorded.run_id)?)
+    }
+
+    /// Makes sure `entry` is in memory with `settings`, loading it (and freeing the previous
+    /// model first) if not.
+    pub(super) fn ensure_loaded(
+        &self,
+        slot: &mut Option<LoadedModel>,
+        entry: &ModelEntry,
+        settings: &EngineSettings,
+        progress: &mut dyn FnMut(JobEvent),
+    ) -> AppResult<()> {
+        let same = |loaded: &LoadedModel| {
+            loaded.entry.id == entry.id
+                && loaded.settings.device == settings.device
+                && loaded.settings.requantize == settings.requantize
+        };
+        if slot.as_ref().is_some_and(same) {
+            return Ok(());
+        }
+        *slot = None;
+        *lock(&self.loaded) = None;
+        let options = settings.load_options()?;
+        let message = format!("Loading {}", entry.name);
+        progress(JobEvent::Loading {
+            message: message.clone(),
+            fraction: 0.0,
+        });
+        let mut last = Instant::now();
+        let model = Model::load(std::path::Path::new(&entry.path), &options, &mut |p| {
+            if last.elapsed() >= PROGRESS_INTERVAL || p.loaded_bytes == p.total_bytes {
+                last = Instant::now();
+                progress(JobEvent::Loading {
+                    message: message.clone(),
+                    fraction: p.loaded_bytes as f64 / p.total_bytes.max(1) as f64,
+                });
+            }
+        })?;
+        *slot = Some(LoadedModel {
+            entry: entry.clone(),
+            settings: settings.clone(),
+            model,
+        });
+        *lock(&self.loaded) = Some(entry.id);
+        Ok(())
+    }
+}

@@ -1,0 +1,98 @@
+//! Reasoning on a stored case with its run written to the store while it streams: the one
+//! path both `citrus reason --save` and the window's job runner take.
+
+use citrus_models::generation::CancelToken;
+use citrus_models::model::Model;
+use citrus_models::reason::{reason, ReasonEvent, ReasonOptions, ReasoningMode, ReasoningReport};
+use citrus_models::reasoning::CaseInput;
+use citrus_models::sampling::SamplingParams;
+use serde::Deserialize;
+
+use crate::error::{AppError, AppResult};
+use crate::store::{NewRun, RunRecorder, Store};
+
+/// A run that was recorded, and how the reasoning ended.
+#[derive(Debug)]
+pub struct RecordedRun {
+    /// The run's id in the store.
+    pub run_id: i64,
+    /// The report, or the error the reasoning failed with (the run is stored as failed).
+    pub outcome: AppResult<ReasoningReport>,
+}
+
+/// What a user sets for one reasoning run (the CLI's flags, the window's controls).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct RunSettings {
+    /// Free (the Citrus prompt) or guided (stage by stage, schema-constrained).
+    pub mode: ReasoningMode,
+    /// Most tokens the model may write.
+    pub max_new_tokens: usize,
+    /// Temperature (0 = greedy; Citrus was evaluated at 0.7).
+    pub temperature: f32,
+    /// Random seed.
+    pub seed: u64,
+}
+
+impl RunSettings {
+    /// The reasoning options these settings give (with a mild repetition penalty, which
+    /// small models need to avoid loops).
+    pub fn options(&self) -> ReasonOptions {
+        ReasonOptions {
+            mode: self.mode,
+            max_new_tokens: self.max_new_tokens,
+            sampling: SamplingParams {
+                temperature: self.temperature,
+                seed: self.seed,
+                repetition_penalty: 1.1,
+                ..SamplingParams::default()
+            },
+        }
+    }
+}
+
+/// The settings a run records.
+fn new_run(model: &Model, case_id: i64, options: &ReasonOptions) -> NewRun {
+    NewRun {
+        case_id,
+        model_path: model.info().path.display().to_string(),
+        model_name: model.info().name.clone(),
+        adapter: None,
+        mode: match options.mode {
+            ReasoningMode::Free => "free".into(),
+            ReasoningMode::Guided => "guided".into(),
+        },
+        settings_json: serde_json::to_string(options).unwrap_or_default(),
+    }
+}
+
+/// Reasons on the case `case_id` (whose content is `input`), recording the run as it streams.
+/// `on_started` receives the new run's id before the model writes anything; `on_event` sees
+/// every event after it is recorded.
+///
+/// # Errors
+///
+/// Store errors when the run cannot be started or finished. Errors of the reasoning itself
+/// are in [`RecordedRun::outcome`] and the run is stored as failed.
+pub fn reason_and_record(
+    store: &Store,
+    model: &mut Model,
+    (case_id, input): (i64, &CaseInput),
+    options: &ReasonOptions,
+    cancel: &CancelToken,
+    on_started: &mut dyn FnMut(i64),
+    on_event: &mut dyn FnMut(&ReasonEvent),
+) -> AppResult<RecordedRun> {
+    let mut recorder = RunRecorder::start(store, &new_run(model, case_id, options))?;
+    on_started(recorder.run_id());
+    let outcome = reason(model, input, options, cancel, &mut |event| {
+        recorder.record(&event);
+        on_event(&event);
+    })
+    .map_err(AppError::from);
+    let message = outcome.as_ref().err().map(ToString::to_string);
+    let run_id = recorder.finish(match &outcome {
+        Ok(report) => Ok(report),
+        Err(_) => Err(message.as_deref().unwrap_or_default()),
+    })?;
+    Ok(RecordedRun { run_id, outcome })
+}

@@ -1,0 +1,262 @@
+//! The window's commands through Tauri's IPC layer (mock runtime, real store, real default
+//! model): argument names, JSON shapes and error codes exactly as the window sees them.
+#![cfg(feature = "desktop")]
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, INVOKE_KEY};
+use tauri::webview::InvokeRequest;
+use tauri::WebviewWindow;
+
+use citrus_workstation::app::{with_commands, AppState};
+use citrus_workstation::engine::Engine;
+use citrus_workstation::library;
+use citrus_workstation::store::Store;
+
+mod common;
+use common::{default_model, TempDir};
+
+/// The app on the mock runtime, its window, and the folder it keeps its store in.
+struct MockApp {
+    _app: tauri::App<tauri::test::MockRuntime>,
+    window: WebviewWindow<tauri::test::MockRuntime>,
+    _dir: TempDir,
+}
+
+impl MockApp {
+    fn new(name: &str) -> Self {
+        let dir = TempDir::new(name);
+        let store = Store::open(&dir.db()).unwrap();
+        let model = library::import_model(&store, &default_model(), false).unwrap();
+        library::set_active_model(&store, model.id, &library::EngineSettings::default()).unwrap();
+        let (engine, worker) = Engine::new(dir.db());
+        let app = with_commands(mock_builder(), AppState::new(store, engine))
+            .build(mock_context(noop_assets()))
+            .unwrap();
+        tauri::async_runtime::spawn(worker);
+        let window = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
+            .build()
+            .unwrap();
+        Self {
+            _app: app,
+            window,
+            _dir: dir,
+        }
+    }
+
+    /// Invokes a command as the window does; Ok(JSON) or Err({"code","message"}).
+    fn invoke(&self, cmd: &str, args: Value) -> Result<Value, Value> {
+        let request = InvokeRequest {
+            cmd: cmd.into(),
+            callback: CallbackFn(0),
+            error: CallbackFn(1),
+            url: "tauri://localhost".parse().unwrap(),
+            body: InvokeBody::Json(args),
+            headers: Default::default(),
+            invoke_key: INVOKE_KEY.to_string(),
+        };
+        get_ipc_response(&self.window, request).map(|body| body.deserialize().unwrap())
+    }
+
+    fn ok(&self, cmd: &str, args: Value) -> Value {
+        self.invoke(cmd, args)
+            .unwrap_or_else(|e| panic!("{cmd} failed: {e}"))
+    }
+
+    fn error_code(&self, cmd: &str, args: Value) -> String {
+        let error = self.invoke(cmd, args).expect_err(cmd);
+        assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()));
+        error["code"].as_str().unwrap().to_string()
+    }
+}
+
+fn clinical(complaint: &str) -> Value {
+    json!({"kind": "clinical", "chief_complaint": complaint, "age": "58", "sex": "male"})
+}
+
+#[test]
+fn cases_are_created_saved_searched_filtered_and_deleted() {
+    let app = MockApp::new("commands-cases");
+    let chest = app.ok(
+        "create_case",
+        json!({"input": clinical("Crushing chest pain")}),
+    );
+    let exam = app.ok(
+        "create_case",
+        json!({"input": {"kind": "exam", "question": "Which drug?", "options": [
+            {"letter": "A", "text": "Aspirin"}, {"letter": "B", "text": "Heparin"}]}}),
+    );
+    app.ok(
+        "update_case",
+        json!({"id": chest, "input": clinical("Crushing chest pain radiating to the jaw")}),
+    );
+    let case = app.ok("get_case", json!({"id": chest}));
+    assert_eq!(
+        case["input"]["chief_complaint"],
+        "Crushing chest pain radiating to the jaw"
+    );
+    assert_eq!(case["input"]["kind"], "clinical");
+
+    let all = app.ok("list_cases", json!({"query": {"search": ""}}));
+    assert_eq!(all.as_array().unwrap().len(), 2);
+    assert_eq!(all[0]["id"], chest, "most recently changed first");
+    assert_eq!(all[0]["reviewed"], false);
+    let found = app.ok("list_cases", json!({"query": {"search": "aspirin"}}));
+    assert_eq!(found[0]["id"], exam, "search looks inside the case");
+    let reviewed = app.ok(
+        "list_cases",
+        json!({"query": {"search": "", "reviewed": true}}),
+    );
+    assert!(reviewed.as_array().unwrap().is_empty());
+
+    // Bad input is refused with the reasoning layer's codes, and nothing is lost.
+    let blank = json!({"id": chest, "input": {"kind": "clinical", "chief_complaint": "  "}});
+    assert_eq!(
+        app.error_code("update_case", blank),
+        "reasoning.empty_complaint"
+    );
+    let duplicate = json!({"input": {"kind": "exam", "question": "Q?", "options": [
+        {"letter": "A", "text": "x"}, {"letter": "A", "text": "y"}]}});
+    assert!(app
+        .error_code("create_case", duplicate)
+        .starts_with("reasoning."));
+    assert_eq!(
+        app.ok("get_case", json!({"id": chest}))["input"]["chief_complaint"],
+        "Crushing chest pain radiating to the jaw"
+    );
+
+    app.ok("delete_case", json!({"id": exam}));
+    assert_eq!(
+        app.error_code("get_case", json!({"id": exam})),
+        "store.not_found"
+    );
+    assert_eq!(
+        app.error_code("delete_case", json!({"id": exam})),
+        "store.not_found"
+    );
+}
+
+#[test]
+fn reasoning_streams_to_the_store_and_reviews_export() {
+    let app = MockApp::new("commands-reasoning");
+    let case = app.ok(
+        "create_case",
+        json!({"input": clinical("Fever and neck stiffness")}),
+    );
+    let options = json!({"mode": "free", "max_new_tokens": 24, "temperature": 0.0, "seed": 7});
+    let job = app.ok(
+        "start_reasoning",
+        json!({"caseId": case, "options": options, "events": "__CHANNEL__:1"}),
+    );
+    assert!(job.as_u64().is_some());
+
+    let start = Instant::now();
+    let run = loop {
+        let runs = app.ok("list_runs", json!({"caseId": case}));
+        if let Some(run) = runs.as_array().unwrap().first() {
+            if run["status"] == "done" {
+                break run.clone();
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no finished run"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let run = app.ok("get_run", json!({"id": run["id"]}));
+    assert!(run["generated_tokens"].as_i64().unwrap() > 0);
+    assert!(!run["raw_text"].as_str().unwrap().is_empty());
+    assert!(run["differential"].is_array());
+    assert_eq!(
+        app.error_code("stop_reasoning", json!({"jobId": job})),
+        "engine.no_such_job"
+    );
+
+    let queue = app.ok("review_queue", json!({}));
+    assert_eq!(queue[0]["run_id"], run["id"]);
+    assert_eq!(
+        app.error_code(
+            "export_preview",
+            json!({"format": "markdown", "runId": run["id"]})
+        ),
+        "store.not_reviewed"
+    );
+    let review = json!({"run_id": run["id"], "reviewer": "Dr. Test",
+        "confirmed_diagnosis": "Bacterial meningitis", "comment": null, "steps": []});
+    app.ok("save_review", json!({"review": review}));
+    assert_eq!(
+        app.ok("get_review", json!({"runId": run["id"]}))["reviewer"],
+        "Dr. Test"
+    );
+    assert!(app
+        .ok("review_queue", json!({}))
+        .as_array()
+        .unwrap()
+        .is_empty());
+    let listed = app.ok(
+        "list_cases",
+        json!({"query": {"search": "", "diagnosis": "mening"}}),
+    );
+    assert_eq!(listed[0]["confirmed_diagnosis"], "Bacterial meningitis");
+
+    let sft = app.ok("export_preview", json!({"format": "sft", "runId": null}));
+    let line: Value = serde_json::from_str(sft.as_str().unwrap().lines().next().unwrap()).unwrap();
+    assert!(line["input"]
+        .as_str()
+        .unwrap()
+        .contains("Fever and neck stiffness"));
+    assert!(line["target"]
+        .as_str()
+        .unwrap()
+        .contains("Bacterial meningitis"));
+    let report = app.ok(
+        "export_preview",
+        json!({"format": "markdown", "runId": run["id"]}),
+    );
+    assert!(report.as_str().unwrap().contains("Dr. Test"));
+}
+
+#[test]
+fn models_settings_and_status() {
+    let app = MockApp::new("commands-models");
+    let models = app.ok("list_models", json!({}));
+    assert_eq!(models[0]["active"], true);
+    assert_eq!(models[0]["architecture"], "llama");
+    let settings = json!({"device": "cpu", "threads": null, "requantize": "q8_0"});
+    let info = app.ok(
+        "inspect_model",
+        json!({"id": models[0]["id"], "settings": settings}),
+    );
+    assert_eq!(info["config"]["num_layers"], 30);
+    assert_eq!(info["requantized_to"], "Q8_0");
+    assert_eq!(info["fits"], true);
+    let bad = json!({"id": models[0]["id"], "settings": {"device": "tpu", "threads": null, "requantize": null}});
+    assert_eq!(app.error_code("inspect_model", bad), "settings.invalid");
+    assert_eq!(
+        app.error_code("inspect_model", json!({"id": 99, "settings": settings})),
+        "store.not_found"
+    );
+
+    let status = app.ok("engine_status", json!({}));
+    assert_eq!(status["model"]["id"], models[0]["id"]);
+    assert_eq!(
+        (status["busy"].clone(), status["queued"].clone()),
+        (json!(false), json!(0))
+    );
+
+    app.ok(
+        "set_setting",
+        json!({"key": "reviewer", "value": "Dr. Ada"}),
+    );
+    assert_eq!(app.ok("get_setting", json!({"key": "reviewer"})), "Dr. Ada");
+    assert_eq!(
+        app.error_code("set_setting", json!({"key": "active_model", "value": "1"})),
+        "settings.invalid",
+        "the window cannot write internal settings"
+    );
+    let info = app.ok("app_info", json!({}));
+    assert!(info["store_path"].as_str().unwrap().ends_with("citrus.db"));
+}

@@ -1,0 +1,314 @@
+//! End-to-end: the real app binary in a real window under Xvfb, driven through tauri-driver and
+//! WebKitWebDriver, on the default model and a real store. One journey, as a physician takes
+//! it: create a case, reason (steps appear live), stop a run, compare runs, review and export,
+//! look at the models, restart and find everything, then kill the app mid-reasoning and find
+//! the partial run marked interrupted. Screenshots of every screen land in
+//! `tests/e2e/screenshots/` (or `$CITRUS_SCREENSHOTS`).
+
+mod display;
+mod webdriver;
+
+use std::path::{Path, PathBuf};
+
+use display::{processes_of, Desktop};
+use serde_json::json;
+use webdriver::Session;
+
+/// The app binary cargo built for this test.
+fn app_binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_citrus-workstation"))
+}
+
+/// Where screenshots go (created, emptied of old shots).
+fn screenshot_dir() -> PathBuf {
+    let dir = std::env::var_os("CITRUS_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/e2e/screenshots"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("screenshot folder");
+    dir
+}
+
+/// A data folder for the app holding only the default model (a symlink, not a copy).
+fn fresh_home() -> PathBuf {
+    let home = std::env::temp_dir().join(format!("citrus-e2e-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&home);
+    let models = home.join("models");
+    std::fs::create_dir_all(&models).unwrap();
+    let model = citrus_models::home::default_model_path();
+    assert!(
+        model.exists(),
+        "{} is missing: run scripts/setup",
+        model.display()
+    );
+    std::os::unix::fs::symlink(&model, models.join(model.file_name().unwrap())).unwrap();
+    home
+}
+
+struct Journey {
+    desktop: Desktop,
+    shots: PathBuf,
+    taken: usize,
+}
+
+impl Journey {
+    fn open_app(&self) -> Session {
+        let session = Session::start(&self.desktop.driver_url, &app_binary())
+            .unwrap_or_else(|e| panic!("the app did not start: {e}"));
+        session.find("#view-cases");
+        session.find("#decision-support-note");
+        session
+    }
+
+    fn shot(&mut self, session: &Session, name: &str) {
+        self.taken += 1;
+        let path = self.shots.join(format!("{:02}-{name}.png", self.taken));
+        // Let the last frame paint before capturing.
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        session.screenshot(&path);
+    }
+}
+
+fn count(session: &Session, css: &str) -> usize {
+    session.all(css).len()
+}
+
+/// Runs the model on the open case and waits for `status` in the run view.
+fn reason(session: &Session, guided: bool, max_tokens: &str) {
+    session.click("#tab-reasoning");
+    let switch = session.find("#guided-switch");
+    if (session.property(&switch, "checked").as_deref() == Some("true")) != guided {
+        session.click("#guided-switch");
+    }
+    session.fill("#max-tokens", max_tokens);
+    session.fill("#temperature", "0");
+    session.click("#reason-button");
+}
+
+#[test]
+fn a_physician_reasons_reviews_restarts_and_survives_a_kill() {
+    let home = fresh_home();
+    let mut journey = Journey {
+        desktop: Desktop::start(&home),
+        shots: screenshot_dir(),
+        taken: 0,
+    };
+
+    // 1. An empty case list, the note always on screen.
+    let app = journey.open_app();
+    let note = app.text(&app.find("#decision-support-note"));
+    assert!(note.to_lowercase().contains("not a diagnosis"), "{note}");
+    journey.shot(&app, "cases-empty");
+
+    // 2. A new clinical case, autosaved.
+    app.click("#new-clinical-case");
+    app.fill(
+        "#field-chief_complaint",
+        "Crushing substernal chest pain for 45 minutes",
+    );
+    app.fill("#field-age", "58");
+    app.fill("#field-sex", "male");
+    app.fill(
+        "#field-history_of_present_illness",
+        "Pain at rest radiating to the left arm and jaw, with sweating and nausea.",
+    );
+    app.fill("#field-examination", "Diaphoretic, S4 gallop, lungs clear.");
+    app.fill(
+        "#field-labs",
+        "Troponin I 2.4 ng/mL. ECG: ST elevation in II, III, aVF.",
+    );
+    app.wait_text("#save-status", "to say Saved", |t| t.contains("Saved"));
+    journey.shot(&app, "case-editor");
+
+    // 3. Guided reasoning: steps appear while the model writes, then the answer.
+    reason(&app, true, "400");
+    app.wait_text("#run-status", "to show the run going", |t| {
+        let t = t.to_lowercase();
+        t.contains("running") || t.contains("loading") || t.contains("queued")
+    });
+    app.wait_until("a first step while running", || {
+        (count(&app, "#timeline .step") > 0).then_some(())
+    });
+    journey.shot(&app, "reasoning-live");
+    app.wait_text("#run-status", "to say done", |t| {
+        t.to_lowercase().contains("done")
+    });
+    let stages: Vec<String> = app
+        .all("#timeline .step")
+        .iter()
+        .filter_map(|s| app.property(s, "data-stage"))
+        .collect();
+    assert!(stages.iter().any(|s| s == "findings"), "{stages:?}");
+    assert!(stages.iter().any(|s| s == "conclusion"), "{stages:?}");
+    assert!(!app.text(&app.find("#answer")).trim().is_empty());
+    let speed = app.text(&app.find("#tokens-per-second"));
+    assert!(
+        speed.chars().any(|c| c.is_ascii_digit()),
+        "tokens/s: {speed}"
+    );
+    app.click("#raw-toggle");
+    assert!(!app.text(&app.find("#raw-text")).trim().is_empty());
+    journey.shot(&app, "reasoning-done");
+
+    // 4. A free run, stopped while it writes.
+    reason(&app, false, "2000");
+    app.wait_until("text streaming", || {
+        (!app.text(&app.find("#live-text")).trim().is_empty() || count(&app, "#timeline .step") > 0)
+            .then_some(())
+    });
+    app.click("#stop-button");
+    app.wait_text("#run-status", "to say cancelled", |t| {
+        t.to_lowercase().contains("cancelled")
+    });
+    journey.shot(&app, "run-stopped");
+
+    // 5. Both runs kept; side by side.
+    app.click("#tab-runs");
+    app.wait_until("two runs", || (count(&app, ".run-row") == 2).then_some(()));
+    let statuses: Vec<String> = app
+        .all(".run-row")
+        .iter()
+        .filter_map(|r| app.property(r, "data-status"))
+        .collect();
+    assert_eq!(statuses, ["done", "cancelled"]);
+    app.wait_until("two columns", || {
+        (count(&app, ".compare-column") == 2).then_some(())
+    });
+    journey.shot(&app, "runs-side-by-side");
+
+    // 6. Review the guided run: verdicts, confirmed diagnosis, reviewer; export.
+    app.click("#tab-review");
+    app.wait_until("steps to review", || {
+        (count(&app, ".step-review") >= 2).then_some(())
+    });
+    app.click(".step-review[data-position='0'] .agree");
+    app.click(".step-review[data-position='1'] .disagree");
+    app.fill(
+        ".step-review[data-position='1'] .step-comment",
+        "Aortic dissection should be considered",
+    );
+    app.fill("#confirmed-diagnosis", "Inferior STEMI");
+    app.fill("#reviewer", "Dr. Rivera");
+    app.click("#save-review");
+    app.wait_text("#review-status", "to say Saved", |t| t.contains("Saved"));
+    app.select("#export-format", "sft");
+    let sft = app.wait_text("#export-preview", "to hold the SFT line", |t| {
+        t.contains("Inferior STEMI")
+    });
+    let example: serde_json::Value =
+        serde_json::from_str(sft.lines().next().unwrap()).expect("one JSON line");
+    assert!(example["input"]
+        .as_str()
+        .unwrap()
+        .contains("Crushing substernal chest pain"));
+    journey.shot(&app, "review-and-export");
+
+    // 7. The models screen: the default model, what it is, whether it fits.
+    app.click("#nav-models");
+    app.find("#view-models");
+    app.click(".model-row");
+    app.wait_text("#model-info", "to describe the model", |t| {
+        t.contains("llama")
+    });
+    app.wait_text("#memory-fit", "to give a verdict", |t| {
+        t.to_lowercase().contains("fit")
+    });
+    journey.shot(&app, "models");
+
+    // 8. The case list after the review: reviewed, with its diagnosis.
+    app.click("#nav-cases");
+    app.wait_text(".case-row", "to show the diagnosis", |t| {
+        t.contains("Inferior STEMI")
+    });
+    journey.shot(&app, "cases-reviewed");
+
+    // 9. Restart: everything is still there.
+    app.quit();
+    let app = journey.open_app();
+    app.wait_text(".case-row", "after restart", |t| {
+        t.contains("Crushing substernal")
+    });
+    app.click(".case-row");
+    assert_eq!(
+        app.property(&app.find("#field-chief_complaint"), "value")
+            .as_deref(),
+        Some("Crushing substernal chest pain for 45 minutes")
+    );
+    app.click("#tab-runs");
+    app.wait_until("both runs after restart", || {
+        (count(&app, ".run-row") == 2).then_some(())
+    });
+    journey.shot(&app, "after-restart");
+
+    // 10. A second case, killed mid-reasoning (SIGKILL), then reopened.
+    app.click("#nav-cases");
+    app.click("#new-exam-item");
+    app.fill(
+        "#field-question",
+        "A 24-year-old has fever, headache and neck stiffness. What is the next step?",
+    );
+    app.click("#add-option");
+    app.click("#add-option");
+    let options = app.all(".option-text");
+    assert!(options.len() >= 2, "options to fill");
+    app.script(
+        "const inputs = document.querySelectorAll('.option-text');
+         const texts = ['Lumbar puncture', 'Empirical antibiotics', 'CT of the head', 'Discharge'];
+         inputs.forEach((input, i) => { input.value = texts[i] || 'Observe';
+           input.dispatchEvent(new Event('input', {bubbles: true})); });",
+        json!([]),
+    );
+    app.wait_text("#save-status", "to say Saved", |t| t.contains("Saved"));
+    reason(&app, false, "4000");
+    app.wait_until("text before the kill", || {
+        (!app.text(&app.find("#live-text")).trim().is_empty()).then_some(())
+    });
+    journey.shot(&app, "before-kill");
+    let pids = processes_of(&app_binary());
+    assert!(!pids.is_empty(), "the app process");
+    for pid in &pids {
+        std::process::Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status()
+            .unwrap();
+    }
+    drop(app); // its session died with the app
+    let app = journey.open_app();
+    app.wait_text("#view-cases", "to list the exam item", |t| {
+        t.contains("24-year-old")
+    });
+    let rows = app.all(".case-row");
+    let exam_row = rows
+        .iter()
+        .find(|r| app.text(r).contains("24-year-old"))
+        .expect("the killed case");
+    let id = app.property(exam_row, "data-case-id").expect("case id");
+    app.click(&format!(".case-row[data-case-id='{id}']"));
+    app.click("#tab-runs");
+    app.wait_until("the interrupted run", || {
+        app.all(".run-row")
+            .iter()
+            .any(|r| app.property(r, "data-status").as_deref() == Some("interrupted"))
+            .then_some(())
+    });
+    journey.shot(&app, "interrupted-after-kill");
+    app.click(".run-row[data-status='interrupted']");
+    app.wait_text("#run-status", "to say interrupted", |t| {
+        t.to_lowercase().contains("interrupted")
+    });
+    app.click("#raw-toggle");
+    assert!(
+        !app.text(&app.find("#raw-text")).trim().is_empty(),
+        "the partial text"
+    );
+    journey.shot(&app, "interrupted-run");
+
+    // 11. The review queue holds the interrupted case.
+    app.click("#nav-review");
+    app.wait_text("#view-review", "to list the case", |t| {
+        t.contains("24-year-old")
+    });
+    journey.shot(&app, "review-queue");
+    app.quit();
+    let _ = std::fs::remove_dir_all(&home);
+}
