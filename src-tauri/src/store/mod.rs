@@ -95,7 +95,20 @@ impl Store {
     }
 }
 
-/// The current time as RFC 3339 UTC text (what every timestamp column holds).
+/// The current time as RFC 3339 UTC text (what every timestamp column holds), strictly
+/// increasing within the process so that "most recent first" never ties between two writes
+/// in the same millisecond.
 fn now() -> String {
-    citrus_models::clock::UtcTime::now().rfc3339()
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST_MILLIS: AtomicU64 = AtomicU64::new(0);
+    let clock = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let previous = LAST_MILLIS
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| {
+            Some(clock.max(last + 1))
+        })
+        .unwrap_or(clock);
+    let millis = clock.max(previous + 1);
+    citrus_models::clock::UtcTime::from_unix_seconds(millis as f64 / 1000.0).rfc3339()
 }
