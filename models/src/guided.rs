@@ -125,59 +125,10 @@ pub struct GuidedReasoning {
 impl GuidedReasoning {
     /// The reasoning as labelled steps, for the same timeline as free reasoning.
     pub fn steps(&self) -> Vec<Step> {
-        let bullets = |items: &[String]| {
-            items
-                .iter()
-                .map(|i| format!("- {i}"))
-                .collect::<Vec<_>>()
-                .join("\n")
-        };
-        let mut steps = vec![Step {
-            stage: Stage::Findings,
-            title: Some("Key findings".into()),
-            text: bullets(&self.key_findings),
-        }];
-        let ranked = self
-            .differential
-            .iter()
-            .enumerate()
-            .map(|(i, h)| {
-                let flag = if h.cant_miss { ", can't miss" } else { "" };
-                format!(
-                    "{}. {} ({} likelihood{flag}): {}",
-                    i + 1,
-                    h.diagnosis,
-                    h.likelihood,
-                    h.why
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
-        steps.push(Step {
-            stage: Stage::Hypotheses,
-            title: Some("Differential diagnosis".into()),
-            text: ranked,
-        });
-        steps.extend(self.evaluations.iter().map(|e| Step {
-            stage: Stage::Testing,
-            title: Some(e.hypothesis.clone()),
-            text: format!(
-                "For:\n{}\nAgainst:\n{}\nDiscriminating test: {}",
-                bullets(&e.supporting),
-                bullets(&e.against),
-                e.discriminating_test
-            ),
-        }));
-        steps.push(Step {
-            stage: Stage::Conclusion,
-            title: Some("Conclusion".into()),
-            text: format!(
-                "Most likely: {}\nAnswer: {}\nNext steps:\n{}",
-                self.conclusion.most_likely,
-                self.conclusion.answer,
-                bullets(&self.conclusion.next_steps)
-            ),
-        });
+        let mut steps = vec![findings_step(&self.key_findings)];
+        steps.push(differential_step(&self.differential));
+        steps.extend(self.evaluations.iter().map(evaluation_step));
+        steps.push(conclusion_step(&self.conclusion));
         steps
     }
 
@@ -307,6 +258,93 @@ fn stage_error(stage: GuidedStage, text: &str, detail: &str) -> ModelError {
     )
 }
 
+fn bullets(items: &[String]) -> String {
+    items
+        .iter()
+        .map(|i| format!("- {i}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn findings_step(findings: &[String]) -> Step {
+    Step {
+        stage: Stage::Findings,
+        title: Some("Key findings".into()),
+        text: bullets(findings),
+    }
+}
+
+fn differential_step(differential: &[Hypothesis]) -> Step {
+    let ranked = differential
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let flag = if h.cant_miss { ", can't miss" } else { "" };
+            format!(
+                "{}. {} ({} likelihood{flag}): {}",
+                i + 1,
+                h.diagnosis,
+                h.likelihood,
+                h.why
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    Step {
+        stage: Stage::Hypotheses,
+        title: Some("Differential diagnosis".into()),
+        text: ranked,
+    }
+}
+
+fn evaluation_step(evaluation: &Evaluation) -> Step {
+    Step {
+        stage: Stage::Testing,
+        title: Some(evaluation.hypothesis.clone()),
+        text: format!(
+            "For:\n{}\nAgainst:\n{}\nDiscriminating test: {}",
+            bullets(&evaluation.supporting),
+            bullets(&evaluation.against),
+            evaluation.discriminating_test
+        ),
+    }
+}
+
+fn conclusion_step(conclusion: &Conclusion) -> Step {
+    Step {
+        stage: Stage::Conclusion,
+        title: Some("Conclusion".into()),
+        text: format!(
+            "Most likely: {}\nAnswer: {}\nNext steps:\n{}",
+            conclusion.most_likely,
+            conclusion.answer,
+            bullets(&conclusion.next_steps)
+        ),
+    }
+}
+
+/// The timeline steps of one completed stage (its validated JSON output), so a live view can
+/// show each stage as soon as it is done. The same steps as [`GuidedReasoning::steps`].
+pub fn stage_steps(stage: GuidedStage, value: &Value) -> Vec<Step> {
+    fn field<T: serde::de::DeserializeOwned>(value: &Value, name: &str) -> Option<T> {
+        serde_json::from_value(value[name].clone()).ok()
+    }
+    match stage {
+        GuidedStage::Findings => field::<Vec<String>>(value, "key_findings")
+            .map(|f| vec![findings_step(&f)])
+            .unwrap_or_default(),
+        GuidedStage::Differential => field::<Vec<Hypothesis>>(value, "differential")
+            .map(|d| vec![differential_step(&d)])
+            .unwrap_or_default(),
+        GuidedStage::Testing => field::<Vec<Evaluation>>(value, "evaluations")
+            .map(|e| e.iter().map(evaluation_step).collect())
+            .unwrap_or_default(),
+        GuidedStage::Conclusion => serde_json::from_value::<Conclusion>(value.clone())
+            .map(|c| vec![conclusion_step(&c)])
+            .unwrap_or_default(),
+    }
+}
+
 fn assemble(stages: &[(GuidedStage, Value)]) -> Result<GuidedReasoning> {
     let get = |stage| {
         stages
@@ -392,5 +430,44 @@ pub fn stage_schema(stage: GuidedStage, input: &CaseInput, leading: &[String]) -
                 "next_steps": list(text(3, 60), 1, 2),
             }))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_stage_gives_the_steps_the_whole_reasoning_gives() {
+        let stages = [
+            (
+                GuidedStage::Findings,
+                json!({"key_findings": ["ST elevation in II, III, aVF", "Troponin 2.4"]}),
+            ),
+            (
+                GuidedStage::Differential,
+                json!({"differential": [
+                    {"diagnosis": "Inferior STEMI", "likelihood": "high", "cant_miss": true, "why": "ECG"},
+                    {"diagnosis": "Aortic dissection", "likelihood": "low", "cant_miss": true, "why": "pain"}]}),
+            ),
+            (
+                GuidedStage::Testing,
+                json!({"evaluations": [
+                    {"hypothesis": "Inferior STEMI", "supporting": ["ECG"], "against": [], "discriminating_test": "angiography"},
+                    {"hypothesis": "Aortic dissection", "supporting": [], "against": ["no pulse deficit"], "discriminating_test": "CT angiography"}]}),
+            ),
+            (
+                GuidedStage::Conclusion,
+                json!({"most_likely": "Inferior STEMI", "answer": "Primary PCI", "next_steps": ["Aspirin"]}),
+            ),
+        ];
+        let live: Vec<Step> = stages
+            .iter()
+            .flat_map(|(stage, value)| stage_steps(*stage, value))
+            .collect();
+        let whole = assemble(&stages).unwrap().steps();
+        assert_eq!(live, whole);
+        assert_eq!(live.len(), 5);
+        assert!(stage_steps(GuidedStage::Findings, &json!({"oops": 1})).is_empty());
     }
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::chat_template::ChatMessage;
 use crate::error::Result;
 use crate::generation::{CancelToken, StopReason};
-use crate::guided::{run_guided, GuidedEvent, GuidedReasoning};
+use crate::guided::{run_guided, stage_steps, GuidedEvent, GuidedReasoning};
 use crate::model::{ChatSettings, Model};
 use crate::reasoning::{
     build_prompt, match_answer, AnswerMatch, CaseInput, DifferentialEntry, ParseEvent, Step,
@@ -182,13 +182,22 @@ fn reason_guided(
 ) -> Result<ReasoningReport> {
     let mut raw_text = String::new();
     let run = run_guided(model, input, &options.sampling, cancel, &mut |event| {
-        if let GuidedEvent::Text(text) = &event {
-            raw_text.push_str(text);
-        }
-        if let GuidedEvent::StageCompleted { .. } = &event {
-            raw_text.push('\n');
-        }
+        let completed = match &event {
+            GuidedEvent::Text(text) => {
+                raw_text.push_str(text);
+                Vec::new()
+            }
+            GuidedEvent::StageCompleted { stage, value } => {
+                raw_text.push('\n');
+                stage_steps(*stage, value)
+            }
+            GuidedEvent::StageStarted(_) => Vec::new(),
+        };
         on_event(ReasonEvent::Guided(event));
+        // Each stage's steps as soon as it is done, so the timeline grows live.
+        for step in completed {
+            on_event(ReasonEvent::Step(step));
+        }
     })?;
     let (steps, differential, answer, option) = match &run.reasoning {
         Some(reasoning) => {
@@ -207,9 +216,6 @@ fn reason_guided(
         }
         None => (Vec::new(), Vec::new(), None, None),
     };
-    for step in &steps {
-        on_event(ReasonEvent::Step(step.clone()));
-    }
     Ok(ReasoningReport {
         mode: ReasoningMode::Guided,
         steps,

@@ -126,8 +126,9 @@ fn a_physician_reasons_reviews_restarts_and_survives_a_kill() {
         let t = t.to_lowercase();
         t.contains("running") || t.contains("loading") || t.contains("queued")
     });
-    app.wait_until("a first step while running", || {
-        (count(&app, "#timeline .step") > 0).then_some(())
+    app.wait_until("a first step while the run goes on", || {
+        let status = app.property(&app.find("#run-status"), "data-status");
+        (count(&app, "#timeline .step") > 0 && status.as_deref() == Some("running")).then_some(())
     });
     journey.shot(&app, "reasoning-live");
     app.wait_text("#run-status", "to say done", |t| {
@@ -192,8 +193,10 @@ fn a_physician_reasons_reviews_restarts_and_survives_a_kill() {
     app.click("#save-review");
     app.wait_text("#review-status", "to say Saved", |t| t.contains("Saved"));
     app.select("#export-format", "sft");
-    let sft = app.wait_text("#export-preview", "to hold the SFT line", |t| {
-        t.contains("Inferior STEMI")
+    let preview = app.find("#export-preview");
+    let sft = app.wait_until("the SFT line in the preview", || {
+        app.property(&preview, "value")
+            .filter(|text| text.contains("Inferior STEMI"))
     });
     let example: serde_json::Value =
         serde_json::from_str(sft.lines().next().unwrap()).expect("one JSON line");
