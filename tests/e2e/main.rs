@@ -53,8 +53,19 @@ struct Journey {
 
 impl Journey {
     fn open_app(&self) -> Session {
-        let session = Session::start(&self.desktop.driver_url, &app_binary())
-            .unwrap_or_else(|e| panic!("the app did not start: {e}"));
+        // The driver may still be closing the previous session for a few moments.
+        let start = std::time::Instant::now();
+        let session = loop {
+            let failure_shot = self.shots.join("failure.png");
+            match Session::start(&self.desktop.driver_url, &app_binary(), failure_shot) {
+                Ok(session) => break session,
+                Err(e) if start.elapsed() < webdriver::PATIENCE / 3 => {
+                    eprintln!("retrying the session: {e}");
+                    std::thread::sleep(std::time::Duration::from_millis(500));
+                }
+                Err(e) => panic!("the app did not start: {e}"),
+            }
+        };
         session.find("#view-cases");
         session.find("#decision-support-note");
         session
@@ -275,7 +286,7 @@ fn a_physician_reasons_reviews_restarts_and_survives_a_kill() {
             .status()
             .unwrap();
     }
-    drop(app); // its session died with the app
+    app.quit(); // ends the driver's session of the dead app
     let app = journey.open_app();
     app.wait_text("#view-cases", "to list the exam item", |t| {
         t.contains("24-year-old")
@@ -295,7 +306,7 @@ fn a_physician_reasons_reviews_restarts_and_survives_a_kill() {
             .then_some(())
     });
     journey.shot(&app, "interrupted-after-kill");
-    app.click(".run-row[data-status='interrupted']");
+    app.click(".run-row[data-status='interrupted'] td");
     app.wait_text("#run-status", "to say interrupted", |t| {
         t.to_lowercase().contains("interrupted")
     });

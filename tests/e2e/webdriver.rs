@@ -16,6 +16,7 @@ pub const PATIENCE: Duration = Duration::from_secs(180);
 /// A WebDriver session on one app window.
 pub struct Session {
     base: String,
+    failure_shot: std::path::PathBuf,
 }
 
 /// An element of the page.
@@ -43,7 +44,12 @@ fn call(method: &str, url: &str, body: Option<Value>) -> Result<Value, String> {
 
 impl Session {
     /// Starts the app binary through the driver at `driver` (e.g. `http://127.0.0.1:4444`).
-    pub fn start(driver: &str, application: &Path) -> Result<Self, String> {
+    /// When a wait times out, a screenshot is saved to `failure_shot`.
+    pub fn start(
+        driver: &str,
+        application: &Path,
+        failure_shot: std::path::PathBuf,
+    ) -> Result<Self, String> {
         let capabilities = json!({"capabilities": {"alwaysMatch": {
             "tauri:options": {"application": application}
         }}});
@@ -53,6 +59,7 @@ impl Session {
             .ok_or_else(|| format!("no session id in {value}"))?;
         Ok(Self {
             base: format!("{driver}/session/{id}"),
+            failure_shot,
         })
     }
 
@@ -94,7 +101,13 @@ impl Session {
             if let Some(found) = probe() {
                 return found;
             }
-            assert!(start.elapsed() < PATIENCE, "timed out waiting for {what}");
+            if start.elapsed() >= PATIENCE {
+                self.screenshot(&self.failure_shot);
+                panic!(
+                    "timed out waiting for {what} (screen: {})",
+                    self.failure_shot.display()
+                );
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -115,9 +128,10 @@ impl Session {
             .is_ok_and(|v| v.as_bool() == Some(true))
     }
 
-    /// The rendered text of an element.
+    /// The text of an element and its descendants (`textContent`: WebKitWebDriver's rendered
+    /// text leaves out some inline children).
     pub fn text(&self, element: &Element) -> String {
-        self.get(&format!("/element/{}/text", element.id))
+        self.get(&format!("/element/{}/property/textContent", element.id))
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default()
