@@ -85,14 +85,14 @@ pub fn inspect_model(path: &Path, settings: &EngineSettings) -> AppResult<Inspec
 /// it into the data folder if `copy` is set, and records it. Importing the same path again
 /// refreshes its record.
 pub fn import_model(store: &Store, path: &Path, copy: bool) -> AppResult<ModelEntry> {
-    inspect(path, &LoadOptions::default())?;
+    let mut info = inspect(path, &LoadOptions::default())?;
     let path = if copy {
         copy_into_library(path)?
     } else {
         path.to_path_buf()
     };
-    let path = std::fs::canonicalize(&path).map_err(|e| AppError::io(&path, e))?;
-    let info = inspect(&path, &LoadOptions::default())?;
+    // Recorded by its real location, so a symlink and its target are one model.
+    info.path = std::fs::canonicalize(&path).map_err(|e| AppError::io(&path, e))?;
     let id = store.import_model(&info, copy)?;
     Ok(store.model(id)?)
 }

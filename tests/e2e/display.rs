@@ -6,14 +6,47 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A child process killed on drop.
+/// A child process killed on drop, with the processes it started (tauri-driver leaves its
+/// WebKitWebDriver running otherwise).
 struct Guard(Child);
 
 impl Drop for Guard {
     fn drop(&mut self) {
+        for pid in children_of(self.0.id()) {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// Process ids whose parent is `parent`.
+fn children_of(parent: u32) -> Vec<u32> {
+    process_ids()
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                // The parent id is the second field after the parenthesised command name.
+                stat.rsplit(')')
+                    .next()
+                    .and_then(|rest| rest.split_whitespace().nth(1))
+                    .and_then(|ppid| ppid.parse::<u32>().ok())
+                    == Some(parent)
+            })
+        })
+        .collect()
+}
+
+/// Every process id in /proc.
+fn process_ids() -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .collect()
 }
 
 /// Xvfb and tauri-driver, running.
@@ -103,14 +136,8 @@ pub fn processes_of(binary: &Path) -> Vec<u32> {
     let Ok(binary) = std::fs::canonicalize(binary) else {
         return Vec::new();
     };
-    std::fs::read_dir("/proc")
+    process_ids()
         .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|entry| {
-            let pid = entry.file_name().to_str()?.parse::<u32>().ok()?;
-            let exe = std::fs::read_link(entry.path().join("exe")).ok()?;
-            (exe == binary).then_some(pid)
-        })
+        .filter(|pid| std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == binary))
         .collect()
 }

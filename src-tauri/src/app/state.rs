@@ -26,8 +26,6 @@ impl AppState {
 
     /// The store, for one short piece of work.
     pub fn store(&self) -> MutexGuard<'_, Store> {
-        self.store
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::engine::lock(&self.store)
     }
 }

@@ -163,52 +163,31 @@ fn RunControls(active: Memo<bool>) -> impl IntoView {
                 />
                 "Guided mode"
             </label>
-            <label class="inline">
-                "Max tokens"
-                <input
-                    id="max-tokens"
-                    type="number"
-                    min="1"
-                    step="1"
-                    prop:value=move || options.with(|o| o.max_new_tokens.to_string())
-                    on:change=move |ev| {
-                        if let Ok(n) = event_target_value(&ev).trim().parse::<u32>() {
-                            options.update(|o| o.max_new_tokens = n.max(1));
-                        }
-                    }
-                />
-            </label>
-            <label class="inline">
-                "Temperature"
-                <input
-                    id="temperature"
-                    type="number"
-                    min="0"
-                    max="2"
-                    step="0.05"
-                    prop:value=move || options.with(|o| o.temperature.to_string())
-                    on:change=move |ev| {
-                        if let Ok(t) = event_target_value(&ev).trim().parse::<f64>() {
-                            options.update(|o| o.temperature = t.clamp(0.0, 2.0));
-                        }
-                    }
-                />
-            </label>
-            <label class="inline">
-                "Seed"
-                <input
-                    id="seed"
-                    type="number"
-                    min="0"
-                    step="1"
-                    prop:value=move || options.with(|o| o.seed.to_string())
-                    on:change=move |ev| {
-                        if let Ok(s) = event_target_value(&ev).trim().parse::<u64>() {
-                            options.update(|o| o.seed = s);
-                        }
-                    }
-                />
-            </label>
+            <NumberField
+                id="max-tokens"
+                label="Max tokens"
+                min="1"
+                step="1"
+                get=move || options.with(|o| o.max_new_tokens)
+                set=move |n: u32| options.update(|o| o.max_new_tokens = n.max(1))
+            />
+            <NumberField
+                id="temperature"
+                label="Temperature"
+                min="0"
+                max="2"
+                step="0.05"
+                get=move || options.with(|o| o.temperature)
+                set=move |t: f64| options.update(|o| o.temperature = t.clamp(0.0, 2.0))
+            />
+            <NumberField
+                id="seed"
+                label="Seed"
+                min="0"
+                step="1"
+                get=move || options.with(|o| o.seed)
+                set=move |seed: u64| options.update(|o| o.seed = seed)
+            />
             <div class="spacer"></div>
             <button
                 id="reason-button"
@@ -284,5 +263,42 @@ fn RawText(raw: Signal<String>) -> impl IntoView {
                 <pre id="raw-text" class="raw-text">{move || raw.get()}</pre>
             </Show>
         </div>
+    }
+}
+
+/// A labelled number input: shows `get()`, and hands a value that parses to `set` when the
+/// field changes (text that does not parse is left for the user to correct).
+#[component]
+fn NumberField<T, G, S>(
+    id: &'static str,
+    label: &'static str,
+    min: &'static str,
+    #[prop(optional)] max: Option<&'static str>,
+    step: &'static str,
+    get: G,
+    set: S,
+) -> impl IntoView
+where
+    T: std::str::FromStr + ToString + 'static,
+    G: Fn() -> T + Send + Sync + 'static,
+    S: Fn(T) + Send + Sync + 'static,
+{
+    view! {
+        <label class="inline">
+            {label}
+            <input
+                id=id
+                type="number"
+                min=min
+                max=max
+                step=step
+                prop:value=move || get().to_string()
+                on:change=move |ev| {
+                    if let Ok(value) = event_target_value(&ev).trim().parse::<T>() {
+                        set(value);
+                    }
+                }
+            />
+        </label>
     }
 }
