@@ -52,6 +52,7 @@ pub struct ChatTemplate {
     bos_token: String,
     eos_token: String,
     is_fallback: bool,
+    hash: String,
 }
 
 impl std::fmt::Debug for ChatTemplate {
@@ -76,6 +77,7 @@ impl ChatTemplate {
         env.add_function("raise_exception", raise_exception);
         env.add_function("strftime_now", strftime_now);
         let template = source.unwrap_or(CHATML_FALLBACK).to_string();
+        let hash = crate::identity::sha256_hex(template.as_bytes());
         env.add_template_owned("chat", template)
             .map_err(template_error)?;
         Ok(Self {
@@ -83,12 +85,19 @@ impl ChatTemplate {
             bos_token: bos_token.unwrap_or_default(),
             eos_token: eos_token.unwrap_or_default(),
             is_fallback: source.is_none(),
+            hash,
         })
     }
 
     /// Whether the model had no template and ChatML is used instead.
     pub fn is_fallback(&self) -> bool {
         self.is_fallback
+    }
+
+    /// SHA-256 of the template source (hex): adapters record it, so serving an adapter with
+    /// another template than it was trained with can be reported.
+    pub fn hash(&self) -> &str {
+        &self.hash
     }
 
     /// Renders `messages`; with `add_generation_prompt` the text ends where the assistant's

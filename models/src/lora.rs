@@ -4,14 +4,21 @@
 //! an optional bias, and an optional low-rank delta `scale · B·A` added to its output. The
 //! delta is off by default; training attaches trainable `A`/`B` tensors, and inference can
 //! switch adapters without reloading the base model.
+//!
+//! In a training pass the base weight is frozen ([`crate::frozen`]: input gradient only) and
+//! the delta's input may go through dropout, as PEFT does: `B·A·dropout(x)`.
 
 use candle_core::quantized::QMatMul;
 use candle_core::{Module, Tensor};
 
 use crate::error::{ModelError, Result};
+use crate::frozen::frozen_linear;
+use crate::seeded::SeededRng;
 
 /// The projections of a transformer block that can carry a LoRA delta.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum LoraTarget {
     /// Attention query projection.
@@ -41,6 +48,91 @@ impl LoraTarget {
         Self::Up,
         Self::Down,
     ];
+
+    /// The Hugging Face module name (`q_proj` … `down_proj`), as PEFT's `target_modules`.
+    pub fn hf_name(self) -> &'static str {
+        match self {
+            Self::Q => "q_proj",
+            Self::K => "k_proj",
+            Self::V => "v_proj",
+            Self::O => "o_proj",
+            Self::Gate => "gate_proj",
+            Self::Up => "up_proj",
+            Self::Down => "down_proj",
+        }
+    }
+
+    /// The Hugging Face parent module (`self_attn` or `mlp`).
+    pub fn hf_parent(self) -> &'static str {
+        match self {
+            Self::Q | Self::K | Self::V | Self::O => "self_attn",
+            Self::Gate | Self::Up | Self::Down => "mlp",
+        }
+    }
+
+    /// The GGUF tensor stem (`attn_q` … `ffn_down`).
+    pub fn gguf_name(self) -> &'static str {
+        match self {
+            Self::Q => "attn_q",
+            Self::K => "attn_k",
+            Self::V => "attn_v",
+            Self::O => "attn_output",
+            Self::Gate => "ffn_gate",
+            Self::Up => "ffn_up",
+            Self::Down => "ffn_down",
+        }
+    }
+
+    /// The short name used on the command line (`q`, `k`, `v`, `o`, `gate`, `up`, `down`).
+    pub fn short_name(self) -> &'static str {
+        match self {
+            Self::Q => "q",
+            Self::K => "k",
+            Self::V => "v",
+            Self::O => "o",
+            Self::Gate => "gate",
+            Self::Up => "up",
+            Self::Down => "down",
+        }
+    }
+
+    /// Parses a short name, a Hugging Face name or a GGUF stem.
+    pub fn parse(name: &str) -> Option<Self> {
+        let name = name.trim().to_ascii_lowercase();
+        Self::ALL.into_iter().find(|t| {
+            name == t.short_name() || name == t.hf_name() || name == t.gguf_name()
+        })
+    }
+
+    /// Position in [`LoraTarget::ALL`].
+    pub fn index(self) -> usize {
+        Self::ALL.iter().position(|t| *t == self).unwrap_or(0)
+    }
+}
+
+/// LoRA dropout in a training pass: the probability and the stream its mask is drawn from.
+#[derive(Debug, Clone, Copy)]
+pub struct LoraDropout {
+    /// Probability of zeroing an input element of the delta (0 = off).
+    pub probability: f32,
+    /// The random stream for this layer in this step.
+    pub rng: SeededRng,
+}
+
+impl LoraDropout {
+    fn apply(self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let p = self.probability;
+        if p <= 0.0 {
+            return Ok(x.clone());
+        }
+        let keep = 1.0 / (1.0 - p);
+        let mut rng = self.rng;
+        let mask: Vec<f32> = (0..x.elem_count())
+            .map(|_| if rng.next_f32() < p { 0.0 } else { keep })
+            .collect();
+        let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
+        x * mask
+    }
 }
 
 /// A low-rank update `scale · B·A` for one linear layer.
@@ -131,9 +223,9 @@ impl Linear {
         Ok(())
     }
 
-    /// Applies the layer to `x` of shape `(…, in_features)`.
+    /// Applies the layer to `x` of shape `(…, in_features)` for inference.
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let mut y = match &self.weight {
+        let y = match &self.weight {
             // Dense weights may be stored in half precision on accelerators.
             QMatMul::Tensor(w) if w.dtype() != x.dtype() => self
                 .weight
@@ -141,16 +233,35 @@ impl Linear {
                 .to_dtype(x.dtype())?,
             _ => self.weight.forward(x)?,
         };
-        if let Some(bias) = &self.bias {
-            y = y.broadcast_add(bias)?;
+        self.add_bias_and_delta(y, x)
+    }
+
+    /// Applies the layer in a training pass: the base weight frozen (input gradient only), the
+    /// delta's input through `dropout` when given.
+    pub fn forward_train(
+        &self,
+        x: &Tensor,
+        dropout: Option<LoraDropout>,
+    ) -> candle_core::Result<Tensor> {
+        let y = frozen_linear(&self.weight, x)?;
+        match dropout {
+            Some(dropout) if self.lora.is_some() => self.add_bias_and_delta(y, &dropout.apply(x)?),
+            _ => self.add_bias_and_delta(y, x),
         }
-        if let Some(delta) = &self.lora {
-            let x = x.to_dtype(delta.a.dtype())?;
-            let low = x.broadcast_matmul(&delta.a.t()?)?;
-            let update = (low.broadcast_matmul(&delta.b.t()?)? * delta.scale)?;
-            let update = update.to_dtype(y.dtype())?;
-            y = (y + update)?;
-        }
-        Ok(y)
+    }
+
+    /// `y + bias + scale · B·A·delta_input`.
+    fn add_bias_and_delta(&self, y: Tensor, delta_input: &Tensor) -> candle_core::Result<Tensor> {
+        let y = match &self.bias {
+            Some(bias) => y.broadcast_add(bias)?,
+            None => y,
+        };
+        let Some(delta) = &self.lora else {
+            return Ok(y);
+        };
+        let x = delta_input.to_dtype(delta.a.dtype())?;
+        let low = x.broadcast_matmul(&delta.a.t()?)?;
+        let update = (low.broadcast_matmul(&delta.b.t()?)? * delta.scale)?;
+        y + update.to_dtype(y.dtype())?
     }
 }

@@ -13,6 +13,7 @@ use crate::device::DeviceChoice;
 use crate::error::{ModelError, Result};
 use crate::generation::{generate_constrained, CancelToken, GenerationOutput, GenerationRequest};
 use crate::gguf::GgufFile;
+use crate::identity::model_fingerprint;
 use crate::memory::{available_system_memory, mib, MemoryEstimate};
 use crate::sampling::SamplingParams;
 use crate::tokenizer::{GgufVocab, TextTokenizer};
@@ -297,6 +298,8 @@ pub struct Model {
     tokenizer: TextTokenizer,
     template: ChatTemplate,
     info: ModelInfo,
+    fingerprint: String,
+    adapter: Option<String>,
     constraints: Option<ConstraintFactory>,
 }
 
@@ -373,6 +376,8 @@ impl Model {
             tokenizer: opened.tokenizer,
             template,
             info,
+            fingerprint: model_fingerprint(path)?,
+            adapter: None,
             constraints: None,
         })
     }
@@ -400,6 +405,30 @@ impl Model {
     /// The chat template.
     pub fn template(&self) -> &ChatTemplate {
         &self.template
+    }
+
+    /// The content fingerprint of the model file or folder ([`model_fingerprint`]).
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// The label (folder) of the LoRA adapter attached for inference, if any.
+    pub fn adapter(&self) -> Option<&str> {
+        self.adapter.as_deref()
+    }
+
+    /// Records which adapter the LoRA deltas now in the transformer come from (`None`: the
+    /// deltas are removed and the model is its base again).
+    pub fn set_adapter(&mut self, label: Option<String>) {
+        if label.is_none() {
+            self.transformer.clear_lora();
+        }
+        self.adapter = label;
+    }
+
+    /// The transformer (for training passes).
+    pub fn transformer(&self) -> &Transformer {
+        &self.transformer
     }
 
     /// The transformer (for LoRA hooks and direct forward passes).

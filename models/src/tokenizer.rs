@@ -283,6 +283,11 @@ impl TextTokenizer {
             .map_err(ModelError::tokenizer)
     }
 
+    /// Whether a prompt starts with the BOS token.
+    pub fn adds_bos(&self) -> bool {
+        self.add_bos
+    }
+
     /// The underlying `tokenizers` object (e.g. to save it as tokenizer.json).
     pub fn inner(&self) -> &Tokenizer {
         &self.inner

@@ -5,6 +5,11 @@
 //! otherwise) and Llama-3.1 RoPE scaling. Weights may be block-quantized (GGUF) or dense
 //! (safetensors); every projection is a [`Linear`] with a LoRA hook. Inference keeps a KV cache
 //! per block.
+//!
+//! The same blocks run in two passes ([`Pass`]): inference, with candle's fused kernels and the
+//! cache; and training ([`Transformer::forward_train`]), with differentiable kernels
+//! (`rms_norm_slow`, `rope_slow`, `ops::softmax`), frozen base weights and no cache — candle's
+//! fused kernels have no backward pass and would silently stop the gradients.
 
 use std::sync::Arc;
 
@@ -13,7 +18,8 @@ use candle_core::{DType, Device, Tensor};
 
 use crate::config::TransformerConfig;
 use crate::error::{ModelError, Result};
-use crate::lora::{Linear, LoraTarget};
+use crate::lora::{Linear, LoraDropout, LoraTarget};
+use crate::seeded::SeededRng;
 use crate::weights::{compute_dtype, requantize_target, Weight, WeightSource};
 
 /// How to build the transformer from its weights.
@@ -25,6 +31,51 @@ pub struct BuildOptions {
     pub requantize: Option<GgmlDType>,
     /// Longest sequence (prompt + generation) to support; at most the model's context length.
     pub context_length: usize,
+}
+
+/// A training pass: what differs from inference besides the kernels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrainingPass {
+    /// LoRA dropout probability (0 = off).
+    pub lora_dropout: f32,
+    /// Seed of this pass's dropout masks (derived from the run's seed and the step).
+    pub seed: u64,
+}
+
+/// Which kernels a forward pass uses.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Pass {
+    /// Fused kernels, KV cache.
+    Inference,
+    /// Differentiable kernels, frozen base weights, no cache.
+    Training(TrainingPass),
+}
+
+impl Pass {
+    /// The dropout of the LoRA delta on projection `target` of block `layer`.
+    fn dropout(self, layer: usize, target: LoraTarget) -> Option<LoraDropout> {
+        match self {
+            Self::Training(t) if t.lora_dropout > 0.0 => Some(LoraDropout {
+                probability: t.lora_dropout,
+                rng: SeededRng::derive(t.seed, &[layer as u64, target.index() as u64]),
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// A projection of block `layer` applied in `pass`.
+fn project(
+    linear: &Linear,
+    x: &Tensor,
+    pass: Pass,
+    layer: usize,
+    target: LoraTarget,
+) -> candle_core::Result<Tensor> {
+    match pass {
+        Pass::Inference => linear.forward(x),
+        Pass::Training(_) => linear.forward_train(x, pass.dropout(layer, target)),
+    }
 }
 
 /// The token embedding table, quantized rows or dense.
@@ -71,8 +122,11 @@ impl RmsNorm {
         })
     }
 
-    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        candle_nn::ops::rms_norm(&x.contiguous()?, &self.weight, self.eps)
+    fn forward(&self, x: &Tensor, pass: Pass) -> candle_core::Result<Tensor> {
+        match pass {
+            Pass::Inference => candle_nn::ops::rms_norm(&x.contiguous()?, &self.weight, self.eps),
+            Pass::Training(_) => candle_nn::ops::rms_norm_slow(x, &self.weight, self.eps),
+        }
     }
 }
 
@@ -118,15 +172,17 @@ impl Rotary {
     }
 
     /// Rotates `x` of shape `(batch, heads, seq, head_dim)` starting at position `start`.
-    fn apply(&self, x: &Tensor, start: usize) -> candle_core::Result<Tensor> {
+    fn apply(&self, x: &Tensor, start: usize, pass: Pass) -> candle_core::Result<Tensor> {
+        use candle_nn::rotary_emb::{rope, rope_i, rope_i_slow, rope_slow};
         let seq = x.dim(2)?;
         let cos = self.cos.narrow(0, start, seq)?;
         let sin = self.sin.narrow(0, start, seq)?;
         let x = x.contiguous()?;
-        if self.interleaved {
-            candle_nn::rotary_emb::rope_i(&x, &cos, &sin)
-        } else {
-            candle_nn::rotary_emb::rope(&x, &cos, &sin)
+        match (pass, self.interleaved) {
+            (Pass::Inference, true) => rope_i(&x, &cos, &sin),
+            (Pass::Inference, false) => rope(&x, &cos, &sin),
+            (Pass::Training(_), true) => rope_i_slow(&x, &cos, &sin),
+            (Pass::Training(_), false) => rope_slow(&x, &cos, &sin),
         }
     }
 }
@@ -147,28 +203,16 @@ struct Attention {
 }
 
 impl Attention {
+    /// Inference: attends over the cached positions and this chunk, then caches the chunk.
     fn forward(
         &mut self,
         x: &Tensor,
         start: usize,
         mask: Option<&Tensor>,
         rotary: &Rotary,
+        layer: usize,
     ) -> candle_core::Result<Tensor> {
-        let (b, t, _) = x.dims3()?;
-        let heads = |y: Tensor, n: usize, norm: &Option<RmsNorm>| -> candle_core::Result<Tensor> {
-            let y = y.reshape((b, t, n, self.head_dim))?;
-            let y = match norm {
-                Some(norm) => norm.forward(&y)?,
-                None => y,
-            };
-            y.transpose(1, 2)
-        };
-        let q = heads(self.q.forward(x)?, self.num_heads, &self.q_norm)?;
-        let k = heads(self.k.forward(x)?, self.num_kv_heads, &self.k_norm)?;
-        let v = heads(self.v.forward(x)?, self.num_kv_heads, &None)?.contiguous()?;
-        let q = rotary.apply(&q, start)?;
-        let k = rotary.apply(&k, start)?;
-
+        let (q, k, v) = self.qkv(x, start, rotary, Pass::Inference, layer)?;
         let (k, v) = match (&self.cache, start) {
             (Some((k_cache, v_cache)), s) if s > 0 => (
                 Tensor::cat(&[k_cache, &k], 2)?,
@@ -177,7 +221,66 @@ impl Attention {
             _ => (k, v),
         };
         self.cache = Some((k.clone(), v.clone()));
+        self.attend(x, &q, &k, &v, mask, Pass::Inference, layer)
+    }
 
+    /// Training: the whole sequence at once, no cache.
+    fn forward_train(
+        &self,
+        x: &Tensor,
+        mask: Option<&Tensor>,
+        rotary: &Rotary,
+        pass: Pass,
+        layer: usize,
+    ) -> candle_core::Result<Tensor> {
+        let (q, k, v) = self.qkv(x, 0, rotary, pass, layer)?;
+        self.attend(x, &q, &k, &v, mask, pass, layer)
+    }
+
+    /// Queries, keys and values `(b, heads, t, head_dim)`, rotated from position `start`.
+    fn qkv(
+        &self,
+        x: &Tensor,
+        start: usize,
+        rotary: &Rotary,
+        pass: Pass,
+        layer: usize,
+    ) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
+        let (b, t, _) = x.dims3()?;
+        let heads = |y: Tensor, n: usize, norm: &Option<RmsNorm>| -> candle_core::Result<Tensor> {
+            let y = y.reshape((b, t, n, self.head_dim))?;
+            let y = match norm {
+                Some(norm) => norm.forward(&y, pass)?,
+                None => y,
+            };
+            y.transpose(1, 2)
+        };
+        let q = project(&self.q, x, pass, layer, LoraTarget::Q)?;
+        let k = project(&self.k, x, pass, layer, LoraTarget::K)?;
+        let v = project(&self.v, x, pass, layer, LoraTarget::V)?;
+        let q = heads(q, self.num_heads, &self.q_norm)?;
+        let k = heads(k, self.num_kv_heads, &self.k_norm)?;
+        let v = heads(v, self.num_kv_heads, &None)?.contiguous()?;
+        Ok((
+            rotary.apply(&q, start, pass)?,
+            rotary.apply(&k, start, pass)?,
+            v,
+        ))
+    }
+
+    /// Scaled dot-product attention of `q` over `k`/`v`, then the output projection.
+    #[allow(clippy::too_many_arguments)]
+    fn attend(
+        &self,
+        x: &Tensor,
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        mask: Option<&Tensor>,
+        pass: Pass,
+        layer: usize,
+    ) -> candle_core::Result<Tensor> {
+        let (b, t, _) = x.dims3()?;
         // Grouped-query attention without copying K/V: the query heads that share a KV head
         // are stacked along the sequence axis, `(b, kv_heads, group·t, head_dim)`.
         let group = self.num_heads / self.num_kv_heads;
@@ -188,13 +291,16 @@ impl Attention {
             Some(mask) => scores.broadcast_add(mask)?,
             None => scores,
         };
-        let weights = candle_nn::ops::softmax_last_dim(&scores)?;
-        let y = weights.matmul(&v)?;
+        let weights = match pass {
+            Pass::Inference => candle_nn::ops::softmax_last_dim(&scores)?,
+            Pass::Training(_) => candle_nn::ops::softmax(&scores, candle_core::D::Minus1)?,
+        };
+        let y = weights.matmul(v)?;
         let y = y
             .reshape((b, self.num_heads, t, self.head_dim))?
             .transpose(1, 2)?
             .reshape((b, t, self.num_heads * self.head_dim))?;
-        self.o.forward(&y)
+        project(&self.o, &y, pass, layer, LoraTarget::O)
     }
 }
 
@@ -207,9 +313,16 @@ struct Mlp {
 }
 
 impl Mlp {
-    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let gate = candle_nn::ops::silu(&self.gate.forward(x)?)?;
-        self.down.forward(&(gate * self.up.forward(x)?)?)
+    fn forward(&self, x: &Tensor, pass: Pass, layer: usize) -> candle_core::Result<Tensor> {
+        let gate = project(&self.gate, x, pass, layer, LoraTarget::Gate)?;
+        let up = project(&self.up, x, pass, layer, LoraTarget::Up)?;
+        project(
+            &self.down,
+            &(candle_nn::ops::silu(&gate)? * up)?,
+            pass,
+            layer,
+            LoraTarget::Down,
+        )
     }
 }
 
@@ -510,16 +623,17 @@ impl Transformer {
         } else {
             None
         };
-        for block in &mut self.blocks {
-            let h = block.attn_norm.forward(&x)?;
+        let pass = Pass::Inference;
+        for (layer, block) in self.blocks.iter_mut().enumerate() {
+            let h = block.attn_norm.forward(&x, pass)?;
             let h = block
                 .attention
-                .forward(&h, start, mask.as_ref(), &self.rotary)?;
+                .forward(&h, start, mask.as_ref(), &self.rotary, layer)?;
             x = (x + h)?;
-            let h = block.mlp.forward(&block.ffn_norm.forward(&x)?)?;
+            let h = block.mlp.forward(&block.ffn_norm.forward(&x, pass)?, pass, layer)?;
             x = (x + h)?;
         }
-        let x = self.final_norm.forward(&x)?;
+        let x = self.final_norm.forward(&x, pass)?;
         let x = if all_positions {
             x.squeeze(0)?
         } else {
@@ -531,6 +645,53 @@ impl Transformer {
         } else {
             logits.squeeze(0)
         }
+    }
+}
+
+impl Transformer {
+    /// A training pass over a batch of right-padded sequences `ids` `(b, t)`: returns the
+    /// logits `(n, vocab)` of the `n` flattened positions `rows` (indices into `b·t`, e.g. the
+    /// positions whose next token is trained). The graph is differentiable with respect to the
+    /// LoRA tensors; the base weights are frozen and the KV cache is neither read nor written.
+    /// Right padding needs no padding mask: under the causal mask no real token sees a pad.
+    pub fn forward_train(&self, ids: &Tensor, rows: &Tensor, pass: TrainingPass) -> Result<Tensor> {
+        let (_, t) = ids.dims2()?;
+        if t > self.max_positions() {
+            return Err(ModelError::PromptTooLong {
+                prompt_tokens: t,
+                context_length: self.max_positions(),
+            });
+        }
+        let logits = self
+            .device
+            .with_context(|| self.forward_train_inner(ids, rows, Pass::Training(pass)))?;
+        Ok(logits)
+    }
+
+    fn forward_train_inner(
+        &self,
+        ids: &Tensor,
+        rows: &Tensor,
+        pass: Pass,
+    ) -> candle_core::Result<Tensor> {
+        let (b, t) = ids.dims2()?;
+        let mut x = self.embedding.forward(ids)?.to_dtype(DType::F32)?;
+        let group = self.config.num_heads / self.config.num_kv_heads;
+        let mask = (t > 1)
+            .then(|| causal_mask(t, 0, group, &self.device))
+            .transpose()?;
+        for (layer, block) in self.blocks.iter().enumerate() {
+            let h = block.attn_norm.forward(&x, pass)?;
+            let h = block
+                .attention
+                .forward_train(&h, mask.as_ref(), &self.rotary, pass, layer)?;
+            x = (x + h)?;
+            let h = block.mlp.forward(&block.ffn_norm.forward(&x, pass)?, pass, layer)?;
+            x = (x + h)?;
+        }
+        let x = self.final_norm.forward(&x, pass)?;
+        let x = x.reshape((b * t, self.config.hidden_size))?.index_select(rows, 0)?;
+        self.lm_head.forward_train(&x, None)
     }
 }
 

@@ -334,3 +334,39 @@ pub fn gguf_qk_rows_to_hf(weight: &Tensor, heads: usize) -> Result<Tensor> {
         .reshape(dims)?;
     Ok(hf)
 }
+
+/// Applies llama.cpp's q/k row permutation (the inverse of [`gguf_qk_rows_to_hf`]): Hugging
+/// Face rows (rotary halves in blocks) to GGUF rows (interleaved pairs).
+pub fn hf_qk_rows_to_gguf(weight: &Tensor, heads: usize) -> Result<Tensor> {
+    let dims = weight.dims().to_vec();
+    let rows = dims[0];
+    let rest: usize = dims[1..].iter().product();
+    let head_dim = rows / heads;
+    let gguf = weight
+        .reshape((heads, 2, head_dim / 2, rest))?
+        .transpose(1, 2)?
+        .contiguous()?
+        .reshape(dims)?;
+    Ok(gguf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qk_row_permutations_are_inverses() {
+        let w = Tensor::arange(0f32, 48.0, &Device::Cpu)
+            .unwrap()
+            .reshape((8, 6))
+            .unwrap();
+        let hf = gguf_qk_rows_to_hf(&w, 2).unwrap();
+        assert_ne!(hf.to_vec2::<f32>().unwrap(), w.to_vec2::<f32>().unwrap());
+        let back = hf_qk_rows_to_gguf(&hf, 2).unwrap();
+        assert_eq!(back.to_vec2::<f32>().unwrap(), w.to_vec2::<f32>().unwrap());
+        // Head 0 in GGUF order interleaves the halves: rows 0,2 | 1,3 in HF order.
+        let first_rows: Vec<f32> = hf.narrow(0, 0, 4).unwrap().narrow(1, 0, 1).unwrap()
+            .flatten_all().unwrap().to_vec1().unwrap();
+        assert_eq!(first_rows, vec![0.0, 12.0, 6.0, 18.0]);
+    }
+}

@@ -3,93 +3,18 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use candle_core::quantized::GgmlDType;
-use candle_core::{DType, Device, Tensor};
+use candle_core::DType;
 use citrus_models::chat_template::ChatMessage;
-use citrus_models::gguf::GgufFile;
 use citrus_models::model::{inspect, LoadOptions, Model, ModelFormat};
 use citrus_models::sampling::argmax;
-use citrus_models::weights::{gguf_qk_rows_to_hf, hf_tensor_name};
-use common::{model_path, shared_model, TempDir};
+use common::{model_path, TempDir};
 
-/// Writes the default model as a Hugging Face folder with weights in `dtype`, split into
-/// `shards` files (with an index when more than one).
+/// Writes the default model as a Hugging Face folder with weights in `dtype`.
 fn export_hf_folder(dir: &Path, dtype: DType, shards: usize) {
-    let mut gguf = GgufFile::open(&model_path()).unwrap();
-    let heads = 9;
-    let kv_heads = 3;
-    let names: Vec<String> = gguf.tensor_names().map(str::to_string).collect();
-    let mut tensors: Vec<(String, Tensor)> = names
-        .iter()
-        .map(|name| {
-            let dense = gguf
-                .read_tensor(name, &Device::Cpu)
-                .unwrap()
-                .dequantize(&Device::Cpu)
-                .unwrap();
-            let dense = if name.ends_with("attn_q.weight") {
-                gguf_qk_rows_to_hf(&dense, heads).unwrap()
-            } else if name.ends_with("attn_k.weight") {
-                gguf_qk_rows_to_hf(&dense, kv_heads).unwrap()
-            } else {
-                dense
-            };
-            (
-                hf_tensor_name(name).unwrap(),
-                dense.to_dtype(dtype).unwrap(),
-            )
-        })
-        .collect();
-    tensors.sort_by(|a, b| a.0.cmp(&b.0));
-    let per_shard = tensors.len().div_ceil(shards);
-    let mut weight_map = serde_json::Map::new();
-    for (i, chunk) in tensors.chunks(per_shard).enumerate() {
-        let file = if shards == 1 {
-            "model.safetensors".to_string()
-        } else {
-            format!("model-{:05}-of-{shards:05}.safetensors", i + 1)
-        };
-        let map: HashMap<&str, Tensor> =
-            chunk.iter().map(|(n, t)| (n.as_str(), t.clone())).collect();
-        candle_core::safetensors::save(&map, dir.join(&file)).unwrap();
-        for (name, _) in chunk {
-            weight_map.insert(name.clone(), file.clone().into());
-        }
-    }
-    if shards > 1 {
-        let index = serde_json::json!({"metadata": {}, "weight_map": weight_map});
-        std::fs::write(dir.join("model.safetensors.index.json"), index.to_string()).unwrap();
-    }
-    let config = serde_json::json!({
-        "architectures": ["LlamaForCausalLM"], "model_type": "llama",
-        "hidden_size": 576, "intermediate_size": 1536, "num_hidden_layers": 30,
-        "num_attention_heads": heads, "num_key_value_heads": kv_heads,
-        "rms_norm_eps": 1e-5, "rope_theta": 100000.0, "max_position_embeddings": 8192,
-        "vocab_size": 49152, "tie_word_embeddings": true, "eos_token_id": 2, "bos_token_id": 1,
-    });
-    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
-    let model = shared_model();
-    model
-        .tokenizer()
-        .inner()
-        .save(dir.join("tokenizer.json"), false)
-        .unwrap();
-    let template = gguf
-        .string_opt("tokenizer.chat_template")
-        .unwrap()
-        .to_string();
-    let tokenizer_config = serde_json::json!({
-        "bos_token": "<|im_start|>", "eos_token": "<|im_end|>", "add_bos_token": false,
-        "chat_template": template,
-    });
-    std::fs::write(
-        dir.join("tokenizer_config.json"),
-        tokenizer_config.to_string(),
-    )
-    .unwrap();
+    citrus_models::hf_export::export_hf_folder(&model_path(), dir, dtype, shards).unwrap();
 }
 
 fn last_logits(model: &mut Model, prompt: &[u32]) -> Vec<f32> {

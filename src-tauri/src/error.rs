@@ -20,6 +20,9 @@ pub enum AppError {
     /// The case store.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Training data, the trainer or an adapter.
+    #[error(transparent)]
+    Train(#[from] citrus_training::TrainError),
     /// Reasoning was asked for while no model is chosen.
     #[error("no model is chosen: import one or pick one under Models")]
     NoModel,
@@ -52,6 +55,7 @@ impl AppError {
         match self {
             Self::Model(e) => e.code(),
             Self::Store(e) => e.code(),
+            Self::Train(e) => e.code(),
             Self::NoModel => "engine.no_model",
             Self::NoSuchJob(_) => "engine.no_such_job",
             Self::Cancelled => "engine.cancelled",

@@ -56,7 +56,7 @@ fn new_run(model: &Model, case_id: i64, options: &ReasonOptions) -> NewRun {
         case_id,
         model_path: model.info().path.display().to_string(),
         model_name: model.info().name.clone(),
-        adapter: None,
+        adapter: model.adapter().map(str::to_string),
         mode: match options.mode {
             ReasoningMode::Free => "free".into(),
             ReasoningMode::Guided => "guided".into(),

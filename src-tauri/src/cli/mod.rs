@@ -1,5 +1,6 @@
 //! The `citrus` command line: argument parsing and dispatch to one module per command.
 
+mod adapters;
 mod bench;
 mod generate;
 mod inspect;
@@ -8,6 +9,7 @@ mod progress;
 mod reason;
 mod review;
 mod runs;
+mod train;
 
 use std::process::ExitCode;
 
@@ -43,6 +45,13 @@ enum Command {
     Export(review::ExportArgs),
     /// Measure load time, prefill and decode speed, and peak memory.
     Bench(bench::BenchArgs),
+    /// Fine-tune a LoRA adapter on local data (or the reviewed cases) with the inference core.
+    Train(Box<train::TrainArgs>),
+    /// Work with LoRA adapters.
+    Adapters {
+        #[command(subcommand)]
+        command: adapters::AdaptersCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -64,6 +73,8 @@ pub fn main() -> ExitCode {
         Command::Review(args) => review::review(args),
         Command::Export(args) => review::export(args),
         Command::Bench(args) => bench::run(args),
+        Command::Train(args) => train::run(*args),
+        Command::Adapters { command } => adapters::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,12 +1,15 @@
 //! Options shared by every command that loads a model.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use citrus_models::device::{set_cpu_threads, DeviceChoice};
 use citrus_models::home::default_model_path;
 use citrus_models::model::{parse_quantization, LoadOptions, Model};
 use citrus_models::{ModelError, Result};
+use citrus_training::adapter::LoraAdapter;
 use clap::Args;
+
+use crate::error::AppResult;
 
 use super::progress::LoadBar;
 
@@ -28,6 +31,9 @@ pub struct ModelArgs {
     /// Longest prompt + answer in tokens [default: 8192, capped at the model's].
     #[arg(long)]
     pub context: Option<usize>,
+    /// A LoRA adapter folder (PEFT layout) to apply to the model.
+    #[arg(long, value_name = "DIR")]
+    pub adapter: Option<PathBuf>,
 }
 
 impl ModelArgs {
@@ -63,13 +69,23 @@ impl ModelArgs {
         })
     }
 
-    /// Loads the model with a progress bar on stderr.
-    pub fn load(&self) -> Result<Model> {
-        let path = self.model_path()?;
-        let options = self.load_options()?;
-        let bar = LoadBar::new(&path);
-        let model = Model::load(&path, &options, &mut |p| bar.update(p));
-        bar.finish();
-        model
+    /// Loads the model with a progress bar on stderr, with the adapter attached when one is
+    /// given (its warnings printed).
+    pub fn load(&self) -> AppResult<Model> {
+        let mut model = load_with_bar(&self.model_path()?, &self.load_options()?)?;
+        if let Some(dir) = &self.adapter {
+            for warning in LoraAdapter::attach_dir(dir, &mut model)? {
+                eprintln!("warning: {warning}");
+            }
+        }
+        Ok(model)
     }
+}
+
+/// Loads the model at `path` with a progress bar on stderr.
+pub fn load_with_bar(path: &Path, options: &LoadOptions) -> Result<Model> {
+    let bar = LoadBar::new(path);
+    let model = Model::load(path, options, &mut |p| bar.update(p));
+    bar.finish();
+    model
 }

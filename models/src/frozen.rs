@@ -1,0 +1,147 @@
+//! Frozen base weights inside a training graph.
+//!
+//! Two candle behaviours make a plain matmul wrong for a frozen base: its quantized matmul has
+//! no backward pass at all (gradients silently stop there), and the dense matmul's backward
+//! also computes the gradient of the weight (time and memory nobody uses). [`frozen_linear`]
+//! computes the forward exactly as inference does — the same quantized or dense kernel, on a
+//! detached input — and attaches a backward pass that returns only the input gradient,
+//! `grad_y · W`, with `W` dequantized on the fly and dropped straight after (QLoRA-style).
+
+use candle_core::backend::BackendStorage;
+use candle_core::quantized::QMatMul;
+use candle_core::{
+    bail, CpuStorage, CudaStorage, CustomOp2, DType, Layout, MetalStorage, Module, Result, Shape,
+    Tensor,
+};
+
+/// `x · Wᵀ` for a frozen `weight` of shape `(out, in)`, differentiable with respect to `x` only.
+pub fn frozen_linear(weight: &QMatMul, x: &Tensor) -> Result<Tensor> {
+    let y = match weight {
+        QMatMul::Tensor(w) if w.dtype() != x.dtype() => weight
+            .forward(&x.detach().to_dtype(w.dtype())?)?
+            .to_dtype(x.dtype())?,
+        _ => weight.forward(&x.detach())?,
+    };
+    // The op hands back `y`'s whole buffer: make sure it is exactly `y`.
+    let y = if y.is_contiguous() && y.layout().start_offset() == 0 {
+        y
+    } else {
+        y.copy()?
+    };
+    x.apply_op2(
+        &y,
+        InputGradOnly {
+            weight: weight.clone(),
+        },
+    )
+}
+
+/// The weight of a frozen projection as a dense tensor of `dtype`, `(out, in)`.
+pub fn dense_weight(weight: &QMatMul, device: &candle_core::Device, dtype: DType) -> Result<Tensor> {
+    match weight {
+        QMatMul::QTensor(q) => q.dequantize(device)?.to_dtype(dtype),
+        QMatMul::Tensor(w) | QMatMul::TensorF16(w) => w.to_dtype(dtype),
+    }
+}
+
+/// Passes the precomputed product through; its backward is `grad_y · W`.
+struct InputGradOnly {
+    weight: QMatMul,
+}
+
+fn whole_buffer(layout: &Layout) -> Result<()> {
+    if !layout.is_contiguous() || layout.start_offset() != 0 {
+        bail!("frozen-linear: the product must be a contiguous tensor at offset 0")
+    }
+    Ok(())
+}
+
+impl CustomOp2 for InputGradOnly {
+    fn name(&self) -> &'static str {
+        "frozen-linear"
+    }
+
+    fn cpu_fwd(
+        &self,
+        _: &CpuStorage,
+        _: &Layout,
+        product: &CpuStorage,
+        layout: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        whole_buffer(layout)?;
+        Ok((product.try_clone(layout)?, layout.shape().clone()))
+    }
+
+    fn cuda_fwd(
+        &self,
+        _: &CudaStorage,
+        _: &Layout,
+        product: &CudaStorage,
+        layout: &Layout,
+    ) -> Result<(CudaStorage, Shape)> {
+        whole_buffer(layout)?;
+        Ok((product.try_clone(layout)?, layout.shape().clone()))
+    }
+
+    fn metal_fwd(
+        &self,
+        _: &MetalStorage,
+        _: &Layout,
+        product: &MetalStorage,
+        layout: &Layout,
+    ) -> Result<(MetalStorage, Shape)> {
+        whole_buffer(layout)?;
+        Ok((product.try_clone(layout)?, layout.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        _: &Tensor,
+        _: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let weight = dense_weight(&self.weight, x.device(), grad.dtype())?;
+        let grad_x = grad.broadcast_matmul(&weight)?.to_dtype(x.dtype())?;
+        Ok((Some(grad_x), None))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::quantized::{GgmlDType, QTensor};
+    use candle_core::{Device, Var};
+
+    fn ramp(rows: usize, cols: usize, scale: f32) -> Tensor {
+        let data: Vec<f32> = (0..rows * cols)
+            .map(|i| ((i * 37 % 101) as f32 / 101.0 - 0.5) * scale)
+            .collect();
+        Tensor::from_vec(data, (rows, cols), &Device::Cpu).unwrap()
+    }
+
+    /// The input gradient equals the dense matmul's; the weight gets none.
+    fn check(weight: QMatMul, dense: &Tensor) {
+        let x = Var::from_tensor(&ramp(3, 64, 1.0).unsqueeze(0).unwrap()).unwrap();
+        let y = frozen_linear(&weight, x.as_tensor()).unwrap();
+        let expected = x.as_tensor().broadcast_matmul(&dense.t().unwrap()).unwrap();
+        let diff = (&y - &expected).unwrap().abs().unwrap().max_all().unwrap();
+        assert!(diff.to_scalar::<f32>().unwrap() < 0.05, "forward differs");
+        let loss = (y.sqr().unwrap()).sum_all().unwrap();
+        let grads = loss.backward().unwrap();
+        let got = grads.get(x.as_tensor()).expect("input gradient");
+        let want = (expected * 2.0).unwrap().broadcast_matmul(dense).unwrap();
+        let diff = (got - &want).unwrap().abs().unwrap().max_all().unwrap();
+        let scale = want.abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        assert!(diff.to_scalar::<f32>().unwrap() / scale < 0.02, "gradient differs");
+    }
+
+    #[test]
+    fn dense_and_quantized_weights_give_the_input_gradient() {
+        let w = ramp(32, 64, 0.2);
+        check(QMatMul::Tensor(w.clone()), &w);
+        let q = QTensor::quantize(&w, GgmlDType::Q8_0).unwrap();
+        let dense = q.dequantize(&Device::Cpu).unwrap();
+        check(QMatMul::from_qtensor(q).unwrap(), &dense);
+    }
+}

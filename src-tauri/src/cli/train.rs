@@ -1,0 +1,380 @@
+//! `citrus train`: LoRA fine-tuning on a local dataset or the case store's reviewed runs, with
+//! the validation report, a preview, the pre-flight estimate, a progress bar, Ctrl-C to stop
+//! (resumable) and `--bench`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use citrus_models::generation::CancelToken;
+use citrus_models::memory::mib;
+use citrus_models::model::Model;
+use citrus_training::bench::{self, BenchRow};
+use citrus_training::config::{Duration, LoraSettings, TrainConfig};
+use citrus_training::dataset::{DataFormat, Dataset, Overlong, Preview};
+use citrus_training::trainer::{train, PreparedData, TrainEvent, TrainRequest};
+use citrus_training::TrainError;
+use clap::{ArgGroup, Args};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::model_args::load_with_bar;
+use super::runs::open_store;
+use super::ModelArgs;
+use crate::error::AppResult;
+use crate::store::export::sft_example;
+
+/// Arguments of `train`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("source").required(true).args(["data", "from_reviews", "bench"])))]
+#[command(group(ArgGroup::new("length").args(["epochs", "steps"])))]
+pub struct TrainArgs {
+    /// Training data: JSONL (citrus, chat or alpaca records) or a JSON array of records.
+    #[arg(long, value_name = "FILE")]
+    data: Option<PathBuf>,
+    /// Train on the reviewed runs of the case store (what `citrus export --sft` writes).
+    #[arg(long)]
+    from_reviews: bool,
+    /// The case store for --from-reviews [default: $CITRUS_HOME/citrus.db].
+    #[arg(long, value_name = "FILE")]
+    db: Option<PathBuf>,
+    /// The run's folder: checkpoints, metrics.jsonl and the final adapter.
+    #[arg(long, value_name = "DIR", required_unless_present = "bench")]
+    out: Option<PathBuf>,
+    /// Record format.
+    #[arg(long, default_value = "auto")]
+    format: DataFormat,
+    /// LoRA rank.
+    #[arg(long, default_value_t = 8)]
+    rank: usize,
+    /// LoRA alpha.
+    #[arg(long, default_value_t = 16.0)]
+    alpha: f64,
+    /// Scale by alpha/√rank (rsLoRA) instead of alpha/rank.
+    #[arg(long)]
+    rslora: bool,
+    /// LoRA dropout.
+    #[arg(long, default_value_t = 0.0)]
+    dropout: f32,
+    /// Projections to adapt: q,k,v,o,gate,up,down or all.
+    #[arg(long, default_value = "q,k,v,o")]
+    targets: String,
+    /// Peak learning rate.
+    #[arg(long, default_value_t = 2e-4)]
+    lr: f64,
+    /// AdamW weight decay.
+    #[arg(long, default_value_t = 0.0)]
+    weight_decay: f64,
+    /// Share of the steps spent warming up.
+    #[arg(long, default_value_t = 0.05)]
+    warmup: f64,
+    /// Passes over the training set [default: 1].
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Optimizer steps (instead of epochs).
+    #[arg(long)]
+    steps: Option<usize>,
+    /// Sequences per micro-batch.
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
+    /// Micro-batches per optimizer step.
+    #[arg(long, default_value_t = 4)]
+    grad_accum: usize,
+    /// Gradient clipping (largest global norm; 0 = off).
+    #[arg(long, default_value_t = 1.0)]
+    max_grad_norm: f64,
+    /// Longest example in tokens.
+    #[arg(long, default_value_t = 1024)]
+    max_len: usize,
+    /// Longer examples: truncate or skip.
+    #[arg(long, default_value = "truncate")]
+    overlong: Overlong,
+    /// Share held out for validation.
+    #[arg(long, default_value_t = 0.1)]
+    val_split: f64,
+    /// Seed of the split, data order, initialisation and dropout.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Keep the base quantized as stored (less memory) instead of dequantizing it to f32.
+    #[arg(long)]
+    quantized_base: bool,
+    /// Continue the run in --out from its last checkpoint.
+    #[arg(long)]
+    resume: bool,
+    /// Validation every N steps [default: five times over the run].
+    #[arg(long, default_value_t = 0)]
+    eval_every: usize,
+    /// Checkpoint every N steps [default: five times over the run].
+    #[arg(long, default_value_t = 0)]
+    checkpoint_every: usize,
+    /// Validate the data and show the preview and token statistics; do not train.
+    #[arg(long)]
+    check: bool,
+    /// Measure step time, tokens/s and peak memory (dense and quantized base, q,k,v,o and
+    /// all targets, at 256 and 512 tokens) instead of training.
+    #[arg(long)]
+    bench: bool,
+    /// A .gguf file or a Hugging Face folder [default: the installed SmolLM2-135M-Instruct].
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// cpu, cuda[:N] or metal[:N].
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// CPU threads [default: physical cores].
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+impl TrainArgs {
+    fn model_args(&self) -> ModelArgs {
+        ModelArgs {
+            model: self.model.clone(),
+            requantize: None,
+            device: self.device.clone(),
+            threads: self.threads,
+            context: None,
+            adapter: None,
+        }
+    }
+
+    fn config(&self) -> AppResult<TrainConfig> {
+        let config = TrainConfig {
+            lora: LoraSettings {
+                rank: self.rank,
+                alpha: self.alpha,
+                rslora: self.rslora,
+                dropout: self.dropout,
+                targets: LoraSettings::parse_targets(&self.targets)?,
+            },
+            learning_rate: self.lr,
+            weight_decay: self.weight_decay,
+            warmup_ratio: self.warmup,
+            duration: match (self.steps, self.epochs) {
+                (Some(steps), _) => Duration::Steps(steps),
+                (None, epochs) => Duration::Epochs(epochs.unwrap_or(1)),
+            },
+            batch_size: self.batch,
+            grad_accum: self.grad_accum,
+            max_grad_norm: self.max_grad_norm,
+            max_len: self.max_len,
+            overlong: self.overlong,
+            val_split: self.val_split,
+            seed: self.seed,
+            quantized_base: self.quantized_base,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn dataset(&self) -> AppResult<Dataset> {
+        if let Some(path) = &self.data {
+            return Ok(Dataset::read(path, self.format)?);
+        }
+        let store = open_store(self.db.as_deref())?;
+        let pairs: Vec<(String, String)> = store
+            .reviewed()?
+            .iter()
+            .filter_map(sft_example)
+            .map(|e| (e.input, e.target))
+            .collect();
+        let source = format!("reviewed cases in {}", store.path().display());
+        Ok(Dataset::from_sft_pairs(&source, &pairs)?)
+    }
+}
+
+/// Runs `citrus train`.
+pub fn run(args: TrainArgs) -> AppResult<()> {
+    let model_args = args.model_args();
+    if args.bench {
+        return run_bench(&model_args);
+    }
+    let config = args.config()?;
+    let dataset = args.dataset()?;
+    report_dataset(&dataset);
+    let mut options = model_args.load_options()?;
+    options.requantize = citrus_training::load_options(config.quantized_base).requantize;
+    let mut model = load_with_bar(&model_args.model_path()?, &options)?;
+    let data = PreparedData::new(&dataset, &model, &config)?;
+    report_tokens(&data, &model)?;
+    if args.check {
+        return Ok(());
+    }
+    let mut request = TrainRequest::new(config, args.out.clone().unwrap_or_default());
+    request.resume = args.resume;
+    request.eval_every = args.eval_every;
+    request.checkpoint_every = args.checkpoint_every;
+    let cancel = CancelToken::new();
+    let on_interrupt = cancel.clone();
+    let _ = ctrlc::set_handler(move || on_interrupt.cancel());
+    let mut view = TrainView::new();
+    match train(&mut model, &dataset, &request, &cancel, &mut |e| view.show(e)) {
+        Ok(outcome) => {
+            view.finish();
+            eprintln!(
+                "adapter written to {} after {} steps (loss {}, validation loss {} → {})",
+                outcome.adapter_dir.display(),
+                outcome.steps,
+                fmt_loss(outcome.final_loss),
+                fmt_loss(outcome.initial_validation_loss),
+                fmt_loss(outcome.final_validation_loss),
+            );
+            Ok(())
+        }
+        Err(TrainError::Cancelled { step }) => {
+            view.finish();
+            eprintln!(
+                "[cancelled at step {step}: checkpoint kept; continue with the same command and --resume]"
+            );
+            Err(TrainError::Cancelled { step }.into())
+        }
+        Err(e) => {
+            view.finish();
+            Err(e.into())
+        }
+    }
+}
+
+fn fmt_loss(loss: Option<f64>) -> String {
+    loss.map_or("–".into(), |l| format!("{l:.4}"))
+}
+
+/// Prints the validation report: counts and every bad record (the first 20 on a terminal).
+fn report_dataset(dataset: &Dataset) {
+    eprintln!(
+        "dataset {} ({} format): {} example(s), {} bad record(s), sha256 {}",
+        dataset.source,
+        dataset.format,
+        dataset.examples.len(),
+        dataset.bad.len(),
+        &dataset.hash[..16]
+    );
+    let limit = if std::io::stderr().is_terminal() { 20 } else { usize::MAX };
+    for bad in dataset.bad.iter().take(limit) {
+        eprintln!("  line {}: {}", bad.line, bad.reason);
+    }
+    if dataset.bad.len() > limit {
+        eprintln!("  … and {} more", dataset.bad.len() - limit);
+    }
+}
+
+/// Prints token statistics, overlong examples and the first example with its mask.
+fn report_tokens(data: &PreparedData, model: &Model) -> AppResult<()> {
+    let s = &data.train.stats;
+    eprintln!(
+        "train: {} example(s), {} tokens ({} trained), length {}–{} (mean {:.0}), {} truncated; validation: {} example(s)",
+        s.examples, s.tokens, s.trained_tokens, s.min_tokens, s.max_tokens, s.mean_tokens, s.truncated,
+        data.validation.examples.len()
+    );
+    for skipped in data.train.skipped.iter().chain(&data.validation.skipped) {
+        eprintln!("  skipped line {}: {}", skipped.line, skipped.reason);
+    }
+    if let Some(first) = data.train.examples.first() {
+        let preview = Preview::of(first, model.tokenizer())?;
+        let color = std::io::stderr().is_terminal();
+        eprintln!("preview of line {} (masked prompt ⟦…⟧, trained reply «…»):", preview.line);
+        for segment in &preview.segments {
+            let text = match (segment.trained, color) {
+                (true, true) => format!("\x1b[1;32m{}\x1b[0m", segment.text),
+                (false, true) => format!("\x1b[2m{}\x1b[0m", segment.text),
+                (true, false) => format!("«{}»", segment.text),
+                (false, false) => format!("⟦{}⟧", segment.text),
+            };
+            eprint!("{text}");
+        }
+        eprintln!();
+    }
+    Ok(())
+}
+
+/// The live view: pre-flight, a progress bar with loss, learning rate, tokens/s and ETA.
+struct TrainView {
+    bar: ProgressBar,
+}
+
+impl TrainView {
+    fn new() -> Self {
+        let bar = ProgressBar::new(0);
+        let style = ProgressStyle::with_template(
+            "step {pos}/{len} [{bar:30}] {msg} [{elapsed_precise} < {eta_precise}]",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+        bar.set_style(style);
+        Self { bar }
+    }
+
+    fn show(&mut self, event: &TrainEvent) {
+        match event {
+            TrainEvent::Preflight(p) => {
+                let m = &p.memory;
+                self.bar.println(format!(
+                    "pre-flight: peak ≈ {} MiB ({}); base dense f32 {} MiB vs quantized {} MiB; {} trainable parameters; {} available",
+                    mib(m.total_bytes()),
+                    m.describe(),
+                    mib(m.base_dense_bytes),
+                    mib(m.base_quantized_bytes),
+                    p.trainable_parameters,
+                    p.available_bytes.map_or("unknown".into(), |a| format!("{} MiB", a >> 20)),
+                ));
+                if let (Some(seconds), Some(peak)) = (p.seconds_per_step, p.measured_peak_bytes) {
+                    self.bar.println(format!(
+                        "calibrated: {seconds:.2} s/step, measured peak {} MiB; {} step(s) to go ≈ {:.0} s",
+                        mib(peak),
+                        p.remaining_steps,
+                        p.eta_seconds().unwrap_or(0.0)
+                    ));
+                }
+            }
+            TrainEvent::Started { start_step, total_steps, train_examples, validation_examples } => {
+                self.bar.set_length(*total_steps as u64);
+                self.bar.set_position(*start_step as u64);
+                self.bar.println(format!(
+                    "training on {train_examples} example(s), validating on {validation_examples}, steps {}–{total_steps}",
+                    start_step + 1
+                ));
+            }
+            TrainEvent::Step(m) => {
+                self.bar.set_position(m.step as u64);
+                self.bar.set_message(format!(
+                    "loss {:.4} lr {:.2e} {:.0} tok/s",
+                    m.loss, m.learning_rate, m.tokens_per_second
+                ));
+                if !self.bar.is_hidden() {
+                    return;
+                }
+                eprintln!(
+                    "step {}/{}: loss {:.4}, lr {:.3e}, grad norm {:.3}, {:.0} tok/s, elapsed {:.1} s, eta {:.1} s",
+                    m.step, m.total_steps, m.loss, m.learning_rate, m.grad_norm, m.tokens_per_second, m.elapsed_seconds, m.eta_seconds
+                );
+            }
+            TrainEvent::Validation { step, loss } => {
+                self.bar.println(format!("step {step}: validation loss {loss:.4}"));
+            }
+            TrainEvent::Checkpoint { step, path } => {
+                self.bar.println(format!("step {step}: checkpoint {}", path.display()));
+            }
+        }
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+fn run_bench(model_args: &ModelArgs) -> AppResult<()> {
+    let path = model_args.model_path()?;
+    model_args.load_options()?;
+    println!("{:<10} {:<8} {:>6} {:>11} {:>9} {:>9} {:>9}", "base", "targets", "seq", "trainable", "s/step", "tok/s", "peak MiB");
+    let print = |r: &BenchRow| {
+        println!(
+            "{:<10} {:<8} {:>6} {:>11} {:>9.3} {:>9.1} {:>9}",
+            r.base,
+            r.targets,
+            r.seq_len,
+            r.trainable_parameters,
+            r.step_seconds,
+            r.tokens_per_second,
+            r.peak_rss_mib.map_or("?".into(), |m| m.to_string())
+        );
+    };
+    bench::run(&path, &[256, 512], 3, &mut |row| print(row))?;
+    Ok(())
+}

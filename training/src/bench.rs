@@ -1,0 +1,117 @@
+//! The training benchmark: step time, tokens per second and peak memory for LoRA on the
+//! attention projections and on all seven, with a dense and a quantized base, at given
+//! sequence lengths (`citrus train --bench`).
+
+use std::path::Path;
+use std::time::Instant;
+
+use citrus_models::lora::LoraTarget;
+use citrus_models::memory::mib;
+use citrus_models::model::Model;
+use citrus_models::transformer::TrainingPass;
+use serde::{Deserialize, Serialize};
+
+use crate::config::LoraSettings;
+use crate::dataset::TokenizedExample;
+use crate::error::Result;
+use crate::optim::{clip_global_norm, AdamW};
+use crate::preflight::{peak_since_reset, reset_peak};
+use crate::trainer::{Batch, LoraSlots};
+
+/// One measured configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BenchRow {
+    /// `dense` (f32) or `quantized` (as stored).
+    pub base: String,
+    /// `q,k,v,o` or `all`.
+    pub targets: String,
+    /// Tokens in the sequence.
+    pub seq_len: usize,
+    /// Trainable parameters.
+    pub trainable_parameters: usize,
+    /// Seconds per optimizer step (forward, backward, AdamW), the mean of the timed steps.
+    pub step_seconds: f64,
+    /// Tokens per second.
+    pub tokens_per_second: f64,
+    /// Peak resident memory during the timed steps, MiB.
+    pub peak_rss_mib: Option<u64>,
+}
+
+/// Measures every configuration on the model at `path`: `steps` timed steps after one warm-up,
+/// one sequence per step, half prompt and half trained reply. `on_row` sees each row as it is
+/// measured.
+pub fn run(path: &Path, lengths: &[usize], steps: usize, on_row: &mut dyn FnMut(&BenchRow)) -> Result<Vec<BenchRow>> {
+    let mut rows = Vec::new();
+    for quantized in [false, true] {
+        let mut model = Model::load(path, &crate::load_options(quantized), &mut |_| {})?;
+        for targets in [
+            vec![LoraTarget::Q, LoraTarget::K, LoraTarget::V, LoraTarget::O],
+            LoraTarget::ALL.to_vec(),
+        ] {
+            let settings = LoraSettings {
+                targets: targets.clone(),
+                ..LoraSettings::default()
+            };
+            for &len in lengths {
+                let row = measure(&mut model, &settings, len, steps, quantized)?;
+                on_row(&row);
+                rows.push(row);
+            }
+        }
+    }
+    Ok(rows)
+}
+
+fn measure(model: &mut Model, settings: &LoraSettings, len: usize, steps: usize, quantized: bool) -> Result<BenchRow> {
+    let slots = LoraSlots::attach(model, settings, 1)?;
+    let mut optimizer = AdamW::new(slots.vars(), 0.0)?;
+    let example = synthetic_example(model, len)?;
+    let batch = Batch::new(&[&example], model.transformer().device())?;
+    let pass = TrainingPass { lora_dropout: 0.0, seed: 0 };
+    let mut step = |optimizer: &mut AdamW| -> Result<()> {
+        let loss = (batch.nll_sum(model.transformer(), pass)? / batch.trained_tokens as f64)?;
+        let mut grads = slots.gradients(&loss.backward()?)?;
+        clip_global_norm(&mut grads, 1.0)?;
+        optimizer.step(&grads, 1e-4)
+    };
+    step(&mut optimizer)?;
+    reset_peak();
+    let start = Instant::now();
+    for _ in 0..steps.max(1) {
+        step(&mut optimizer)?;
+    }
+    let step_seconds = start.elapsed().as_secs_f64() / steps.max(1) as f64;
+    let row = BenchRow {
+        base: if quantized { "quantized" } else { "dense" }.into(),
+        targets: if settings.targets.len() == 7 {
+            "all".into()
+        } else {
+            settings.targets.iter().map(|t| t.short_name()).collect::<Vec<_>>().join(",")
+        },
+        seq_len: len,
+        trainable_parameters: slots.parameters(),
+        step_seconds,
+        tokens_per_second: len as f64 / step_seconds,
+        peak_rss_mib: peak_since_reset().map(mib),
+    };
+    drop(slots);
+    model.transformer_mut().clear_lora();
+    Ok(row)
+}
+
+/// A clinical text tokenized and repeated to `len` tokens; the second half is trained.
+fn synthetic_example(model: &Model, len: usize) -> Result<TokenizedExample> {
+    const TEXT: &str = "A 58-year-old man presents with crushing substernal chest pain radiating to \
+        the left arm for 40 minutes, diaphoresis and nausea. ECG shows ST elevation in II, III \
+        and aVF. Troponin I is 2.4 ng/mL. The most likely diagnosis is an inferior STEMI; the \
+        next step is emergent percutaneous coronary intervention. ";
+    let unit = model.tokenizer().encode(TEXT)?;
+    let ids: Vec<u32> = unit.iter().copied().cycle().take(len).collect();
+    let trained = (0..len).map(|i| i >= len / 2).collect();
+    Ok(TokenizedExample {
+        line: 1,
+        ids,
+        trained,
+        truncated: false,
+    })
+}

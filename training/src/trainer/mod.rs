@@ -1,0 +1,515 @@
+//! The LoRA SFT loop on the shared transformer: pre-flight, steps with gradient accumulation,
+//! clipping, AdamW and the warmup + cosine schedule, validation, atomic checkpoints, exact
+//! resume, cancellation from another thread, and the final PEFT adapter.
+
+mod batch;
+mod metrics;
+mod slots;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use candle_core::Tensor;
+use citrus_models::generation::CancelToken;
+use citrus_models::memory::available_system_memory;
+use citrus_models::model::Model;
+use citrus_models::seeded::SeededRng;
+use citrus_models::transformer::TrainingPass;
+use serde::{Deserialize, Serialize};
+
+use crate::adapter::{AdapterMeta, BaseIdentity, LoraAdapter};
+use crate::checkpoint::{self, CheckpointState};
+use crate::config::{Duration, TrainConfig};
+use crate::dataset::{tokenize_dataset, Dataset, TokenizedDataset, TokenizedExample};
+use crate::error::{Result, TrainError};
+use crate::optim::{clip_global_norm, learning_rate, AdamW};
+use crate::preflight::{peak_since_reset, reset_peak, MemoryPlan, Preflight};
+
+pub use batch::{Batch, DataStream};
+pub use metrics::{MetricsLog, StepMetrics};
+pub use slots::LoraSlots;
+
+/// The random stream of dropout masks.
+const DROPOUT_STREAM: u64 = 0xD_0A7;
+
+/// A training run to start or continue.
+#[derive(Debug, Clone)]
+pub struct TrainRequest {
+    /// The settings.
+    pub config: TrainConfig,
+    /// The run's folder: checkpoints, metrics and the final adapter.
+    pub out_dir: PathBuf,
+    /// Continue the run in `out_dir` from its last checkpoint.
+    pub resume: bool,
+    /// Validation every N steps (0: five times over the run).
+    pub eval_every: usize,
+    /// A checkpoint every N steps (0: five times over the run).
+    pub checkpoint_every: usize,
+    /// Real steps (forward and backward, no update) that calibrate the pre-flight.
+    pub calibration_steps: usize,
+}
+
+impl TrainRequest {
+    /// A request with automatic validation and checkpoint intervals and two calibration steps.
+    pub fn new(config: TrainConfig, out_dir: PathBuf) -> Self {
+        Self {
+            config,
+            out_dir,
+            resume: false,
+            eval_every: 0,
+            checkpoint_every: 0,
+            calibration_steps: 2,
+        }
+    }
+}
+
+/// What happens during a run, in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TrainEvent {
+    /// The estimate, before the first step.
+    Preflight(Preflight),
+    /// Training starts (or resumes) at `start_step`.
+    Started {
+        /// The first step to run.
+        start_step: usize,
+        /// Steps in all.
+        total_steps: usize,
+        /// Training examples.
+        train_examples: usize,
+        /// Validation examples.
+        validation_examples: usize,
+    },
+    /// A step finished.
+    Step(StepMetrics),
+    /// A validation pass finished.
+    Validation {
+        /// After this step.
+        step: usize,
+        /// Mean loss per trained token on the validation set.
+        loss: f64,
+    },
+    /// A checkpoint was written.
+    Checkpoint {
+        /// At this step.
+        step: usize,
+        /// Its folder.
+        path: PathBuf,
+    },
+}
+
+/// How a finished run ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainOutcome {
+    /// The adapter's folder (the run's folder).
+    pub adapter_dir: PathBuf,
+    /// Steps taken in all.
+    pub steps: usize,
+    /// The last step's training loss.
+    pub final_loss: Option<f64>,
+    /// The last validation loss.
+    pub final_validation_loss: Option<f64>,
+    /// The validation loss before the first step (of this session).
+    pub initial_validation_loss: Option<f64>,
+}
+
+/// The data of a run: tokenized training and validation sets.
+pub struct PreparedData {
+    /// Training examples.
+    pub train: TokenizedDataset,
+    /// Validation examples.
+    pub validation: TokenizedDataset,
+}
+
+impl PreparedData {
+    /// Splits `dataset` and tokenizes both parts through `model`'s template.
+    pub fn new(dataset: &Dataset, model: &Model, config: &TrainConfig) -> Result<Self> {
+        let (train, validation) = dataset.split(config.val_split, config.seed)?;
+        let tokenize = |examples| {
+            tokenize_dataset(examples, model.tokenizer(), model.template(), config.max_len, config.overlong)
+        };
+        let train = tokenize(&train)?;
+        if train.examples.is_empty() {
+            return Err(TrainError::EmptyDataset {
+                source_name: dataset.source.clone(),
+                detail: format!("no training example fits the maximum length {}", config.max_len),
+            });
+        }
+        Ok(Self {
+            train,
+            validation: tokenize(&validation)?,
+        })
+    }
+}
+
+/// Trains a LoRA adapter on `model` with `dataset`, reporting each event to `on_event`;
+/// `cancel` stops it at the next micro-batch with a checkpoint of the last whole step. The
+/// model is left without an adapter; the adapter is written to the run's folder.
+pub fn train(
+    model: &mut Model,
+    dataset: &Dataset,
+    request: &TrainRequest,
+    cancel: &CancelToken,
+    on_event: &mut dyn FnMut(&TrainEvent),
+) -> Result<TrainOutcome> {
+    let result = Run::prepare(model, dataset, request).and_then(|mut run| run.execute(model, cancel, on_event));
+    model.transformer_mut().clear_lora();
+    result
+}
+
+/// A run in progress.
+struct Run<'a> {
+    request: &'a TrainRequest,
+    dataset: &'a Dataset,
+    data: PreparedData,
+    stream: DataStream,
+    slots: LoraSlots,
+    optimizer: AdamW,
+    state: CheckpointState,
+    log: MetricsLog,
+}
+
+impl<'a> Run<'a> {
+    fn prepare(model: &mut Model, dataset: &'a Dataset, request: &'a TrainRequest) -> Result<Self> {
+        let config = &request.config;
+        config.validate()?;
+        check_base_mode(model, config)?;
+        let data = PreparedData::new(dataset, model, config)?;
+        let n = data.train.examples.len();
+        let total_samples = match config.duration {
+            Duration::Epochs(e) => e * n,
+            Duration::Steps(s) => s * config.sequences_per_step(),
+        };
+        let stream = DataStream::new(n, config.seed, total_samples, config.batch_size, config.grad_accum);
+        let identity = BaseIdentity::of(model);
+        let fresh = CheckpointState {
+            step: 0,
+            total_steps: stream.total_steps(),
+            config: config.clone(),
+            dataset_hash: dataset.hash.clone(),
+            base_fingerprint: identity.fingerprint,
+            template_hash: identity.template_hash,
+            tokens_seen: 0,
+            elapsed_seconds: 0.0,
+        };
+        let checkpoint = checkpoint::latest(&request.out_dir)?;
+        let slots = LoraSlots::attach(model, &config.lora, config.seed)?;
+        let mut optimizer = AdamW::new(slots.vars(), config.weight_decay)?;
+        let state = match (checkpoint, request.resume) {
+            (Some((path, _)), false) => {
+                return Err(TrainError::RunConflict {
+                    path: request.out_dir.clone(),
+                    detail: format!(
+                        "already holds a training run (checkpoint {}): pass --resume to continue it, or choose another --out",
+                        path.display()
+                    ),
+                })
+            }
+            (Some((path, saved)), true) => {
+                check_same_run(&request.out_dir, &saved, &fresh)?;
+                let tensors = checkpoint::read_tensors(&path, model.transformer().device())?;
+                slots.restore(&tensors, &mut optimizer, saved.step)?;
+                saved
+            }
+            (None, _) => fresh,
+        };
+        let log = MetricsLog::open(&request.out_dir, state.step)?;
+        Ok(Self {
+            request,
+            dataset,
+            data,
+            stream,
+            slots,
+            optimizer,
+            state,
+            log,
+        })
+    }
+
+    fn execute(
+        &mut self,
+        model: &mut Model,
+        cancel: &CancelToken,
+        on_event: &mut dyn FnMut(&TrainEvent),
+    ) -> Result<TrainOutcome> {
+        let preflight = self.preflight(model)?;
+        on_event(&TrainEvent::Preflight(preflight.clone()));
+        preflight.check_fits()?;
+        let total = self.state.total_steps;
+        let (eval_every, checkpoint_every) = (
+            interval(self.request.eval_every, total),
+            interval(self.request.checkpoint_every, total),
+        );
+        on_event(&TrainEvent::Started {
+            start_step: self.state.step,
+            total_steps: total,
+            train_examples: self.data.train.examples.len(),
+            validation_examples: self.data.validation.examples.len(),
+        });
+        let initial_validation_loss = self.validate(model, on_event)?;
+        let session_start = Instant::now();
+        let first_step = self.state.step;
+        let mut final_loss = None;
+        let mut final_validation_loss = initial_validation_loss;
+        while self.state.step < total {
+            let step_start = Instant::now();
+            let Some((loss, grad_norm, tokens)) = self.step(model, cancel)? else {
+                self.checkpoint(model, on_event)?;
+                return Err(TrainError::Cancelled { step: self.state.step });
+            };
+            self.state.step += 1;
+            self.state.tokens_seen += tokens;
+            self.state.elapsed_seconds += step_start.elapsed().as_secs_f64();
+            let done_here = self.state.step - first_step;
+            let per_step = session_start.elapsed().as_secs_f64() / done_here as f64;
+            let metrics = StepMetrics {
+                step: self.state.step,
+                total_steps: total,
+                epoch: self.stream.epoch_after(self.state.step),
+                loss,
+                learning_rate: self.learning_rate(self.state.step - 1),
+                grad_norm,
+                tokens,
+                tokens_per_second: tokens as f64 / step_start.elapsed().as_secs_f64().max(1e-9),
+                elapsed_seconds: self.state.elapsed_seconds,
+                eta_seconds: per_step * (total - self.state.step) as f64,
+            };
+            self.log.step(&metrics)?;
+            on_event(&TrainEvent::Step(metrics));
+            final_loss = Some(loss);
+            if self.state.step % eval_every == 0 || self.state.step == total {
+                final_validation_loss = self.validate(model, on_event)?.or(final_validation_loss);
+            }
+            if self.state.step % checkpoint_every == 0 || self.state.step == total {
+                self.checkpoint(model, on_event)?;
+            }
+        }
+        let metrics = serde_json::json!({
+            "steps": self.state.step,
+            "final_loss": final_loss,
+            "final_validation_loss": final_validation_loss,
+            "tokens_seen": self.state.tokens_seen,
+            "train_examples": self.data.train.examples.len(),
+            "validation_examples": self.data.validation.examples.len(),
+            "elapsed_seconds": self.state.elapsed_seconds,
+        });
+        self.adapter(model, metrics)?.save(&self.request.out_dir)?;
+        Ok(TrainOutcome {
+            adapter_dir: self.request.out_dir.clone(),
+            steps: self.state.step,
+            final_loss,
+            final_validation_loss,
+            initial_validation_loss,
+        })
+    }
+
+    fn learning_rate(&self, step: usize) -> f64 {
+        let total = self.state.total_steps;
+        let warmup = (total as f64 * self.request.config.warmup_ratio).ceil() as usize;
+        learning_rate(self.request.config.learning_rate, step, warmup, total)
+    }
+
+    fn pass(&self, step: usize, micro: usize) -> TrainingPass {
+        TrainingPass {
+            lora_dropout: self.request.config.lora.dropout,
+            seed: SeededRng::derive(self.request.config.seed, &[DROPOUT_STREAM, step as u64, micro as u64]).next_u64(),
+        }
+    }
+
+    fn examples(&self, indices: &[usize]) -> Vec<&TokenizedExample> {
+        indices.iter().map(|&i| &self.data.train.examples[i]).collect()
+    }
+
+    /// One optimizer step; `None` when cancelled before it completed (nothing is applied).
+    fn step(&mut self, model: &Model, cancel: &CancelToken) -> Result<Option<(f64, f64, usize)>> {
+        let step = self.state.step;
+        let device = model.transformer().device();
+        let batches = self
+            .stream
+            .step_batches(step)
+            .iter()
+            .map(|indices| Batch::new(&self.examples(indices), device))
+            .collect::<Result<Vec<_>>>()?;
+        let trained: usize = batches.iter().map(|b| b.trained_tokens).sum();
+        let mut accumulated: Option<Vec<Tensor>> = None;
+        let mut nll = 0.0f64;
+        for (micro, batch) in batches.iter().enumerate() {
+            if cancel.is_cancelled() {
+                return Ok(None);
+            }
+            let sum = batch.nll_sum(model.transformer(), self.pass(step, micro))?;
+            nll += sum.to_scalar::<f32>()? as f64;
+            let grads = (sum / trained.max(1) as f64)?.backward()?;
+            let grads = self.slots.gradients(&grads)?;
+            accumulated = Some(match accumulated {
+                None => grads,
+                Some(acc) => acc
+                    .iter()
+                    .zip(&grads)
+                    .map(|(a, g)| a + g)
+                    .collect::<candle_core::Result<_>>()?,
+            });
+        }
+        if cancel.is_cancelled() {
+            return Ok(None);
+        }
+        let mut grads = accumulated.unwrap_or_default();
+        let norm = clip_global_norm(&mut grads, self.request.config.max_grad_norm)?;
+        self.optimizer.step(&grads, self.learning_rate(step))?;
+        let tokens = batches.iter().map(|b| b.tokens).sum();
+        Ok(Some((nll / trained.max(1) as f64, norm, tokens)))
+    }
+
+    /// Mean loss per trained token on the validation set (`None` without one).
+    fn validate(&mut self, model: &Model, on_event: &mut dyn FnMut(&TrainEvent)) -> Result<Option<f64>> {
+        let examples = &self.data.validation.examples;
+        if examples.is_empty() {
+            return Ok(None);
+        }
+        let device = model.transformer().device();
+        let pass = TrainingPass { lora_dropout: 0.0, seed: 0 };
+        let (mut nll, mut tokens) = (0.0f64, 0usize);
+        for chunk in examples.chunks(self.request.config.batch_size) {
+            let batch = Batch::new(&chunk.iter().collect::<Vec<_>>(), device)?;
+            nll += batch.nll_sum(model.transformer(), pass)?.detach().to_scalar::<f32>()? as f64;
+            tokens += batch.trained_tokens;
+        }
+        let loss = nll / tokens.max(1) as f64;
+        self.log.validation(self.state.step, loss)?;
+        on_event(&TrainEvent::Validation { step: self.state.step, loss });
+        Ok(Some(loss))
+    }
+
+    fn adapter(&self, model: &Model, metrics: serde_json::Value) -> Result<LoraAdapter> {
+        let meta = AdapterMeta {
+            base: BaseIdentity::of(model),
+            dataset_source: Some(self.dataset.source.clone()),
+            dataset_hash: Some(self.dataset.hash.clone()),
+            training: Some(self.request.config.clone()),
+            metrics,
+        };
+        self.slots.adapter(model, &self.request.config.lora, Some(meta))
+    }
+
+    fn checkpoint(&mut self, model: &Model, on_event: &mut dyn FnMut(&TrainEvent)) -> Result<()> {
+        let metrics = serde_json::json!({ "step": self.state.step });
+        let adapter = self.adapter(model, metrics)?;
+        let tensors = self.slots.checkpoint_tensors(&self.optimizer);
+        let path = checkpoint::save(&self.request.out_dir, &self.state, &tensors, &adapter)?;
+        on_event(&TrainEvent::Checkpoint { step: self.state.step, path });
+        Ok(())
+    }
+
+    /// The estimate, calibrated by forward and backward passes over the longest micro-batch.
+    fn preflight(&self, model: &Model) -> Result<Preflight> {
+        let config = &self.request.config;
+        let info = model.info();
+        let longest = self
+            .data
+            .train
+            .examples
+            .iter()
+            .max_by_key(|e| e.ids.len())
+            .into_iter()
+            .cycle()
+            .take(config.batch_size)
+            .collect::<Vec<_>>();
+        let batch = Batch::new(&longest, model.transformer().device())?;
+        let memory = MemoryPlan::estimate(
+            &info.config,
+            quantized_bytes(model),
+            config.quantized_base,
+            self.slots.parameters(),
+            config.batch_size,
+            longest.first().map_or(1, |e| e.ids.len()),
+            batch.trained_tokens,
+        );
+        let available = if model.transformer().device().is_cpu() {
+            available_system_memory().map(|a| a + citrus_models::memory::resident_memory().unwrap_or(0))
+        } else {
+            None
+        };
+        let mut preflight = Preflight {
+            memory,
+            device: info.device.clone(),
+            available_bytes: available,
+            trainable_parameters: self.slots.parameters(),
+            total_steps: self.state.total_steps,
+            remaining_steps: self.state.total_steps - self.state.step,
+            measured_peak_bytes: None,
+            seconds_per_step: None,
+        };
+        // Refuse before calibrating: the calibration itself could exhaust memory.
+        preflight.check_fits()?;
+        if self.request.calibration_steps > 0 {
+            reset_peak();
+            let mut seconds = f64::MAX;
+            for _ in 0..self.request.calibration_steps {
+                let start = Instant::now();
+                let loss = batch.nll_sum(model.transformer(), self.pass(0, 0))?;
+                drop(loss.backward()?);
+                seconds = seconds.min(start.elapsed().as_secs_f64());
+            }
+            let mean_tokens = self.data.train.stats.mean_tokens * config.batch_size as f64;
+            let per_micro = seconds * mean_tokens / batch.tokens.max(1) as f64;
+            preflight.seconds_per_step = Some(per_micro * config.grad_accum as f64);
+            preflight.measured_peak_bytes = peak_since_reset();
+        }
+        Ok(preflight)
+    }
+}
+
+/// Steps between validations or checkpoints: `every`, or five times over the run.
+fn interval(every: usize, total: usize) -> usize {
+    if every > 0 {
+        every
+    } else {
+        total.div_ceil(5).max(1)
+    }
+}
+
+/// Bytes the base takes as loaded (quantized when the run keeps it so).
+fn quantized_bytes(model: &Model) -> u64 {
+    model.info().memory.weights_bytes
+}
+
+/// A dense-base run needs the base dequantized (see [`crate::load_options`]).
+fn check_base_mode(model: &Model, config: &TrainConfig) -> Result<()> {
+    let info = model.info();
+    let dense = info.requantized_to.as_deref() == Some("F32")
+        || (info.requantized_to.is_none() && matches!(info.quantization.as_str(), "F32" | "F16" | "BF16"));
+    if !config.quantized_base && !dense {
+        return Err(TrainError::setting(
+            "quantized_base",
+            format!(
+                "the base is loaded as {}: a dense-base run needs it dequantized to f32 (load with re-quantization F32), or train with the quantized base",
+                info.requantized_to.as_deref().unwrap_or(&info.quantization)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses to resume when the request differs from the saved run, naming each difference.
+fn check_same_run(dir: &Path, saved: &CheckpointState, now: &CheckpointState) -> Result<()> {
+    let mut differences = saved.config.differences(&now.config);
+    if saved.dataset_hash != now.dataset_hash {
+        differences.push("the dataset's content changed".into());
+    }
+    if saved.base_fingerprint != now.base_fingerprint {
+        differences.push("the base model is another file".into());
+    }
+    if saved.template_hash != now.template_hash {
+        differences.push("the chat template changed".into());
+    }
+    if differences.is_empty() {
+        return Ok(());
+    }
+    Err(TrainError::RunConflict {
+        path: dir.to_path_buf(),
+        detail: format!(
+            "cannot resume: this request differs from the saved run ({}); resume with the same settings, or start a new run in another --out",
+            differences.join("; ")
+        ),
+    })
+}
