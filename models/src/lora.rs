@@ -262,6 +262,7 @@ impl Linear {
         let x = delta_input.to_dtype(delta.a.dtype())?;
         let low = x.broadcast_matmul(&delta.a.t()?)?;
         let update = (low.broadcast_matmul(&delta.b.t()?)? * delta.scale)?;
-        y + update.to_dtype(y.dtype())?
+        let update = update.to_dtype(y.dtype())?;
+        y + update
     }
 }

@@ -68,7 +68,7 @@ fn measure(model: &mut Model, settings: &LoraSettings, len: usize, steps: usize,
     let example = synthetic_example(model, len)?;
     let batch = Batch::new(&[&example], model.transformer().device())?;
     let pass = TrainingPass { lora_dropout: 0.0, seed: 0 };
-    let mut step = |optimizer: &mut AdamW| -> Result<()> {
+    let step = |optimizer: &mut AdamW| -> Result<()> {
         let loss = (batch.nll_sum(model.transformer(), pass)? / batch.trained_tokens as f64)?;
         let mut grads = slots.gradients(&loss.backward()?)?;
         clip_global_norm(&mut grads, 1.0)?;

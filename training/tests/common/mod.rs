@@ -1,0 +1,54 @@
+//! Shared test support: the real default model, the datasets shipped with the tests, temp dirs.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use citrus_models::home::default_model_path;
+use citrus_models::model::Model;
+
+/// Path of the default model; a missing model is a setup failure, never a skip.
+pub fn model_path() -> PathBuf {
+    let path = default_model_path();
+    assert!(
+        path.exists(),
+        "the default model is not installed at {}: run scripts/setup",
+        path.display()
+    );
+    path
+}
+
+/// Loads the default model for training: dense f32 base, or quantized as shipped.
+pub fn load(quantized_base: bool) -> Model {
+    Model::load(&model_path(), &citrus_training::load_options(quantized_base), &mut |_| {})
+        .expect("load the default model")
+}
+
+/// A dataset shipped in `training/tests/data/`.
+pub fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+}
+
+/// A fresh temporary folder, removed when dropped.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// Creates `citrus-train-<name>-<pid>` under the system temp folder.
+    pub fn new(name: &str) -> Self {
+        let path = std::env::temp_dir().join(format!("citrus-train-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create temp dir");
+        Self(path)
+    }
+
+    /// The folder.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

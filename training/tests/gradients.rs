@@ -1,0 +1,228 @@
+//! Gradients through the training pass: on a tiny transformer (dense and quantized base) the
+//! LoRA gradient equals a finite-difference derivative; on the default model every trainable
+//! tensor receives a non-zero gradient with both bases.
+
+mod common;
+
+use std::path::Path;
+
+use candle_core::quantized::{GgmlDType, QTensor};
+use candle_core::{Device, Tensor, Var};
+use citrus_models::config::{Architecture, TransformerConfig};
+use citrus_models::lora::{LoraDelta, LoraTarget};
+use citrus_models::seeded::SeededRng;
+use citrus_models::transformer::{BuildOptions, Transformer, TrainingPass};
+use citrus_models::weights::{Weight, WeightSource};
+use citrus_models::Result as ModelResult;
+use citrus_training::config::LoraSettings;
+use citrus_training::dataset::TokenizedExample;
+use citrus_training::optim::AdamW;
+use citrus_training::trainer::{Batch, LoraSlots};
+
+const HIDDEN: usize = 64;
+const FFN: usize = 128;
+const VOCAB: usize = 96;
+
+fn tiny_config(interleaved: bool) -> TransformerConfig {
+    TransformerConfig {
+        architecture: Architecture::Llama,
+        vocab_size: VOCAB,
+        hidden_size: HIDDEN,
+        intermediate_size: FFN,
+        num_layers: 2,
+        num_heads: 4,
+        num_kv_heads: 2,
+        head_dim: 16,
+        rms_norm_eps: 1e-5,
+        rope_theta: 10_000.0,
+        rope_interleaved: interleaved,
+        rope_scaling: None,
+        context_length: 64,
+        attention_bias: false,
+        qk_norm: false,
+        tie_embeddings: true,
+    }
+}
+
+/// Random weights made on request: dense, quantized to Q8_0, or quantized to Q8_0 and
+/// dequantized again (the very values a quantized base computes with, as dense weights).
+#[derive(Clone, Copy, PartialEq)]
+enum Base {
+    Dense,
+    Quantized,
+    Dequantized,
+}
+
+struct RandomWeights {
+    base: Base,
+}
+
+impl RandomWeights {
+    fn shape(name: &str) -> Vec<usize> {
+        let stem = name.split('.').rev().nth(1).unwrap_or(name);
+        match stem {
+            "token_embd" => vec![VOCAB, HIDDEN],
+            "attn_q" | "attn_output" => vec![HIDDEN, HIDDEN],
+            "attn_k" | "attn_v" => vec![32, HIDDEN],
+            "ffn_gate" | "ffn_up" => vec![FFN, HIDDEN],
+            "ffn_down" => vec![HIDDEN, FFN],
+            _ => vec![HIDDEN],
+        }
+    }
+}
+
+impl WeightSource for RandomWeights {
+    fn path(&self) -> &Path {
+        Path::new("random")
+    }
+
+    fn has(&self, name: &str) -> bool {
+        name != "output.weight" && name != "rope_freqs.weight"
+    }
+
+    fn load(&mut self, name: &str, device: &Device) -> ModelResult<Weight> {
+        let shape = Self::shape(name);
+        let count: usize = shape.iter().product();
+        let mut rng = SeededRng::derive(11, &[name.len() as u64, name.bytes().map(u64::from).sum()]);
+        let norm = name.contains("norm");
+        let values: Vec<f32> = (0..count)
+            .map(|_| {
+                let u = rng.next_f32() * 2.0 - 1.0;
+                if norm { 1.0 + 0.1 * u } else { 0.3 * u }
+            })
+            .collect();
+        let tensor = Tensor::from_vec(values, shape.as_slice(), device)?;
+        if shape.len() == 1 || self.base == Base::Dense {
+            return Ok(Weight::Dense(tensor));
+        }
+        let quantized = QTensor::quantize(&tensor, GgmlDType::Q8_0)?;
+        Ok(match self.base {
+            Base::Dequantized => Weight::Dense(quantized.dequantize(device)?),
+            _ => Weight::Quantized(quantized),
+        })
+    }
+
+    fn stored_bytes(&self, _: &str) -> u64 {
+        0
+    }
+
+    fn loaded_bytes(&self, _: &str, _: Option<GgmlDType>) -> u64 {
+        0
+    }
+}
+
+fn tiny_transformer(base: Base) -> Transformer {
+    let options = BuildOptions {
+        device: Device::Cpu,
+        requantize: None,
+        context_length: 64,
+    };
+    let config = tiny_config(base != Base::Dense);
+    Transformer::load(config, &mut RandomWeights { base }, &options, &mut |_| {}).unwrap()
+}
+
+/// Attaches the same random (non-zero) A and B to every projection of each transformer;
+/// returns the variables.
+fn attach_random_lora(transformers: &mut [&mut Transformer]) -> Vec<(String, Var)> {
+    let mut vars = Vec::new();
+    for layer in 0..2 {
+        for target in LoraTarget::ALL {
+            let linear = transformers[0].linear_mut(layer, target).unwrap();
+            let (inp, out) = (linear.in_features(), linear.out_features());
+            let mut rng = SeededRng::derive(5, &[layer as u64, target.index() as u64]);
+            let mut random = |n: usize| (0..n).map(|_| (rng.next_f32() * 2.0 - 1.0) * 0.2).collect::<Vec<f32>>();
+            let a = Var::from_tensor(&Tensor::from_vec(random(4 * inp), (4, inp), &Device::Cpu).unwrap()).unwrap();
+            let b = Var::from_tensor(&Tensor::from_vec(random(out * 4), (out, 4), &Device::Cpu).unwrap()).unwrap();
+            for transformer in transformers.iter_mut() {
+                let delta = LoraDelta { a: a.as_tensor().clone(), b: b.as_tensor().clone(), scale: 2.0 };
+                transformer.linear_mut(layer, target).unwrap().set_lora(Some(delta)).unwrap();
+            }
+            vars.push((format!("{layer}.{target:?}.A"), a));
+            vars.push((format!("{layer}.{target:?}.B"), b));
+        }
+    }
+    vars
+}
+
+fn tiny_batch() -> Batch {
+    let ids: Vec<u32> = (0..24).map(|i| (i * 37 % VOCAB) as u32).collect();
+    let trained = (0..24).map(|i| i >= 8).collect();
+    let example = TokenizedExample { line: 1, ids, trained, truncated: false };
+    Batch::new(&[&example, &example], &Device::Cpu).unwrap()
+}
+
+fn loss(transformer: &Transformer, batch: &Batch) -> Tensor {
+    let pass = TrainingPass { lora_dropout: 0.0, seed: 0 };
+    (batch.nll_sum(transformer, pass).unwrap() / batch.trained_tokens as f64).unwrap()
+}
+
+/// Compares each tensor's gradient on `analytic` with the finite-difference derivative of the
+/// loss of `numeric` along the gradient's direction: `(L(θ + εĝ) − L(θ − εĝ)) / 2ε` must
+/// equal `|g|`.
+fn check_finite_differences(analytic: Base, numeric: Base, tolerance: f64) {
+    let mut transformer = tiny_transformer(analytic);
+    let mut reference = tiny_transformer(numeric);
+    let vars = attach_random_lora(&mut [&mut transformer, &mut reference]);
+    let batch = tiny_batch();
+    let grads = loss(&transformer, &batch).backward().unwrap();
+    let eps = 1e-2;
+    let mut worst = 0.0f64;
+    for (name, var) in &vars {
+        let grad = grads.get(var.as_tensor()).unwrap_or_else(|| panic!("{name}: no gradient"));
+        let norm = grad.sqr().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap().sqrt() as f64;
+        assert!(norm > 0.0, "{name}: zero gradient");
+        let original = var.as_tensor().copy().unwrap();
+        let direction = (grad / norm).unwrap();
+        let at = |sign: f64| {
+            var.set(&(&original + (&direction * (sign * eps)).unwrap()).unwrap()).unwrap();
+            loss(&reference, &batch).to_scalar::<f32>().unwrap() as f64
+        };
+        let numeric = (at(1.0) - at(-1.0)) / (2.0 * eps);
+        var.set(&original).unwrap();
+        let relative = (numeric - norm).abs() / norm;
+        worst = worst.max(relative);
+        assert!(relative < tolerance, "{name}: analytic {norm:.6}, finite difference {numeric:.6} ({relative:.4})");
+    }
+    println!("worst relative error of the directional derivative: {worst:.2e}");
+}
+
+#[test]
+fn lora_gradients_match_finite_differences_on_a_dense_base() {
+    check_finite_differences(Base::Dense, Base::Dense, 1e-2);
+}
+
+/// The quantized base's backward pass (input gradient against the weight dequantized on the
+/// fly) against finite differences of the same weights dequantized. Finite differences of the
+/// quantized forward itself are not a fair reference: candle's quantized matmul also rounds
+/// its input to Q8_0 blocks, a step function that the backward pass treats as the identity
+/// (as QLoRA does); they agree only to about 6–10%. Against the dequantized weights the
+/// remaining difference is the forward's input rounding, about 2%.
+#[test]
+fn lora_gradients_match_finite_differences_on_a_quantized_base() {
+    check_finite_differences(Base::Quantized, Base::Dequantized, 5e-2);
+}
+
+#[test]
+fn every_trainable_tensor_of_the_default_model_gets_a_gradient() {
+    for quantized in [false, true] {
+        let mut model = common::load(quantized);
+        let settings = LoraSettings { targets: LoraTarget::ALL.to_vec(), ..LoraSettings::default() };
+        let slots = LoraSlots::attach(&mut model, &settings, 3).unwrap();
+        let ids = model.tokenizer().encode("Peaked T waves point to hyperkalemia in a patient on spironolactone.").unwrap();
+        let trained = (0..ids.len()).map(|i| i > 4).collect();
+        let example = TokenizedExample { line: 1, ids, trained, truncated: false };
+        let batch = Batch::new(&[&example], &Device::Cpu).unwrap();
+        let pass = TrainingPass { lora_dropout: 0.0, seed: 0 };
+        // PEFT's B = 0 leaves A without gradient at first: take one step so B moves.
+        let mut optimizer = AdamW::new(slots.vars(), 0.0).unwrap();
+        let first = slots.gradients(&batch.nll_sum(model.transformer(), pass).unwrap().backward().unwrap()).unwrap();
+        optimizer.step(&first, 1e-3).unwrap();
+        let grads = slots.gradients(&batch.nll_sum(model.transformer(), pass).unwrap().backward().unwrap()).unwrap();
+        assert_eq!(grads.len(), 30 * 7 * 2);
+        let zero = grads
+            .iter()
+            .filter(|g| g.abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap() == 0.0)
+            .count();
+        assert_eq!(zero, 0, "{zero} of {} tensors got no gradient (quantized base: {quantized})", grads.len());
+    }
+}
