@@ -37,7 +37,11 @@ pub fn frozen_linear(weight: &QMatMul, x: &Tensor) -> Result<Tensor> {
 }
 
 /// The weight of a frozen projection as a dense tensor of `dtype`, `(out, in)`.
-pub fn dense_weight(weight: &QMatMul, device: &candle_core::Device, dtype: DType) -> Result<Tensor> {
+pub fn dense_weight(
+    weight: &QMatMul,
+    device: &candle_core::Device,
+    dtype: DType,
+) -> Result<Tensor> {
     match weight {
         QMatMul::QTensor(q) => q.dequantize(device)?.to_dtype(dtype),
         QMatMul::Tensor(w) | QMatMul::TensorF16(w) => w.to_dtype(dtype),
@@ -132,8 +136,17 @@ mod tests {
         let got = grads.get(x.as_tensor()).expect("input gradient");
         let want = (expected * 2.0).unwrap().broadcast_matmul(dense).unwrap();
         let diff = (got - &want).unwrap().abs().unwrap().max_all().unwrap();
-        let scale = want.abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
-        assert!(diff.to_scalar::<f32>().unwrap() / scale < 0.02, "gradient differs");
+        let scale = want
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(
+            diff.to_scalar::<f32>().unwrap() / scale < 0.02,
+            "gradient differs"
+        );
     }
 
     #[test]

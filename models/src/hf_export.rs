@@ -36,7 +36,9 @@ pub fn export_hf_folder(gguf_path: &Path, dir: &Path, dtype: DType, shards: usiz
         let hf = hf_tensor_name(name).ok_or_else(|| {
             ModelError::invalid_setting("export", format!("no Hugging Face name for `{name}`"))
         })?;
-        let dense = file.read_tensor(name, &Device::Cpu)?.dequantize(&Device::Cpu)?;
+        let dense = file
+            .read_tensor(name, &Device::Cpu)?
+            .dequantize(&Device::Cpu)?;
         let dense = match qk_heads(&config, name) {
             Some(heads) if config.rope_interleaved => gguf_qk_rows_to_hf(&dense, heads)?,
             _ => dense,

@@ -99,9 +99,9 @@ impl LoraTarget {
     /// Parses a short name, a Hugging Face name or a GGUF stem.
     pub fn parse(name: &str) -> Option<Self> {
         let name = name.trim().to_ascii_lowercase();
-        Self::ALL.into_iter().find(|t| {
-            name == t.short_name() || name == t.hf_name() || name == t.gguf_name()
-        })
+        Self::ALL
+            .into_iter()
+            .find(|t| name == t.short_name() || name == t.hf_name() || name == t.gguf_name())
     }
 
     /// Position in [`LoraTarget::ALL`].

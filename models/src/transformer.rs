@@ -630,7 +630,9 @@ impl Transformer {
                 .attention
                 .forward(&h, start, mask.as_ref(), &self.rotary, layer)?;
             x = (x + h)?;
-            let h = block.mlp.forward(&block.ffn_norm.forward(&x, pass)?, pass, layer)?;
+            let h = block
+                .mlp
+                .forward(&block.ffn_norm.forward(&x, pass)?, pass, layer)?;
             x = (x + h)?;
         }
         let x = self.final_norm.forward(&x, pass)?;
@@ -686,11 +688,15 @@ impl Transformer {
                 .attention
                 .forward_train(&h, mask.as_ref(), &self.rotary, pass, layer)?;
             x = (x + h)?;
-            let h = block.mlp.forward(&block.ffn_norm.forward(&x, pass)?, pass, layer)?;
+            let h = block
+                .mlp
+                .forward(&block.ffn_norm.forward(&x, pass)?, pass, layer)?;
             x = (x + h)?;
         }
         let x = self.final_norm.forward(&x, pass)?;
-        let x = x.reshape((b * t, self.config.hidden_size))?.index_select(rows, 0)?;
+        let x = x
+            .reshape((b * t, self.config.hidden_size))?
+            .index_select(rows, 0)?;
         self.lm_head.forward_train(&x, None)
     }
 }

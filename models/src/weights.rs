@@ -365,8 +365,15 @@ mod tests {
         let back = hf_qk_rows_to_gguf(&hf, 2).unwrap();
         assert_eq!(back.to_vec2::<f32>().unwrap(), w.to_vec2::<f32>().unwrap());
         // Head 0 in GGUF order interleaves the halves: rows 0,2 | 1,3 in HF order.
-        let first_rows: Vec<f32> = hf.narrow(0, 0, 4).unwrap().narrow(1, 0, 1).unwrap()
-            .flatten_all().unwrap().to_vec1().unwrap();
+        let first_rows: Vec<f32> = hf
+            .narrow(0, 0, 4)
+            .unwrap()
+            .narrow(1, 0, 1)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
         assert_eq!(first_rows, vec![0.0, 12.0, 6.0, 18.0]);
     }
 }

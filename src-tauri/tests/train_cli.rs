@@ -25,8 +25,7 @@ fn citrus(args: &[&str]) -> Command {
 }
 
 fn run(args: &[&str]) -> Output {
-    let output = citrus(args).output().expect("run citrus");
-    output
+    citrus(args).output().expect("run citrus")
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -45,8 +44,24 @@ fn losses(dir: &Path) -> Vec<(u64, f64)> {
 }
 
 const RUN: [&str; 18] = [
-    "--steps", "6", "--batch", "1", "--grad-accum", "2", "--max-len", "192", "--val-split", "0.2",
-    "--seed", "3", "--lr", "1e-3", "--checkpoint-every", "2", "--threads", "2",
+    "--steps",
+    "6",
+    "--batch",
+    "1",
+    "--grad-accum",
+    "2",
+    "--max-len",
+    "192",
+    "--val-split",
+    "0.2",
+    "--seed",
+    "3",
+    "--lr",
+    "1e-3",
+    "--checkpoint-every",
+    "2",
+    "--threads",
+    "2",
 ];
 
 fn train_args<'a>(data_file: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
@@ -80,24 +95,49 @@ fn a_killed_run_resumes_on_the_same_loss_curve() {
     let checkpoint = killed.join("checkpoints/step-000004");
     let start = Instant::now();
     while !checkpoint.exists() {
-        assert!(start.elapsed() < Duration::from_secs(300), "no checkpoint at step 4");
-        assert!(child.try_wait().unwrap().is_none(), "the run ended before it was killed");
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "no checkpoint at step 4"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it was killed"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let again = run(&train_args(&data_file, &killed_str, &[]));
     assert!(!again.status.success());
-    assert!(text(&again.stderr).contains("train.run_conflict"), "{}", text(&again.stderr));
-    let changed = run(&train_args(&data_file, &killed_str, &["--resume", "--rank", "4"]));
-    assert!(text(&changed.stderr).contains("lora.rank: 8 → 4"), "{}", text(&changed.stderr));
+    assert!(
+        text(&again.stderr).contains("train.run_conflict"),
+        "{}",
+        text(&again.stderr)
+    );
+    let changed = run(&train_args(
+        &data_file,
+        &killed_str,
+        &["--resume", "--rank", "4"],
+    ));
+    assert!(
+        text(&changed.stderr).contains("lora.rank: 8 → 4"),
+        "{}",
+        text(&changed.stderr)
+    );
     let resumed = run(&train_args(&data_file, &killed_str, &["--resume"]));
     assert!(resumed.status.success(), "{}", text(&resumed.stderr));
-    assert!(text(&resumed.stderr).contains("steps 5–6") || text(&resumed.stderr).contains("steps 5"), "{}", text(&resumed.stderr));
+    assert!(
+        text(&resumed.stderr).contains("steps 5–6") || text(&resumed.stderr).contains("steps 5"),
+        "{}",
+        text(&resumed.stderr)
+    );
     let curve = losses(&killed);
     assert_eq!(curve.len(), 6, "{curve:?}");
     for ((step, a), (_, b)) in reference.iter().zip(&curve) {
-        assert!((a - b).abs() <= 1e-6 * a.abs().max(1.0), "step {step}: {a} vs {b}");
+        assert!(
+            (a - b).abs() <= 1e-6 * a.abs().max(1.0),
+            "step {step}: {a} vs {b}"
+        );
     }
 
     // The adapter is inspectable and serves generation.
@@ -108,12 +148,29 @@ fn a_killed_run_resumes_on_the_same_loss_curve() {
     assert_eq!(summary["layers"], 30);
     assert_eq!(summary["meta"]["metrics"]["steps"], 6);
     let generated = run(&[
-        "generate", "--prompt", "Which artery is occluded in an inferior STEMI?", "--adapter", &killed_str,
-        "--max-tokens", "8", "--temperature", "0",
+        "generate",
+        "--prompt",
+        "Which artery is occluded in an inferior STEMI?",
+        "--adapter",
+        &killed_str,
+        "--max-tokens",
+        "8",
+        "--temperature",
+        "0",
     ]);
     assert!(generated.status.success(), "{}", text(&generated.stderr));
-    let missing = run(&["generate", "--prompt", "x", "--adapter", "/nonexistent/adapter"]);
-    assert!(text(&missing.stderr).contains("error [train.io]"), "{}", text(&missing.stderr));
+    let missing = run(&[
+        "generate",
+        "--prompt",
+        "x",
+        "--adapter",
+        "/nonexistent/adapter",
+    ]);
+    assert!(
+        text(&missing.stderr).contains("error [train.io]"),
+        "{}",
+        text(&missing.stderr)
+    );
 }
 
 #[test]
@@ -122,20 +179,48 @@ fn bad_lines_are_named_and_the_good_ones_train() {
     let out = tmp.0.join("run").display().to_string();
     let data_file = data("with_bad_lines.jsonl");
     let output = run(&[
-        "train", "--data", &data_file, "--out", &out, "--steps", "1", "--grad-accum", "1", "--max-len", "256",
-        "--val-split", "0", "--threads", "2",
+        "train",
+        "--data",
+        &data_file,
+        "--out",
+        &out,
+        "--steps",
+        "1",
+        "--grad-accum",
+        "1",
+        "--max-len",
+        "256",
+        "--val-split",
+        "0",
+        "--threads",
+        "2",
     ]);
     let stderr = text(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     assert!(stderr.contains("5 example(s), 4 bad record(s)"), "{stderr}");
-    assert!(stderr.contains("line 2: missing field `target`"), "{stderr}");
+    assert!(
+        stderr.contains("line 2: missing field `target`"),
+        "{stderr}"
+    );
     assert!(stderr.contains("line 4: not JSON"), "{stderr}");
     assert!(stderr.contains("line 6: empty field `target`"), "{stderr}");
     assert!(stderr.contains("line 8: not a JSON object"), "{stderr}");
-    assert!(PathBuf::from(&out).join("adapter_model.safetensors").exists());
+    assert!(PathBuf::from(&out)
+        .join("adapter_model.safetensors")
+        .exists());
 
-    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/citrus/sft_data.jsonl");
-    let check = run(&["train", "--data", &shared.display().to_string(), "--out", &out, "--check", "--val-split", "0"]);
+    let shared =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/citrus/sft_data.jsonl");
+    let check = run(&[
+        "train",
+        "--data",
+        &shared.display().to_string(),
+        "--out",
+        &out,
+        "--check",
+        "--val-split",
+        "0",
+    ]);
     let stderr = text(&check.stderr);
     assert!(check.status.success(), "{stderr}");
     assert!(stderr.contains("1 example(s), 0 bad record(s)"), "{stderr}");
@@ -143,6 +228,16 @@ fn bad_lines_are_named_and_the_good_ones_train() {
 
     let empty = tmp.0.join("empty.jsonl");
     std::fs::write(&empty, "{\"input\": \"q\"}\n").unwrap();
-    let refused = run(&["train", "--data", &empty.display().to_string(), "--out", &out]);
-    assert!(text(&refused.stderr).contains("error [dataset.empty]"), "{}", text(&refused.stderr));
+    let refused = run(&[
+        "train",
+        "--data",
+        &empty.display().to_string(),
+        "--out",
+        &out,
+    ]);
+    assert!(
+        text(&refused.stderr).contains("error [dataset.empty]"),
+        "{}",
+        text(&refused.stderr)
+    );
 }

@@ -126,7 +126,12 @@ fn parse_peft_name(name: &str) -> Option<(usize, LoraTarget, char)> {
 
 /// Moves B's q/k rows between the model's order and Hugging Face's: only GGUF llama models
 /// (interleaved RoPE) differ.
-fn b_rows(b: &Tensor, target: LoraTarget, config: &TransformerConfig, to_hf: bool) -> Result<Tensor> {
+fn b_rows(
+    b: &Tensor,
+    target: LoraTarget,
+    config: &TransformerConfig,
+    to_hf: bool,
+) -> Result<Tensor> {
     let heads = match target {
         LoraTarget::Q => config.num_heads,
         LoraTarget::K => config.num_kv_heads,
@@ -205,24 +210,29 @@ impl LoraAdapter {
     /// and tensors that are not LoRA deltas of q…down are refused, naming what is wrong.
     pub fn load(dir: &Path) -> Result<Self> {
         let config_path = dir.join(CONFIG_FILE);
-        let text = std::fs::read_to_string(&config_path).map_err(|e| TrainError::io(&config_path, e))?;
+        let text =
+            std::fs::read_to_string(&config_path).map_err(|e| TrainError::io(&config_path, e))?;
         let config: Value = serde_json::from_str(&text)
             .map_err(|e| TrainError::adapter(&config_path, format!("invalid JSON: {e}")))?;
         let peft = PeftConfig::read(&config, &config_path)?;
         let weights_path = dir.join(WEIGHTS_FILE);
         if !weights_path.exists() {
-            return Err(TrainError::adapter(dir, format!("no {WEIGHTS_FILE} in the folder")));
+            return Err(TrainError::adapter(
+                dir,
+                format!("no {WEIGHTS_FILE} in the folder"),
+            ));
         }
         let tensors = candle_core::safetensors::load(&weights_path, &Device::Cpu)
             .map_err(|e| TrainError::adapter(&weights_path, e.to_string()))?;
         let modules = peft.modules(tensors, &weights_path)?;
         let meta_path = dir.join(META_FILE);
-        let meta = match std::fs::read_to_string(&meta_path) {
-            Ok(text) => Some(serde_json::from_str(&text).map_err(|e| {
-                TrainError::adapter(&meta_path, format!("invalid metadata: {e}"))
-            })?),
-            Err(_) => None,
-        };
+        let meta =
+            match std::fs::read_to_string(&meta_path) {
+                Ok(text) => Some(serde_json::from_str(&text).map_err(|e| {
+                    TrainError::adapter(&meta_path, format!("invalid metadata: {e}"))
+                })?),
+                Err(_) => None,
+            };
         Ok(Self {
             settings: peft.settings,
             modules,
@@ -272,7 +282,10 @@ impl LoraAdapter {
                 .ok_or_else(|| {
                     TrainError::adapter(
                         Path::new(&name),
-                        format!("layer {layer} does not exist: the model has {} layers", config.num_layers),
+                        format!(
+                            "layer {layer} does not exist: the model has {} layers",
+                            config.num_layers
+                        ),
                     )
                 })?;
             let rank = module.a.dim(0)?;
@@ -330,7 +343,10 @@ struct PeftConfig {
 impl PeftConfig {
     fn read(config: &Value, path: &Path) -> Result<Self> {
         let bad = |detail: String| TrainError::adapter(path, detail);
-        let peft_type = config.get("peft_type").and_then(Value::as_str).unwrap_or("");
+        let peft_type = config
+            .get("peft_type")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         if !peft_type.eq_ignore_ascii_case("lora") {
             return Err(bad(format!("peft_type `{peft_type}` is not LORA")));
         }
@@ -358,31 +374,49 @@ impl PeftConfig {
                 .filter_map(Value::as_str)
                 .map(|name| {
                     LoraTarget::parse(name).ok_or_else(|| {
-                        bad(format!("target module `{name}` is not one of q_proj…down_proj"))
+                        bad(format!(
+                            "target module `{name}` is not one of q_proj…down_proj"
+                        ))
                     })
                 })
                 .collect::<Result<Vec<_>>>()?,
             Some(Value::String(s)) if s == "all-linear" => LoraTarget::ALL.to_vec(),
             other => {
-                return Err(bad(format!("unsupported `target_modules`: {}", other.unwrap_or(&Value::Null))))
+                return Err(bad(format!(
+                    "unsupported `target_modules`: {}",
+                    other.unwrap_or(&Value::Null)
+                )))
             }
         };
         let pattern = |key: &str| -> HashMap<String, f64> {
             config
                 .get(key)
                 .and_then(Value::as_object)
-                .map(|o| o.iter().filter_map(|(k, v)| Some((k.clone(), v.as_f64()?))).collect())
+                .map(|o| {
+                    o.iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_f64()?)))
+                        .collect()
+                })
                 .unwrap_or_default()
         };
         Ok(Self {
             settings: LoraSettings {
                 rank,
                 alpha,
-                rslora: config.get("use_rslora").and_then(Value::as_bool).unwrap_or(false),
-                dropout: config.get("lora_dropout").and_then(Value::as_f64).unwrap_or(0.0) as f32,
+                rslora: config
+                    .get("use_rslora")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+                dropout: config
+                    .get("lora_dropout")
+                    .and_then(Value::as_f64)
+                    .unwrap_or(0.0) as f32,
                 targets,
             },
-            rank_pattern: pattern("rank_pattern").into_iter().map(|(k, v)| (k, v as usize)).collect(),
+            rank_pattern: pattern("rank_pattern")
+                .into_iter()
+                .map(|(k, v)| (k, v as usize))
+                .collect(),
             alpha_pattern: pattern("alpha_pattern"),
         })
     }
@@ -402,12 +436,15 @@ impl PeftConfig {
         tensors: HashMap<String, Tensor>,
         path: &Path,
     ) -> Result<BTreeMap<(usize, LoraTarget), LoraModule>> {
-        let mut halves: BTreeMap<(usize, LoraTarget), (Option<Tensor>, Option<Tensor>)> = BTreeMap::new();
+        let mut halves: BTreeMap<(usize, LoraTarget), (Option<Tensor>, Option<Tensor>)> =
+            BTreeMap::new();
         for (name, tensor) in tensors {
             let (layer, target, matrix) = parse_peft_name(&name).ok_or_else(|| {
                 TrainError::adapter(
                     path,
-                    format!("tensor `{name}` is not a LoRA delta of a q/k/v/o/gate/up/down projection"),
+                    format!(
+                        "tensor `{name}` is not a LoRA delta of a q/k/v/o/gate/up/down projection"
+                    ),
                 )
             })?;
             let entry = halves.entry((layer, target)).or_default();
@@ -423,12 +460,20 @@ impl PeftConfig {
             let (Some(a), Some(b)) = pair else {
                 return Err(TrainError::adapter(
                     path,
-                    format!("{} has only one of lora_A and lora_B", peft_tensor_name(layer, target, 'A').trim_end_matches(".lora_A.weight")),
+                    format!(
+                        "{} has only one of lora_A and lora_B",
+                        peft_tensor_name(layer, target, 'A').trim_end_matches(".lora_A.weight")
+                    ),
                 ));
             };
-            let module_name = format!("model.layers.{layer}.{}.{}", target.hf_parent(), target.hf_name());
+            let module_name = format!(
+                "model.layers.{layer}.{}.{}",
+                target.hf_parent(),
+                target.hf_name()
+            );
             let rank = a.dim(0)?;
-            let expected_rank = Self::lookup(&self.rank_pattern, &module_name).unwrap_or(self.settings.rank);
+            let expected_rank =
+                Self::lookup(&self.rank_pattern, &module_name).unwrap_or(self.settings.rank);
             if rank != expected_rank || b.dim(1)? != rank {
                 return Err(TrainError::adapter(
                     path,
@@ -439,12 +484,16 @@ impl PeftConfig {
                     ),
                 ));
             }
-            let alpha = Self::lookup(&self.alpha_pattern, &module_name).unwrap_or(self.settings.alpha);
+            let alpha =
+                Self::lookup(&self.alpha_pattern, &module_name).unwrap_or(self.settings.alpha);
             let scale = lora_scale(alpha, rank, self.settings.rslora);
             modules.insert((layer, target), LoraModule { a, b, scale });
         }
         if modules.is_empty() {
-            return Err(TrainError::adapter(path, "the adapter holds no LoRA tensors"));
+            return Err(TrainError::adapter(
+                path,
+                "the adapter holds no LoRA tensors",
+            ));
         }
         Ok(modules)
     }
@@ -454,7 +503,10 @@ impl PeftConfig {
 pub fn write_safetensors(path: &Path, tensors: &[(String, Tensor)]) -> Result<()> {
     let mut buffers = Vec::with_capacity(tensors.len());
     for (name, tensor) in tensors {
-        let values = tensor.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+        let values = tensor
+            .to_dtype(DType::F32)?
+            .flatten_all()?
+            .to_vec1::<f32>()?;
         let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
         buffers.push((name.clone(), tensor.dims().to_vec(), bytes));
     }
@@ -521,21 +573,43 @@ mod tests {
     #[test]
     fn peft_names_round_trip() {
         let name = peft_tensor_name(3, LoraTarget::Down, 'B');
-        assert_eq!(name, "base_model.model.model.layers.3.mlp.down_proj.lora_B.weight");
+        assert_eq!(
+            name,
+            "base_model.model.model.layers.3.mlp.down_proj.lora_B.weight"
+        );
         assert_eq!(parse_peft_name(&name), Some((3, LoraTarget::Down, 'B')));
         assert_eq!(
-            parse_peft_name("base_model.model.model.layers.0.self_attn.q_proj.lora_A.default.weight"),
+            parse_peft_name(
+                "base_model.model.model.layers.0.self_attn.q_proj.lora_A.default.weight"
+            ),
             Some((0, LoraTarget::Q, 'A'))
         );
         assert_eq!(parse_peft_name("base_model.model.lm_head.weight"), None);
-        assert_eq!(parse_peft_name("base_model.model.model.layers.0.self_attn.q_proj.lora_magnitude_vector"), None);
+        assert_eq!(
+            parse_peft_name(
+                "base_model.model.model.layers.0.self_attn.q_proj.lora_magnitude_vector"
+            ),
+            None
+        );
     }
 
     #[test]
     fn patterns_match_dotted_suffixes() {
-        let patterns = HashMap::from([("q_proj".to_string(), 4usize), ("layers.1.self_attn.q_proj".to_string(), 2)]);
-        assert_eq!(PeftConfig::lookup(&patterns, "model.layers.0.self_attn.q_proj"), Some(4));
-        assert_eq!(PeftConfig::lookup(&patterns, "model.layers.1.self_attn.q_proj"), Some(2));
-        assert_eq!(PeftConfig::lookup(&patterns, "model.layers.1.self_attn.k_proj"), None);
+        let patterns = HashMap::from([
+            ("q_proj".to_string(), 4usize),
+            ("layers.1.self_attn.q_proj".to_string(), 2),
+        ]);
+        assert_eq!(
+            PeftConfig::lookup(&patterns, "model.layers.0.self_attn.q_proj"),
+            Some(4)
+        );
+        assert_eq!(
+            PeftConfig::lookup(&patterns, "model.layers.1.self_attn.q_proj"),
+            Some(2)
+        );
+        assert_eq!(
+            PeftConfig::lookup(&patterns, "model.layers.1.self_attn.k_proj"),
+            None
+        );
     }
 }

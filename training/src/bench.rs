@@ -40,7 +40,12 @@ pub struct BenchRow {
 /// Measures every configuration on the model at `path`: `steps` timed steps after one warm-up,
 /// one sequence per step, half prompt and half trained reply. `on_row` sees each row as it is
 /// measured.
-pub fn run(path: &Path, lengths: &[usize], steps: usize, on_row: &mut dyn FnMut(&BenchRow)) -> Result<Vec<BenchRow>> {
+pub fn run(
+    path: &Path,
+    lengths: &[usize],
+    steps: usize,
+    on_row: &mut dyn FnMut(&BenchRow),
+) -> Result<Vec<BenchRow>> {
     let mut rows = Vec::new();
     for quantized in [false, true] {
         let mut model = Model::load(path, &crate::load_options(quantized), &mut |_| {})?;
@@ -62,12 +67,21 @@ pub fn run(path: &Path, lengths: &[usize], steps: usize, on_row: &mut dyn FnMut(
     Ok(rows)
 }
 
-fn measure(model: &mut Model, settings: &LoraSettings, len: usize, steps: usize, quantized: bool) -> Result<BenchRow> {
+fn measure(
+    model: &mut Model,
+    settings: &LoraSettings,
+    len: usize,
+    steps: usize,
+    quantized: bool,
+) -> Result<BenchRow> {
     let slots = LoraSlots::attach(model, settings, 1)?;
     let mut optimizer = AdamW::new(slots.vars(), 0.0)?;
     let example = synthetic_example(model, len)?;
     let batch = Batch::new(&[&example], model.transformer().device())?;
-    let pass = TrainingPass { lora_dropout: 0.0, seed: 0 };
+    let pass = TrainingPass {
+        lora_dropout: 0.0,
+        seed: 0,
+    };
     let step = |optimizer: &mut AdamW| -> Result<()> {
         let loss = (batch.nll_sum(model.transformer(), pass)? / batch.trained_tokens as f64)?;
         let mut grads = slots.gradients(&loss.backward()?)?;
@@ -86,7 +100,12 @@ fn measure(model: &mut Model, settings: &LoraSettings, len: usize, steps: usize,
         targets: if settings.targets.len() == 7 {
             "all".into()
         } else {
-            settings.targets.iter().map(|t| t.short_name()).collect::<Vec<_>>().join(",")
+            settings
+                .targets
+                .iter()
+                .map(|t| t.short_name())
+                .collect::<Vec<_>>()
+                .join(",")
         },
         seq_len: len,
         trainable_parameters: slots.parameters(),
@@ -101,7 +120,8 @@ fn measure(model: &mut Model, settings: &LoraSettings, len: usize, steps: usize,
 
 /// A clinical text tokenized and repeated to `len` tokens; the second half is trained.
 fn synthetic_example(model: &Model, len: usize) -> Result<TokenizedExample> {
-    const TEXT: &str = "A 58-year-old man presents with crushing substernal chest pain radiating to \
+    const TEXT: &str =
+        "A 58-year-old man presents with crushing substernal chest pain radiating to \
         the left arm for 40 minutes, diaphoresis and nausea. ECG shows ST elevation in II, III \
         and aVF. Troponin I is 2.4 ng/mL. The most likely diagnosis is an inferior STEMI; the \
         next step is emergent percutaneous coronary intervention. ";

@@ -88,7 +88,10 @@ pub fn latest(run_dir: &Path) -> Result<Option<(PathBuf, CheckpointState)>> {
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.ends_with(".partial") {
             let _ = std::fs::remove_dir_all(&path);
-        } else if let Some(step) = name.strip_prefix("step-").and_then(|s| s.parse::<usize>().ok()) {
+        } else if let Some(step) = name
+            .strip_prefix("step-")
+            .and_then(|s| s.parse::<usize>().ok())
+        {
             whole.push((step, path));
         }
     }
@@ -126,8 +129,9 @@ fn prune(run_dir: &Path) -> Result<()> {
         .map_err(|e| TrainError::io(&dir, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("step-") && p.extension().is_none())
+            p.file_name().is_some_and(|n| {
+                n.to_string_lossy().starts_with("step-") && p.extension().is_none()
+            })
         })
         .collect();
     steps.sort();

@@ -161,7 +161,11 @@ impl TrainConfig {
             "lr",
             "must be positive",
         )?;
-        check(self.weight_decay >= 0.0, "weight_decay", "must not be negative")?;
+        check(
+            self.weight_decay >= 0.0,
+            "weight_decay",
+            "must not be negative",
+        )?;
         check(
             (0.0..1.0).contains(&self.warmup_ratio),
             "warmup",
@@ -173,7 +177,11 @@ impl TrainConfig {
         check(positive_duration, "epochs/steps", "must be at least 1")?;
         check(self.batch_size >= 1, "batch", "must be at least 1")?;
         check(self.grad_accum >= 1, "grad_accum", "must be at least 1")?;
-        check(self.max_grad_norm >= 0.0, "max_grad_norm", "must not be negative")?;
+        check(
+            self.max_grad_norm >= 0.0,
+            "max_grad_norm",
+            "must not be negative",
+        )?;
         check(self.max_len >= 2, "max_len", "must be at least 2")?;
         check(
             (0.0..1.0).contains(&self.val_split),
@@ -207,7 +215,12 @@ fn diff_values(path: &str, a: &serde_json::Value, b: &serde_json::Value, out: &m
                 } else {
                     format!("{path}.{key}")
                 };
-                diff_values(&name, value, y.get(key).unwrap_or(&serde_json::Value::Null), out);
+                diff_values(
+                    &name,
+                    value,
+                    y.get(key).unwrap_or(&serde_json::Value::Null),
+                    out,
+                );
             }
         }
         _ if a != b => out.push(format!("{path}: {a} → {b}")),
@@ -238,12 +251,19 @@ mod tests {
         let mut bad = TrainConfig::default();
         bad.lora.rank = 0;
         assert!(bad.validate().unwrap_err().to_string().contains("`rank`"));
-        let mut other = TrainConfig::default();
-        other.learning_rate = 1e-3;
-        other.lora.rank = 16;
+        let other = TrainConfig {
+            learning_rate: 1e-3,
+            lora: LoraSettings {
+                rank: 16,
+                ..LoraSettings::default()
+            },
+            ..TrainConfig::default()
+        };
         let diffs = TrainConfig::default().differences(&other);
         assert_eq!(diffs.len(), 2, "{diffs:?}");
-        assert!(diffs.iter().any(|d| d.starts_with("learning_rate: 0.0002 → 0.001")));
+        assert!(diffs
+            .iter()
+            .any(|d| d.starts_with("learning_rate: 0.0002 → 0.001")));
         assert!(diffs.iter().any(|d| d.starts_with("lora.rank: 8 → 16")));
     }
 }

@@ -74,7 +74,11 @@ pub fn learning_rate(peak: f64, step: usize, warmup: usize, total: usize) -> f64
 pub fn clip_global_norm(grads: &mut [Tensor], max_norm: f64) -> Result<f64> {
     let mut sum = 0.0f64;
     for g in grads.iter() {
-        sum += g.sqr()?.sum_all()?.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?;
+        sum += g
+            .sqr()?
+            .sum_all()?
+            .to_dtype(candle_core::DType::F64)?
+            .to_scalar::<f64>()?;
     }
     let norm = sum.sqrt();
     if max_norm > 0.0 && norm > max_norm {
@@ -109,10 +113,16 @@ mod tests {
         adam.step(&[grad], 0.1).unwrap();
         let values = var.as_tensor().to_vec1::<f32>().unwrap();
         // m̂ / √v̂ = sign(g) on the first step.
-        assert!((values[0] - 0.9).abs() < 1e-5 && (values[1] + 1.9).abs() < 1e-5, "{values:?}");
+        assert!(
+            (values[0] - 0.9).abs() < 1e-5 && (values[1] + 1.9).abs() < 1e-5,
+            "{values:?}"
+        );
         let mut decayed = AdamW::new(vec![var.clone()], 0.5).unwrap();
         decayed
-            .step(&[Tensor::zeros(2, candle_core::DType::F32, &Device::Cpu).unwrap()], 0.1)
+            .step(
+                &[Tensor::zeros(2, candle_core::DType::F32, &Device::Cpu).unwrap()],
+                0.1,
+            )
             .unwrap();
         let after = var.as_tensor().to_vec1::<f32>().unwrap();
         assert!((after[0] - 0.9 * 0.95).abs() < 1e-5, "{after:?}");

@@ -43,7 +43,8 @@ impl MemoryPlan {
         // Per token and layer: residual, norms (the differentiable RMS norm keeps its
         // intermediates), projections and their rotary intermediates, the SwiGLU's four
         // products, and four copies of the attention scores (scaled, masked, exp, softmax).
-        let per_token = 12 * h + 4 * (q + 2 * kv) + 5 * ffn + 4 * config.num_heads as u64 * tokens as u64;
+        let per_token =
+            12 * h + 4 * (q + 2 * kv) + 5 * ffn + 4 * config.num_heads as u64 * tokens as u64;
         let layer = bt * per_token * f;
         let logits = trained_rows as u64 * config.vocab_size as u64 * f * 3;
         let activation_bytes = layer * config.num_layers as u64 + logits + 2 * layer;
@@ -103,7 +104,10 @@ pub struct Preflight {
 impl Preflight {
     /// Refuses the run when the estimate exceeds what is available, with the numbers.
     pub fn check_fits(&self) -> Result<()> {
-        let needed = self.memory.total_bytes().max(self.measured_peak_bytes.unwrap_or(0));
+        let needed = self
+            .memory
+            .total_bytes()
+            .max(self.measured_peak_bytes.unwrap_or(0));
         match self.available_bytes {
             Some(available) if needed > available => Err(TrainError::TooLarge {
                 needed_mib: mib(needed),
@@ -117,7 +121,8 @@ impl Preflight {
 
     /// Estimated seconds for the remaining steps.
     pub fn eta_seconds(&self) -> Option<f64> {
-        self.seconds_per_step.map(|s| s * self.remaining_steps as f64)
+        self.seconds_per_step
+            .map(|s| s * self.remaining_steps as f64)
     }
 }
 

@@ -11,7 +11,7 @@ use candle_core::{Device, Tensor, Var};
 use citrus_models::config::{Architecture, TransformerConfig};
 use citrus_models::lora::{LoraDelta, LoraTarget};
 use citrus_models::seeded::SeededRng;
-use citrus_models::transformer::{BuildOptions, Transformer, TrainingPass};
+use citrus_models::transformer::{BuildOptions, TrainingPass, Transformer};
 use citrus_models::weights::{Weight, WeightSource};
 use citrus_models::Result as ModelResult;
 use citrus_training::config::LoraSettings;
@@ -83,12 +83,17 @@ impl WeightSource for RandomWeights {
     fn load(&mut self, name: &str, device: &Device) -> ModelResult<Weight> {
         let shape = Self::shape(name);
         let count: usize = shape.iter().product();
-        let mut rng = SeededRng::derive(11, &[name.len() as u64, name.bytes().map(u64::from).sum()]);
+        let mut rng =
+            SeededRng::derive(11, &[name.len() as u64, name.bytes().map(u64::from).sum()]);
         let norm = name.contains("norm");
         let values: Vec<f32> = (0..count)
             .map(|_| {
                 let u = rng.next_f32() * 2.0 - 1.0;
-                if norm { 1.0 + 0.1 * u } else { 0.3 * u }
+                if norm {
+                    1.0 + 0.1 * u
+                } else {
+                    0.3 * u
+                }
             })
             .collect();
         let tensor = Tensor::from_vec(values, shape.as_slice(), device)?;
@@ -130,12 +135,30 @@ fn attach_random_lora(transformers: &mut [&mut Transformer]) -> Vec<(String, Var
             let linear = transformers[0].linear_mut(layer, target).unwrap();
             let (inp, out) = (linear.in_features(), linear.out_features());
             let mut rng = SeededRng::derive(5, &[layer as u64, target.index() as u64]);
-            let mut random = |n: usize| (0..n).map(|_| (rng.next_f32() * 2.0 - 1.0) * 0.2).collect::<Vec<f32>>();
-            let a = Var::from_tensor(&Tensor::from_vec(random(4 * inp), (4, inp), &Device::Cpu).unwrap()).unwrap();
-            let b = Var::from_tensor(&Tensor::from_vec(random(out * 4), (out, 4), &Device::Cpu).unwrap()).unwrap();
+            let mut random = |n: usize| {
+                (0..n)
+                    .map(|_| (rng.next_f32() * 2.0 - 1.0) * 0.2)
+                    .collect::<Vec<f32>>()
+            };
+            let a = Var::from_tensor(
+                &Tensor::from_vec(random(4 * inp), (4, inp), &Device::Cpu).unwrap(),
+            )
+            .unwrap();
+            let b = Var::from_tensor(
+                &Tensor::from_vec(random(out * 4), (out, 4), &Device::Cpu).unwrap(),
+            )
+            .unwrap();
             for transformer in transformers.iter_mut() {
-                let delta = LoraDelta { a: a.as_tensor().clone(), b: b.as_tensor().clone(), scale: 2.0 };
-                transformer.linear_mut(layer, target).unwrap().set_lora(Some(delta)).unwrap();
+                let delta = LoraDelta {
+                    a: a.as_tensor().clone(),
+                    b: b.as_tensor().clone(),
+                    scale: 2.0,
+                };
+                transformer
+                    .linear_mut(layer, target)
+                    .unwrap()
+                    .set_lora(Some(delta))
+                    .unwrap();
             }
             vars.push((format!("{layer}.{target:?}.A"), a));
             vars.push((format!("{layer}.{target:?}.B"), b));
@@ -147,12 +170,20 @@ fn attach_random_lora(transformers: &mut [&mut Transformer]) -> Vec<(String, Var
 fn tiny_batch() -> Batch {
     let ids: Vec<u32> = (0..24).map(|i| (i * 37 % VOCAB) as u32).collect();
     let trained = (0..24).map(|i| i >= 8).collect();
-    let example = TokenizedExample { line: 1, ids, trained, truncated: false };
+    let example = TokenizedExample {
+        line: 1,
+        ids,
+        trained,
+        truncated: false,
+    };
     Batch::new(&[&example, &example], &Device::Cpu).unwrap()
 }
 
 fn loss(transformer: &Transformer, batch: &Batch) -> Tensor {
-    let pass = TrainingPass { lora_dropout: 0.0, seed: 0 };
+    let pass = TrainingPass {
+        lora_dropout: 0.0,
+        seed: 0,
+    };
     (batch.nll_sum(transformer, pass).unwrap() / batch.trained_tokens as f64).unwrap()
 }
 
@@ -168,20 +199,33 @@ fn check_finite_differences(analytic: Base, numeric: Base, tolerance: f64) {
     let eps = 1e-2;
     let mut worst = 0.0f64;
     for (name, var) in &vars {
-        let grad = grads.get(var.as_tensor()).unwrap_or_else(|| panic!("{name}: no gradient"));
-        let norm = grad.sqr().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap().sqrt() as f64;
+        let grad = grads
+            .get(var.as_tensor())
+            .unwrap_or_else(|| panic!("{name}: no gradient"));
+        let norm = grad
+            .sqr()
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+            .sqrt() as f64;
         assert!(norm > 0.0, "{name}: zero gradient");
         let original = var.as_tensor().copy().unwrap();
         let direction = (grad / norm).unwrap();
         let at = |sign: f64| {
-            var.set(&(&original + (&direction * (sign * eps)).unwrap()).unwrap()).unwrap();
+            var.set(&(&original + (&direction * (sign * eps)).unwrap()).unwrap())
+                .unwrap();
             loss(&reference, &batch).to_scalar::<f32>().unwrap() as f64
         };
         let numeric = (at(1.0) - at(-1.0)) / (2.0 * eps);
         var.set(&original).unwrap();
         let relative = (numeric - norm).abs() / norm;
         worst = worst.max(relative);
-        assert!(relative < tolerance, "{name}: analytic {norm:.6}, finite difference {numeric:.6} ({relative:.4})");
+        assert!(
+            relative < tolerance,
+            "{name}: analytic {norm:.6}, finite difference {numeric:.6} ({relative:.4})"
+        );
     }
     println!("worst relative error of the directional derivative: {worst:.2e}");
 }
@@ -206,23 +250,66 @@ fn lora_gradients_match_finite_differences_on_a_quantized_base() {
 fn every_trainable_tensor_of_the_default_model_gets_a_gradient() {
     for quantized in [false, true] {
         let mut model = common::load(quantized);
-        let settings = LoraSettings { targets: LoraTarget::ALL.to_vec(), ..LoraSettings::default() };
+        let settings = LoraSettings {
+            targets: LoraTarget::ALL.to_vec(),
+            ..LoraSettings::default()
+        };
         let slots = LoraSlots::attach(&mut model, &settings, 3).unwrap();
-        let ids = model.tokenizer().encode("Peaked T waves point to hyperkalemia in a patient on spironolactone.").unwrap();
+        let ids = model
+            .tokenizer()
+            .encode("Peaked T waves point to hyperkalemia in a patient on spironolactone.")
+            .unwrap();
         let trained = (0..ids.len()).map(|i| i > 4).collect();
-        let example = TokenizedExample { line: 1, ids, trained, truncated: false };
+        let example = TokenizedExample {
+            line: 1,
+            ids,
+            trained,
+            truncated: false,
+        };
         let batch = Batch::new(&[&example], &Device::Cpu).unwrap();
-        let pass = TrainingPass { lora_dropout: 0.0, seed: 0 };
+        let pass = TrainingPass {
+            lora_dropout: 0.0,
+            seed: 0,
+        };
         // PEFT's B = 0 leaves A without gradient at first: take one step so B moves.
         let mut optimizer = AdamW::new(slots.vars(), 0.0).unwrap();
-        let first = slots.gradients(&batch.nll_sum(model.transformer(), pass).unwrap().backward().unwrap()).unwrap();
+        let first = slots
+            .gradients(
+                &batch
+                    .nll_sum(model.transformer(), pass)
+                    .unwrap()
+                    .backward()
+                    .unwrap(),
+            )
+            .unwrap();
         optimizer.step(&first, 1e-3).unwrap();
-        let grads = slots.gradients(&batch.nll_sum(model.transformer(), pass).unwrap().backward().unwrap()).unwrap();
+        let grads = slots
+            .gradients(
+                &batch
+                    .nll_sum(model.transformer(), pass)
+                    .unwrap()
+                    .backward()
+                    .unwrap(),
+            )
+            .unwrap();
         assert_eq!(grads.len(), 30 * 7 * 2);
         let zero = grads
             .iter()
-            .filter(|g| g.abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap() == 0.0)
+            .filter(|g| {
+                g.abs()
+                    .unwrap()
+                    .max_all()
+                    .unwrap()
+                    .to_scalar::<f32>()
+                    .unwrap()
+                    == 0.0
+            })
             .count();
-        assert_eq!(zero, 0, "{zero} of {} tensors got no gradient (quantized base: {quantized})", grads.len());
+        assert_eq!(
+            zero,
+            0,
+            "{zero} of {} tensors got no gradient (quantized base: {quantized})",
+            grads.len()
+        );
     }
 }

@@ -33,7 +33,11 @@ fn trained() -> &'static (TempDir, TrainOutcome, Vec<TrainEvent>) {
         let dir = TempDir::new("clinical");
         let dataset = Dataset::read(&data("clinical_qa.jsonl"), DataFormat::Auto).unwrap();
         let config = TrainConfig {
-            lora: LoraSettings { rank: 8, alpha: 16.0, ..LoraSettings::default() },
+            lora: LoraSettings {
+                rank: 8,
+                alpha: 16.0,
+                ..LoraSettings::default()
+            },
             learning_rate: 2e-3,
             warmup_ratio: 0.0,
             duration: Duration::Epochs(2),
@@ -47,9 +51,13 @@ fn trained() -> &'static (TempDir, TrainOutcome, Vec<TrainEvent>) {
         let mut request = TrainRequest::new(config, dir.path().join("run"));
         request.calibration_steps = 1;
         let mut events = Vec::new();
-        let outcome = train(&mut model(), &dataset, &request, &CancelToken::new(), &mut |e| {
-            events.push(e.clone())
-        })
+        let outcome = train(
+            &mut model(),
+            &dataset,
+            &request,
+            &CancelToken::new(),
+            &mut |e| events.push(e.clone()),
+        )
         .unwrap();
         (dir, outcome, events)
     })
@@ -58,11 +66,20 @@ fn trained() -> &'static (TempDir, TrainOutcome, Vec<TrainEvent>) {
 fn greedy(model: &mut Model, prompt: &str) -> String {
     let settings = ChatSettings {
         max_new_tokens: 48,
-        sampling: SamplingParams { temperature: 0.0, repetition_penalty: 1.0, ..SamplingParams::default() },
+        sampling: SamplingParams {
+            temperature: 0.0,
+            repetition_penalty: 1.0,
+            ..SamplingParams::default()
+        },
         ..ChatSettings::default()
     };
     model
-        .chat(&[ChatMessage::user(prompt)], &settings, &CancelToken::new(), &mut |_| {})
+        .chat(
+            &[ChatMessage::user(prompt)],
+            &settings,
+            &CancelToken::new(),
+            &mut |_| {},
+        )
         .unwrap()
         .text
 }
@@ -76,7 +93,10 @@ fn last_logits(model: &mut Model, prompt: &[u32]) -> Vec<f32> {
 }
 
 fn max_delta(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 #[test]
@@ -84,7 +104,10 @@ fn training_lowers_validation_loss_and_teaches_the_answers() {
     let (dir, outcome, events) = trained();
     let initial = outcome.initial_validation_loss.unwrap();
     let last = outcome.final_validation_loss.unwrap();
-    println!("validation loss {initial:.4} → {last:.4} in {} steps", outcome.steps);
+    println!(
+        "validation loss {initial:.4} → {last:.4} in {} steps",
+        outcome.steps
+    );
     assert!(last < initial * 0.8, "validation loss {initial} → {last}");
     assert_eq!(outcome.steps, 12, "2 epochs of 24 examples in batches of 4");
     let preflight = events.iter().find_map(|e| match e {
@@ -92,8 +115,16 @@ fn training_lowers_validation_loss_and_teaches_the_answers() {
         _ => None,
     });
     let preflight = preflight.expect("a pre-flight event");
-    assert!(preflight.seconds_per_step.unwrap() > 0.0 && preflight.measured_peak_bytes.unwrap() > 0);
-    assert!(events.iter().filter(|e| matches!(e, TrainEvent::Step(_))).count() == 12);
+    assert!(
+        preflight.seconds_per_step.unwrap() > 0.0 && preflight.measured_peak_bytes.unwrap() > 0
+    );
+    assert!(
+        events
+            .iter()
+            .filter(|e| matches!(e, TrainEvent::Step(_)))
+            .count()
+            == 12
+    );
 
     // The adapted model answers trained items the way the data says, where the base did not.
     let dataset = Dataset::read(&data("clinical_qa.jsonl"), DataFormat::Auto).unwrap();
@@ -104,7 +135,10 @@ fn training_lowers_validation_loss_and_teaches_the_answers() {
         .take(6)
         .map(|e| {
             let answer = e.messages[1].content.split("<answer>\n").nth(1).unwrap();
-            (e.messages[0].content.clone(), answer.trim_end_matches("\n</answer>").to_string())
+            (
+                e.messages[0].content.clone(),
+                answer.trim_end_matches("\n</answer>").to_string(),
+            )
         })
         .collect();
     let base: Vec<String> = items.iter().map(|(q, _)| greedy(&mut model, q)).collect();
@@ -116,7 +150,12 @@ fn training_lowers_validation_loss_and_teaches_the_answers() {
         .zip(base.iter().zip(&adapted))
         .filter(|((_, answer), (b, a))| a.contains(answer.as_str()) && !b.contains(answer.as_str()))
         .count();
-    println!("answers learnt: {learnt} of {}; e.g. base {:?} / adapted {:?}", items.len(), base[0], adapted[0]);
+    println!(
+        "answers learnt: {learnt} of {}; e.g. base {:?} / adapted {:?}",
+        items.len(),
+        base[0],
+        adapted[0]
+    );
     assert!(learnt >= 1, "no trained answer was learnt: {adapted:?}");
 }
 
@@ -127,10 +166,15 @@ fn saved_adapters_give_the_same_logits_and_match_on_a_hugging_face_folder() {
     let adapter = LoraAdapter::load(&adapter_dir).unwrap();
     let meta = adapter.meta.clone().expect("citrus metadata");
     assert_eq!(meta.training.unwrap().lora.rank, 8);
-    let config: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(adapter_dir.join("adapter_config.json")).unwrap()).unwrap();
+    let config: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(adapter_dir.join("adapter_config.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(config["peft_type"], "LORA");
-    assert_eq!(config["target_modules"], serde_json::json!(["q_proj", "k_proj", "v_proj", "o_proj"]));
+    assert_eq!(
+        config["target_modules"],
+        serde_json::json!(["q_proj", "k_proj", "v_proj", "o_proj"])
+    );
     let a = &adapter.modules[&(0, citrus_models::lora::LoraTarget::K)];
     assert_eq!((a.a.dims(), a.b.dims()), (&[8, 576][..], &[192, 8][..]));
 
@@ -140,13 +184,19 @@ fn saved_adapters_give_the_same_logits_and_match_on_a_hugging_face_folder() {
     let base = last_logits(&mut gguf, &prompt);
     adapter.attach(&mut gguf, "first").unwrap();
     let adapted = last_logits(&mut gguf, &prompt);
-    assert!(max_delta(&base, &adapted) > 1e-3, "the adapter changes nothing");
+    assert!(
+        max_delta(&base, &adapted) > 1e-3,
+        "the adapter changes nothing"
+    );
 
     // Save → load: the very same logits.
     let copy = TempDir::new("copy");
     adapter.save(copy.path()).unwrap();
     LoraAdapter::attach_dir(copy.path(), &mut gguf).unwrap();
-    assert_eq!(gguf.adapter(), Some(copy.path().display().to_string().as_str()));
+    assert_eq!(
+        gguf.adapter(),
+        Some(copy.path().display().to_string().as_str())
+    );
     assert_eq!(max_delta(&adapted, &last_logits(&mut gguf, &prompt)), 0.0);
     detach(&mut gguf);
     assert_eq!(max_delta(&base, &last_logits(&mut gguf, &prompt)), 0.0);
@@ -154,10 +204,16 @@ fn saved_adapters_give_the_same_logits_and_match_on_a_hugging_face_folder() {
 
     // The same PEFT adapter on the model as a Hugging Face folder (rows in HF order).
     let folder = TempDir::new("hf");
-    citrus_models::hf_export::export_hf_folder(&common::model_path(), folder.path(), DType::F32, 1).unwrap();
+    citrus_models::hf_export::export_hf_folder(&common::model_path(), folder.path(), DType::F32, 1)
+        .unwrap();
     let mut hf = Model::load(folder.path(), &LoadOptions::default(), &mut |_| {}).unwrap();
     let warnings = LoraAdapter::attach_dir(&adapter_dir, &mut hf).unwrap();
-    assert!(warnings.iter().any(|w| w.contains("not on this model file")), "{warnings:?}");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("not on this model file")),
+        "{warnings:?}"
+    );
     let hf_logits = last_logits(&mut hf, &prompt);
     let delta = max_delta(&adapted, &hf_logits);
     println!("PEFT adapter on the HF folder vs on the GGUF: max |Δlogit| = {delta:.6}");
@@ -167,10 +223,18 @@ fn saved_adapters_give_the_same_logits_and_match_on_a_hugging_face_folder() {
 #[test]
 fn datasets_as_shipped_tokenize_with_the_prompt_masked() {
     let model = model();
-    let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/citrus/sft_data.jsonl");
+    let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data/citrus/sft_data.jsonl");
     let dataset = Dataset::read(&shared, DataFormat::Auto).unwrap();
-    assert_eq!((dataset.format, dataset.examples.len(), dataset.bad.len()), (DataFormat::Citrus, 1, 0));
-    let config = TrainConfig { max_len: 2048, val_split: 0.0, ..TrainConfig::default() };
+    assert_eq!(
+        (dataset.format, dataset.examples.len(), dataset.bad.len()),
+        (DataFormat::Citrus, 1, 0)
+    );
+    let config = TrainConfig {
+        max_len: 2048,
+        val_split: 0.0,
+        ..TrainConfig::default()
+    };
     let prepared = PreparedData::new(&dataset, &model, &config).unwrap();
     let example = &prepared.train.examples[0];
     let preview = Preview::of(example, model.tokenizer()).unwrap();
@@ -180,37 +244,76 @@ fn datasets_as_shipped_tokenize_with_the_prompt_masked() {
     assert_eq!(trained[0].text, format!("{target}<|im_end|>\n"));
     let masked = &preview.segments[0];
     assert!(!masked.trained && masked.text.contains("<|im_start|>user\n"));
-    assert!(masked.text.ends_with("<|im_start|>assistant\n"), "{:?}", masked.text);
+    assert!(
+        masked.text.ends_with("<|im_start|>assistant\n"),
+        "{:?}",
+        masked.text
+    );
     assert_eq!(prepared.train.stats.trained_tokens, trained[0].tokens);
 
     // Longer than the maximum: truncated, or skipped with a reason.
-    let short = TrainConfig { max_len: 64, val_split: 0.0, ..TrainConfig::default() };
-    let err = PreparedData::new(&dataset, &model, &short).err().expect("nothing to train within 64 tokens");
+    let short = TrainConfig {
+        max_len: 64,
+        val_split: 0.0,
+        ..TrainConfig::default()
+    };
+    let err = PreparedData::new(&dataset, &model, &short)
+        .err()
+        .expect("nothing to train within 64 tokens");
     assert!(err.to_string().contains("maximum length 64"), "{err}");
     let bad = Dataset::read(&data("with_bad_lines.jsonl"), DataFormat::Auto).unwrap();
     let lines: Vec<usize> = bad.bad.iter().map(|b| b.line).collect();
     assert_eq!((bad.examples.len(), lines), (5, vec![2, 4, 6, 8]));
-    let all = TrainConfig { val_split: 0.0, ..TrainConfig::default() };
-    let longest = PreparedData::new(&bad, &model, &all).unwrap().train.stats.max_tokens;
+    let all = TrainConfig {
+        val_split: 0.0,
+        ..TrainConfig::default()
+    };
+    let longest = PreparedData::new(&bad, &model, &all)
+        .unwrap()
+        .train
+        .stats
+        .max_tokens;
     let skip = TrainConfig {
         max_len: longest - 1,
         overlong: citrus_training::dataset::Overlong::Skip,
         ..all
     };
     let prepared = PreparedData::new(&bad, &model, &skip).unwrap();
-    let reason = format!("{longest} tokens, longer than the maximum length {}", longest - 1);
+    let reason = format!(
+        "{longest} tokens, longer than the maximum length {}",
+        longest - 1
+    );
     assert!(!prepared.train.skipped.is_empty());
-    assert!(prepared.train.skipped.iter().all(|s| s.reason == reason), "{:?}", prepared.train.skipped);
-    assert_eq!(prepared.train.examples.len() + prepared.train.skipped.len(), 5);
+    assert!(
+        prepared.train.skipped.iter().all(|s| s.reason == reason),
+        "{:?}",
+        prepared.train.skipped
+    );
+    assert_eq!(
+        prepared.train.examples.len() + prepared.train.skipped.len(),
+        5
+    );
 }
 
 #[test]
 fn a_run_too_big_for_memory_is_refused_with_numbers() {
     let dataset = Dataset::read(&data("clinical_qa.jsonl"), DataFormat::Auto).unwrap();
     let dir = TempDir::new("huge");
-    let config = TrainConfig { batch_size: 2048, max_len: 256, duration: Duration::Steps(1), ..TrainConfig::default() };
+    let config = TrainConfig {
+        batch_size: 2048,
+        max_len: 256,
+        duration: Duration::Steps(1),
+        ..TrainConfig::default()
+    };
     let request = TrainRequest::new(config, dir.path().join("run"));
-    let err = train(&mut model(), &dataset, &request, &CancelToken::new(), &mut |_| {}).unwrap_err();
+    let err = train(
+        &mut model(),
+        &dataset,
+        &request,
+        &CancelToken::new(),
+        &mut |_| {},
+    )
+    .unwrap_err();
     assert_eq!(err.code(), "train.too_large", "{err}");
     assert!(err.to_string().contains("MiB available"), "{err}");
     assert!(model().adapter().is_none());

@@ -34,7 +34,10 @@ pub fn run(command: AdaptersCommand) -> AppResult<()> {
 fn inspect(args: InspectArgs) -> AppResult<()> {
     let summary = LoraAdapter::load(&args.dir)?.summary(&args.dir);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&summary).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&summary).unwrap_or_default()
+        );
         return Ok(());
     }
     let s = &summary.settings;
@@ -43,7 +46,11 @@ fn inspect(args: InspectArgs) -> AppResult<()> {
         "LoRA         rank {}, alpha {}, {} scaling, dropout {}",
         s.rank,
         s.alpha,
-        if s.rslora { "rsLoRA (alpha/√r)" } else { "alpha/r" },
+        if s.rslora {
+            "rsLoRA (alpha/√r)"
+        } else {
+            "alpha/r"
+        },
         s.dropout
     );
     let targets: Vec<&str> = s.targets.iter().map(|t| t.hf_name()).collect();
@@ -54,11 +61,19 @@ fn inspect(args: InspectArgs) -> AppResult<()> {
     );
     match &summary.meta {
         Some(meta) => {
-            println!("base         {} ({}, {})", meta.base.name, meta.base.architecture.as_str(), meta.base.path);
+            println!(
+                "base         {} ({}, {})",
+                meta.base.name,
+                meta.base.architecture.as_str(),
+                meta.base.path
+            );
             println!("fingerprint  {}", meta.base.fingerprint);
             println!("template     sha256 {}", meta.base.template_hash);
             if let (Some(source), Some(hash)) = (&meta.dataset_source, &meta.dataset_hash) {
-                println!("dataset      {source} (sha256 {})", &hash[..16.min(hash.len())]);
+                println!(
+                    "dataset      {source} (sha256 {})",
+                    &hash[..16.min(hash.len())]
+                );
             }
             println!("metrics      {}", meta.metrics);
         }

@@ -205,7 +205,9 @@ pub fn run(args: TrainArgs) -> AppResult<()> {
     let on_interrupt = cancel.clone();
     let _ = ctrlc::set_handler(move || on_interrupt.cancel());
     let mut view = TrainView::new();
-    match train(&mut model, &dataset, &request, &cancel, &mut |e| view.show(e)) {
+    match train(&mut model, &dataset, &request, &cancel, &mut |e| {
+        view.show(e)
+    }) {
         Ok(outcome) => {
             view.finish();
             eprintln!(
@@ -246,7 +248,11 @@ fn report_dataset(dataset: &Dataset) {
         dataset.bad.len(),
         &dataset.hash[..16]
     );
-    let limit = if std::io::stderr().is_terminal() { 20 } else { usize::MAX };
+    let limit = if std::io::stderr().is_terminal() {
+        20
+    } else {
+        usize::MAX
+    };
     for bad in dataset.bad.iter().take(limit) {
         eprintln!("  line {}: {}", bad.line, bad.reason);
     }
@@ -269,7 +275,10 @@ fn report_tokens(data: &PreparedData, model: &Model) -> AppResult<()> {
     if let Some(first) = data.train.examples.first() {
         let preview = Preview::of(first, model.tokenizer())?;
         let color = std::io::stderr().is_terminal();
-        eprintln!("preview of line {} (masked prompt ⟦…⟧, trained reply «…»):", preview.line);
+        eprintln!(
+            "preview of line {} (masked prompt ⟦…⟧, trained reply «…»):",
+            preview.line
+        );
         for segment in &preview.segments {
             let text = match (segment.trained, color) {
                 (true, true) => format!("\x1b[1;32m{}\x1b[0m", segment.text),
@@ -305,7 +314,7 @@ impl TrainView {
         match event {
             TrainEvent::Preflight(p) => {
                 let m = &p.memory;
-                self.bar.println(format!(
+                self.say(format!(
                     "pre-flight: peak ≈ {} MiB ({}); base dense f32 {} MiB vs quantized {} MiB; {} trainable parameters; {} available",
                     mib(m.total_bytes()),
                     m.describe(),
@@ -315,7 +324,7 @@ impl TrainView {
                     p.available_bytes.map_or("unknown".into(), |a| format!("{} MiB", a >> 20)),
                 ));
                 if let (Some(seconds), Some(peak)) = (p.seconds_per_step, p.measured_peak_bytes) {
-                    self.bar.println(format!(
+                    self.say(format!(
                         "calibrated: {seconds:.2} s/step, measured peak {} MiB; {} step(s) to go ≈ {:.0} s",
                         mib(peak),
                         p.remaining_steps,
@@ -323,10 +332,15 @@ impl TrainView {
                     ));
                 }
             }
-            TrainEvent::Started { start_step, total_steps, train_examples, validation_examples } => {
+            TrainEvent::Started {
+                start_step,
+                total_steps,
+                train_examples,
+                validation_examples,
+            } => {
                 self.bar.set_length(*total_steps as u64);
                 self.bar.set_position(*start_step as u64);
-                self.bar.println(format!(
+                self.say(format!(
                     "training on {train_examples} example(s), validating on {validation_examples}, steps {}–{total_steps}",
                     start_step + 1
                 ));
@@ -346,11 +360,20 @@ impl TrainView {
                 );
             }
             TrainEvent::Validation { step, loss } => {
-                self.bar.println(format!("step {step}: validation loss {loss:.4}"));
+                self.say(format!("step {step}: validation loss {loss:.4}"));
             }
             TrainEvent::Checkpoint { step, path } => {
-                self.bar.println(format!("step {step}: checkpoint {}", path.display()));
+                self.say(format!("step {step}: checkpoint {}", path.display()));
             }
+        }
+    }
+
+    /// A line above the bar, or on stderr when there is no bar (not a terminal).
+    fn say(&self, line: String) {
+        if self.bar.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            self.bar.println(line);
         }
     }
 
@@ -362,7 +385,10 @@ impl TrainView {
 fn run_bench(model_args: &ModelArgs) -> AppResult<()> {
     let path = model_args.model_path()?;
     model_args.load_options()?;
-    println!("{:<10} {:<8} {:>6} {:>11} {:>9} {:>9} {:>9}", "base", "targets", "seq", "trainable", "s/step", "tok/s", "peak MiB");
+    println!(
+        "{:<10} {:<8} {:>6} {:>11} {:>9} {:>9} {:>9}",
+        "base", "targets", "seq", "trainable", "s/step", "tok/s", "peak MiB"
+    );
     let print = |r: &BenchRow| {
         println!(
             "{:<10} {:<8} {:>6} {:>11} {:>9.3} {:>9.1} {:>9}",

@@ -53,8 +53,8 @@ type Parsed = (DataFormat, Vec<Example>, Vec<BadRecord>);
 pub(super) fn parse(text: &str, format: DataFormat) -> Result<Parsed, String> {
     let text = text.trim_start_matches('\u{feff}');
     let records: Vec<(usize, Result<Value, String>)> = if text.trim_start().starts_with('[') {
-        let items: Vec<Value> = serde_json::from_str(text)
-            .map_err(|e| format!("not a JSON array of records: {e}"))?;
+        let items: Vec<Value> =
+            serde_json::from_str(text).map_err(|e| format!("not a JSON array of records: {e}"))?;
         items
             .into_iter()
             .enumerate()
@@ -113,7 +113,10 @@ fn detect(records: &[(usize, Result<Value, String>)]) -> Result<DataFormat, Stri
         })
 }
 
-fn messages_of(object: &Map<String, Value>, format: DataFormat) -> Result<Vec<ChatMessage>, String> {
+fn messages_of(
+    object: &Map<String, Value>,
+    format: DataFormat,
+) -> Result<Vec<ChatMessage>, String> {
     match format {
         DataFormat::Citrus | DataFormat::Auto => {
             citrus_messages(text_field(object, "input")?, text_field(object, "target")?)
@@ -192,7 +195,10 @@ fn text_field<'a>(object: &'a Map<String, Value>, name: &str) -> Result<&'a str,
     }
 }
 
-fn optional_text<'a>(object: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>, String> {
+fn optional_text<'a>(
+    object: &'a Map<String, Value>,
+    name: &str,
+) -> Result<Option<&'a str>, String> {
     match object.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
@@ -213,7 +219,11 @@ mod tests {
     use super::*;
 
     fn reasons(parsed: &Parsed) -> Vec<(usize, String)> {
-        parsed.2.iter().map(|b| (b.line, b.reason.clone())).collect()
+        parsed
+            .2
+            .iter()
+            .map(|b| (b.line, b.reason.clone()))
+            .collect()
     }
 
     #[test]
@@ -289,7 +299,10 @@ mod tests {
     #[test]
     fn a_forced_format_reports_the_missing_fields() {
         let parsed = parse(r#"{"input":"q","target":"a"}"#, DataFormat::Chat).unwrap();
-        assert_eq!(reasons(&parsed), vec![(1, "missing field `messages`".into())]);
+        assert_eq!(
+            reasons(&parsed),
+            vec![(1, "missing field `messages`".into())]
+        );
         assert!(parse(r#"{"question":"q"}"#, DataFormat::Auto)
             .unwrap_err()
             .contains("no record has the fields"));

@@ -63,8 +63,8 @@ impl Dataset {
     /// Reads `path` in `format` (`Auto` detects it), reporting bad records by number.
     pub fn read(path: &Path, format: DataFormat) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
-        let (format, examples, bad) = format::parse(&text, format)
-            .map_err(|detail| TrainError::BadDataset {
+        let (format, examples, bad) =
+            format::parse(&text, format).map_err(|detail| TrainError::BadDataset {
                 path: path.to_path_buf(),
                 detail,
             })?;
@@ -154,7 +154,11 @@ const SPLIT_STREAM: u64 = 0x5_0117;
 
 fn content_hash(examples: &[Example]) -> String {
     let canonical: Vec<&Vec<ChatMessage>> = examples.iter().map(|e| &e.messages).collect();
-    sha256_hex(serde_json::to_string(&canonical).unwrap_or_default().as_bytes())
+    sha256_hex(
+        serde_json::to_string(&canonical)
+            .unwrap_or_default()
+            .as_bytes(),
+    )
 }
 
 #[cfg(test)]
@@ -180,7 +184,10 @@ mod tests {
         assert_eq!((train.len(), val.len()), (9, 1));
         let (train, val) = data.split(0.0, 7).unwrap();
         assert_eq!((train.len(), val.len()), (10, 0));
-        assert_eq!(data.split(1.0, 7).unwrap_err().code(), "train.invalid_setting");
+        assert_eq!(
+            data.split(1.0, 7).unwrap_err().code(),
+            "train.invalid_setting"
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use candle_core::{DType, Device, Tensor, D};
 use citrus_models::seeded::SeededRng;
-use citrus_models::transformer::{Transformer, TrainingPass};
+use citrus_models::transformer::{TrainingPass, Transformer};
 
 use crate::dataset::TokenizedExample;
 use crate::error::Result;
@@ -25,7 +25,13 @@ pub struct DataStream {
 
 impl DataStream {
     /// A stream over `examples` examples.
-    pub fn new(examples: usize, seed: u64, total_samples: usize, batch_size: usize, grad_accum: usize) -> Self {
+    pub fn new(
+        examples: usize,
+        seed: u64,
+        total_samples: usize,
+        batch_size: usize,
+        grad_accum: usize,
+    ) -> Self {
         Self {
             examples,
             seed,
@@ -37,7 +43,8 @@ impl DataStream {
 
     /// Optimizer steps the stream makes.
     pub fn total_steps(&self) -> usize {
-        self.total_samples.div_ceil(self.batch_size * self.grad_accum)
+        self.total_samples
+            .div_ceil(self.batch_size * self.grad_accum)
     }
 
     fn example_at(&self, sample: usize) -> usize {
@@ -123,7 +130,10 @@ mod tests {
     fn the_stream_covers_each_epoch_once_and_resumes_anywhere() {
         let stream = DataStream::new(5, 3, 10, 2, 2);
         assert_eq!(stream.total_steps(), 3);
-        let all: Vec<usize> = (0..3).flat_map(|s| stream.step_batches(s)).flatten().collect();
+        let all: Vec<usize> = (0..3)
+            .flat_map(|s| stream.step_batches(s))
+            .flatten()
+            .collect();
         assert_eq!(all.len(), 10);
         let mut first: Vec<usize> = all[..5].to_vec();
         first.sort();
@@ -135,10 +145,23 @@ mod tests {
 
     #[test]
     fn batches_pad_right_and_keep_trained_rows() {
-        let a = TokenizedExample { line: 1, ids: vec![5, 6, 7], trained: vec![false, false, true], truncated: false };
-        let b = TokenizedExample { line: 2, ids: vec![8, 9], trained: vec![false, true], truncated: false };
+        let a = TokenizedExample {
+            line: 1,
+            ids: vec![5, 6, 7],
+            trained: vec![false, false, true],
+            truncated: false,
+        };
+        let b = TokenizedExample {
+            line: 2,
+            ids: vec![8, 9],
+            trained: vec![false, true],
+            truncated: false,
+        };
         let batch = Batch::new(&[&a, &b], &Device::Cpu).unwrap();
-        assert_eq!(batch.ids.to_vec2::<u32>().unwrap(), vec![vec![5, 6, 7], vec![8, 9, 0]]);
+        assert_eq!(
+            batch.ids.to_vec2::<u32>().unwrap(),
+            vec![vec![5, 6, 7], vec![8, 9, 0]]
+        );
         assert_eq!(batch.rows.to_vec1::<u32>().unwrap(), vec![1, 3]);
         assert_eq!(batch.targets.to_vec1::<u32>().unwrap(), vec![7, 9]);
         assert_eq!((batch.trained_tokens, batch.tokens), (2, 5));

@@ -48,7 +48,10 @@ impl MetricsLog {
         // Entries up to the checkpoint's step stay; the validation at that step is run again
         // on resume, so its old entry goes.
         let keep = |entry: &Value| {
-            let at = entry.get("step").and_then(Value::as_u64).map(|s| s as usize);
+            let at = entry
+                .get("step")
+                .and_then(Value::as_u64)
+                .map(|s| s as usize);
             let kind = entry.get("kind").and_then(Value::as_str);
             at.is_some_and(|at| at < step || (at == step && kind == Some("step")))
         };
@@ -66,7 +69,10 @@ impl MetricsLog {
     pub fn read(dir: &Path) -> Result<Vec<Value>> {
         let path = dir.join("metrics.jsonl");
         let text = std::fs::read_to_string(&path).map_err(|e| TrainError::io(&path, e))?;
-        Ok(text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
+        Ok(text
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect())
     }
 
     /// Appends a step.
@@ -83,7 +89,11 @@ impl MetricsLog {
 
     fn append(&self, value: &Value) -> Result<()> {
         let io = |e| TrainError::io(&self.path, e);
-        let mut file = OpenOptions::new().create(true).append(true).open(&self.path).map_err(io)?;
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(io)?;
         writeln!(file, "{value}").map_err(io)
     }
 }

@@ -126,13 +126,22 @@ impl PreparedData {
     pub fn new(dataset: &Dataset, model: &Model, config: &TrainConfig) -> Result<Self> {
         let (train, validation) = dataset.split(config.val_split, config.seed)?;
         let tokenize = |examples| {
-            tokenize_dataset(examples, model.tokenizer(), model.template(), config.max_len, config.overlong)
+            tokenize_dataset(
+                examples,
+                model.tokenizer(),
+                model.template(),
+                config.max_len,
+                config.overlong,
+            )
         };
         let train = tokenize(&train)?;
         if train.examples.is_empty() {
             return Err(TrainError::EmptyDataset {
                 source_name: dataset.source.clone(),
-                detail: format!("no training example fits the maximum length {}", config.max_len),
+                detail: format!(
+                    "no training example fits the maximum length {}",
+                    config.max_len
+                ),
             });
         }
         Ok(Self {
@@ -152,7 +161,8 @@ pub fn train(
     cancel: &CancelToken,
     on_event: &mut dyn FnMut(&TrainEvent),
 ) -> Result<TrainOutcome> {
-    let result = Run::prepare(model, dataset, request).and_then(|mut run| run.execute(model, cancel, on_event));
+    let result = Run::prepare(model, dataset, request)
+        .and_then(|mut run| run.execute(model, cancel, on_event));
     model.transformer_mut().clear_lora();
     result
 }
@@ -180,7 +190,13 @@ impl<'a> Run<'a> {
             Duration::Epochs(e) => e * n,
             Duration::Steps(s) => s * config.sequences_per_step(),
         };
-        let stream = DataStream::new(n, config.seed, total_samples, config.batch_size, config.grad_accum);
+        let stream = DataStream::new(
+            n,
+            config.seed,
+            total_samples,
+            config.batch_size,
+            config.grad_accum,
+        );
         let identity = BaseIdentity::of(model);
         let fresh = CheckpointState {
             step: 0,
@@ -255,7 +271,9 @@ impl<'a> Run<'a> {
             let step_start = Instant::now();
             let Some((loss, grad_norm, tokens)) = self.step(model, cancel)? else {
                 self.checkpoint(model, on_event)?;
-                return Err(TrainError::Cancelled { step: self.state.step });
+                return Err(TrainError::Cancelled {
+                    step: self.state.step,
+                });
             };
             self.state.step += 1;
             self.state.tokens_seen += tokens;
@@ -277,10 +295,10 @@ impl<'a> Run<'a> {
             self.log.step(&metrics)?;
             on_event(&TrainEvent::Step(metrics));
             final_loss = Some(loss);
-            if self.state.step % eval_every == 0 || self.state.step == total {
+            if self.state.step.is_multiple_of(eval_every) || self.state.step == total {
                 final_validation_loss = self.validate(model, on_event)?.or(final_validation_loss);
             }
-            if self.state.step % checkpoint_every == 0 || self.state.step == total {
+            if self.state.step.is_multiple_of(checkpoint_every) || self.state.step == total {
                 self.checkpoint(model, on_event)?;
             }
         }
@@ -312,12 +330,19 @@ impl<'a> Run<'a> {
     fn pass(&self, step: usize, micro: usize) -> TrainingPass {
         TrainingPass {
             lora_dropout: self.request.config.lora.dropout,
-            seed: SeededRng::derive(self.request.config.seed, &[DROPOUT_STREAM, step as u64, micro as u64]).next_u64(),
+            seed: SeededRng::derive(
+                self.request.config.seed,
+                &[DROPOUT_STREAM, step as u64, micro as u64],
+            )
+            .next_u64(),
         }
     }
 
     fn examples(&self, indices: &[usize]) -> Vec<&TokenizedExample> {
-        indices.iter().map(|&i| &self.data.train.examples[i]).collect()
+        indices
+            .iter()
+            .map(|&i| &self.data.train.examples[i])
+            .collect()
     }
 
     /// One optimizer step; `None` when cancelled before it completed (nothing is applied).
@@ -361,22 +386,35 @@ impl<'a> Run<'a> {
     }
 
     /// Mean loss per trained token on the validation set (`None` without one).
-    fn validate(&mut self, model: &Model, on_event: &mut dyn FnMut(&TrainEvent)) -> Result<Option<f64>> {
+    fn validate(
+        &mut self,
+        model: &Model,
+        on_event: &mut dyn FnMut(&TrainEvent),
+    ) -> Result<Option<f64>> {
         let examples = &self.data.validation.examples;
         if examples.is_empty() {
             return Ok(None);
         }
         let device = model.transformer().device();
-        let pass = TrainingPass { lora_dropout: 0.0, seed: 0 };
+        let pass = TrainingPass {
+            lora_dropout: 0.0,
+            seed: 0,
+        };
         let (mut nll, mut tokens) = (0.0f64, 0usize);
         for chunk in examples.chunks(self.request.config.batch_size) {
             let batch = Batch::new(&chunk.iter().collect::<Vec<_>>(), device)?;
-            nll += batch.nll_sum(model.transformer(), pass)?.detach().to_scalar::<f32>()? as f64;
+            nll += batch
+                .nll_sum(model.transformer(), pass)?
+                .detach()
+                .to_scalar::<f32>()? as f64;
             tokens += batch.trained_tokens;
         }
         let loss = nll / tokens.max(1) as f64;
         self.log.validation(self.state.step, loss)?;
-        on_event(&TrainEvent::Validation { step: self.state.step, loss });
+        on_event(&TrainEvent::Validation {
+            step: self.state.step,
+            loss,
+        });
         Ok(Some(loss))
     }
 
@@ -388,7 +426,8 @@ impl<'a> Run<'a> {
             training: Some(self.request.config.clone()),
             metrics,
         };
-        self.slots.adapter(model, &self.request.config.lora, Some(meta))
+        self.slots
+            .adapter(model, &self.request.config.lora, Some(meta))
     }
 
     fn checkpoint(&mut self, model: &Model, on_event: &mut dyn FnMut(&TrainEvent)) -> Result<()> {
@@ -396,7 +435,10 @@ impl<'a> Run<'a> {
         let adapter = self.adapter(model, metrics)?;
         let tensors = self.slots.checkpoint_tensors(&self.optimizer);
         let path = checkpoint::save(&self.request.out_dir, &self.state, &tensors, &adapter)?;
-        on_event(&TrainEvent::Checkpoint { step: self.state.step, path });
+        on_event(&TrainEvent::Checkpoint {
+            step: self.state.step,
+            path,
+        });
         Ok(())
     }
 
@@ -425,7 +467,8 @@ impl<'a> Run<'a> {
             batch.trained_tokens,
         );
         let available = if model.transformer().device().is_cpu() {
-            available_system_memory().map(|a| a + citrus_models::memory::resident_memory().unwrap_or(0))
+            available_system_memory()
+                .map(|a| a + citrus_models::memory::resident_memory().unwrap_or(0))
         } else {
             None
         };
@@ -477,7 +520,8 @@ fn quantized_bytes(model: &Model) -> u64 {
 fn check_base_mode(model: &Model, config: &TrainConfig) -> Result<()> {
     let info = model.info();
     let dense = info.requantized_to.as_deref() == Some("F32")
-        || (info.requantized_to.is_none() && matches!(info.quantization.as_str(), "F32" | "F16" | "BF16"));
+        || (info.requantized_to.is_none()
+            && matches!(info.quantization.as_str(), "F32" | "F16" | "BF16"));
     if !config.quantized_base && !dense {
         return Err(TrainError::setting(
             "quantized_base",

@@ -46,21 +46,30 @@ impl LoraSlots {
                 let linear = model
                     .transformer_mut()
                     .linear_mut(layer, target)
-                    .ok_or_else(|| TrainError::setting("targets", format!("no {target:?} in layer {layer}")))?;
+                    .ok_or_else(|| {
+                        TrainError::setting("targets", format!("no {target:?} in layer {layer}"))
+                    })?;
                 let (inp, out) = (linear.in_features(), linear.out_features());
                 let bound = 1.0 / (inp as f32).sqrt();
-                let mut rng = SeededRng::derive(seed, &[INIT_STREAM, layer as u64, target.index() as u64]);
+                let mut rng =
+                    SeededRng::derive(seed, &[INIT_STREAM, layer as u64, target.index() as u64]);
                 let values: Vec<f32> = (0..settings.rank * inp)
                     .map(|_| (rng.next_f32() * 2.0 - 1.0) * bound)
                     .collect();
-                let a = Var::from_tensor(&Tensor::from_vec(values, (settings.rank, inp), &device)?)?;
+                let a =
+                    Var::from_tensor(&Tensor::from_vec(values, (settings.rank, inp), &device)?)?;
                 let b = Var::zeros((out, settings.rank), DType::F32, &device)?;
                 linear.set_lora(Some(LoraDelta {
                     a: a.as_tensor().clone(),
                     b: b.as_tensor().clone(),
                     scale: settings.scale(),
                 }))?;
-                slots.push(Slot { layer, target, a, b });
+                slots.push(Slot {
+                    layer,
+                    target,
+                    a,
+                    b,
+                });
             }
         }
         Ok(Self { slots })
@@ -127,11 +136,23 @@ impl LoraSlots {
     }
 
     /// The adapter as of now (rows converted to Hugging Face order).
-    pub fn adapter(&self, model: &Model, settings: &LoraSettings, meta: Option<AdapterMeta>) -> Result<LoraAdapter> {
+    pub fn adapter(
+        &self,
+        model: &Model,
+        settings: &LoraSettings,
+        meta: Option<AdapterMeta>,
+    ) -> Result<LoraAdapter> {
         let deltas = self
             .slots
             .iter()
-            .map(|s| (s.layer, s.target, s.a.as_tensor().copy(), s.b.as_tensor().copy()))
+            .map(|s| {
+                (
+                    s.layer,
+                    s.target,
+                    s.a.as_tensor().copy(),
+                    s.b.as_tensor().copy(),
+                )
+            })
             .map(|(l, t, a, b)| Ok((l, t, a?, b?)))
             .collect::<Result<Vec<_>>>()?;
         LoraAdapter::from_model_order(settings.clone(), deltas, &model.info().config, meta)

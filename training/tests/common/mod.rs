@@ -20,13 +20,19 @@ pub fn model_path() -> PathBuf {
 
 /// Loads the default model for training: dense f32 base, or quantized as shipped.
 pub fn load(quantized_base: bool) -> Model {
-    Model::load(&model_path(), &citrus_training::load_options(quantized_base), &mut |_| {})
-        .expect("load the default model")
+    Model::load(
+        &model_path(),
+        &citrus_training::load_options(quantized_base),
+        &mut |_| {},
+    )
+    .expect("load the default model")
 }
 
 /// A dataset shipped in `training/tests/data/`.
 pub fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
 }
 
 /// A fresh temporary folder, removed when dropped.
