@@ -47,7 +47,9 @@ pub fn run(
     on_row: &mut dyn FnMut(&BenchRow),
 ) -> Result<Vec<BenchRow>> {
     let mut rows = Vec::new();
-    for quantized in [false, true] {
+    // Peak RSS is the process's: measure the smaller configurations first, so memory freed
+    // but kept by the allocator never exceeds what the next configuration needs anyway.
+    for quantized in [true, false] {
         let mut model = Model::load(path, &crate::load_options(quantized), &mut |_| {})?;
         for targets in [
             vec![LoraTarget::Q, LoraTarget::K, LoraTarget::V, LoraTarget::O],
