@@ -13,8 +13,9 @@
 
 use std::sync::Arc;
 
+use candle_core::backprop::GradStore;
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device, Tensor, Var};
 
 use crate::config::TransformerConfig;
 use crate::error::{ModelError, Result};
@@ -676,29 +677,114 @@ impl Transformer {
         rows: &Tensor,
         pass: Pass,
     ) -> candle_core::Result<Tensor> {
-        let (b, t) = ids.dims2()?;
+        let mask = self.training_mask(ids)?;
         let mut x = self.embedding.forward(ids)?.to_dtype(DType::F32)?;
-        let group = self.config.num_heads / self.config.num_kv_heads;
-        let mask = (t > 1)
-            .then(|| causal_mask(t, 0, group, &self.device))
-            .transpose()?;
-        for (layer, block) in self.blocks.iter().enumerate() {
-            let h = block.attn_norm.forward(&x, pass)?;
-            let h = block
-                .attention
-                .forward_train(&h, mask.as_ref(), &self.rotary, pass, layer)?;
-            x = (x + h)?;
-            let h = block
-                .mlp
-                .forward(&block.ffn_norm.forward(&x, pass)?, pass, layer)?;
-            x = (x + h)?;
+        for layer in 0..self.blocks.len() {
+            x = self.block_train(layer, &x, mask.as_ref(), pass)?;
         }
-        let x = self.final_norm.forward(&x, pass)?;
-        let x = x
-            .reshape((b * t, self.config.hidden_size))?
-            .index_select(rows, 0)?;
+        self.head_train(&x, rows, pass)
+    }
+
+    /// The training pass's causal mask for `ids` `(b, t)` (none for a single token).
+    fn training_mask(&self, ids: &Tensor) -> candle_core::Result<Option<Tensor>> {
+        let t = ids.dim(1)?;
+        let group = self.config.num_heads / self.config.num_kv_heads;
+        (t > 1)
+            .then(|| causal_mask(t, 0, group, &self.device))
+            .transpose()
+    }
+
+    /// Block `layer` in a training pass: `x + attention(norm(x))`, then `+ mlp(norm(·))`.
+    fn block_train(
+        &self,
+        layer: usize,
+        x: &Tensor,
+        mask: Option<&Tensor>,
+        pass: Pass,
+    ) -> candle_core::Result<Tensor> {
+        let block = &self.blocks[layer];
+        let h = block.attn_norm.forward(x, pass)?;
+        let h = block
+            .attention
+            .forward_train(&h, mask, &self.rotary, pass, layer)?;
+        let x = (x + h)?;
+        let h = block
+            .mlp
+            .forward(&block.ffn_norm.forward(&x, pass)?, pass, layer)?;
+        x + h
+    }
+
+    /// The final norm and the frozen head on the flattened positions `rows` of `x` `(b, t, h)`.
+    fn head_train(&self, x: &Tensor, rows: &Tensor, pass: Pass) -> candle_core::Result<Tensor> {
+        let (b, t, h) = x.dims3()?;
+        let x = self.final_norm.forward(x, pass)?;
+        let x = x.reshape((b * t, h))?.index_select(rows, 0)?;
         self.lm_head.forward_train(&x, None)
     }
+
+    /// The summed negative log-likelihood of `targets` at the positions `rows` of `ids`, and
+    /// its gradient (times `scale`) with respect to the LoRA tensors, computed with activation
+    /// checkpointing: the forward pass keeps only each block's input; the backward pass
+    /// recomputes one block at a time and differentiates it from its output's gradient. Peak
+    /// memory holds one block's activations instead of all of them, for one more forward pass.
+    /// `on_grads` receives the gradients of each segment (head, then blocks from the top) to
+    /// accumulate the variables' share; returns the loss.
+    pub fn nll_backward(
+        &self,
+        ids: &Tensor,
+        rows: &Tensor,
+        targets: &Tensor,
+        scale: f64,
+        pass: TrainingPass,
+        on_grads: &mut dyn FnMut(&GradStore) -> candle_core::Result<()>,
+    ) -> Result<f32> {
+        let pass = Pass::Training(pass);
+        Ok(self.nll_backward_inner(ids, rows, targets, scale, pass, on_grads)?)
+    }
+
+    fn nll_backward_inner(
+        &self,
+        ids: &Tensor,
+        rows: &Tensor,
+        targets: &Tensor,
+        scale: f64,
+        pass: Pass,
+        on_grads: &mut dyn FnMut(&GradStore) -> candle_core::Result<()>,
+    ) -> candle_core::Result<f32> {
+        let mask = self.training_mask(ids)?;
+        let mut inputs = Vec::with_capacity(self.blocks.len());
+        let mut x = self.embedding.forward(ids)?.to_dtype(DType::F32)?;
+        for layer in 0..self.blocks.len() {
+            let next = self.block_train(layer, &x, mask.as_ref(), pass)?.detach();
+            inputs.push(x);
+            x = next;
+        }
+        let top = Var::from_tensor(&x)?;
+        let logits = self.head_train(top.as_tensor(), rows, pass)?;
+        let nll = nll_sum(&logits, targets)?;
+        let grads = (&nll * scale)?.backward()?;
+        on_grads(&grads)?;
+        let mut grad = grads.get(top.as_tensor()).cloned();
+        for layer in (0..self.blocks.len()).rev() {
+            let Some(grad_out) = grad.take() else { break };
+            let input = Var::from_tensor(&inputs[layer])?;
+            let out = self.block_train(layer, input.as_tensor(), mask.as_ref(), pass)?;
+            let grads = (out * grad_out)?.sum_all()?.backward()?;
+            on_grads(&grads)?;
+            grad = grads.get(input.as_tensor()).cloned();
+        }
+        nll.to_scalar::<f32>()
+    }
+}
+
+/// `−Σ log softmax(logits)[target]` over the rows of `logits` `(n, vocab)`.
+pub fn nll_sum(logits: &Tensor, targets: &Tensor) -> candle_core::Result<Tensor> {
+    let log_probs = candle_nn::ops::log_softmax(logits, candle_core::D::Minus1)?;
+    log_probs
+        .gather(&targets.unsqueeze(1)?, 1)?
+        .sum_all()?
+        .neg()?
+        .to_dtype(DType::F32)
 }
 
 /// The output head when it shares the embedding matrix.

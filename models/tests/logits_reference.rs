@@ -14,7 +14,7 @@ use candle_transformers::models::quantized_llama::ModelWeights;
 use citrus_models::chat_template::ChatMessage;
 use citrus_models::model::Model;
 use citrus_models::sampling::argmax;
-use common::{model_path, shared_model};
+use common::{max_delta, model_path, shared_model};
 
 fn reference_model() -> ModelWeights {
     let mut file = std::fs::File::open(model_path()).unwrap();
@@ -27,13 +27,6 @@ fn input(tokens: &[u32]) -> Tensor {
         .unwrap()
         .unsqueeze(0)
         .unwrap()
-}
-
-fn max_delta(a: &[f32], b: &[f32]) -> f32 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0f32, f32::max)
 }
 
 fn clinical_prompt(model: &Model) -> Vec<u32> {

@@ -10,26 +10,11 @@ use candle_core::DType;
 use citrus_models::chat_template::ChatMessage;
 use citrus_models::model::{inspect, LoadOptions, Model, ModelFormat};
 use citrus_models::sampling::argmax;
-use common::{model_path, TempDir};
+use common::{last_logits, max_delta, model_path, TempDir};
 
 /// Writes the default model as a Hugging Face folder with weights in `dtype`.
 fn export_hf_folder(dir: &Path, dtype: DType, shards: usize) {
     citrus_models::hf_export::export_hf_folder(&model_path(), dir, dtype, shards).unwrap();
-}
-
-fn last_logits(model: &mut Model, prompt: &[u32]) -> Vec<f32> {
-    let t = model.transformer_mut();
-    t.clear_cache();
-    let logits = t.forward(prompt, false).unwrap().to_vec1::<f32>().unwrap();
-    t.clear_cache();
-    logits
-}
-
-fn max_delta(a: &[f32], b: &[f32]) -> f32 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0f32, f32::max)
 }
 
 #[test]

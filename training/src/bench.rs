@@ -16,7 +16,7 @@ use crate::dataset::TokenizedExample;
 use crate::error::Result;
 use crate::optim::{clip_global_norm, AdamW};
 use crate::preflight::{peak_since_reset, reset_peak};
-use crate::trainer::{Batch, LoraSlots};
+use crate::trainer::{Batch, Gradients, LoraSlots};
 
 /// One measured configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -85,8 +85,10 @@ fn measure(
         seed: 0,
     };
     let step = |optimizer: &mut AdamW| -> Result<()> {
-        let loss = (batch.nll_sum(model.transformer(), pass)? / batch.trained_tokens as f64)?;
-        let mut grads = slots.gradients(&loss.backward()?)?;
+        let mut grads = Gradients::new();
+        let scale = 1.0 / batch.trained_tokens as f64;
+        batch.backward(model.transformer(), pass, scale, &slots, &mut grads)?;
+        let mut grads = slots.dense(grads)?;
         clip_global_norm(&mut grads, 1.0)?;
         optimizer.step(&grads, 1e-4)
     };

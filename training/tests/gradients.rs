@@ -271,27 +271,14 @@ fn every_trainable_tensor_of_the_default_model_gets_a_gradient() {
             lora_dropout: 0.0,
             seed: 0,
         };
+        let gradients = || {
+            let loss = batch.nll_sum(model.transformer(), pass).unwrap();
+            slots.gradients(&loss.backward().unwrap()).unwrap()
+        };
         // PEFT's B = 0 leaves A without gradient at first: take one step so B moves.
         let mut optimizer = AdamW::new(slots.vars(), 0.0).unwrap();
-        let first = slots
-            .gradients(
-                &batch
-                    .nll_sum(model.transformer(), pass)
-                    .unwrap()
-                    .backward()
-                    .unwrap(),
-            )
-            .unwrap();
-        optimizer.step(&first, 1e-3).unwrap();
-        let grads = slots
-            .gradients(
-                &batch
-                    .nll_sum(model.transformer(), pass)
-                    .unwrap()
-                    .backward()
-                    .unwrap(),
-            )
-            .unwrap();
+        optimizer.step(&gradients(), 1e-3).unwrap();
+        let grads = gradients();
         assert_eq!(grads.len(), 30 * 7 * 2);
         let zero = grads
             .iter()
@@ -311,5 +298,79 @@ fn every_trainable_tensor_of_the_default_model_gets_a_gradient() {
             "{zero} of {} tensors got no gradient (quantized base: {quantized})",
             grads.len()
         );
+    }
+}
+
+/// Activation checkpointing (the training step's backward) gives the gradients of one graph
+/// over the whole model.
+#[test]
+fn checkpointed_gradients_equal_the_whole_graph() {
+    for base in [Base::Dense, Base::Quantized] {
+        let mut transformer = tiny_transformer(base);
+        let vars = attach_random_lora(&mut [&mut transformer]);
+        let batch = tiny_batch();
+        let pass = TrainingPass {
+            lora_dropout: 0.1,
+            seed: 9,
+        };
+        let whole = (batch.nll_sum(&transformer, pass).unwrap() * 0.5)
+            .unwrap()
+            .backward()
+            .unwrap();
+        let mut stores = Vec::new();
+        let loss = transformer
+            .nll_backward(
+                &batch.ids,
+                &batch.rows,
+                &batch.targets,
+                0.5,
+                pass,
+                &mut |g| {
+                    stores.push(
+                        vars.iter()
+                            .map(|(_, v)| g.get(v.as_tensor()).cloned())
+                            .collect::<Vec<_>>(),
+                    );
+                    Ok(())
+                },
+            )
+            .unwrap();
+        let reference = batch
+            .nll_sum(&transformer, pass)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(
+            (loss - reference).abs() < 1e-4 * reference.abs(),
+            "{loss} vs {reference}"
+        );
+        assert_eq!(stores.len(), 3, "head and two blocks");
+        for (i, (name, var)) in vars.iter().enumerate() {
+            let expected = whole.get(var.as_tensor()).unwrap();
+            let mut parts = stores.iter().filter_map(|s| s[i].clone());
+            let got = parts
+                .next()
+                .unwrap_or_else(|| panic!("{name}: no checkpointed gradient"));
+            let got = parts.fold(got, |a, b| (a + b).unwrap());
+            let diff = (&got - expected)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
+            let scale = expected
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
+            assert!(
+                diff <= 1e-4 * scale.max(1e-6),
+                "{name}: max |Δ| {diff} (scale {scale})"
+            );
+        }
     }
 }

@@ -15,7 +15,7 @@ use citrus_training::adapter::{detach, LoraAdapter};
 use citrus_training::config::{Duration, LoraSettings, TrainConfig};
 use citrus_training::dataset::{DataFormat, Dataset, Preview};
 use citrus_training::trainer::{train, PreparedData, TrainEvent, TrainOutcome, TrainRequest};
-use common::{data, TempDir};
+use common::{data, last_logits, max_delta, TempDir};
 
 /// The dense default model, loaded once for this binary.
 fn model() -> MutexGuard<'static, Model> {
@@ -82,21 +82,6 @@ fn greedy(model: &mut Model, prompt: &str) -> String {
         )
         .unwrap()
         .text
-}
-
-fn last_logits(model: &mut Model, prompt: &[u32]) -> Vec<f32> {
-    let t = model.transformer_mut();
-    t.clear_cache();
-    let logits = t.forward(prompt, false).unwrap().to_vec1::<f32>().unwrap();
-    t.clear_cache();
-    logits
-}
-
-fn max_delta(a: &[f32], b: &[f32]) -> f32 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
 }
 
 #[test]

@@ -1,8 +1,8 @@
 //! Shared test support: the real default model, loaded once per test binary.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use citrus_models::home::default_model_path;
@@ -33,26 +33,6 @@ pub fn shared_model() -> MutexGuard<'static, Model> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// A fresh temporary folder, removed when dropped.
-pub struct TempDir(PathBuf);
+mod support;
 
-impl TempDir {
-    /// Creates `citrus-test-<name>-<pid>` under the system temp folder.
-    pub fn new(name: &str) -> Self {
-        let path = std::env::temp_dir().join(format!("citrus-test-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("create temp dir");
-        Self(path)
-    }
-
-    /// The folder.
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+pub use support::{last_logits, max_delta, TempDir};

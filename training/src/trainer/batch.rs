@@ -1,9 +1,11 @@
 //! The data stream and its batches: which examples each micro-batch of each step holds, as
 //! padded id tensors with the rows and targets of the trained positions; and the loss.
 
-use candle_core::{DType, Device, Tensor, D};
+use candle_core::{Device, Tensor};
 use citrus_models::seeded::SeededRng;
-use citrus_models::transformer::{TrainingPass, Transformer};
+use citrus_models::transformer::{nll_sum, TrainingPass, Transformer};
+
+use super::slots::{Gradients, LoraSlots};
 
 use crate::dataset::TokenizedExample;
 use crate::error::Result;
@@ -113,12 +115,32 @@ impl Batch {
         })
     }
 
-    /// The summed negative log-likelihood of the trained tokens (a scalar in the graph).
+    /// The summed negative log-likelihood of the trained tokens, as one graph over the whole
+    /// model (for validation, and to check [`Batch::backward`] against).
     pub fn nll_sum(&self, transformer: &Transformer, pass: TrainingPass) -> Result<Tensor> {
         let logits = transformer.forward_train(&self.ids, &self.rows, pass)?;
-        let log_probs = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
-        let picked = log_probs.gather(&self.targets.unsqueeze(1)?, 1)?;
-        Ok(picked.sum_all()?.neg()?.to_dtype(DType::F32)?)
+        Ok(nll_sum(&logits, &self.targets)?)
+    }
+
+    /// The summed negative log-likelihood, with the LoRA gradients of `scale` times it added
+    /// into `grads` (activation checkpointing: see [`Transformer::nll_backward`]).
+    pub fn backward(
+        &self,
+        transformer: &Transformer,
+        pass: TrainingPass,
+        scale: f64,
+        slots: &LoraSlots,
+        grads: &mut Gradients,
+    ) -> Result<f64> {
+        let loss = transformer.nll_backward(
+            &self.ids,
+            &self.rows,
+            &self.targets,
+            scale,
+            pass,
+            &mut |store| slots.accumulate(store, grads),
+        )?;
+        Ok(loss as f64)
     }
 }
 

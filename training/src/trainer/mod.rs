@@ -9,7 +9,6 @@ mod slots;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use candle_core::Tensor;
 use citrus_models::generation::CancelToken;
 use citrus_models::memory::available_system_memory;
 use citrus_models::model::Model;
@@ -27,7 +26,7 @@ use crate::preflight::{peak_since_reset, reset_peak, MemoryPlan, Preflight};
 
 pub use batch::{Batch, DataStream};
 pub use metrics::{MetricsLog, StepMetrics};
-pub use slots::LoraSlots;
+pub use slots::{Gradients, LoraSlots};
 
 /// The random stream of dropout masks.
 const DROPOUT_STREAM: u64 = 0xD_0A7;
@@ -356,29 +355,26 @@ impl<'a> Run<'a> {
             .map(|indices| Batch::new(&self.examples(indices), device))
             .collect::<Result<Vec<_>>>()?;
         let trained: usize = batches.iter().map(|b| b.trained_tokens).sum();
-        let mut accumulated: Option<Vec<Tensor>> = None;
+        let scale = 1.0 / trained.max(1) as f64;
+        let mut accumulated = Gradients::new();
         let mut nll = 0.0f64;
         for (micro, batch) in batches.iter().enumerate() {
             if cancel.is_cancelled() {
                 return Ok(None);
             }
-            let sum = batch.nll_sum(model.transformer(), self.pass(step, micro))?;
-            nll += sum.to_scalar::<f32>()? as f64;
-            let grads = (sum / trained.max(1) as f64)?.backward()?;
-            let grads = self.slots.gradients(&grads)?;
-            accumulated = Some(match accumulated {
-                None => grads,
-                Some(acc) => acc
-                    .iter()
-                    .zip(&grads)
-                    .map(|(a, g)| a + g)
-                    .collect::<candle_core::Result<_>>()?,
-            });
+            let pass = self.pass(step, micro);
+            nll += batch.backward(
+                model.transformer(),
+                pass,
+                scale,
+                &self.slots,
+                &mut accumulated,
+            )?;
         }
         if cancel.is_cancelled() {
             return Ok(None);
         }
-        let mut grads = accumulated.unwrap_or_default();
+        let mut grads = self.slots.dense(accumulated)?;
         let norm = clip_global_norm(&mut grads, self.request.config.max_grad_norm)?;
         self.optimizer.step(&grads, self.learning_rate(step))?;
         let tokens = batches.iter().map(|b| b.tokens).sum();
@@ -489,8 +485,14 @@ impl<'a> Run<'a> {
             let mut seconds = f64::MAX;
             for _ in 0..self.request.calibration_steps {
                 let start = Instant::now();
-                let loss = batch.nll_sum(model.transformer(), self.pass(0, 0))?;
-                drop(loss.backward()?);
+                let mut discarded = Gradients::new();
+                batch.backward(
+                    model.transformer(),
+                    self.pass(0, 0),
+                    1.0,
+                    &self.slots,
+                    &mut discarded,
+                )?;
                 seconds = seconds.min(start.elapsed().as_secs_f64());
             }
             let mean_tokens = self.data.train.stats.mean_tokens * config.batch_size as f64;

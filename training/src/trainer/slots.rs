@@ -13,6 +13,9 @@ use crate::config::LoraSettings;
 use crate::error::{Result, TrainError};
 use crate::optim::AdamW;
 
+/// Gradients being summed, one per variable (`None`: none yet).
+pub type Gradients = Vec<Option<Tensor>>;
+
 /// The random stream of the initialisation.
 const INIT_STREAM: u64 = 0x1_A17;
 
@@ -94,6 +97,37 @@ impl LoraSlots {
             .iter()
             .map(|v| match grads.get(v.as_tensor()) {
                 Some(g) => Ok(g.clone()),
+                None => Ok(v.as_tensor().zeros_like()?),
+            })
+            .collect()
+    }
+
+    /// Adds the gradients `store` holds for the variables into `grads` (one entry per
+    /// variable, in [`LoraSlots::vars`] order; empty to start).
+    pub fn accumulate(&self, store: &GradStore, grads: &mut Gradients) -> candle_core::Result<()> {
+        let vars = self.vars();
+        grads.resize(vars.len(), None);
+        for (sum, var) in grads.iter_mut().zip(&vars) {
+            if let Some(g) = store.get(var.as_tensor()) {
+                *sum = Some(match sum.take() {
+                    Some(total) => (total + g)?,
+                    None => g.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The accumulated gradients with zeros where none arrived.
+    pub fn dense(&self, grads: Gradients) -> Result<Vec<Tensor>> {
+        let mut grads = grads;
+        let vars = self.vars();
+        grads.resize(vars.len(), None);
+        grads
+            .into_iter()
+            .zip(&vars)
+            .map(|(g, v)| match g {
+                Some(g) => Ok(g),
                 None => Ok(v.as_tensor().zeros_like()?),
             })
             .collect()

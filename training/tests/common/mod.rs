@@ -1,6 +1,6 @@
 //! Shared test support: the real default model, the datasets shipped with the tests, temp dirs.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::path::{Path, PathBuf};
 
@@ -35,26 +35,7 @@ pub fn data(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// A fresh temporary folder, removed when dropped.
-pub struct TempDir(PathBuf);
+#[path = "../../../models/tests/common/support.rs"]
+mod support;
 
-impl TempDir {
-    /// Creates `citrus-train-<name>-<pid>` under the system temp folder.
-    pub fn new(name: &str) -> Self {
-        let path = std::env::temp_dir().join(format!("citrus-train-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("create temp dir");
-        Self(path)
-    }
-
-    /// The folder.
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+pub use support::{last_logits, max_delta, TempDir};
