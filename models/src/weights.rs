@@ -323,31 +323,26 @@ impl WeightSource for SafetensorsFolder {
 /// interleaved (for interleaved RoPE); Hugging Face stores the two rotary halves in blocks.
 /// `weight` has shape `(heads · head_dim, in)` (or `(heads · head_dim)` for a bias).
 pub fn gguf_qk_rows_to_hf(weight: &Tensor, heads: usize) -> Result<Tensor> {
-    let dims = weight.dims().to_vec();
-    let rows = dims[0];
-    let rest: usize = dims[1..].iter().product();
-    let head_dim = rows / heads;
-    let hf = weight
-        .reshape((heads, head_dim / 2, 2, rest))?
-        .transpose(1, 2)?
-        .contiguous()?
-        .reshape(dims)?;
-    Ok(hf)
+    permute_qk_rows(weight, heads, true)
 }
 
 /// Applies llama.cpp's q/k row permutation (the inverse of [`gguf_qk_rows_to_hf`]): Hugging
 /// Face rows (rotary halves in blocks) to GGUF rows (interleaved pairs).
 pub fn hf_qk_rows_to_gguf(weight: &Tensor, heads: usize) -> Result<Tensor> {
+    permute_qk_rows(weight, heads, false)
+}
+
+/// Each head's rows viewed as `(pairs, 2)` (GGUF) or `(2, pairs)` (Hugging Face) and swapped.
+fn permute_qk_rows(weight: &Tensor, heads: usize, to_hf: bool) -> Result<Tensor> {
     let dims = weight.dims().to_vec();
-    let rows = dims[0];
     let rest: usize = dims[1..].iter().product();
-    let head_dim = rows / heads;
-    let gguf = weight
-        .reshape((heads, 2, head_dim / 2, rest))?
+    let half = dims[0] / heads / 2;
+    let (a, b) = if to_hf { (half, 2) } else { (2, half) };
+    Ok(weight
+        .reshape((heads, a, b, rest))?
         .transpose(1, 2)?
         .contiguous()?
-        .reshape(dims)?;
-    Ok(gguf)
+        .reshape(dims)?)
 }
 
 #[cfg(test)]

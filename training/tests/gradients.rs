@@ -167,6 +167,16 @@ fn attach_random_lora(transformers: &mut [&mut Transformer]) -> Vec<(String, Var
     vars
 }
 
+/// The largest absolute value of `t`.
+fn max_abs(t: &Tensor) -> f32 {
+    t.abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap()
+}
+
 fn tiny_batch() -> Batch {
     let ids: Vec<u32> = (0..24).map(|i| (i * 37 % VOCAB) as u32).collect();
     let trained = (0..24).map(|i| i >= 8).collect();
@@ -280,18 +290,7 @@ fn every_trainable_tensor_of_the_default_model_gets_a_gradient() {
         optimizer.step(&gradients(), 1e-3).unwrap();
         let grads = gradients();
         assert_eq!(grads.len(), 30 * 7 * 2);
-        let zero = grads
-            .iter()
-            .filter(|g| {
-                g.abs()
-                    .unwrap()
-                    .max_all()
-                    .unwrap()
-                    .to_scalar::<f32>()
-                    .unwrap()
-                    == 0.0
-            })
-            .count();
+        let zero = grads.iter().filter(|g| max_abs(g) == 0.0).count();
         assert_eq!(
             zero,
             0,
@@ -352,21 +351,8 @@ fn checkpointed_gradients_equal_the_whole_graph() {
                 .next()
                 .unwrap_or_else(|| panic!("{name}: no checkpointed gradient"));
             let got = parts.fold(got, |a, b| (a + b).unwrap());
-            let diff = (&got - expected)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap();
-            let scale = expected
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap();
+            let diff = max_abs(&(&got - expected).unwrap());
+            let scale = max_abs(expected);
             assert!(
                 diff <= 1e-4 * scale.max(1e-6),
                 "{name}: max |Δ| {diff} (scale {scale})"

@@ -80,10 +80,11 @@ impl LoraSlots {
 
     /// The variables, `A` then `B` for each pair, in a fixed order.
     pub fn vars(&self) -> Vec<Var> {
-        self.slots
-            .iter()
-            .flat_map(|s| [s.a.clone(), s.b.clone()])
-            .collect()
+        self.iter_vars().cloned().collect()
+    }
+
+    fn iter_vars(&self) -> impl Iterator<Item = &Var> {
+        self.slots.iter().flat_map(|s| [&s.a, &s.b])
     }
 
     /// Number of trainable parameters.
@@ -105,9 +106,8 @@ impl LoraSlots {
     /// Adds the gradients `store` holds for the variables into `grads` (one entry per
     /// variable, in [`LoraSlots::vars`] order; empty to start).
     pub fn accumulate(&self, store: &GradStore, grads: &mut Gradients) -> candle_core::Result<()> {
-        let vars = self.vars();
-        grads.resize(vars.len(), None);
-        for (sum, var) in grads.iter_mut().zip(&vars) {
+        grads.resize(self.slots.len() * 2, None);
+        for (sum, var) in grads.iter_mut().zip(self.iter_vars()) {
             if let Some(g) = store.get(var.as_tensor()) {
                 *sum = Some(match sum.take() {
                     Some(total) => (total + g)?,
