@@ -119,9 +119,28 @@ impl GgufFile {
         }
     }
 
-    /// The names of all tensors in the file.
+    /// Every metadata entry, sorted by key (for writing a derived file).
+    pub fn metadata_entries(&self) -> Vec<(&str, &Value)> {
+        let mut entries: Vec<(&str, &Value)> = self
+            .content
+            .metadata
+            .iter()
+            .map(|(k, v)| (k.as_str(), v))
+            .collect();
+        entries.sort_by_key(|(k, _)| *k);
+        entries
+    }
+
+    /// The names of all tensors, in the order their data lies in the file.
     pub fn tensor_names(&self) -> impl Iterator<Item = &str> {
-        self.content.tensor_infos.keys().map(String::as_str)
+        let mut infos: Vec<(&String, u64)> = self
+            .content
+            .tensor_infos
+            .iter()
+            .map(|(name, info)| (name, info.offset))
+            .collect();
+        infos.sort_by_key(|(_, offset)| *offset);
+        infos.into_iter().map(|(name, _)| name.as_str())
     }
 
     /// Whether the file has a tensor named `name`.

@@ -17,6 +17,19 @@ use crate::weights::{gguf_qk_rows_to_hf, hf_tensor_name};
 /// Writes the GGUF model at `gguf_path` into the folder `dir` (created if missing), with
 /// weights in `dtype`, split into `shards` files.
 pub fn export_hf_folder(gguf_path: &Path, dir: &Path, dtype: DType, shards: usize) -> Result<()> {
+    export_hf_folder_with(gguf_path, dir, dtype, shards, &mut |_, dense| Ok(dense))
+}
+
+/// Like [`export_hf_folder`], passing each weight through `edit` first: it gets the GGUF
+/// tensor name and the dequantized weight in the GGUF's own row order (a merge adds a LoRA
+/// delta there) and returns the weight to write.
+pub fn export_hf_folder_with(
+    gguf_path: &Path,
+    dir: &Path,
+    dtype: DType,
+    shards: usize,
+    edit: &mut dyn FnMut(&str, Tensor) -> Result<Tensor>,
+) -> Result<()> {
     let mut file = GgufFile::open(gguf_path)?;
     let config = TransformerConfig::from_gguf(&file)?;
     if file.has_tensor("rope_freqs.weight") && config.rope_scaling.is_none() {
@@ -39,6 +52,7 @@ pub fn export_hf_folder(gguf_path: &Path, dir: &Path, dtype: DType, shards: usiz
         let dense = file
             .read_tensor(name, &Device::Cpu)?
             .dequantize(&Device::Cpu)?;
+        let dense = edit(name, dense)?;
         let dense = match qk_heads(&config, name) {
             Some(heads) if config.rope_interleaved => gguf_qk_rows_to_hf(&dense, heads)?,
             _ => dense,
@@ -49,6 +63,7 @@ pub fn export_hf_folder(gguf_path: &Path, dir: &Path, dtype: DType, shards: usiz
     write_shards(dir, &tensors, shards.max(1))?;
     let tokenizer = TextTokenizer::from_gguf_vocab(&GgufVocab::from_gguf(&file)?, gguf_path)?;
     let mut hf = hf_config(&config);
+    hf["torch_dtype"] = torch_dtype_name(dtype).into();
     for (key, token) in [
         ("bos_token_id", tokenizer.bos_token()),
         ("eos_token_id", tokenizer.eos_token()),
@@ -82,9 +97,7 @@ fn write_shards(dir: &Path, tensors: &[(String, Tensor)], shards: usize) -> Resu
         } else {
             format!("model-{:05}-of-{:05}.safetensors", i + 1, chunks.len())
         };
-        let map: HashMap<&str, Tensor> =
-            chunk.iter().map(|(n, t)| (n.as_str(), t.clone())).collect();
-        candle_core::safetensors::save(&map, dir.join(&name))?;
+        save_safetensors(&dir.join(&name), chunk)?;
         for (tensor, _) in chunk.iter() {
             weight_map.insert(tensor.clone(), name.clone().into());
         }
@@ -94,6 +107,26 @@ fn write_shards(dir: &Path, tensors: &[(String, Tensor)], shards: usize) -> Resu
         write_json(&dir.join("model.safetensors.index.json"), &index)?;
     }
     Ok(())
+}
+
+/// Writes `tensors` (any dtype) as one safetensors file with the `{"format": "pt"}` metadata
+/// Hugging Face loaders check.
+pub fn save_safetensors(path: &Path, tensors: &[(String, Tensor)]) -> Result<()> {
+    let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);
+    let views = tensors.iter().map(|(name, tensor)| (name.as_str(), tensor));
+    safetensors::serialize_to_file(views, Some(metadata), path).map_err(|e| ModelError::Corrupt {
+        path: path.to_path_buf(),
+        detail: format!("cannot write safetensors: {e}"),
+    })
+}
+
+/// The `torch_dtype` name of a candle dtype.
+pub fn torch_dtype_name(dtype: DType) -> &'static str {
+    match dtype {
+        DType::BF16 => "bfloat16",
+        DType::F16 => "float16",
+        _ => "float32",
+    }
 }
 
 /// A Hugging Face `config.json` for `config`.

@@ -14,6 +14,7 @@ pub mod error;
 pub mod frozen;
 pub mod generation;
 pub mod gguf;
+pub mod gguf_writer;
 pub mod guided;
 pub mod hf_export;
 pub mod home;

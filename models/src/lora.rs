@@ -83,6 +83,20 @@ impl LoraTarget {
         }
     }
 
+    /// The projection's weight shape `(out, in)` in a model with `config`.
+    pub fn shape(self, config: &crate::config::TransformerConfig) -> (usize, usize) {
+        let attention = config.num_heads * config.head_dim;
+        let kv = config.num_kv_heads * config.head_dim;
+        let (hidden, ffn) = (config.hidden_size, config.intermediate_size);
+        match self {
+            Self::Q => (attention, hidden),
+            Self::K | Self::V => (kv, hidden),
+            Self::O => (hidden, attention),
+            Self::Gate | Self::Up => (ffn, hidden),
+            Self::Down => (hidden, ffn),
+        }
+    }
+
     /// The short name used on the command line (`q`, `k`, `v`, `o`, `gate`, `up`, `down`).
     pub fn short_name(self) -> &'static str {
         match self {

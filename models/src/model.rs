@@ -540,6 +540,18 @@ fn dominant_gguf_dtype(file: &GgufFile) -> String {
         .to_string()
 }
 
+/// The chat template a GGUF file or Hugging Face folder carries, if any (without loading the
+/// model).
+pub fn chat_template_source(path: &Path) -> Result<Option<String>> {
+    if path.is_dir() {
+        return read_hf_template(path);
+    }
+    let file = GgufFile::open(path)?;
+    Ok(file
+        .string_opt("tokenizer.chat_template")
+        .map(str::to_string))
+}
+
 fn read_hf_template(folder: &Path) -> Result<Option<String>> {
     let jinja = folder.join("chat_template.jinja");
     if jinja.exists() {

@@ -5,11 +5,13 @@
 //! - [`trainer`]: the SFT loop on the shared transformer (frozen dense or quantized base);
 //! - [`preflight`]: memory and time before a run, refused with numbers when it will not fit;
 //! - [`checkpoint`]: atomic checkpoints for exact resume;
-//! - [`adapter`]: PEFT adapters with Citrus' metadata, attached to a loaded model;
+//! - [`adapter`]: LoRA adapters in PEFT and GGUF form, attached, merged, imported;
+//! - [`bundle`]: hand-off bundles for distributed trainers (LLaMA-Factory, axolotl);
 //! - [`bench`]: step time, tokens/s and peak memory for standard settings.
 
 pub mod adapter;
 pub mod bench;
+pub mod bundle;
 pub mod checkpoint;
 pub mod config;
 pub mod dataset;

@@ -421,6 +421,7 @@ impl<'a> Run<'a> {
             dataset_hash: Some(self.dataset.hash.clone()),
             training: Some(self.request.config.clone()),
             metrics,
+            imported_from: None,
         };
         self.slots
             .adapter(model, &self.request.config.lora, Some(meta))

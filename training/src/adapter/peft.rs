@@ -1,104 +1,32 @@
-//! LoRA adapters in the Hugging Face PEFT layout, with Citrus' own metadata beside them, and
-//! attaching them to a loaded model (no reload of the base).
-//!
-//! Files: `adapter_config.json` (PEFT's `LoraConfig`), `adapter_model.safetensors` (tensors
-//! `base_model.model.model.layers.N.self_attn.q_proj.lora_A.weight` `[r, in]` and
-//! `…lora_B.weight` `[out, r]`, q/k rows in Hugging Face order) and `citrus_adapter.json`
-//! (base model identity and fingerprint, chat-template hash, dataset, settings, metrics).
-//! GGUF llama bases hold q/k rows permuted for interleaved RoPE: B's rows are moved between
-//! the two orders at save and attach, A is untouched.
+//! The Hugging Face PEFT layout: `adapter_config.json` (PEFT's `LoraConfig`) and
+//! `adapter_model.safetensors`, read with `use_rslora`, `rank_pattern` and `alpha_pattern`
+//! honoured, written with patterns wherever a module's rank or scale differs from the config's.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
-use citrus_models::config::{Architecture, TransformerConfig};
-use citrus_models::lora::{LoraDelta, LoraTarget};
-use citrus_models::model::Model;
-use citrus_models::weights::{gguf_qk_rows_to_hf, hf_qk_rows_to_gguf};
-use serde::{Deserialize, Serialize};
+use citrus_models::hf_export::save_safetensors;
+use citrus_models::lora::LoraTarget;
 use serde_json::{json, Value};
 
-use crate::config::{lora_scale, LoraSettings, TrainConfig};
+use super::{LoraAdapter, LoraModule, CONFIG_FILE, META_FILE, WEIGHTS_FILE};
+use crate::config::{lora_scale, LoraSettings};
 use crate::error::{Result, TrainError};
-
-/// PEFT's config file.
-pub const CONFIG_FILE: &str = "adapter_config.json";
-/// PEFT's weights file.
-pub const WEIGHTS_FILE: &str = "adapter_model.safetensors";
-/// Citrus' metadata file.
-pub const META_FILE: &str = "citrus_adapter.json";
-
-/// The model an adapter was trained on, and with which template.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BaseIdentity {
-    /// The model's name.
-    pub name: String,
-    /// Where it was loaded from.
-    pub path: String,
-    /// Its content fingerprint ([`citrus_models::identity::model_fingerprint`]).
-    pub fingerprint: String,
-    /// Its family.
-    pub architecture: Architecture,
-    /// SHA-256 of the chat template used for training.
-    pub template_hash: String,
-}
-
-impl BaseIdentity {
-    /// The identity of a loaded model.
-    pub fn of(model: &Model) -> Self {
-        let info = model.info();
-        Self {
-            name: info.name.clone(),
-            path: info.path.display().to_string(),
-            fingerprint: model.fingerprint().to_string(),
-            architecture: info.architecture,
-            template_hash: model.template().hash().to_string(),
-        }
-    }
-}
-
-/// What Citrus records beside the PEFT files.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AdapterMeta {
-    /// The base model.
-    pub base: BaseIdentity,
-    /// The dataset's source and content hash.
-    pub dataset_source: Option<String>,
-    /// The dataset's content hash.
-    pub dataset_hash: Option<String>,
-    /// The training settings.
-    pub training: Option<TrainConfig>,
-    /// Final metrics (loss, validation loss, steps, tokens…).
-    pub metrics: Value,
-}
-
-/// One projection's low-rank delta.
-#[derive(Debug, Clone)]
-pub struct LoraModule {
-    /// `A`, `(r, in)`.
-    pub a: Tensor,
-    /// `B`, `(out, r)`, rows in Hugging Face order.
-    pub b: Tensor,
-    /// The scale applied to `B·A`.
-    pub scale: f64,
-}
-
-/// A LoRA adapter: settings, one delta per (layer, projection), and metadata.
-#[derive(Debug, Clone)]
-pub struct LoraAdapter {
-    /// Rank, alpha, rsLoRA, dropout, targets.
-    pub settings: LoraSettings,
-    /// The deltas, keyed by (layer, projection).
-    pub modules: BTreeMap<(usize, LoraTarget), LoraModule>,
-    /// Citrus' metadata, when the adapter has it.
-    pub meta: Option<AdapterMeta>,
-}
 
 /// The PEFT tensor name of `target`'s `A` or `B` in `layer`.
 pub fn peft_tensor_name(layer: usize, target: LoraTarget, matrix: char) -> String {
     format!(
         "base_model.model.model.layers.{layer}.{}.{}.lora_{matrix}.weight",
+        target.hf_parent(),
+        target.hf_name()
+    )
+}
+
+/// The module name PEFT's patterns match, e.g. `model.layers.3.self_attn.q_proj`.
+pub fn peft_module_name(layer: usize, target: LoraTarget) -> String {
+    format!(
+        "model.layers.{layer}.{}.{}",
         target.hf_parent(),
         target.hf_name()
     )
@@ -124,55 +52,14 @@ fn parse_peft_name(name: &str) -> Option<(usize, LoraTarget, char)> {
     matches!(tail.as_slice(), ["weight"] | ["default", "weight"]).then_some((layer, target, matrix))
 }
 
-/// Moves B's q/k rows between the model's order and Hugging Face's: only GGUF llama models
-/// (interleaved RoPE) differ.
-fn b_rows(
-    b: &Tensor,
-    target: LoraTarget,
-    config: &TransformerConfig,
-    to_hf: bool,
-) -> Result<Tensor> {
-    let heads = match target {
-        LoraTarget::Q => config.num_heads,
-        LoraTarget::K => config.num_kv_heads,
-        _ => return Ok(b.clone()),
-    };
-    if !config.rope_interleaved {
-        return Ok(b.clone());
-    }
-    Ok(if to_hf {
-        gguf_qk_rows_to_hf(b, heads)?
-    } else {
-        hf_qk_rows_to_gguf(b, heads)?
-    })
-}
-
 impl LoraAdapter {
-    /// An adapter from deltas in the model's own row order (as training holds them).
-    pub fn from_model_order(
-        settings: LoraSettings,
-        deltas: Vec<(usize, LoraTarget, Tensor, Tensor)>,
-        config: &TransformerConfig,
-        meta: Option<AdapterMeta>,
-    ) -> Result<Self> {
-        let scale = settings.scale();
-        let mut modules = BTreeMap::new();
-        for (layer, target, a, b) in deltas {
-            let b = b_rows(&b.to_device(&Device::Cpu)?, target, config, true)?;
-            let a = a.to_device(&Device::Cpu)?;
-            modules.insert((layer, target), LoraModule { a, b, scale });
-        }
-        Ok(Self {
-            settings,
-            modules,
-            meta,
-        })
-    }
-
     /// Writes the adapter into `dir` (created if missing).
+    /// Modules whose rank or scale differ from the settings' are written as PEFT's
+    /// `rank_pattern` / `alpha_pattern`, so every module keeps its exact scale.
     pub fn save(&self, dir: &Path) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| TrainError::io(dir, e))?;
         let s = &self.settings;
+        let (rank_pattern, alpha_pattern) = self.patterns()?;
         let config = json!({
             "peft_type": "LORA",
             "task_type": "CAUSAL_LM",
@@ -187,8 +74,8 @@ impl LoraAdapter {
             "init_lora_weights": true,
             "use_dora": false,
             "modules_to_save": Value::Null,
-            "rank_pattern": {},
-            "alpha_pattern": {},
+            "rank_pattern": rank_pattern,
+            "alpha_pattern": alpha_pattern,
             "base_model_name_or_path": self.meta.as_ref().map(|m| m.base.name.clone()),
             "revision": Value::Null,
         });
@@ -204,6 +91,30 @@ impl LoraAdapter {
             write_json(&dir.join(META_FILE), &value)?;
         }
         Ok(())
+    }
+
+    /// The per-module rank and alpha that differ from the settings, keyed by module name.
+    fn patterns(&self) -> Result<(BTreeMap<String, usize>, BTreeMap<String, f64>)> {
+        let s = &self.settings;
+        let mut ranks = BTreeMap::new();
+        let mut alphas = BTreeMap::new();
+        for (&(layer, target), module) in &self.modules {
+            let name = peft_module_name(layer, target);
+            let rank = module.rank()?;
+            if rank != s.rank {
+                ranks.insert(name.clone(), rank);
+            }
+            let default = lora_scale(s.alpha, rank, s.rslora);
+            if (default - module.scale).abs() > 1e-9 * module.scale.abs().max(1.0) {
+                let root = if s.rslora {
+                    (rank as f64).sqrt()
+                } else {
+                    rank as f64
+                };
+                alphas.insert(name, module.scale * root);
+            }
+        }
+        Ok((ranks, alphas))
     }
 
     /// Reads a PEFT adapter folder (Citrus' metadata when present). DoRA, `modules_to_save`,
@@ -239,98 +150,6 @@ impl LoraAdapter {
             meta,
         })
     }
-
-    /// Attaches the adapter to `model` under `label` (its folder, recorded with each run),
-    /// replacing any attached one, without reloading the base. Everything is checked before
-    /// anything changes; returns warnings (another base file or chat template than the adapter
-    /// was trained with).
-    pub fn attach(&self, model: &mut Model, label: &str) -> Result<Vec<String>> {
-        let config = model.info().config.clone();
-        let mut warnings = Vec::new();
-        if let Some(meta) = &self.meta {
-            if meta.base.architecture != config.architecture {
-                return Err(TrainError::adapter(
-                    Path::new(&meta.base.path),
-                    format!(
-                        "the adapter was trained on a {} model; this model is {}",
-                        meta.base.architecture.as_str(),
-                        config.architecture.as_str()
-                    ),
-                ));
-            }
-            if meta.base.fingerprint != model.fingerprint() {
-                warnings.push(format!(
-                    "the adapter was trained on `{}` ({}), not on this model file",
-                    meta.base.name, meta.base.path
-                ));
-            }
-            if meta.base.template_hash != model.template().hash() {
-                warnings.push(
-                    "the adapter was trained with another chat template than this model's: \
-                     its replies may be malformed"
-                        .into(),
-                );
-            }
-        }
-        let device = model.transformer().device().clone();
-        let mut deltas = Vec::with_capacity(self.modules.len());
-        for (&(layer, target), module) in &self.modules {
-            let name = peft_tensor_name(layer, target, 'A');
-            let linear = model
-                .transformer_mut()
-                .linear_mut(layer, target)
-                .ok_or_else(|| {
-                    TrainError::adapter(
-                        Path::new(&name),
-                        format!(
-                            "layer {layer} does not exist: the model has {} layers",
-                            config.num_layers
-                        ),
-                    )
-                })?;
-            let rank = module.a.dim(0)?;
-            let (out, inp) = (linear.out_features(), linear.in_features());
-            if module.a.dims() != [rank, inp] || module.b.dims() != [out, rank] {
-                return Err(TrainError::adapter(
-                    Path::new(&name),
-                    format!(
-                        "A {:?} and B {:?} do not fit this model's {out}×{inp} projection",
-                        module.a.dims(),
-                        module.b.dims()
-                    ),
-                ));
-            }
-            let dtype = DType::F32;
-            let b = b_rows(&module.b, target, &config, false)?;
-            deltas.push((
-                layer,
-                target,
-                LoraDelta {
-                    a: module.a.to_dtype(dtype)?.to_device(&device)?,
-                    b: b.to_dtype(dtype)?.to_device(&device)?,
-                    scale: module.scale,
-                },
-            ));
-        }
-        model.set_adapter(None);
-        for (layer, target, delta) in deltas {
-            if let Some(linear) = model.transformer_mut().linear_mut(layer, target) {
-                linear.set_lora(Some(delta))?;
-            }
-        }
-        model.set_adapter(Some(label.to_string()));
-        Ok(warnings)
-    }
-
-    /// Reads the adapter in `dir` and attaches it to `model` (see [`LoraAdapter::attach`]).
-    pub fn attach_dir(dir: &Path, model: &mut Model) -> Result<Vec<String>> {
-        Self::load(dir)?.attach(model, &dir.display().to_string())
-    }
-}
-
-/// Removes any attached adapter: the model is its base again.
-pub fn detach(model: &mut Model) {
-    model.set_adapter(None);
 }
 
 /// The fields of PEFT's `LoraConfig` this reader honours.
@@ -466,11 +285,7 @@ impl PeftConfig {
                     ),
                 ));
             };
-            let module_name = format!(
-                "model.layers.{layer}.{}.{}",
-                target.hf_parent(),
-                target.hf_name()
-            );
+            let module_name = peft_module_name(layer, target);
             let rank = a.dim(0)?;
             let expected_rank =
                 Self::lookup(&self.rank_pattern, &module_name).unwrap_or(self.settings.rank);
@@ -501,69 +316,17 @@ impl PeftConfig {
 
 /// Writes `tensors` as f32 safetensors with PEFT's `{"format": "pt"}` metadata.
 pub fn write_safetensors(path: &Path, tensors: &[(String, Tensor)]) -> Result<()> {
-    let mut buffers = Vec::with_capacity(tensors.len());
-    for (name, tensor) in tensors {
-        let values = tensor
-            .to_dtype(DType::F32)?
-            .flatten_all()?
-            .to_vec1::<f32>()?;
-        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-        buffers.push((name.clone(), tensor.dims().to_vec(), bytes));
-    }
-    let views = buffers
+    let f32_tensors = tensors
         .iter()
-        .map(|(name, shape, bytes)| {
-            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes)
-                .map(|view| (name.clone(), view))
-        })
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| TrainError::adapter(path, e.to_string()))?;
-    let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);
-    safetensors::serialize_to_file(views, Some(metadata), path)
-        .map_err(|e| TrainError::adapter(path, e.to_string()))
+        .map(|(name, tensor)| Ok((name.clone(), tensor.to_dtype(DType::F32)?.contiguous()?)))
+        .collect::<Result<Vec<_>>>()?;
+    save_safetensors(path, &f32_tensors).map_err(|e| TrainError::adapter(path, e.to_string()))
 }
 
 /// Writes pretty JSON.
 pub fn write_json(path: &Path, value: &Value) -> Result<()> {
     let text = serde_json::to_string_pretty(value).unwrap_or_default();
     std::fs::write(path, text).map_err(|e| TrainError::io(path, e))
-}
-
-/// What `citrus adapters inspect` shows.
-#[derive(Debug, Clone, Serialize)]
-pub struct AdapterSummary {
-    /// The folder.
-    pub path: PathBuf,
-    /// Rank, alpha, rsLoRA, dropout, targets.
-    pub settings: LoraSettings,
-    /// Layers that carry deltas.
-    pub layers: usize,
-    /// Delta tensors (A and B counted separately).
-    pub tensors: usize,
-    /// Trainable parameters.
-    pub parameters: usize,
-    /// Citrus' metadata, when present.
-    pub meta: Option<AdapterMeta>,
-}
-
-impl LoraAdapter {
-    /// A summary for display.
-    pub fn summary(&self, path: &Path) -> AdapterSummary {
-        let mut layers: Vec<usize> = self.modules.keys().map(|(l, _)| *l).collect();
-        layers.dedup();
-        AdapterSummary {
-            path: path.to_path_buf(),
-            settings: self.settings.clone(),
-            layers: layers.len(),
-            tensors: self.modules.len() * 2,
-            parameters: self
-                .modules
-                .values()
-                .map(|m| m.a.elem_count() + m.b.elem_count())
-                .sum(),
-            meta: self.meta.clone(),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,449 @@
+//! LoRA adapters: one in-memory form ([`LoraAdapter`], B's rows in Hugging Face order) read
+//! from and written to the formats other tools use, and attached to a loaded model without
+//! reloading the base.
+//!
+//! - [`peft`]: Hugging Face PEFT folders (`adapter_config.json`, `adapter_model.safetensors`),
+//!   with Citrus' metadata (`citrus_adapter.json`: base identity, chat-template hash, dataset,
+//!   settings, metrics) beside them;
+//! - [`gguf`]: llama.cpp / Ollama GGUF LoRA adapters;
+//! - [`merge`]: base + adapter written as one GGUF or Hugging Face folder;
+//! - [`modelfile`]: Ollama Modelfiles;
+//! - [`library`]: the adapters imported into the data folder.
+//!
+//! GGUF llama models hold q/k rows permuted for interleaved RoPE: B's rows are moved between
+//! the two orders wherever a GGUF side is involved; A is untouched.
+
+pub mod gguf;
+pub mod library;
+pub mod merge;
+pub mod modelfile;
+pub mod peft;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+use citrus_models::chat_template::ChatTemplate;
+use citrus_models::config::{Architecture, TransformerConfig};
+use citrus_models::identity::model_fingerprint;
+use citrus_models::lora::{LoraDelta, LoraTarget};
+use citrus_models::model::{chat_template_source, inspect, LoadOptions, Model};
+use citrus_models::weights::{gguf_qk_rows_to_hf, hf_qk_rows_to_gguf};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::config::{LoraSettings, TrainConfig};
+use crate::error::{Result, TrainError};
+
+pub use peft::{peft_tensor_name, write_json, write_safetensors};
+
+/// PEFT's config file.
+pub const CONFIG_FILE: &str = "adapter_config.json";
+/// PEFT's weights file.
+pub const WEIGHTS_FILE: &str = "adapter_model.safetensors";
+/// Citrus' metadata file.
+pub const META_FILE: &str = "citrus_adapter.json";
+
+/// The model an adapter was trained on, and with which template.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BaseIdentity {
+    /// The model's name.
+    pub name: String,
+    /// Where it was loaded from.
+    pub path: String,
+    /// Its content fingerprint ([`citrus_models::identity::model_fingerprint`]).
+    pub fingerprint: String,
+    /// Its family.
+    pub architecture: Architecture,
+    /// SHA-256 of the chat template used for training.
+    pub template_hash: String,
+}
+
+impl BaseIdentity {
+    /// The identity of a loaded model.
+    pub fn of(model: &Model) -> Self {
+        let info = model.info();
+        Self {
+            name: info.name.clone(),
+            path: info.path.display().to_string(),
+            fingerprint: model.fingerprint().to_string(),
+            architecture: info.architecture,
+            template_hash: model.template().hash().to_string(),
+        }
+    }
+}
+
+/// What an adapter is checked against: the base's family, file fingerprint, template hash
+/// and shapes.
+#[derive(Debug, Clone)]
+pub struct BaseFacts {
+    /// The model's name.
+    pub name: String,
+    /// Where the base lies.
+    pub path: PathBuf,
+    /// Its family.
+    pub architecture: Architecture,
+    /// Its content fingerprint.
+    pub fingerprint: String,
+    /// SHA-256 of its chat template (ChatML's when it has none, as when loaded).
+    pub template_hash: String,
+    /// Its hyper-parameters.
+    pub config: TransformerConfig,
+}
+
+impl BaseFacts {
+    /// The facts of a loaded model.
+    pub fn of_model(model: &Model) -> Self {
+        let info = model.info();
+        Self {
+            name: info.name.clone(),
+            path: info.path.clone(),
+            architecture: info.architecture,
+            fingerprint: model.fingerprint().to_string(),
+            template_hash: model.template().hash().to_string(),
+            config: info.config.clone(),
+        }
+    }
+
+    /// The facts of the model at `path` (GGUF file or Hugging Face folder), without loading
+    /// its weights.
+    pub fn of_path(path: &Path) -> Result<Self> {
+        let info = inspect(path, &LoadOptions::default())?;
+        let template = chat_template_source(path)?;
+        Ok(Self {
+            name: info.name.clone(),
+            path: path.to_path_buf(),
+            architecture: info.architecture,
+            fingerprint: model_fingerprint(path)?,
+            template_hash: ChatTemplate::new(template.as_deref(), None, None)?
+                .hash()
+                .to_string(),
+            config: info.config,
+        })
+    }
+}
+
+impl BaseFacts {
+    /// The identity an adapter trained on this base records.
+    pub fn identity(&self) -> BaseIdentity {
+        BaseIdentity {
+            name: self.name.clone(),
+            path: self.path.display().to_string(),
+            fingerprint: self.fingerprint.clone(),
+            architecture: self.architecture,
+            template_hash: self.template_hash.clone(),
+        }
+    }
+}
+
+/// What Citrus records beside the PEFT files.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdapterMeta {
+    /// The base model.
+    pub base: BaseIdentity,
+    /// The dataset's source and content hash.
+    pub dataset_source: Option<String>,
+    /// The dataset's content hash.
+    pub dataset_hash: Option<String>,
+    /// The training settings.
+    pub training: Option<TrainConfig>,
+    /// Final metrics (loss, validation loss, steps, tokens…).
+    pub metrics: Value,
+    /// Where an adapter trained elsewhere was imported from (its base is then the one it was
+    /// checked against at import, or the hand-off bundle's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported_from: Option<String>,
+}
+
+impl AdapterMeta {
+    /// Metadata for an adapter trained elsewhere, on `base`, about which nothing else is
+    /// known yet.
+    pub fn untrained(base: BaseIdentity) -> Self {
+        Self {
+            base,
+            dataset_source: None,
+            dataset_hash: None,
+            training: None,
+            metrics: Value::Null,
+            imported_from: None,
+        }
+    }
+}
+
+/// One projection's low-rank delta.
+#[derive(Debug, Clone)]
+pub struct LoraModule {
+    /// `A`, `(r, in)`.
+    pub a: Tensor,
+    /// `B`, `(out, r)`, rows in Hugging Face order.
+    pub b: Tensor,
+    /// The scale applied to `B·A`.
+    pub scale: f64,
+}
+
+impl LoraModule {
+    /// The rank: A's rows.
+    pub fn rank(&self) -> Result<usize> {
+        Ok(self.a.dim(0)?)
+    }
+}
+
+/// A LoRA adapter: settings, one delta per (layer, projection), and metadata.
+#[derive(Debug, Clone)]
+pub struct LoraAdapter {
+    /// Rank, alpha, rsLoRA, dropout, targets.
+    pub settings: LoraSettings,
+    /// The deltas, keyed by (layer, projection).
+    pub modules: BTreeMap<(usize, LoraTarget), LoraModule>,
+    /// Citrus' metadata, when the adapter has it.
+    pub meta: Option<AdapterMeta>,
+}
+
+/// Which order a q/k projection's rows are in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowOrder {
+    /// Hugging Face's (rotate-half RoPE): PEFT adapters and safetensors models.
+    HuggingFace,
+    /// llama.cpp's interleaved-RoPE permutation (GGUF llama models).
+    GgufLlama,
+}
+
+impl RowOrder {
+    /// The order of a loaded model's own q/k weights.
+    pub fn of_model(config: &TransformerConfig) -> Self {
+        if config.rope_interleaved {
+            Self::GgufLlama
+        } else {
+            Self::HuggingFace
+        }
+    }
+
+    /// The order llama.cpp's converter gives this architecture's GGUF files.
+    pub fn of_gguf(architecture: Architecture) -> Self {
+        if architecture == Architecture::Llama {
+            Self::GgufLlama
+        } else {
+            Self::HuggingFace
+        }
+    }
+}
+
+/// Moves B's rows between Hugging Face's order and `order`: only q/k of a permuted model
+/// differ.
+fn b_rows(
+    b: &Tensor,
+    target: LoraTarget,
+    config: &TransformerConfig,
+    order: RowOrder,
+    to_hf: bool,
+) -> Result<Tensor> {
+    let heads = match target {
+        LoraTarget::Q => config.num_heads,
+        LoraTarget::K => config.num_kv_heads,
+        _ => return Ok(b.clone()),
+    };
+    if order == RowOrder::HuggingFace {
+        return Ok(b.clone());
+    }
+    Ok(if to_hf {
+        gguf_qk_rows_to_hf(b, heads)?
+    } else {
+        hf_qk_rows_to_gguf(b, heads)?
+    })
+}
+
+impl LoraAdapter {
+    /// An adapter from deltas in the model's own row order (as training holds them).
+    pub fn from_model_order(
+        settings: LoraSettings,
+        deltas: Vec<(usize, LoraTarget, Tensor, Tensor)>,
+        config: &TransformerConfig,
+        meta: Option<AdapterMeta>,
+    ) -> Result<Self> {
+        let scale = settings.scale();
+        let mut modules = BTreeMap::new();
+        for (layer, target, a, b) in deltas {
+            let b = b_rows(
+                &b.to_device(&Device::Cpu)?,
+                target,
+                config,
+                RowOrder::of_model(config),
+                true,
+            )?;
+            let a = a.to_device(&Device::Cpu)?;
+            modules.insert((layer, target), LoraModule { a, b, scale });
+        }
+        Ok(Self {
+            settings,
+            modules,
+            meta,
+        })
+    }
+
+    /// Checks the adapter against a base: a different family is an error; another base file
+    /// or chat template than the adapter was trained with gives a warning.
+    pub fn check_base(&self, base: &BaseFacts) -> Result<Vec<String>> {
+        let mut warnings = Vec::new();
+        let Some(meta) = &self.meta else {
+            return Ok(warnings);
+        };
+        if meta.base.architecture != base.architecture {
+            return Err(TrainError::adapter(
+                Path::new(&meta.base.path),
+                format!(
+                    "the adapter was trained on a {} model; this model is {}",
+                    meta.base.architecture.as_str(),
+                    base.architecture.as_str()
+                ),
+            ));
+        }
+        if meta.base.fingerprint != base.fingerprint {
+            warnings.push(format!(
+                "the adapter was trained on `{}` ({}), not on this model file",
+                meta.base.name, meta.base.path
+            ));
+        }
+        if meta.base.template_hash != base.template_hash {
+            warnings.push(
+                "the adapter was trained with another chat template than this model's: \
+                 its replies may be malformed"
+                    .into(),
+            );
+        }
+        Ok(warnings)
+    }
+
+    /// Checks that every delta fits a projection of a model with `config`, naming the first
+    /// tensor that does not.
+    pub fn check_shapes(&self, config: &TransformerConfig) -> Result<()> {
+        for (&(layer, target), module) in &self.modules {
+            let name = |matrix| peft_tensor_name(layer, target, matrix);
+            if layer >= config.num_layers {
+                return Err(TrainError::adapter(
+                    Path::new(&name('A')),
+                    format!(
+                        "layer {layer} does not exist: the base has {} layers",
+                        config.num_layers
+                    ),
+                ));
+            }
+            let (out, inp) = target.shape(config);
+            let rank = module.rank()?;
+            for (matrix, tensor, expected) in
+                [('A', &module.a, [rank, inp]), ('B', &module.b, [out, rank])]
+            {
+                if tensor.dims() != expected {
+                    return Err(TrainError::adapter(
+                        Path::new(&name(matrix)),
+                        format!(
+                            "shape {:?} does not fit the base's {out}×{inp} {} (expected {expected:?})",
+                            tensor.dims(),
+                            target.hf_name()
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `scale · B·A` of one module, with B's rows in `order` (f32, on the CPU).
+    pub fn delta(
+        &self,
+        layer: usize,
+        target: LoraTarget,
+        config: &TransformerConfig,
+        order: RowOrder,
+    ) -> Result<Option<Tensor>> {
+        let Some(module) = self.modules.get(&(layer, target)) else {
+            return Ok(None);
+        };
+        let b = b_rows(&module.b, target, config, order, false)?.to_dtype(DType::F32)?;
+        let a = module.a.to_dtype(DType::F32)?;
+        Ok(Some((b.matmul(&a)? * module.scale)?))
+    }
+
+    /// Attaches the adapter to `model` under `label` (its folder, recorded with each run),
+    /// replacing any attached one, without reloading the base. Everything is checked before
+    /// anything changes; returns warnings (see [`LoraAdapter::check_base`]).
+    pub fn attach(&self, model: &mut Model, label: &str) -> Result<Vec<String>> {
+        let config = model.info().config.clone();
+        let warnings = self.check_base(&BaseFacts::of_model(model))?;
+        self.check_shapes(&config)?;
+        let device = model.transformer().device().clone();
+        let mut deltas = Vec::with_capacity(self.modules.len());
+        for (&(layer, target), module) in &self.modules {
+            let b = b_rows(
+                &module.b,
+                target,
+                &config,
+                RowOrder::of_model(&config),
+                false,
+            )?;
+            deltas.push((
+                layer,
+                target,
+                LoraDelta {
+                    a: module.a.to_dtype(DType::F32)?.to_device(&device)?,
+                    b: b.to_dtype(DType::F32)?.to_device(&device)?,
+                    scale: module.scale,
+                },
+            ));
+        }
+        model.set_adapter(None);
+        for (layer, target, delta) in deltas {
+            if let Some(linear) = model.transformer_mut().linear_mut(layer, target) {
+                linear.set_lora(Some(delta))?;
+            }
+        }
+        model.set_adapter(Some(label.to_string()));
+        Ok(warnings)
+    }
+
+    /// Reads the adapter in `dir` and attaches it to `model` (see [`LoraAdapter::attach`]).
+    pub fn attach_dir(dir: &Path, model: &mut Model) -> Result<Vec<String>> {
+        Self::load(dir)?.attach(model, &dir.display().to_string())
+    }
+}
+
+/// Removes any attached adapter: the model is its base again.
+pub fn detach(model: &mut Model) {
+    model.set_adapter(None);
+}
+
+/// What `citrus adapters inspect` shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct AdapterSummary {
+    /// The folder.
+    pub path: PathBuf,
+    /// Rank, alpha, rsLoRA, dropout, targets.
+    pub settings: LoraSettings,
+    /// Layers that carry deltas.
+    pub layers: usize,
+    /// Delta tensors (A and B counted separately).
+    pub tensors: usize,
+    /// Trainable parameters.
+    pub parameters: usize,
+    /// Citrus' metadata, when present.
+    pub meta: Option<AdapterMeta>,
+}
+
+impl LoraAdapter {
+    /// A summary for display.
+    pub fn summary(&self, path: &Path) -> AdapterSummary {
+        let mut layers: Vec<usize> = self.modules.keys().map(|(l, _)| *l).collect();
+        layers.dedup();
+        AdapterSummary {
+            path: path.to_path_buf(),
+            settings: self.settings.clone(),
+            layers: layers.len(),
+            tensors: self.modules.len() * 2,
+            parameters: self
+                .modules
+                .values()
+                .map(|m| m.a.elem_count() + m.b.elem_count())
+                .sum(),
+            meta: self.meta.clone(),
+        }
+    }
+}
