@@ -540,16 +540,30 @@ fn dominant_gguf_dtype(file: &GgufFile) -> String {
         .to_string()
 }
 
-/// The chat template a GGUF file or Hugging Face folder carries, if any (without loading the
-/// model).
-pub fn chat_template_source(path: &Path) -> Result<Option<String>> {
-    if path.is_dir() {
-        return read_hf_template(path);
-    }
-    let file = GgufFile::open(path)?;
-    Ok(file
-        .string_opt("tokenizer.chat_template")
-        .map(str::to_string))
+/// A model's chat template as it will be used, read without loading the weights.
+pub struct TemplateInfo {
+    /// The template's source (None: the model has none and ChatML is used).
+    pub source: Option<String>,
+    /// The compiled template, with the model's BOS and EOS tokens.
+    pub template: ChatTemplate,
+    /// The end-of-sequence token's text.
+    pub eos_token: Option<String>,
+}
+
+/// Reads the chat template and tokens of the GGUF file or Hugging Face folder at `path`.
+pub fn read_template(path: &Path) -> Result<TemplateInfo> {
+    let opened = OpenedModel::open(path)?;
+    let eos_token = opened.tokenizer.eos_token();
+    let template = ChatTemplate::new(
+        opened.template.as_deref(),
+        opened.tokenizer.bos_token(),
+        eos_token.clone(),
+    )?;
+    Ok(TemplateInfo {
+        source: opened.template,
+        template,
+        eos_token,
+    })
 }
 
 fn read_hf_template(folder: &Path) -> Result<Option<String>> {

@@ -127,7 +127,7 @@ fn training_lowers_validation_loss_and_teaches_the_answers() {
         })
         .collect();
     let base: Vec<String> = items.iter().map(|(q, _)| greedy(&mut model, q)).collect();
-    LoraAdapter::attach_dir(&dir.path().join("run"), &mut model).unwrap();
+    LoraAdapter::attach_path(&dir.path().join("run"), &mut model).unwrap();
     let adapted: Vec<String> = items.iter().map(|(q, _)| greedy(&mut model, q)).collect();
     detach(&mut model);
     let learnt = items
@@ -177,7 +177,7 @@ fn saved_adapters_give_the_same_logits_and_match_on_a_hugging_face_folder() {
     // Save → load: the very same logits.
     let copy = TempDir::new("copy");
     adapter.save(copy.path()).unwrap();
-    LoraAdapter::attach_dir(copy.path(), &mut gguf).unwrap();
+    LoraAdapter::attach_path(copy.path(), &mut gguf).unwrap();
     assert_eq!(
         gguf.adapter(),
         Some(copy.path().display().to_string().as_str())
@@ -192,7 +192,7 @@ fn saved_adapters_give_the_same_logits_and_match_on_a_hugging_face_folder() {
     citrus_models::hf_export::export_hf_folder(&common::model_path(), folder.path(), DType::F32, 1)
         .unwrap();
     let mut hf = Model::load(folder.path(), &LoadOptions::default(), &mut |_| {}).unwrap();
-    let warnings = LoraAdapter::attach_dir(&adapter_dir, &mut hf).unwrap();
+    let warnings = LoraAdapter::attach_path(&adapter_dir, &mut hf).unwrap();
     assert!(
         warnings
             .iter()

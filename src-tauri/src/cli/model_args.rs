@@ -6,6 +6,7 @@ use citrus_models::device::{set_cpu_threads, DeviceChoice};
 use citrus_models::home::default_model_path;
 use citrus_models::model::{parse_quantization, LoadOptions, Model};
 use citrus_models::{ModelError, Result};
+use citrus_training::adapter::library::resolve_adapter;
 use citrus_training::adapter::LoraAdapter;
 use clap::Args;
 
@@ -31,8 +32,9 @@ pub struct ModelArgs {
     /// Longest prompt + answer in tokens [default: 8192, capped at the model's].
     #[arg(long)]
     pub context: Option<usize>,
-    /// A LoRA adapter folder (PEFT layout) to apply to the model.
-    #[arg(long, value_name = "DIR")]
+    /// A LoRA adapter to apply: a PEFT folder, a GGUF LoRA file, or a name from `citrus
+    /// adapters list`.
+    #[arg(long, value_name = "ADAPTER")]
     pub adapter: Option<PathBuf>,
 }
 
@@ -74,7 +76,8 @@ impl ModelArgs {
     pub fn load(&self) -> AppResult<Model> {
         let mut model = load_with_bar(&self.model_path()?, &self.load_options()?)?;
         if let Some(dir) = &self.adapter {
-            for warning in LoraAdapter::attach_dir(dir, &mut model)? {
+            let path = resolve_adapter(dir)?;
+            for warning in LoraAdapter::attach_path(&path, &mut model)? {
                 eprintln!("warning: {warning}");
             }
         }

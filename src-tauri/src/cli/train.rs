@@ -1,14 +1,16 @@
 //! `citrus train`: LoRA fine-tuning on a local dataset or the case store's reviewed runs, with
 //! the validation report, a preview, the pre-flight estimate, a progress bar, Ctrl-C to stop
-//! (resumable) and `--bench`.
+//! (resumable), `--bench`, and `--export-bundle` for distributed trainers.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use citrus_models::generation::CancelToken;
 use citrus_models::memory::mib;
-use citrus_models::model::Model;
+use citrus_models::model::{read_template, Model};
+use citrus_training::adapter::BaseFacts;
 use citrus_training::bench::{self, BenchRow};
+use citrus_training::bundle::{export_bundle, is_placeholder_id, BundleRequest};
 use citrus_training::config::{Duration, LoraSettings, TrainConfig};
 use citrus_training::dataset::{DataFormat, Dataset, Overlong, Preview};
 use citrus_training::trainer::{train, PreparedData, TrainEvent, TrainRequest};
@@ -37,7 +39,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "FILE")]
     db: Option<PathBuf>,
     /// The run's folder: checkpoints, metrics.jsonl and the final adapter.
-    #[arg(long, value_name = "DIR", required_unless_present = "bench")]
+    #[arg(long, value_name = "DIR", required_unless_present_any = ["bench", "export_bundle"])]
     out: Option<PathBuf>,
     /// Record format.
     #[arg(long, default_value = "auto")]
@@ -112,6 +114,15 @@ pub struct TrainArgs {
     /// all targets, at 256 and 512 tokens) instead of training.
     #[arg(long)]
     bench: bool,
+    /// Write the dataset and these settings for distributed trainers (LLaMA-Factory, axolotl)
+    /// into DIR instead of training here; bring their adapter back with `citrus adapters
+    /// import PATH --bundle DIR`.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["bench", "resume", "check"])]
+    export_bundle: Option<PathBuf>,
+    /// The Hugging Face checkpoint the bundle's trainers load [default: the base's folder, or
+    /// the repository its GGUF names].
+    #[arg(long, value_name = "ID", requires = "export_bundle")]
+    base_id: Option<String>,
     /// A .gguf file or a Hugging Face folder [default: the installed SmolLM2-135M-Instruct].
     #[arg(long)]
     model: Option<PathBuf>,
@@ -189,6 +200,9 @@ pub fn run(args: TrainArgs) -> AppResult<()> {
     let config = args.config()?;
     let dataset = args.dataset()?;
     report_dataset(&dataset);
+    if let Some(dir) = &args.export_bundle {
+        return write_bundle(&args, &model_args, &config, &dataset, dir);
+    }
     let mut options = model_args.load_options()?;
     options.requantize = citrus_training::load_options(config.quantized_base).requantize;
     let mut model = load_with_bar(&model_args.model_path()?, &options)?;
@@ -232,6 +246,45 @@ pub fn run(args: TrainArgs) -> AppResult<()> {
             Err(e.into())
         }
     }
+}
+
+/// `--export-bundle`: the hand-off bundle instead of a local run (the base is read, not loaded).
+fn write_bundle(
+    args: &TrainArgs,
+    model_args: &ModelArgs,
+    config: &TrainConfig,
+    dataset: &Dataset,
+    dir: &Path,
+) -> AppResult<()> {
+    let base_path = model_args.model_path()?;
+    let base = BaseFacts::of_path(&base_path)?;
+    let template = read_template(&base_path)?;
+    let request = BundleRequest {
+        dataset,
+        config,
+        base: &base,
+        template: &template.template,
+        template_source: template.source.as_deref(),
+        base_model_id: args.base_id.clone(),
+    };
+    let manifest = export_bundle(&request, dir)?;
+    println!(
+        "bundle written to {}: {} training and {} validation example(s)",
+        dir.display(),
+        manifest.train_examples,
+        manifest.validation_examples
+    );
+    for file in &manifest.files {
+        println!("  {file}");
+    }
+    if is_placeholder_id(&manifest.base_model_id) {
+        eprintln!(
+            "warning: the base GGUF names no Hugging Face repository: pass --base-id or edit \
+             model_name_or_path/base_model in the YAML files"
+        );
+    }
+    println!("see {} for the commands", dir.join("README.md").display());
+    Ok(())
 }
 
 fn fmt_loss(loss: Option<f64>) -> String {

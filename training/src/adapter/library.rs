@@ -16,6 +16,24 @@ pub fn adapters_dir() -> PathBuf {
     citrus_home().join("adapters")
 }
 
+/// Finds an adapter: `name_or_path` as a path when it exists, else a library name.
+pub fn resolve_adapter(name_or_path: &Path) -> Result<PathBuf> {
+    if name_or_path.exists() {
+        return Ok(name_or_path.to_path_buf());
+    }
+    let in_library = adapters_dir().join(name_or_path);
+    if name_or_path.components().count() == 1 && in_library.exists() {
+        return Ok(in_library);
+    }
+    Err(TrainError::adapter(
+        name_or_path,
+        format!(
+            "no such adapter file or folder, nor an adapter of that name in {}",
+            adapters_dir().display()
+        ),
+    ))
+}
+
 /// The form an adapter came in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

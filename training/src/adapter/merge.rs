@@ -216,6 +216,19 @@ pub fn merge_to_gguf(
     Ok(report)
 }
 
+/// Parses a Hugging Face weight type: `f32`, `f16` or `bf16`.
+pub fn parse_hf_dtype(name: &str) -> Result<DType> {
+    match name.to_ascii_lowercase().as_str() {
+        "f32" | "float32" => Ok(DType::F32),
+        "f16" | "float16" => Ok(DType::F16),
+        "bf16" | "bfloat16" => Ok(DType::BF16),
+        other => Err(TrainError::setting(
+            "type",
+            format!("`{other}` is not a Hugging Face weight type: f32, f16 or bf16"),
+        )),
+    }
+}
+
 /// Writes the base at `base` with `adapter` merged as a Hugging Face folder `out`: a GGUF
 /// base is exported (q/k rows in Hugging Face order, weights in `dtype`, default f16); a
 /// Hugging Face base keeps its shards, files and dtype (or `dtype`), with the targeted

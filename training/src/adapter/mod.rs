@@ -23,11 +23,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
-use citrus_models::chat_template::ChatTemplate;
 use citrus_models::config::{Architecture, TransformerConfig};
 use citrus_models::identity::model_fingerprint;
 use citrus_models::lora::{LoraDelta, LoraTarget};
-use citrus_models::model::{chat_template_source, inspect, LoadOptions, Model};
+use citrus_models::model::{inspect, read_template, LoadOptions, Model};
 use citrus_models::weights::{gguf_qk_rows_to_hf, hf_qk_rows_to_gguf};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -109,15 +108,12 @@ impl BaseFacts {
     /// its weights.
     pub fn of_path(path: &Path) -> Result<Self> {
         let info = inspect(path, &LoadOptions::default())?;
-        let template = chat_template_source(path)?;
         Ok(Self {
             name: info.name.clone(),
             path: path.to_path_buf(),
             architecture: info.architecture,
             fingerprint: model_fingerprint(path)?,
-            template_hash: ChatTemplate::new(template.as_deref(), None, None)?
-                .hash()
-                .to_string(),
+            template_hash: read_template(path)?.template.hash().to_string(),
             config: info.config,
         })
     }
@@ -400,9 +396,11 @@ impl LoraAdapter {
         Ok(warnings)
     }
 
-    /// Reads the adapter in `dir` and attaches it to `model` (see [`LoraAdapter::attach`]).
-    pub fn attach_dir(dir: &Path, model: &mut Model) -> Result<Vec<String>> {
-        Self::load(dir)?.attach(model, &dir.display().to_string())
+    /// Reads the adapter at `path` (a PEFT folder or a GGUF LoRA file) and attaches it to
+    /// `model` (see [`LoraAdapter::attach`]).
+    pub fn attach_path(path: &Path, model: &mut Model) -> Result<Vec<String>> {
+        let (adapter, _) = library::read_any(path, &BaseFacts::of_model(model))?;
+        adapter.attach(model, &path.display().to_string())
     }
 }
 

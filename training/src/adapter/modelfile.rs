@@ -6,7 +6,10 @@
 //! Citrus knows (ChatML: Qwen, SmolLM; Llama 3; DeepSeek-R1), with the assistant prompt and
 //! the default system prompt taken from rendering the model's own template.
 
+use std::path::Path;
+
 use citrus_models::chat_template::{ChatMessage, ChatTemplate};
+use citrus_models::model::read_template;
 
 use crate::error::Result;
 
@@ -162,6 +165,19 @@ pub fn modelfile(
 
 fn quoted(text: &str) -> String {
     serde_json::to_string(text).unwrap_or_default()
+}
+
+/// The Modelfile for serving `from` (relative to the Modelfile, or absolute) with the chat
+/// template of the base at `base`, plus `adapter` when given.
+pub fn modelfile_for(base: &Path, from: &str, adapter: Option<&str>) -> Result<String> {
+    let info = read_template(base)?;
+    modelfile(
+        from,
+        adapter,
+        info.source.as_deref(),
+        &info.template,
+        info.eos_token.as_deref(),
+    )
 }
 
 #[cfg(test)]
