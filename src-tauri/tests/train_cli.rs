@@ -159,6 +159,7 @@ fn a_killed_run_resumes_on_the_same_loss_curve() {
         "0",
     ]);
     assert!(generated.status.success(), "{}", text(&generated.stderr));
+    adapters_travel(&killed, &tmp.0, &text(&generated.stdout));
     let missing = run(&[
         "generate",
         "--prompt",
@@ -171,6 +172,85 @@ fn a_killed_run_resumes_on_the_same_loss_curve() {
         "{}",
         text(&missing.stderr)
     );
+}
+
+/// The trained adapter through `citrus adapters`: exported to GGUF (with a Modelfile) it
+/// generates what the PEFT folder generates; imported into a library it is listed and usable
+/// by name; merged into a Q8_0 GGUF it loads and generates.
+fn adapters_travel(adapter: &Path, tmp: &Path, expected: &str) {
+    let adapter = adapter.display().to_string();
+    let gguf = tmp.join("export/adapter.gguf");
+    std::fs::create_dir_all(gguf.parent().unwrap()).unwrap();
+    let gguf = gguf.display().to_string();
+    let export = run(&[
+        "adapters",
+        "export",
+        &adapter,
+        "--gguf",
+        &gguf,
+        "--modelfile",
+    ]);
+    assert!(export.status.success(), "{}", text(&export.stderr));
+    let modelfile = std::fs::read_to_string(tmp.join("export/Modelfile")).unwrap();
+    assert!(modelfile.contains("ADAPTER ./adapter.gguf"), "{modelfile}");
+    assert!(
+        modelfile.contains("PARAMETER stop \"<|im_end|>\""),
+        "{modelfile}"
+    );
+    let generate = |adapter_or_model: [&str; 2]| {
+        let output = run(&[
+            "generate",
+            "--prompt",
+            "Which artery is occluded in an inferior STEMI?",
+            adapter_or_model[0],
+            adapter_or_model[1],
+            "--max-tokens",
+            "8",
+            "--temperature",
+            "0",
+        ]);
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        text(&output.stdout)
+    };
+    assert_eq!(generate(["--adapter", &gguf]), expected);
+
+    let home = tmp.join("home").display().to_string();
+    let in_home = |args: &[&str]| {
+        let output = citrus(args).env("CITRUS_HOME", &home).output().unwrap();
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            text(&output.stderr)
+        );
+        text(&output.stdout)
+    };
+    in_home(&[
+        "adapters",
+        "import",
+        &gguf,
+        "--name",
+        "stemi",
+        "--model",
+        &model(),
+    ]);
+    let listed: serde_json::Value =
+        serde_json::from_str(&in_home(&["adapters", "list", "--json"])).unwrap();
+    assert_eq!(listed[0]["name"], "stemi");
+    assert_eq!(listed[0]["summary"]["settings"]["rank"], 8);
+
+    let merged = tmp.join("merged.gguf").display().to_string();
+    let merge = run(&[
+        "adapters", "merge", &adapter, "--out", &merged, "--type", "q8_0",
+    ]);
+    assert!(merge.status.success(), "{}", text(&merge.stderr));
+    assert!(text(&merge.stdout).contains("with the adapter merged"));
+    assert!(!generate(["--model", &merged]).is_empty());
+}
+
+fn model() -> String {
+    citrus_models::home::default_model_path()
+        .display()
+        .to_string()
 }
 
 #[test]
@@ -240,4 +320,42 @@ fn bad_lines_are_named_and_the_good_ones_train() {
         "{}",
         text(&refused.stderr)
     );
+}
+
+#[test]
+fn a_bundle_is_written_instead_of_a_local_run() {
+    let tmp = TempDir::new("train-bundle");
+    let bundle = tmp.0.join("bundle");
+    let bundle_str = bundle.display().to_string();
+    let data_file = data("clinical_qa.jsonl");
+    let output = run(&[
+        "train",
+        "--data",
+        &data_file,
+        "--export-bundle",
+        &bundle_str,
+        "--rank",
+        "16",
+        "--epochs",
+        "3",
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("--base-id"),
+        "the placeholder base id is not pointed out: {}",
+        text(&output.stderr)
+    );
+    for file in [
+        "data/train.jsonl",
+        "data/validation.jsonl",
+        "data/train_citrus.json",
+        "data/dataset_info.json",
+        "llamafactory_lora_sft.yaml",
+        "axolotl_lora.yaml",
+        "README.md",
+        "citrus_bundle.json",
+    ] {
+        assert!(bundle.join(file).exists(), "{file} missing");
+    }
+    assert!(!tmp.0.join("run").exists());
 }

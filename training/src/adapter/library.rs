@@ -25,11 +25,14 @@ pub fn resolve_adapter(name_or_path: &Path) -> Result<PathBuf> {
     if name_or_path.components().count() == 1 && in_library.exists() {
         return Ok(in_library);
     }
-    Err(TrainError::adapter(
+    Err(TrainError::io(
         name_or_path,
-        format!(
-            "no such adapter file or folder, nor an adapter of that name in {}",
-            adapters_dir().display()
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!(
+                "no such adapter file or folder, nor an adapter of that name in {}",
+                adapters_dir().display()
+            ),
         ),
     ))
 }
