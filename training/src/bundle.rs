@@ -7,7 +7,7 @@
 //! Every example is written with its system turn spelled out when the base's template would
 //! insert a default one, so a trainer's own template cannot silently change it.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use citrus_models::chat_template::{ChatMessage, ChatTemplate};
 use serde::{Deserialize, Serialize};
@@ -480,9 +480,4 @@ pub fn settings_differences(
         lines.push(format!("targets: {} → {}", names(&ours), names(&theirs)));
     }
     lines
-}
-
-/// The bundle folder's files, for display.
-pub fn bundle_paths(dir: &Path, manifest: &BundleManifest) -> Vec<PathBuf> {
-    manifest.files.iter().map(|f| dir.join(f)).collect()
 }

@@ -7,7 +7,6 @@
 
 use std::path::{Path, PathBuf};
 
-use citrus_models::home::default_model_path;
 use citrus_models::model::parse_quantization;
 use citrus_training::adapter::library::{
     adapters_dir, import_adapter, list_adapters, read_any, resolve_adapter, ImportRequest,
@@ -20,6 +19,7 @@ use clap::{Args, Subcommand, ValueEnum};
 
 use crate::error::{AppError, AppResult};
 
+use super::model_args::given_or_default_model;
 use super::progress::CountBar;
 
 /// Arguments of `adapters`.
@@ -139,21 +139,6 @@ pub fn run(command: AdaptersCommand) -> AppResult<()> {
     }
 }
 
-/// The base given, else the default model.
-fn given_or_default_base(model: Option<&Path>) -> AppResult<PathBuf> {
-    match model {
-        Some(path) => Ok(path.to_path_buf()),
-        None => {
-            let path = default_model_path();
-            if path.exists() {
-                Ok(path)
-            } else {
-                Err(citrus_models::ModelError::DefaultModelMissing { path }.into())
-            }
-        }
-    }
-}
-
 /// Reads the adapter `name_or_path` and the base it goes with: `--model`, else the file it
 /// was trained on when it is still there, else the default model.
 fn adapter_and_base(
@@ -171,7 +156,7 @@ fn adapter_and_base(
     };
     let base_path = match trained_on {
         Some(path) => path,
-        None => given_or_default_base(model)?,
+        None => given_or_default_model(model)?,
     };
     let base = BaseFacts::of_path(&base_path)?;
     let (adapter, _) = read_any(&path, &base)?;
@@ -237,7 +222,7 @@ fn inspect(args: InspectArgs) -> AppResult<()> {
     let adapter = if path.is_dir() {
         LoraAdapter::load(&path)?
     } else {
-        let base = BaseFacts::of_path(&given_or_default_base(args.model.as_deref())?)?;
+        let base = BaseFacts::of_path(&given_or_default_model(args.model.as_deref())?)?;
         read_any(&path, &base)?.0
     };
     let summary = adapter.summary(&path);
@@ -295,7 +280,7 @@ fn print_summary(summary: &AdapterSummary) {
 }
 
 fn import(args: ImportArgs) -> AppResult<()> {
-    let base = BaseFacts::of_path(&given_or_default_base(args.model.as_deref())?)?;
+    let base = BaseFacts::of_path(&given_or_default_model(args.model.as_deref())?)?;
     let request = ImportRequest {
         source: &args.path,
         base: &base,

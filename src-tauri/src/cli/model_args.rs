@@ -41,17 +41,7 @@ pub struct ModelArgs {
 impl ModelArgs {
     /// The model path, defaulting to the installed default model.
     pub fn model_path(&self) -> Result<PathBuf> {
-        match &self.model {
-            Some(path) => Ok(path.clone()),
-            None => {
-                let path = default_model_path();
-                if path.exists() {
-                    Ok(path)
-                } else {
-                    Err(ModelError::DefaultModelMissing { path })
-                }
-            }
-        }
+        given_or_default_model(self.model.as_deref())
     }
 
     /// Load options from the flags (also applies the thread count).
@@ -82,6 +72,22 @@ impl ModelArgs {
             }
         }
         Ok(model)
+    }
+}
+
+/// `model` when given, else the installed default model (an error naming where it should be
+/// when it is missing).
+pub fn given_or_default_model(model: Option<&Path>) -> Result<PathBuf> {
+    match model {
+        Some(path) => Ok(path.to_path_buf()),
+        None => {
+            let path = default_model_path();
+            if path.exists() {
+                Ok(path)
+            } else {
+                Err(ModelError::DefaultModelMissing { path })
+            }
+        }
     }
 }
 

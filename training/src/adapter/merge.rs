@@ -68,6 +68,22 @@ fn projection_of(gguf_name: &str) -> Option<(usize, LoraTarget)> {
     Some((layer.parse().ok()?, target))
 }
 
+/// The delta to add to the GGUF weight `name`, if the adapter has one (as a model-core
+/// error, for the writers' callbacks).
+fn gguf_delta(
+    adapter: &LoraAdapter,
+    name: &str,
+    config: &TransformerConfig,
+    order: RowOrder,
+) -> citrus_models::Result<Option<Tensor>> {
+    let Some((layer, target)) = projection_of(name) else {
+        return Ok(None);
+    };
+    adapter
+        .delta(layer, target, config, order)
+        .map_err(|e| citrus_models::ModelError::invalid_setting("merge", e.to_string()))
+}
+
 /// The type a weight of shape `dims` stored as `stored` is written in when `wanted` is asked:
 /// vectors stay as stored; a matrix whose rows do not hold whole blocks falls back as
 /// llama.cpp's quantizer does (K-types to the nearest 32-block type, then F16).
@@ -189,12 +205,7 @@ pub fn merge_to_gguf(
     let mut merged = 0;
     writer.write(out, |index, layout| {
         let stored = file.read_tensor(&layout.name, &Device::Cpu)?;
-        let delta = match projection_of(&layout.name) {
-            Some((layer, target)) => adapter
-                .delta(layer, target, &config, order)
-                .map_err(|e| citrus_models::ModelError::invalid_setting("merge", e.to_string()))?,
-            None => None,
-        };
+        let delta = gguf_delta(adapter, &layout.name, &config, order)?;
         let bytes = if delta.is_none() && stored.dtype() == layout.dtype {
             stored.data()?.into_owned()
         } else {
@@ -258,13 +269,7 @@ pub fn merge_to_hf(
         &mut |name, dense| {
             done += 1;
             progress(done, total);
-            let Some((layer, target)) = projection_of(name) else {
-                return Ok(dense);
-            };
-            match adapter
-                .delta(layer, target, &config, order)
-                .map_err(|e| citrus_models::ModelError::invalid_setting("merge", e.to_string()))?
-            {
+            match gguf_delta(adapter, name, &config, order)? {
                 Some(delta) => {
                     merged += 1;
                     Ok((dense + delta)?)
