@@ -306,12 +306,77 @@ fn parse_benchmark_value(text: &str) -> Result<ExamItem, ReasoningError> {
         id: optional_text(&object, "id")?,
         exam_name: optional_text(&object, "exam_name")?,
         question,
-        context: optional_text(&object, "C")?.filter(|context| !context.trim().is_empty()),
+        context: parse_context(&object)?.filter(|context| !context.trim().is_empty()),
         options,
         answer_key,
     };
     item.validate()?;
     Ok(item)
+}
+
+/// Reads the context `C`: null, a string, a list of strings, or an object of labelled sections
+/// (PubMedQA: `{"CONTEXTS": [...], "LABELS": [...], "MESHES": [...], ...}`), rendered as
+/// `LABEL: text` paragraphs in order; fields that are not text are ignored.
+fn parse_context(object: &Map<String, Value>) -> Result<Option<String>, ReasoningError> {
+    match object.get("C") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text.clone())),
+        Some(Value::Number(number)) => Ok(Some(number.to_string())),
+        Some(Value::Array(items)) => Ok(Some(texts(items).join("\n\n"))),
+        Some(Value::Object(sections)) => Ok(Some(render_sections(sections))),
+        Some(_) => Err(invalid_field(
+            "C",
+            "must be text, a list of texts or an object of labelled sections",
+        )),
+    }
+}
+
+/// The string items of a list.
+fn texts(items: &[Value]) -> Vec<&str> {
+    items
+        .iter()
+        .filter_map(Value::as_str)
+        .map(str::trim)
+        .filter(|text| !text.is_empty())
+        .collect()
+}
+
+/// A field of `sections` by name, in any letter case.
+fn section<'a>(sections: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    sections
+        .iter()
+        .find(|(key, _)| key.eq_ignore_ascii_case(name))
+        .map(|(_, value)| value)
+}
+
+/// PubMedQA-style contexts: each text with its label, in order; without `CONTEXTS`, every text
+/// field as `key: text`.
+fn render_sections(sections: &Map<String, Value>) -> String {
+    if let Some(contexts) = section(sections, "contexts") {
+        let contexts = match contexts {
+            Value::Array(items) => texts(items),
+            Value::String(text) => vec![text.trim()],
+            _ => Vec::new(),
+        };
+        let labels: Vec<&str> = match section(sections, "labels") {
+            Some(Value::Array(items)) => items.iter().map(|l| l.as_str().unwrap_or("")).collect(),
+            _ => Vec::new(),
+        };
+        return contexts
+            .iter()
+            .enumerate()
+            .map(|(i, text)| match labels.get(i).map(|l| l.trim()) {
+                Some(label) if !label.is_empty() => format!("{label}: {text}"),
+                _ => (*text).to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n\n");
+    }
+    sections
+        .iter()
+        .filter_map(|(key, value)| Some(format!("{key}: {}", value.as_str()?.trim())))
+        .collect::<Vec<_>>()
+        .join("\n\n")
 }
 
 /// Reads the `OP` list of a benchmark object.
@@ -482,6 +547,36 @@ mod tests {
         assert_eq!(item.id.as_deref(), Some("7"));
         assert_eq!(item.context.as_deref(), Some("Background: a study."));
         assert_eq!(item.answer_key.as_deref(), Some("A"));
+    }
+
+    #[test]
+    fn object_contexts_are_rendered_as_labelled_sections() {
+        let line = r#"{"exam_name":"pubmedqa","id":"21645374","Q":"Do mitochondria play a role?","A":"A","C":{"CONTEXTS":["Programmed cell death is a process.","The lace plant forms holes."],"LABELS":["BACKGROUND","RESULTS"],"MESHES":["Apoptosis"],"YEAR":"2011","reasoning_required_pred":"yes"},"OP":[{"op_idx":"A","op_value":"yes"},{"op_idx":"B","op_value":"no"},{"op_idx":"C","op_value":"maybe"}]}"#;
+        let item = parse_benchmark_line(line, 1).expect("valid");
+        assert_eq!(
+            item.context.as_deref(),
+            Some("BACKGROUND: Programmed cell death is a process.\n\nRESULTS: The lace plant forms holes.")
+        );
+        let unlabelled = r#"{"Q":"q?","C":{"contexts":["one","two"],"year":2011},"OP":[{"op_idx":"A","op_value":"x"},{"op_idx":"B","op_value":"y"}]}"#;
+        let item = parse_benchmark_line(unlabelled, 1).expect("valid");
+        assert_eq!(item.context.as_deref(), Some("one\n\ntwo"));
+        assert_rejected(
+            r#"{"Q":"q?","C":true,"OP":[{"op_idx":"A","op_value":"x"}]}"#,
+            "reasoning.invalid_field",
+            "\"C\"",
+        );
+    }
+
+    #[test]
+    fn lines_split_on_newlines_only_and_bare_nan_is_broken_json() {
+        let with_separator = line_with(&[("A", "x\u{2028}y"), ("B", "z")], "B");
+        assert!(with_separator.contains('\u{2028}'), "written raw, as real files have it");
+        let text = format!("{with_separator}\n{}\n", r#"{"Q":"q?","A":"A","score":NaN,"OP":[{"op_idx":"A","op_value":"x"}]}"#);
+        let results = read_benchmark_jsonl(&text);
+        assert_eq!(results.len(), 2);
+        assert!(results[0].as_ref().unwrap().options[0].text.contains('\u{2028}'));
+        let error = results[1].clone().unwrap_err();
+        assert_eq!((error.code(), error.line()), ("reasoning.invalid_json", Some(2)));
     }
 
     #[test]
