@@ -23,6 +23,7 @@ pub mod json_schema;
 pub mod lora;
 pub mod memory;
 pub mod model;
+pub mod owner;
 pub mod reason;
 pub mod reasoning;
 pub mod sampling;

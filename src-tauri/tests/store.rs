@@ -44,7 +44,7 @@ fn report(answer: &str) -> ReasoningReport {
 fn cases_are_created_searched_updated_and_deleted() {
     let dir = TempDir::new("cases");
     let store = Store::open(&dir.db()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 2);
+    assert_eq!(store.schema_version().unwrap(), 3);
     let chest = store.create_case(&clinical("Crushing chest pain")).unwrap();
     let fever = store
         .create_case(&clinical("Fever 100% of nights_"))
@@ -160,6 +160,25 @@ fn unfinished_runs_are_marked_interrupted_at_the_next_open() {
         store.append_run_text(run_id, "partial", 1).unwrap();
         run_id
     };
+    // Its owner (this process) still runs: opening the store again leaves it alone.
+    let store = Store::open(&dir.db()).unwrap();
+    assert_eq!(store.recovered_runs(), 0);
+    assert_eq!(
+        store.run(run_id).unwrap().summary.status,
+        RunStatus::Running
+    );
+    drop(store);
+    // Owned by a process that has ended: interrupted at the next open.
+    let mut child = Command::new("true").spawn().unwrap();
+    let gone = child.id();
+    child.wait().unwrap();
+    rusqlite::Connection::open(dir.db())
+        .unwrap()
+        .execute(
+            "UPDATE runs SET owner_pid = ?1 WHERE id = ?2",
+            (gone, run_id),
+        )
+        .unwrap();
     let store = Store::open(&dir.db()).unwrap();
     assert_eq!(store.recovered_runs(), 1);
     let run = store.run(run_id).unwrap();
@@ -188,8 +207,7 @@ fn newer_and_foreign_files_are_refused_with_a_code() {
     assert!(err.to_string().contains("garbage.db"), "{err}");
 }
 
-/// Length of the text of the first run, read through a separate connection (opening a `Store`
-/// would mark the running run as interrupted).
+/// Length of the text of the first run, read through a plain connection.
 fn streamed_text_len(db: &Path) -> Option<i64> {
     let conn = rusqlite::Connection::open(db).ok()?;
     conn.query_row(
@@ -236,6 +254,21 @@ fn a_run_killed_mid_stream_is_kept_and_marked_interrupted() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    // A second process reading the store while the run streams leaves it running.
+    let listed = Command::new(env!("CARGO_BIN_EXE_citrus"))
+        .args(["runs", "--db", dir.db().to_str().unwrap(), "list"])
+        .output()
+        .unwrap();
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    let status: String = rusqlite::Connection::open(dir.db())
+        .unwrap()
+        .query_row("SELECT status FROM runs WHERE id = 1", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(status, "running", "a reader changed the live run's status");
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
 

@@ -570,13 +570,24 @@ mod tests {
     #[test]
     fn lines_split_on_newlines_only_and_bare_nan_is_broken_json() {
         let with_separator = line_with(&[("A", "x\u{2028}y"), ("B", "z")], "B");
-        assert!(with_separator.contains('\u{2028}'), "written raw, as real files have it");
-        let text = format!("{with_separator}\n{}\n", r#"{"Q":"q?","A":"A","score":NaN,"OP":[{"op_idx":"A","op_value":"x"}]}"#);
+        assert!(
+            with_separator.contains('\u{2028}'),
+            "written raw, as real files have it"
+        );
+        let text = format!(
+            "{with_separator}\n{}\n",
+            r#"{"Q":"q?","A":"A","score":NaN,"OP":[{"op_idx":"A","op_value":"x"}]}"#
+        );
         let results = read_benchmark_jsonl(&text);
         assert_eq!(results.len(), 2);
-        assert!(results[0].as_ref().unwrap().options[0].text.contains('\u{2028}'));
+        assert!(results[0].as_ref().unwrap().options[0]
+            .text
+            .contains('\u{2028}'));
         let error = results[1].clone().unwrap_err();
-        assert_eq!((error.code(), error.line()), ("reasoning.invalid_json", Some(2)));
+        assert_eq!(
+            (error.code(), error.line()),
+            ("reasoning.invalid_json", Some(2))
+        );
     }
 
     #[test]

@@ -85,6 +85,12 @@ const MIGRATIONS: &[&str] = &[
         updated_at  TEXT NOT NULL
     );
     "#,
+    // 3: running work has an owner (pid and start time): only a gone owner's work is
+    // interrupted.
+    r#"
+    ALTER TABLE runs ADD COLUMN owner_pid INTEGER;
+    ALTER TABLE runs ADD COLUMN owner_start TEXT;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -38,7 +38,8 @@ pub struct Store {
 
 impl Store {
     /// Opens (creating if needed) the store at `path`, migrates it to the current schema and
-    /// marks runs left `running` by a previous process as `interrupted`.
+    /// marks runs left `running` by a process that is gone as `interrupted` (runs whose owner
+    /// still runs, in another terminal or window, stay `running`).
     ///
     /// Call this once per process, at start; further connections use [`Store::open_shared`].
     pub fn open(path: &Path) -> StoreResult<Self> {

@@ -3,6 +3,7 @@
 use std::time::{Duration, Instant};
 
 use citrus_models::guided::GuidedEvent;
+use citrus_models::owner::Owner;
 use citrus_models::reason::{ReasonEvent, ReasoningReport};
 use citrus_models::reasoning::{DifferentialEntry, Stage, Step};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -124,12 +125,29 @@ pub struct RunRecord {
     pub finished_at: Option<String>,
 }
 
-/// Marks runs left `running` by an earlier process as interrupted; returns how many.
+/// Marks runs left `running` by a process that is gone as interrupted; returns how many.
+/// Runs whose owner still runs (another terminal, another window) are left alone.
 pub(super) fn mark_interrupted(conn: &Connection) -> StoreResult<usize> {
-    Ok(conn.execute(
-        "UPDATE runs SET status = 'interrupted', finished_at = ?1 WHERE status = 'running'",
-        [now()],
-    )?)
+    let mut query =
+        conn.prepare("SELECT id, owner_pid, owner_start FROM runs WHERE status = 'running'")?;
+    let running: Vec<(i64, Option<u32>, Option<String>)> = query
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut marked = 0;
+    for (id, pid, start) in running {
+        let owner = pid.map(|pid| Owner {
+            pid,
+            start: start.unwrap_or_default(),
+        });
+        if owner.is_some_and(|owner| owner.is_alive()) {
+            continue;
+        }
+        marked += conn.execute(
+            "UPDATE runs SET status = 'interrupted', finished_at = ?2 WHERE id = ?1 AND status = 'running'",
+            params![id, now()],
+        )?;
+    }
+    Ok(marked)
 }
 
 fn stage_name(stage: Stage) -> String {
@@ -174,12 +192,14 @@ fn with_status((mut summary, status): (RunSummary, String)) -> StoreResult<RunSu
 }
 
 impl Store {
-    /// Records the start of a run (status `running`) and returns its id.
+    /// Records the start of a run (status `running`, owned by this process) and returns its
+    /// id.
     pub fn start_run(&self, run: &NewRun) -> StoreResult<i64> {
+        let owner = Owner::current();
         self.conn.execute(
-            "INSERT INTO runs (case_id, model_path, model_name, adapter, mode, settings_json, status, started_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', ?7)",
-            params![run.case_id, run.model_path, run.model_name, run.adapter, run.mode, run.settings_json, now()],
+            "INSERT INTO runs (case_id, model_path, model_name, adapter, mode, settings_json, status, started_at, owner_pid, owner_start)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', ?7, ?8, ?9)",
+            params![run.case_id, run.model_path, run.model_name, run.adapter, run.mode, run.settings_json, now(), owner.pid, owner.start],
         )?;
         Ok(self.conn.last_insert_rowid())
     }

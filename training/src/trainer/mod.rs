@@ -3,6 +3,7 @@
 //! resume, cancellation from another thread, and the final PEFT adapter.
 
 mod batch;
+mod claim;
 mod metrics;
 mod slots;
 
@@ -14,6 +15,7 @@ use citrus_models::memory::available_system_memory;
 use citrus_models::model::Model;
 use citrus_models::seeded::SeededRng;
 use citrus_models::transformer::TrainingPass;
+use claim::RunClaim;
 use serde::{Deserialize, Serialize};
 
 use crate::adapter::{AdapterMeta, BaseIdentity, LoraAdapter};
@@ -176,6 +178,8 @@ struct Run<'a> {
     optimizer: AdamW,
     state: CheckpointState,
     log: MetricsLog,
+    /// This process's claim on the run folder, held while the run lives.
+    _claim: RunClaim,
 }
 
 impl<'a> Run<'a> {
@@ -207,6 +211,7 @@ impl<'a> Run<'a> {
             tokens_seen: 0,
             elapsed_seconds: 0.0,
         };
+        let claim = RunClaim::take(&request.out_dir)?;
         let checkpoint = checkpoint::latest(&request.out_dir)?;
         let slots = LoraSlots::attach(model, &config.lora, config.seed)?;
         let mut optimizer = AdamW::new(slots.vars(), config.weight_decay)?;
@@ -238,6 +243,7 @@ impl<'a> Run<'a> {
             optimizer,
             state,
             log,
+            _claim: claim,
         })
     }
 
