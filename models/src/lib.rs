@@ -11,6 +11,7 @@ pub mod config;
 pub mod constraint;
 pub mod device;
 pub mod error;
+pub mod evaluation;
 pub mod frozen;
 pub mod generation;
 pub mod gguf;

@@ -1,0 +1,3 @@
+//! Evaluation on local benchmarks: the statistics reported ([`stats`]).
+
+pub mod stats;
