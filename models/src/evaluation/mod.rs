@@ -1,3 +1,5 @@
-//! Evaluation on local benchmarks: the statistics reported ([`stats`]).
+//! Evaluation on local benchmarks: scoring options by likelihood ([`likelihood`]) and the
+//! statistics reported ([`stats`]).
 
+pub mod likelihood;
 pub mod stats;
