@@ -58,6 +58,24 @@ pub enum UnmatchedReason {
     },
 }
 
+impl std::fmt::Display for UnmatchedReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::EmptyAnswer => write!(f, "the answer is empty"),
+            Self::NoOptions => write!(f, "the item has no options"),
+            Self::NotFound => write!(f, "the answer names no option"),
+            Self::Ambiguous { letters } => {
+                write!(f, "several options fit equally ({})", letters.join(", "))
+            }
+            Self::Conflicting { letters } => write!(
+                f,
+                "the letter and the text disagree ({})",
+                letters.join(" vs ")
+            ),
+        }
+    }
+}
+
 /// The result of mapping an answer to an option.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
