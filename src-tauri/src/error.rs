@@ -46,6 +46,17 @@ pub enum AppError {
     /// The job runner stopped (the app is shutting down).
     #[error("the reasoning engine has stopped")]
     EngineStopped,
+    /// A benchmark file with no item an evaluation can use.
+    #[error("{path}: no usable item ({detail})")]
+    NoUsableItems {
+        /// The benchmark file.
+        path: PathBuf,
+        /// Why (the first unusable lines).
+        detail: String,
+    },
+    /// Evaluations that cannot be continued or compared as asked.
+    #[error("{0}")]
+    EvalMismatch(String),
 }
 
 impl AppError {
@@ -62,6 +73,8 @@ impl AppError {
             Self::Io { .. } => "app.io",
             Self::Window(_) => "app.window",
             Self::EngineStopped => "engine.stopped",
+            Self::NoUsableItems { .. } => "eval.no_items",
+            Self::EvalMismatch(_) => "eval.mismatch",
         }
     }
 

@@ -6,6 +6,7 @@ pub mod app;
 pub mod cli;
 pub mod engine;
 pub mod error;
+pub mod evaluation;
 pub mod library;
 pub mod recorded;
 pub mod store;

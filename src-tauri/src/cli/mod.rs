@@ -2,6 +2,7 @@
 
 mod adapters;
 mod bench;
+mod eval;
 mod generate;
 mod inspect;
 mod model_args;
@@ -47,6 +48,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Fine-tune a LoRA adapter on local data (or the reviewed cases) with the inference core.
     Train(Box<train::TrainArgs>),
+    /// Evaluate a model (and adapter) on a benchmark file; list, report and compare runs.
+    Eval(Box<eval::EvalArgs>),
     /// Work with LoRA adapters.
     Adapters {
         #[command(subcommand)]
@@ -74,6 +77,7 @@ pub fn main() -> ExitCode {
         Command::Export(args) => review::export(args),
         Command::Bench(args) => bench::run(args),
         Command::Train(args) => train::run(*args),
+        Command::Eval(args) => eval::run(*args),
         Command::Adapters { command } => adapters::run(command),
     };
     match result {

@@ -59,6 +59,20 @@ pub enum StoreError {
         /// The parser's message.
         detail: String,
     },
+    /// Work another live process is running.
+    #[error("{what} is being run by process {pid} now: wait for it or stop it")]
+    Busy {
+        /// What.
+        what: String,
+        /// The owner's process id.
+        pid: u32,
+    },
+    /// Work that cannot continue because it has finished.
+    #[error("{what} is already finished")]
+    Finished {
+        /// What.
+        what: String,
+    },
     /// Any other SQLite error.
     #[error("case store: {0}")]
     Sqlite(#[from] rusqlite::Error),
@@ -75,6 +89,8 @@ impl StoreError {
             Self::NotFound { .. } => "store.not_found",
             Self::NotReviewed { .. } => "store.not_reviewed",
             Self::Corrupt { .. } => "store.corrupt",
+            Self::Busy { .. } => "store.busy",
+            Self::Finished { .. } => "store.finished",
             Self::Sqlite(_) => "store.sqlite",
         }
     }

@@ -91,6 +91,47 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE runs ADD COLUMN owner_pid INTEGER;
     ALTER TABLE runs ADD COLUMN owner_start TEXT;
     "#,
+    // 4: evaluations on benchmark files: the run (owned like reasoning runs) and its items,
+    // each written as it finishes.
+    r#"
+    CREATE TABLE eval_runs (
+        id             INTEGER PRIMARY KEY,
+        bench_path     TEXT NOT NULL,
+        bench_hash     TEXT NOT NULL,
+        model_path     TEXT NOT NULL,
+        model_name     TEXT NOT NULL,
+        adapter        TEXT,
+        mode           TEXT NOT NULL,
+        settings_json  TEXT NOT NULL,
+        planned        INTEGER NOT NULL,
+        status         TEXT NOT NULL
+                       CHECK (status IN ('running', 'done', 'cancelled', 'failed', 'interrupted')),
+        error          TEXT,
+        owner_pid      INTEGER,
+        owner_start    TEXT,
+        started_at     TEXT NOT NULL,
+        finished_at    TEXT
+    );
+    CREATE TABLE eval_items (
+        run_id           INTEGER NOT NULL REFERENCES eval_runs (id) ON DELETE CASCADE,
+        position         INTEGER NOT NULL,
+        source           INTEGER NOT NULL,
+        item_id          TEXT,
+        exam_name        TEXT,
+        options          INTEGER NOT NULL,
+        answer_key       TEXT NOT NULL,
+        predicted        TEXT,
+        outcome          TEXT NOT NULL CHECK (outcome IN ('correct', 'wrong', 'unmatched')),
+        unmatched_reason TEXT,
+        prompt           TEXT NOT NULL,
+        raw_text         TEXT NOT NULL,
+        steps_json       TEXT NOT NULL,
+        scores_json      TEXT,
+        tokens           INTEGER NOT NULL,
+        seconds          REAL NOT NULL,
+        PRIMARY KEY (run_id, position)
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

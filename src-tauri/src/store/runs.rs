@@ -28,7 +28,8 @@ pub enum RunStatus {
 }
 
 impl RunStatus {
-    fn as_str(self) -> &'static str {
+    /// The stored name (`running`, `done`…).
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Running => "running",
             Self::Done => "done",
@@ -38,7 +39,7 @@ impl RunStatus {
         }
     }
 
-    fn parse(text: &str) -> StoreResult<Self> {
+    pub(super) fn parse(text: &str) -> StoreResult<Self> {
         Ok(match text {
             "running" => Self::Running,
             "done" => Self::Done,
@@ -125,27 +126,33 @@ pub struct RunRecord {
     pub finished_at: Option<String>,
 }
 
-/// Marks runs left `running` by a process that is gone as interrupted; returns how many.
-/// Runs whose owner still runs (another terminal, another window) are left alone.
+/// Marks work left `running` (reasoning and evaluation runs) by a process that is gone as
+/// interrupted; returns how many. Work whose owner still runs (another terminal, another
+/// window) is left alone.
 pub(super) fn mark_interrupted(conn: &Connection) -> StoreResult<usize> {
-    let mut query =
-        conn.prepare("SELECT id, owner_pid, owner_start FROM runs WHERE status = 'running'")?;
-    let running: Vec<(i64, Option<u32>, Option<String>)> = query
-        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
-        .collect::<Result<_, _>>()?;
     let mut marked = 0;
-    for (id, pid, start) in running {
-        let owner = pid.map(|pid| Owner {
-            pid,
-            start: start.unwrap_or_default(),
-        });
-        if owner.is_some_and(|owner| owner.is_alive()) {
-            continue;
+    for table in ["runs", "eval_runs"] {
+        let mut query = conn.prepare(&format!(
+            "SELECT id, owner_pid, owner_start FROM {table} WHERE status = 'running'"
+        ))?;
+        let running: Vec<(i64, Option<u32>, Option<String>)> = query
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+            .collect::<Result<_, _>>()?;
+        for (id, pid, start) in running {
+            let owner = pid.map(|pid| Owner {
+                pid,
+                start: start.unwrap_or_default(),
+            });
+            if owner.is_some_and(|owner| owner.is_alive()) {
+                continue;
+            }
+            marked += conn.execute(
+                &format!(
+                    "UPDATE {table} SET status = 'interrupted', finished_at = ?2 WHERE id = ?1 AND status = 'running'"
+                ),
+                params![id, now()],
+            )?;
         }
-        marked += conn.execute(
-            "UPDATE runs SET status = 'interrupted', finished_at = ?2 WHERE id = ?1 AND status = 'running'",
-            params![id, now()],
-        )?;
     }
     Ok(marked)
 }

@@ -1,0 +1,323 @@
+//! `citrus eval`: a model (and adapter) on a benchmark file, in generation or likelihood
+//! mode, recorded in the case store as it goes, with a progress bar; `--resume`, `--list`,
+//! `--report` and `--compare` on recorded runs.
+
+use std::path::{Path, PathBuf};
+
+use citrus_models::evaluation::item::EvalMode;
+use citrus_models::evaluation::likelihood::ScoredContinuation;
+use citrus_models::evaluation::plan::Selection;
+use citrus_models::evaluation::report::{comparison_line, headline, to_csv, to_markdown};
+use citrus_models::generation::CancelToken;
+use citrus_models::reason::ReasoningMode;
+use clap::{ArgGroup, Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::runs::open_store;
+use super::ModelArgs;
+use crate::error::{AppError, AppResult};
+use crate::evaluation::{
+    compare_evaluations, evaluation_report, read_benchmark, resume_evaluation, run_evaluation,
+    start_evaluation, Benchmark, EvalProgress, EvalReport, EvalSettings,
+};
+use crate::recorded::RunSettings;
+use crate::store::{RunStatus, Store};
+
+/// How items are scored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ModeArg {
+    /// The model reasons and its answer is matched to an option.
+    Generate,
+    /// Each option is scored by its log-probability; no generation.
+    Likelihood,
+}
+
+/// Arguments of `eval`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("what").required(true).args(["bench", "resume", "list", "report", "compare"])))]
+pub struct EvalArgs {
+    /// A benchmark file in the Citrus line format (JSONL).
+    #[arg(long, value_name = "FILE.jsonl")]
+    bench: Option<PathBuf>,
+    /// generate or likelihood.
+    #[arg(long, value_enum, default_value = "generate")]
+    mode: ModeArg,
+    /// Generation: the guided pathway instead of the free Citrus prompt.
+    #[arg(long)]
+    guided: bool,
+    /// Likelihood: score the option texts (per token) instead of their letters.
+    #[arg(long)]
+    score_text: bool,
+    /// Only the first N items.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// A random sample of N items (seeded by --seed).
+    #[arg(long)]
+    sample: Option<usize>,
+    /// Shuffle each item's options (seeded by --seed) to expose position bias.
+    #[arg(long)]
+    shuffle_options: bool,
+    /// Seed of the sample, the shuffles and the sampling.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Generation: most tokens per item.
+    #[arg(long, default_value_t = 1024)]
+    max_tokens: usize,
+    /// Generation: temperature (0 = greedy).
+    #[arg(long, default_value_t = 0.0)]
+    temperature: f32,
+    /// Continue the unfinished evaluation with this id.
+    #[arg(long, value_name = "ID")]
+    resume: Option<i64>,
+    /// List the recorded evaluations.
+    #[arg(long)]
+    list: bool,
+    /// Show the report of a recorded evaluation.
+    #[arg(long, value_name = "ID")]
+    report: Option<i64>,
+    /// Compare two evaluations on the items both ran (paired difference, exact McNemar).
+    #[arg(long, num_args = 2, value_names = ["A", "B"])]
+    compare: Option<Vec<i64>>,
+    /// Write the report: .md, .csv (one row per item) or .json.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// The case store [default: $CITRUS_HOME/citrus.db].
+    #[arg(long, value_name = "FILE")]
+    db: Option<PathBuf>,
+    #[command(flatten)]
+    model: ModelArgs,
+}
+
+impl EvalArgs {
+    fn settings(&self) -> EvalSettings {
+        let mode = match self.mode {
+            ModeArg::Generate => EvalMode::Generate {
+                options: RunSettings {
+                    mode: if self.guided {
+                        ReasoningMode::Guided
+                    } else {
+                        ReasoningMode::Free
+                    },
+                    max_new_tokens: self.max_tokens,
+                    temperature: self.temperature,
+                    seed: self.seed,
+                }
+                .options(),
+            },
+            ModeArg::Likelihood => EvalMode::Likelihood {
+                continuation: if self.score_text {
+                    ScoredContinuation::Text
+                } else {
+                    ScoredContinuation::Letter
+                },
+            },
+        };
+        EvalSettings {
+            mode,
+            selection: Selection {
+                limit: self.limit,
+                sample: self.sample,
+                shuffle_options: self.shuffle_options,
+                seed: self.seed,
+            },
+        }
+    }
+}
+
+/// Runs `citrus eval`.
+pub fn run(args: EvalArgs) -> AppResult<()> {
+    let store = open_store(args.db.as_deref())?;
+    if args.list {
+        return list(&store);
+    }
+    if let Some(id) = args.report {
+        return show(&evaluation_report(&store, id)?, &args);
+    }
+    if let Some(pair) = &args.compare {
+        let (n, comparison) = compare_evaluations(&store, pair[0], pair[1])?;
+        if args.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&comparison).unwrap_or_default()
+            );
+        } else {
+            println!(
+                "evaluation {} vs {} on {n} common item(s):",
+                pair[0], pair[1]
+            );
+            println!("{}", comparison_line(&comparison));
+        }
+        return Ok(());
+    }
+    let (id, settings, bench, mut model) = match args.resume {
+        Some(id) => {
+            let (run, settings, bench) = resume_evaluation(&store, id)?;
+            let model_args = ModelArgs {
+                model: Some(PathBuf::from(&run.model_path)),
+                adapter: run.adapter.clone().map(PathBuf::from),
+                ..args.model.clone()
+            };
+            eprintln!(
+                "continuing evaluation {id}: {} of {} item(s) done",
+                run.done, run.planned
+            );
+            (id, settings, bench, model_args.load()?)
+        }
+        None => {
+            let path = args.bench.clone().unwrap_or_default();
+            let bench = read_benchmark(&path)?;
+            report_unusable(&bench);
+            let settings = args.settings();
+            let model = args.model.load()?;
+            let id = start_evaluation(&store, &model, &bench, &settings)?;
+            eprintln!("evaluation {id} started");
+            (id, settings, bench, model)
+        }
+    };
+    let cancel = CancelToken::new();
+    let on_interrupt = cancel.clone();
+    let _ = ctrlc::set_handler(move || on_interrupt.cancel());
+    let bar = progress_bar();
+    let status = run_evaluation(
+        &store,
+        &mut model,
+        id,
+        &bench,
+        &settings,
+        &cancel,
+        &mut |p| show_progress(&bar, p),
+    );
+    bar.finish_and_clear();
+    let status = status?;
+    let report = evaluation_report(&store, id)?;
+    show(&report, &args)?;
+    if status == RunStatus::Cancelled {
+        eprintln!("[stopped: continue with `citrus eval --resume {id}`]");
+        return Err(AppError::Cancelled);
+    }
+    Ok(())
+}
+
+fn report_unusable(bench: &Benchmark) {
+    eprintln!(
+        "{}: {} usable item(s), {} unusable",
+        bench.path.display(),
+        bench.items.len(),
+        bench.unusable.len()
+    );
+    for line in &bench.unusable {
+        eprintln!("  {line}");
+    }
+}
+
+fn progress_bar() -> ProgressBar {
+    let bar = ProgressBar::new(0);
+    let style = ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} items ({eta})")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    bar.set_style(style);
+    bar
+}
+
+fn show_progress(bar: &ProgressBar, progress: &EvalProgress) {
+    bar.set_length(progress.total as u64);
+    bar.set_position(progress.done as u64);
+    bar.set_message(format!(
+        "{} correct, {} unmatched",
+        progress.correct, progress.unmatched
+    ));
+    if bar.is_hidden() {
+        eprintln!(
+            "item {}/{}: {} ({} correct so far)",
+            progress.done,
+            progress.total,
+            progress.last.outcome.as_str(),
+            progress.correct
+        );
+    }
+}
+
+fn show(report: &EvalReport, args: &EvalArgs) -> AppResult<()> {
+    let run = &report.run;
+    if let Some(path) = &args.out {
+        write_report(report, path)?;
+        eprintln!("report written to {}", path.display());
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(report).unwrap_or_default()
+        );
+        return Ok(());
+    }
+    println!(
+        "evaluation {} ({}): {} on {}{}, {} of {} item(s), {}",
+        run.id,
+        run.mode,
+        run.model_name,
+        run.bench_path,
+        run.adapter
+            .as_deref()
+            .map(|a| format!(" with adapter {a}"))
+            .unwrap_or_default(),
+        run.done,
+        run.planned,
+        run.status.as_str()
+    );
+    for exam in &report.summary.exams {
+        println!("  {:<24} {}", exam.name, headline(exam));
+    }
+    let all = &report.summary.overall;
+    println!(
+        "mean {:.1} tokens and {:.2} s per item",
+        all.mean_tokens, all.mean_seconds
+    );
+    println!("{}", headline(all));
+    Ok(())
+}
+
+fn write_report(report: &EvalReport, path: &Path) -> AppResult<()> {
+    let title = format!(
+        "Evaluation {}: {} on {}",
+        report.run.id, report.run.model_name, report.run.bench_path
+    );
+    let text = match path.extension().and_then(|e| e.to_str()) {
+        Some("csv") => to_csv(&report.items),
+        Some("json") => serde_json::to_string_pretty(report).unwrap_or_default(),
+        _ => to_markdown(&title, &report.summary),
+    };
+    std::fs::write(path, text).map_err(|e| AppError::io(path, e))
+}
+
+fn list(store: &Store) -> AppResult<()> {
+    let runs = store.eval_runs()?;
+    if runs.is_empty() {
+        println!("no evaluations yet (start one with `citrus eval --bench FILE.jsonl`)");
+        return Ok(());
+    }
+    println!(
+        "{:>4}  {:<11} {:<10} {:>9} {:>8}  model / benchmark",
+        "id", "status", "mode", "done", "correct"
+    );
+    for run in runs {
+        println!(
+            "{:>4}  {:<11} {:<10} {:>4}/{:<4} {:>8}  {}{} / {}",
+            run.id,
+            run.status.as_str(),
+            run.mode,
+            run.done,
+            run.planned,
+            run.correct,
+            run.model_name,
+            run.adapter
+                .as_deref()
+                .map(|a| format!(" + {a}"))
+                .unwrap_or_default(),
+            run.bench_path
+        );
+    }
+    Ok(())
+}
