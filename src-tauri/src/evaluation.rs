@@ -115,14 +115,14 @@ pub fn resume_evaluation(
     id: i64,
 ) -> AppResult<(EvalRunSummary, EvalSettings, Benchmark)> {
     let run = store.resume_eval_run(id)?;
-    let settings: EvalSettings = serde_json::from_str(&run.settings_json).map_err(|e| {
+    let settings: EvalSettings = serde_json::from_str(&run.spec.settings_json).map_err(|e| {
         AppError::EvalMismatch(format!("evaluation {id} has unreadable settings: {e}"))
     })?;
-    let bench = read_benchmark(Path::new(&run.bench_path))?;
-    if bench.hash != run.bench_hash {
+    let bench = read_benchmark(Path::new(&run.spec.bench_path))?;
+    if bench.hash != run.spec.bench_hash {
         return Err(AppError::EvalMismatch(format!(
             "{} changed since evaluation {id} started: start a new evaluation",
-            run.bench_path
+            run.spec.bench_path
         )));
     }
     Ok((run, settings, bench))
@@ -257,10 +257,10 @@ pub fn evaluation_report(store: &Store, id: i64) -> AppResult<EvalReport> {
 /// Compares runs `a` and `b` on the items both ran (same benchmark file, matched by item).
 pub fn compare_evaluations(store: &Store, a: i64, b: i64) -> AppResult<(usize, PairedComparison)> {
     let (run_a, run_b) = (store.eval_run(a)?, store.eval_run(b)?);
-    if run_a.bench_hash != run_b.bench_hash {
+    if run_a.spec.bench_hash != run_b.spec.bench_hash {
         return Err(AppError::EvalMismatch(format!(
             "evaluations {a} and {b} ran different benchmark files ({} and {})",
-            run_a.bench_path, run_b.bench_path
+            run_a.spec.bench_path, run_b.spec.bench_path
         )));
     }
     let items_b: std::collections::HashMap<usize, bool> = store

@@ -6,25 +6,11 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::TempDir;
+use common::{citrus_command, run_citrus, text, TempDir};
 use serde_json::{json, Value};
-
-fn citrus(args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_citrus"));
-    command.args(args);
-    command
-}
-
-fn run(args: &[&str]) -> Output {
-    citrus(args).output().expect("run citrus")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 fn item(id: usize, options: usize, key: usize, context: Value) -> String {
     let letters = ["A", "B", "C", "D", "E", "F", "G", "H", "I", "J"];
@@ -61,7 +47,7 @@ fn files_of_every_shape_import_and_unusable_lines_are_named() {
     std::fs::write(&bench, lines.join("\n") + "\n").unwrap();
     let db = tmp.0.join("citrus.db").display().to_string();
     let out = tmp.0.join("report.csv");
-    let output = run(&[
+    let output = run_citrus(&[
         "eval",
         "--bench",
         bench.to_str().unwrap(),
@@ -138,7 +124,7 @@ fn a_killed_evaluation_continues_where_it_stopped() {
         "--db",
         &db,
     ];
-    let mut child = citrus(&args)
+    let mut child = citrus_command(&args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -156,7 +142,7 @@ fn a_killed_evaluation_continues_where_it_stopped() {
         std::thread::sleep(Duration::from_millis(50));
     }
     // A second process reading the store leaves the live run running.
-    let listed = run(&["eval", "--list", "--db", &db]);
+    let listed = run_citrus(&["eval", "--list", "--db", &db]);
     assert!(listed.status.success(), "{}", text(&listed.stderr));
     assert_eq!(status(&db_path, 1), "running");
     child.kill().unwrap(); // SIGKILL
@@ -164,13 +150,13 @@ fn a_killed_evaluation_continues_where_it_stopped() {
     let before = recorded(&db_path);
     assert!(before.len() < 10, "finished before the kill");
 
-    let listed = run(&["eval", "--list", "--db", &db]);
+    let listed = run_citrus(&["eval", "--list", "--db", &db]);
     assert!(
         text(&listed.stdout).contains("interrupted"),
         "{}",
         text(&listed.stdout)
     );
-    let resumed = run(&["eval", "--resume", "1", "--db", &db, "--json"]);
+    let resumed = run_citrus(&["eval", "--resume", "1", "--db", &db, "--json"]);
     assert!(resumed.status.success(), "{}", text(&resumed.stderr));
     let after = recorded(&db_path);
     let positions: Vec<i64> = after.iter().map(|(p, _)| *p).collect();
@@ -187,19 +173,19 @@ fn a_killed_evaluation_continues_where_it_stopped() {
     assert_eq!(status(&db_path, 1), "done");
 
     // The same evaluation uninterrupted gives the same outcomes; the two compare as equal.
-    let again = run(&args);
+    let again = run_citrus(&args);
     assert!(again.status.success(), "{}", text(&again.stderr));
     let last = text(&again.stdout);
     assert!(
         last.lines().last().unwrap().starts_with("accuracy "),
         "{last}"
     );
-    let compared = run(&["eval", "--compare", "1", "2", "--db", &db, "--json"]);
+    let compared = run_citrus(&["eval", "--compare", "1", "2", "--db", &db, "--json"]);
     assert!(compared.status.success(), "{}", text(&compared.stderr));
     let comparison: Value = serde_json::from_slice(&compared.stdout).unwrap();
     assert_eq!(comparison["difference"], 0.0);
     assert_eq!(comparison["p_value"], 1.0);
-    let done = run(&["eval", "--resume", "1", "--db", &db]);
+    let done = run_citrus(&["eval", "--resume", "1", "--db", &db]);
     assert!(
         text(&done.stderr).contains("store.finished"),
         "{}",
@@ -211,7 +197,7 @@ fn a_killed_evaluation_continues_where_it_stopped() {
 fn generation_mode_records_reasoning_and_unmatched_reasons() {
     let tmp = TempDir::new("eval-generate");
     let db = tmp.0.join("citrus.db").display().to_string();
-    let output = run(&[
+    let output = run_citrus(&[
         "eval",
         "--bench",
         &medqa(),

@@ -5,10 +5,10 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::TempDir;
+use common::{citrus_command, run_citrus, text, TempDir};
 
 fn data(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -16,20 +16,6 @@ fn data(name: &str) -> String {
         .join(name)
         .display()
         .to_string()
-}
-
-fn citrus(args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_citrus"));
-    command.args(args);
-    command
-}
-
-fn run(args: &[&str]) -> Output {
-    citrus(args).output().expect("run citrus")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// The per-step losses of a run's metrics.jsonl.
@@ -76,7 +62,7 @@ fn a_killed_run_resumes_on_the_same_loss_curve() {
     let tmp = TempDir::new("train-resume");
     let data_file = data("clinical_qa.jsonl");
     let whole = tmp.0.join("whole").display().to_string();
-    let output = run(&train_args(&data_file, &whole, &[]));
+    let output = run_citrus(&train_args(&data_file, &whole, &[]));
     let stderr = text(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     assert!(stderr.contains("pre-flight: peak ≈"), "{stderr}");
@@ -87,7 +73,7 @@ fn a_killed_run_resumes_on_the_same_loss_curve() {
     // Kill a second run once its step-4 checkpoint exists, then resume it.
     let killed = tmp.0.join("killed");
     let killed_str = killed.display().to_string();
-    let mut child = citrus(&train_args(&data_file, &killed_str, &[]))
+    let mut child = citrus_command(&train_args(&data_file, &killed_str, &[]))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -107,14 +93,14 @@ fn a_killed_run_resumes_on_the_same_loss_curve() {
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    let again = run(&train_args(&data_file, &killed_str, &[]));
+    let again = run_citrus(&train_args(&data_file, &killed_str, &[]));
     assert!(!again.status.success());
     assert!(
         text(&again.stderr).contains("train.run_conflict"),
         "{}",
         text(&again.stderr)
     );
-    let changed = run(&train_args(
+    let changed = run_citrus(&train_args(
         &data_file,
         &killed_str,
         &["--resume", "--rank", "4"],
@@ -124,7 +110,7 @@ fn a_killed_run_resumes_on_the_same_loss_curve() {
         "{}",
         text(&changed.stderr)
     );
-    let resumed = run(&train_args(&data_file, &killed_str, &["--resume"]));
+    let resumed = run_citrus(&train_args(&data_file, &killed_str, &["--resume"]));
     assert!(resumed.status.success(), "{}", text(&resumed.stderr));
     assert!(
         text(&resumed.stderr).contains("steps 5–6") || text(&resumed.stderr).contains("steps 5"),
@@ -141,13 +127,13 @@ fn a_killed_run_resumes_on_the_same_loss_curve() {
     }
 
     // The adapter is inspectable and serves generation.
-    let inspect = run(&["adapters", "inspect", &killed_str, "--json"]);
+    let inspect = run_citrus(&["adapters", "inspect", &killed_str, "--json"]);
     assert!(inspect.status.success(), "{}", text(&inspect.stderr));
     let summary: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
     assert_eq!(summary["settings"]["rank"], 8);
     assert_eq!(summary["layers"], 30);
     assert_eq!(summary["meta"]["metrics"]["steps"], 6);
-    let generated = run(&[
+    let generated = run_citrus(&[
         "generate",
         "--prompt",
         "Which artery is occluded in an inferior STEMI?",
@@ -160,7 +146,7 @@ fn a_killed_run_resumes_on_the_same_loss_curve() {
     ]);
     assert!(generated.status.success(), "{}", text(&generated.stderr));
     adapters_travel(&killed, &tmp.0, &text(&generated.stdout));
-    let missing = run(&[
+    let missing = run_citrus(&[
         "generate",
         "--prompt",
         "x",
@@ -182,7 +168,7 @@ fn adapters_travel(adapter: &Path, tmp: &Path, expected: &str) {
     let gguf = tmp.join("export/adapter.gguf");
     std::fs::create_dir_all(gguf.parent().unwrap()).unwrap();
     let gguf = gguf.display().to_string();
-    let export = run(&[
+    let export = run_citrus(&[
         "adapters",
         "export",
         &adapter,
@@ -198,7 +184,7 @@ fn adapters_travel(adapter: &Path, tmp: &Path, expected: &str) {
         "{modelfile}"
     );
     let generate = |adapter_or_model: [&str; 2]| {
-        let output = run(&[
+        let output = run_citrus(&[
             "generate",
             "--prompt",
             "Which artery is occluded in an inferior STEMI?",
@@ -216,7 +202,10 @@ fn adapters_travel(adapter: &Path, tmp: &Path, expected: &str) {
 
     let home = tmp.join("home").display().to_string();
     let in_home = |args: &[&str]| {
-        let output = citrus(args).env("CITRUS_HOME", &home).output().unwrap();
+        let output = citrus_command(args)
+            .env("CITRUS_HOME", &home)
+            .output()
+            .unwrap();
         assert!(
             output.status.success(),
             "{args:?}: {}",
@@ -239,7 +228,7 @@ fn adapters_travel(adapter: &Path, tmp: &Path, expected: &str) {
     assert_eq!(listed[0]["summary"]["settings"]["rank"], 8);
 
     let merged = tmp.join("merged.gguf").display().to_string();
-    let merge = run(&[
+    let merge = run_citrus(&[
         "adapters", "merge", &adapter, "--out", &merged, "--type", "q8_0",
     ]);
     assert!(merge.status.success(), "{}", text(&merge.stderr));
@@ -258,7 +247,7 @@ fn bad_lines_are_named_and_the_good_ones_train() {
     let tmp = TempDir::new("train-bad");
     let out = tmp.0.join("run").display().to_string();
     let data_file = data("with_bad_lines.jsonl");
-    let output = run(&[
+    let output = run_citrus(&[
         "train",
         "--data",
         &data_file,
@@ -291,7 +280,7 @@ fn bad_lines_are_named_and_the_good_ones_train() {
 
     let shared =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/citrus/sft_data.jsonl");
-    let check = run(&[
+    let check = run_citrus(&[
         "train",
         "--data",
         &shared.display().to_string(),
@@ -308,7 +297,7 @@ fn bad_lines_are_named_and_the_good_ones_train() {
 
     let empty = tmp.0.join("empty.jsonl");
     std::fs::write(&empty, "{\"input\": \"q\"}\n").unwrap();
-    let refused = run(&[
+    let refused = run_citrus(&[
         "train",
         "--data",
         &empty.display().to_string(),
@@ -328,7 +317,7 @@ fn a_bundle_is_written_instead_of_a_local_run() {
     let bundle = tmp.0.join("bundle");
     let bundle_str = bundle.display().to_string();
     let data_file = data("clinical_qa.jsonl");
-    let output = run(&[
+    let output = run_citrus(&[
         "train",
         "--data",
         &data_file,

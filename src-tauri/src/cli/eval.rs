@@ -156,13 +156,13 @@ pub fn run(args: EvalArgs) -> AppResult<()> {
         Some(id) => {
             let (run, settings, bench) = resume_evaluation(&store, id)?;
             let model_args = ModelArgs {
-                model: Some(PathBuf::from(&run.model_path)),
-                adapter: run.adapter.clone().map(PathBuf::from),
+                model: Some(PathBuf::from(&run.spec.model_path)),
+                adapter: run.spec.adapter.clone().map(PathBuf::from),
                 ..args.model.clone()
             };
             eprintln!(
                 "continuing evaluation {id}: {} of {} item(s) done",
-                run.done, run.planned
+                run.done, run.spec.planned
             );
             (id, settings, bench, model_args.load()?)
         }
@@ -256,15 +256,16 @@ fn show(report: &EvalReport, args: &EvalArgs) -> AppResult<()> {
     println!(
         "evaluation {} ({}): {} on {}{}, {} of {} item(s), {}",
         run.id,
-        run.mode,
-        run.model_name,
-        run.bench_path,
-        run.adapter
+        run.spec.mode,
+        run.spec.model_name,
+        run.spec.bench_path,
+        run.spec
+            .adapter
             .as_deref()
             .map(|a| format!(" with adapter {a}"))
             .unwrap_or_default(),
         run.done,
-        run.planned,
+        run.spec.planned,
         run.status.as_str()
     );
     for exam in &report.summary.exams {
@@ -282,7 +283,7 @@ fn show(report: &EvalReport, args: &EvalArgs) -> AppResult<()> {
 fn write_report(report: &EvalReport, path: &Path) -> AppResult<()> {
     let title = format!(
         "Evaluation {}: {} on {}",
-        report.run.id, report.run.model_name, report.run.bench_path
+        report.run.id, report.run.spec.model_name, report.run.spec.bench_path
     );
     let text = match path.extension().and_then(|e| e.to_str()) {
         Some("csv") => to_csv(&report.items),
@@ -307,16 +308,17 @@ fn list(store: &Store) -> AppResult<()> {
             "{:>4}  {:<11} {:<10} {:>4}/{:<4} {:>8}  {}{} / {}",
             run.id,
             run.status.as_str(),
-            run.mode,
+            run.spec.mode,
             run.done,
-            run.planned,
+            run.spec.planned,
             run.correct,
-            run.model_name,
-            run.adapter
+            run.spec.model_name,
+            run.spec
+                .adapter
                 .as_deref()
                 .map(|a| format!(" + {a}"))
                 .unwrap_or_default(),
-            run.bench_path
+            run.spec.bench_path
         );
     }
     Ok(())

@@ -36,22 +36,9 @@ pub struct NewEvalRun {
 pub struct EvalRunSummary {
     /// Its id.
     pub id: i64,
-    /// The benchmark file.
-    pub bench_path: String,
-    /// Its content hash.
-    pub bench_hash: String,
-    /// The model file or folder.
-    pub model_path: String,
-    /// The model's name.
-    pub model_name: String,
-    /// The adapter, if any.
-    pub adapter: Option<String>,
-    /// `generate` or `likelihood`.
-    pub mode: String,
-    /// Its settings as JSON.
-    pub settings_json: String,
-    /// Items planned.
-    pub planned: usize,
+    /// What it runs.
+    #[serde(flatten)]
+    pub spec: NewEvalRun,
     /// Items done.
     pub done: usize,
     /// Items correct.
@@ -98,14 +85,16 @@ fn read_run(row: &Row) -> rusqlite::Result<(EvalRunSummary, String)> {
     Ok((
         EvalRunSummary {
             id: row.get(0)?,
-            bench_path: row.get(1)?,
-            bench_hash: row.get(2)?,
-            model_path: row.get(3)?,
-            model_name: row.get(4)?,
-            adapter: row.get(5)?,
-            mode: row.get(6)?,
-            settings_json: row.get(7)?,
-            planned: planned as usize,
+            spec: NewEvalRun {
+                bench_path: row.get(1)?,
+                bench_hash: row.get(2)?,
+                model_path: row.get(3)?,
+                model_name: row.get(4)?,
+                adapter: row.get(5)?,
+                mode: row.get(6)?,
+                settings_json: row.get(7)?,
+                planned: planned as usize,
+            },
             done: done as usize,
             correct: correct as usize,
             status: RunStatus::Running,

@@ -44,3 +44,20 @@ pub fn default_model() -> PathBuf {
     );
     path
 }
+
+/// The `citrus` binary with `args`.
+pub fn citrus_command(args: &[&str]) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_citrus"));
+    command.args(args);
+    command
+}
+
+/// Runs `citrus` with `args` to the end.
+pub fn run_citrus(args: &[&str]) -> std::process::Output {
+    citrus_command(args).output().expect("run citrus")
+}
+
+/// Bytes of output as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
