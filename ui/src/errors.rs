@@ -23,6 +23,13 @@ pub fn describe(error: &ApiError) -> String {
         "generation.prompt_too_long" => {
             "The case is too long for this model's context. Shorten it or lower the token limit."
         }
+        "store.busy" => {
+            "Another open window or terminal is running this now. Wait for it or stop it there."
+        }
+        "store.finished" => "This is already finished; start a new one instead.",
+        "eval.mismatch" => {
+            "These evaluations cannot be combined: they ran different files or settings."
+        }
         "dialog.unavailable" => "The file dialog could not be opened on this system.",
         "ipc.failed" => "The app's window lost contact with its engine.",
         _ => "",
