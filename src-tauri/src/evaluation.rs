@@ -6,16 +6,19 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use citrus_models::evaluation::item::{evaluate_item, EvalMode, Outcome};
+use citrus_models::evaluation::likelihood::{OptionScores, ScoredContinuation};
 use citrus_models::evaluation::plan::{plan, Selection};
-use citrus_models::evaluation::report::{summarize, EvalSummary, ItemRecord};
+use citrus_models::evaluation::report::{summarize, to_csv, to_markdown, EvalSummary, ItemRecord};
 use citrus_models::evaluation::stats::{paired, PairedComparison};
 use citrus_models::generation::CancelToken;
 use citrus_models::identity::sha256_hex;
 use citrus_models::model::Model;
-use citrus_models::reasoning::{read_benchmark_jsonl, ExamItem};
+use citrus_models::reason::ReasoningMode;
+use citrus_models::reasoning::{read_benchmark_jsonl, ExamItem, Step};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{AppError, AppResult};
+use crate::recorded::RunSettings;
 use crate::store::{EvalRunSummary, NewEvalRun, RunStatus, Store, StoredEvalItem};
 
 /// Everything that decides which items run and how (stored with the run, so it can continue).
@@ -25,6 +28,61 @@ pub struct EvalSettings {
     pub mode: EvalMode,
     /// Limit, sample, option shuffling, seed.
     pub selection: Selection,
+}
+
+/// How items are scored, as a user chooses it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scoring {
+    /// The model reasons and its answer is matched to an option.
+    Generate,
+    /// Each option is scored by its log-probability; no generation.
+    Likelihood,
+}
+
+/// What a user chooses for an evaluation (the CLI's flags, the window's form).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalChoices {
+    /// Generation or likelihood.
+    pub scoring: Scoring,
+    /// Generation: the free Citrus prompt or the guided pathway.
+    pub reasoning: ReasoningMode,
+    /// Likelihood: score the option texts (per token) instead of their letters.
+    pub score_text: bool,
+    /// Generation: most tokens per item.
+    pub max_new_tokens: usize,
+    /// Generation: temperature (0 = greedy).
+    pub temperature: f32,
+    /// Which items, and whether their options are shuffled; its seed also seeds sampling.
+    pub selection: Selection,
+}
+
+impl EvalChoices {
+    /// The settings these choices give.
+    pub fn settings(&self) -> EvalSettings {
+        let mode = match self.scoring {
+            Scoring::Generate => EvalMode::Generate {
+                options: RunSettings {
+                    mode: self.reasoning,
+                    max_new_tokens: self.max_new_tokens,
+                    temperature: self.temperature,
+                    seed: self.selection.seed,
+                }
+                .options(),
+            },
+            Scoring::Likelihood => EvalMode::Likelihood {
+                continuation: if self.score_text {
+                    ScoredContinuation::Text
+                } else {
+                    ScoredContinuation::Letter
+                },
+            },
+        };
+        EvalSettings {
+            mode,
+            selection: self.selection.clone(),
+        }
+    }
 }
 
 /// A benchmark file read for evaluation.
@@ -85,6 +143,43 @@ pub fn read_benchmark(path: &Path) -> AppResult<Benchmark> {
         items,
         unusable,
     })
+}
+
+/// What a benchmark file holds, shown before it runs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BenchmarkInfo {
+    /// The file.
+    pub path: PathBuf,
+    /// Usable items.
+    pub items: usize,
+    /// Unusable lines, each with its line and reason.
+    pub unusable: Vec<String>,
+    /// Items per exam, in order of first appearance.
+    pub exams: Vec<(String, usize)>,
+    /// The fewest and most options an item has.
+    pub options: (usize, usize),
+}
+
+impl Benchmark {
+    /// What the file holds.
+    pub fn info(&self) -> BenchmarkInfo {
+        let mut exams: Vec<(String, usize)> = Vec::new();
+        for item in &self.items {
+            let name = item.exam_name.as_deref().unwrap_or("(no exam name)");
+            match exams.iter_mut().find(|(n, _)| n == name) {
+                Some((_, count)) => *count += 1,
+                None => exams.push((name.to_string(), 1)),
+            }
+        }
+        let counts = self.items.iter().map(|i| i.options.len());
+        BenchmarkInfo {
+            path: self.path.clone(),
+            items: self.items.len(),
+            unusable: self.unusable.clone(),
+            exams,
+            options: (counts.clone().min().unwrap_or(0), counts.max().unwrap_or(0)),
+        }
+    }
 }
 
 /// Records a new evaluation of `model` (with its attached adapter) on `bench`; returns its id.
@@ -254,8 +349,62 @@ pub fn evaluation_report(store: &Store, id: i64) -> AppResult<EvalReport> {
     })
 }
 
+/// One item of a run as the window opens it: its record, prompt and text, with its steps and
+/// option scores read back.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalItemDetail {
+    /// The stored item.
+    #[serde(flatten)]
+    pub item: StoredEvalItem,
+    /// Its reasoning steps (generation).
+    pub steps: Vec<Step>,
+    /// Its option scores (likelihood).
+    pub scores: Option<OptionScores>,
+}
+
+/// The item at `position` of run `id`.
+pub fn evaluation_item(store: &Store, id: i64, position: usize) -> AppResult<EvalItemDetail> {
+    let item = store.eval_item(id, position)?;
+    Ok(EvalItemDetail {
+        steps: serde_json::from_str(&item.steps_json).unwrap_or_default(),
+        scores: item
+            .scores_json
+            .as_deref()
+            .and_then(|s| serde_json::from_str(s).ok()),
+        item,
+    })
+}
+
+/// Writes `report` to `path`: one row per item for `.csv`, everything for `.json`, the
+/// summary tables for anything else (Markdown).
+pub fn write_report(report: &EvalReport, path: &Path) -> AppResult<()> {
+    let title = format!(
+        "Evaluation {}: {} on {}",
+        report.run.id, report.run.spec.model_name, report.run.spec.bench_path
+    );
+    let text = match path.extension().and_then(|e| e.to_str()) {
+        Some("csv") => to_csv(&report.items),
+        Some("json") => serde_json::to_string_pretty(report).unwrap_or_default(),
+        _ => to_markdown(&title, &report.summary),
+    };
+    std::fs::write(path, text).map_err(|e| AppError::io(path, e))
+}
+
+/// Two runs compared on the items both ran.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    /// The first run.
+    pub a: i64,
+    /// The second run.
+    pub b: i64,
+    /// Items both ran.
+    pub common: usize,
+    /// The paired difference (first minus second), its interval and McNemar's p.
+    pub paired: PairedComparison,
+}
+
 /// Compares runs `a` and `b` on the items both ran (same benchmark file, matched by item).
-pub fn compare_evaluations(store: &Store, a: i64, b: i64) -> AppResult<(usize, PairedComparison)> {
+pub fn compare_evaluations(store: &Store, a: i64, b: i64) -> AppResult<Comparison> {
     let (run_a, run_b) = (store.eval_run(a)?, store.eval_run(b)?);
     if run_a.spec.bench_hash != run_b.spec.bench_hash {
         return Err(AppError::EvalMismatch(format!(
@@ -280,5 +429,10 @@ pub fn compare_evaluations(store: &Store, a: i64, b: i64) -> AppResult<(usize, P
             "evaluations {a} and {b} have no item in common"
         )));
     }
-    Ok((first.len(), paired(&first, &second)))
+    Ok(Comparison {
+        a,
+        b,
+        common: first.len(),
+        paired: paired(&first, &second),
+    })
 }

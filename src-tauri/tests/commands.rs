@@ -16,7 +16,7 @@ use citrus_workstation::library;
 use citrus_workstation::store::Store;
 
 mod common;
-use common::{default_model, TempDir};
+use common::{bench_item, default_model, medqa, TempDir};
 
 /// The app on the mock runtime, its window, and the folder it keeps its store in.
 struct MockApp {
@@ -63,6 +63,46 @@ impl MockApp {
     fn ok(&self, cmd: &str, args: Value) -> Value {
         self.invoke(cmd, args)
             .unwrap_or_else(|e| panic!("{cmd} failed: {e}"))
+    }
+
+    /// Polls `list_evaluations` until evaluation `id` has `status`.
+    fn wait_for_evaluation(&self, id: &Value, status: &str) -> Value {
+        let start = Instant::now();
+        loop {
+            let runs = self.ok("list_evaluations", json!({}));
+            if let Some(run) = runs.as_array().unwrap().iter().find(|r| &r["id"] == id) {
+                if run["status"] == status {
+                    return run.clone();
+                }
+                assert_ne!(run["status"], "failed", "{run}");
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "evaluation {id} never became {status}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The id of the newest evaluation, once one is recorded.
+    fn newest_evaluation(&self, after: usize) -> Value {
+        let start = Instant::now();
+        loop {
+            let runs = self.ok("list_evaluations", json!({}));
+            let runs = runs.as_array().unwrap();
+            if runs.len() > after {
+                return runs
+                    .iter()
+                    .map(|r| r["id"].clone())
+                    .max_by_key(|id| id.as_i64())
+                    .unwrap();
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "no evaluation recorded"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     fn error_code(&self, cmd: &str, args: Value) -> String {
@@ -171,7 +211,7 @@ fn reasoning_streams_to_the_store_and_reviews_export() {
     assert!(!run["raw_text"].as_str().unwrap().is_empty());
     assert!(run["differential"].is_array());
     assert_eq!(
-        app.error_code("stop_reasoning", json!({"jobId": job})),
+        app.error_code("stop_job", json!({"jobId": job})),
         "engine.no_such_job"
     );
 
@@ -259,4 +299,123 @@ fn models_settings_and_status() {
     );
     let info = app.ok("app_info", json!({}));
     assert!(info["store_path"].as_str().unwrap().ends_with("citrus.db"));
+}
+
+#[test]
+fn evaluations_run_as_jobs_report_items_and_compare() {
+    let app = MockApp::new("commands-evaluations");
+    let info = app.ok("inspect_benchmark", json!({"path": medqa()}));
+    assert_eq!(info["items"], 1273);
+    assert_eq!(info["options"], json!([4, 4]));
+    assert!(info["unusable"].as_array().unwrap().is_empty());
+
+    let bad = app._dir.0.join("bad.jsonl");
+    std::fs::write(
+        &bad,
+        "{\"Q\": \"no options\", \"A\": \"A\", \"OP\": []}\nNaN\n",
+    )
+    .unwrap();
+    assert_eq!(
+        app.error_code("inspect_benchmark", json!({"path": bad})),
+        "eval.no_items"
+    );
+    let mixed = app._dir.0.join("mixed.jsonl");
+    let lines = [
+        bench_item(1, 5, 2, Value::Null),
+        "{broken".into(),
+        bench_item(2, 3, 0, json!("context")),
+    ];
+    std::fs::write(&mixed, lines.join("\n")).unwrap();
+    let info = app.ok("inspect_benchmark", json!({"path": mixed}));
+    assert_eq!(
+        (info["items"].clone(), info["options"].clone()),
+        (json!(2), json!([3, 5]))
+    );
+    assert_eq!(info["exams"], json!([["mixed", 1], ["pubmedqa", 1]]));
+    assert!(
+        info["unusable"][0].as_str().unwrap().contains("line 2"),
+        "{info}"
+    );
+
+    // A likelihood run of three items, then the same items with shuffled options.
+    let choices = |shuffle: bool| {
+        json!({"scoring": "likelihood", "reasoning": "free", "score_text": false,
+               "max_new_tokens": 64, "temperature": 0.0,
+               "selection": {"limit": 3, "sample": null, "shuffle_options": shuffle, "seed": 7}})
+    };
+    let request = json!({"kind": "new", "bench_path": medqa(), "model_id": null, "adapter": null,
+                         "choices": choices(false)});
+    let job = app.ok(
+        "start_evaluation",
+        json!({"request": request, "events": "__CHANNEL__:1"}),
+    );
+    assert!(job.as_u64().is_some());
+    let first = app.newest_evaluation(0);
+    let run = app.wait_for_evaluation(&first, "done");
+    assert_eq!(
+        (run["done"].clone(), run["planned"].clone()),
+        (json!(3), json!(3))
+    );
+    assert_eq!(run["mode"], "likelihood");
+
+    let report = app.ok("get_evaluation", json!({"id": first}));
+    assert_eq!(report["items"].as_array().unwrap().len(), 3);
+    assert_eq!(report["summary"]["overall"]["n"], 3);
+    let chance = report["summary"]["overall"]["chance"].as_f64().unwrap();
+    assert!((chance - 0.25).abs() < 1e-9, "{chance}");
+    let item = app.ok("get_evaluation_item", json!({"id": first, "position": 1}));
+    assert_eq!(item["scores"]["letters"], json!(["A", "B", "C", "D"]));
+    assert!(
+        item["prompt"].as_str().unwrap().contains("(A)")
+            || item["prompt"].as_str().unwrap().contains("A.")
+    );
+    assert_eq!(
+        app.error_code("get_evaluation_item", json!({"id": first, "position": 3})),
+        "store.not_found"
+    );
+
+    let request = json!({"kind": "new", "bench_path": medqa(), "model_id": null, "adapter": null,
+                         "choices": choices(true)});
+    app.ok(
+        "start_evaluation",
+        json!({"request": request, "events": "__CHANNEL__:2"}),
+    );
+    let second = app.newest_evaluation(1);
+    app.wait_for_evaluation(&second, "done");
+    let comparison = app.ok("compare_evaluation_runs", json!({"a": first, "b": second}));
+    assert_eq!(comparison["common"], 3);
+    let paired = &comparison["paired"];
+    let cells: u64 = ["both_right", "only_first", "only_second", "both_wrong"]
+        .iter()
+        .map(|k| paired[k].as_u64().unwrap())
+        .sum();
+    assert_eq!(cells, 3);
+
+    // A finished evaluation cannot be continued; an unknown adapter fails before anything runs.
+    app.ok(
+        "start_evaluation",
+        json!({"request": {"kind": "resume", "id": first}, "events": "__CHANNEL__:3"}),
+    );
+    let request = json!({"kind": "new", "bench_path": medqa(), "model_id": null,
+                         "adapter": "no-such-adapter", "choices": choices(false)});
+    app.ok(
+        "start_evaluation",
+        json!({"request": request, "events": "__CHANNEL__:4"}),
+    );
+    let start = Instant::now();
+    while app.ok("engine_status", json!({}))["busy"] == true
+        || app.ok("engine_status", json!({}))["queued"] != 0
+    {
+        assert!(start.elapsed() < Duration::from_secs(60));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        app.ok("list_evaluations", json!({}))
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(app.wait_for_evaluation(&first, "done")["done"], 3);
+    assert!(app.ok("list_adapters", json!({})).is_array());
 }

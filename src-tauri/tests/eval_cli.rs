@@ -9,25 +9,8 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{citrus_command, run_citrus, text, TempDir};
+use common::{bench_item as item, citrus_command, medqa, run_citrus, text, TempDir};
 use serde_json::{json, Value};
-
-fn item(id: usize, options: usize, key: usize, context: Value) -> String {
-    let letters = ["A", "B", "C", "D", "E", "F", "G", "H", "I", "J"];
-    let ops: Vec<Value> = (0..options)
-        .map(|i| json!({"op_idx": letters[i], "op_value": format!("option {i}"), "op_text": format!("{}. option {i}", letters[i])}))
-        .collect();
-    json!({"exam_name": if options == 3 { "pubmedqa" } else { "mixed" }, "id": id.to_string(),
-           "Q": format!("Question {id}: which option?"), "A": letters[key], "C": context, "OP": ops})
-    .to_string()
-}
-
-fn medqa() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data/citrus/medqa.jsonl")
-        .display()
-        .to_string()
-}
 
 #[test]
 fn files_of_every_shape_import_and_unusable_lines_are_named() {

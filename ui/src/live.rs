@@ -263,7 +263,7 @@ pub fn stop(app: AppState, case_id: i64) {
         .flatten();
     let Some(job) = job else { return };
     spawn_local(async move {
-        if let Err(err) = api::call::<Value>("stop_reasoning", json!({ "jobId": job })).await {
+        if let Err(err) = api::call::<Value>("stop_job", json!({ "jobId": job })).await {
             app.report(err);
         }
     });

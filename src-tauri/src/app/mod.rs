@@ -46,7 +46,7 @@ pub fn with_commands<R: Runtime>(builder: Builder<R>, state: AppState) -> Builde
             commands::runs::list_runs,
             commands::runs::get_run,
             commands::reasoning::start_reasoning,
-            commands::reasoning::stop_reasoning,
+            commands::reasoning::stop_job,
             commands::reviews::get_review,
             commands::reviews::save_review,
             commands::reviews::review_queue,
@@ -57,6 +57,15 @@ pub fn with_commands<R: Runtime>(builder: Builder<R>, state: AppState) -> Builde
             commands::models::inspect_model,
             commands::models::engine_status,
             commands::models::load_model,
+            commands::models::list_adapters,
+            commands::evaluations::pick_benchmark,
+            commands::evaluations::inspect_benchmark,
+            commands::evaluations::start_evaluation,
+            commands::evaluations::list_evaluations,
+            commands::evaluations::get_evaluation,
+            commands::evaluations::get_evaluation_item,
+            commands::evaluations::compare_evaluation_runs,
+            commands::evaluations::export_evaluation,
         ])
 }
 

@@ -2,12 +2,10 @@
 //! mode, recorded in the case store as it goes, with a progress bar; `--resume`, `--list`,
 //! `--report` and `--compare` on recorded runs.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use citrus_models::evaluation::item::EvalMode;
-use citrus_models::evaluation::likelihood::ScoredContinuation;
 use citrus_models::evaluation::plan::Selection;
-use citrus_models::evaluation::report::{comparison_line, headline, to_csv, to_markdown};
+use citrus_models::evaluation::report::{comparison_line, headline};
 use citrus_models::generation::CancelToken;
 use citrus_models::reason::ReasoningMode;
 use clap::{ArgGroup, Args, ValueEnum};
@@ -18,9 +16,8 @@ use super::ModelArgs;
 use crate::error::{AppError, AppResult};
 use crate::evaluation::{
     compare_evaluations, evaluation_report, read_benchmark, resume_evaluation, run_evaluation,
-    start_evaluation, Benchmark, EvalProgress, EvalReport, EvalSettings,
+    start_evaluation, write_report, Benchmark, EvalChoices, EvalProgress, EvalReport, Scoring,
 };
-use crate::recorded::RunSettings;
 use crate::store::{RunStatus, Store};
 
 /// How items are scored.
@@ -92,31 +89,20 @@ pub struct EvalArgs {
 }
 
 impl EvalArgs {
-    fn settings(&self) -> EvalSettings {
-        let mode = match self.mode {
-            ModeArg::Generate => EvalMode::Generate {
-                options: RunSettings {
-                    mode: if self.guided {
-                        ReasoningMode::Guided
-                    } else {
-                        ReasoningMode::Free
-                    },
-                    max_new_tokens: self.max_tokens,
-                    temperature: self.temperature,
-                    seed: self.seed,
-                }
-                .options(),
+    fn choices(&self) -> EvalChoices {
+        EvalChoices {
+            scoring: match self.mode {
+                ModeArg::Generate => Scoring::Generate,
+                ModeArg::Likelihood => Scoring::Likelihood,
             },
-            ModeArg::Likelihood => EvalMode::Likelihood {
-                continuation: if self.score_text {
-                    ScoredContinuation::Text
-                } else {
-                    ScoredContinuation::Letter
-                },
+            reasoning: if self.guided {
+                ReasoningMode::Guided
+            } else {
+                ReasoningMode::Free
             },
-        };
-        EvalSettings {
-            mode,
+            score_text: self.score_text,
+            max_new_tokens: self.max_tokens,
+            temperature: self.temperature,
             selection: Selection {
                 limit: self.limit,
                 sample: self.sample,
@@ -137,18 +123,18 @@ pub fn run(args: EvalArgs) -> AppResult<()> {
         return show(&evaluation_report(&store, id)?, &args);
     }
     if let Some(pair) = &args.compare {
-        let (n, comparison) = compare_evaluations(&store, pair[0], pair[1])?;
+        let comparison = compare_evaluations(&store, pair[0], pair[1])?;
         if args.json {
             println!(
                 "{}",
-                serde_json::to_string_pretty(&comparison).unwrap_or_default()
+                serde_json::to_string_pretty(&comparison.paired).unwrap_or_default()
             );
         } else {
             println!(
-                "evaluation {} vs {} on {n} common item(s):",
-                pair[0], pair[1]
+                "evaluation {} vs {} on {} common item(s):",
+                comparison.a, comparison.b, comparison.common
             );
-            println!("{}", comparison_line(&comparison));
+            println!("{}", comparison_line(&comparison.paired));
         }
         return Ok(());
     }
@@ -170,7 +156,7 @@ pub fn run(args: EvalArgs) -> AppResult<()> {
             let path = args.bench.clone().unwrap_or_default();
             let bench = read_benchmark(&path)?;
             report_unusable(&bench);
-            let settings = args.settings();
+            let settings = args.choices().settings();
             let model = args.model.load()?;
             let id = start_evaluation(&store, &model, &bench, &settings)?;
             eprintln!("evaluation {id} started");
@@ -278,19 +264,6 @@ fn show(report: &EvalReport, args: &EvalArgs) -> AppResult<()> {
     );
     println!("{}", headline(all));
     Ok(())
-}
-
-fn write_report(report: &EvalReport, path: &Path) -> AppResult<()> {
-    let title = format!(
-        "Evaluation {}: {} on {}",
-        report.run.id, report.run.spec.model_name, report.run.spec.bench_path
-    );
-    let text = match path.extension().and_then(|e| e.to_str()) {
-        Some("csv") => to_csv(&report.items),
-        Some("json") => serde_json::to_string_pretty(report).unwrap_or_default(),
-        _ => to_markdown(&title, &report.summary),
-    };
-    std::fs::write(path, text).map_err(|e| AppError::io(path, e))
 }
 
 fn list(store: &Store) -> AppResult<()> {

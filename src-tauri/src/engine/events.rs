@@ -1,4 +1,4 @@
-//! What a reasoning job reports to whoever started it (the window, through a Tauri channel).
+//! What a job reports to whoever started it (the window, through a Tauri channel).
 
 use citrus_models::guided::{GuidedEvent, GuidedStage};
 use citrus_models::reason::ReasonEvent;
@@ -6,7 +6,8 @@ use citrus_models::reasoning::Step;
 use serde::Serialize;
 
 use crate::error::ErrorReport;
-use crate::store::RunRecord;
+use crate::evaluation::EvalProgress;
+use crate::store::{RunRecord, RunStatus};
 
 /// One message of a job's stream.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -58,9 +59,40 @@ pub enum JobEvent {
         /// The stored run.
         run: Box<RunRecord>,
     },
-    /// The job failed; `run_id` is set when a (failed) run was recorded.
+    /// An evaluation was recorded (or taken over to continue) and its items start.
+    EvalStarted {
+        /// The evaluation's id in the store.
+        eval_id: i64,
+        /// The model's name.
+        model_name: String,
+        /// Items already done (when continued).
+        done: usize,
+        /// Items planned.
+        total: usize,
+    },
+    /// Something the user should know that does not stop the job (an adapter made for a
+    /// different file of the same family, say).
+    Warning {
+        /// What.
+        message: String,
+    },
+    /// An evaluation item finished.
+    EvalItem {
+        /// Where the evaluation stands, with the item.
+        progress: EvalProgress,
+        /// Seconds since this job began running items.
+        seconds: f64,
+    },
+    /// The evaluation ended: done, or cancelled (it can be continued).
+    EvalEnded {
+        /// The evaluation.
+        eval_id: i64,
+        /// `done` or `cancelled`.
+        status: RunStatus,
+    },
+    /// The job failed; `run_id` is set when a (failed) run or evaluation was recorded.
     Failed {
-        /// The run, if one was started.
+        /// The run or evaluation, if one was started.
         run_id: Option<i64>,
         /// What went wrong.
         error: ErrorReport,

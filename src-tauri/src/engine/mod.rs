@@ -1,7 +1,9 @@
-//! The job runner: one loaded model, and reasoning jobs queued and run one at a time on
-//! tokio's blocking pool. Each job can be stopped, streams to its [`JobSink`] and writes its
-//! run to the store as it goes (through the same function `citrus reason --save` uses).
+//! The job runner: one loaded model, and jobs (reasoning on a case, an evaluation on a
+//! benchmark file) queued and run one at a time on tokio's blocking pool. Each job can be
+//! stopped, streams to its [`JobSink`] and writes its work to the store as it goes (through the
+//! same functions `citrus reason --save` and `citrus eval` use).
 
+mod evaluate;
 mod events;
 mod worker;
 
@@ -15,6 +17,7 @@ use citrus_models::model::Model;
 use citrus_models::reason::ReasonOptions;
 use serde::Serialize;
 
+pub use evaluate::EvalRequest;
 pub use events::{JobEvent, JobSink};
 
 use crate::error::{AppError, AppResult};
@@ -39,11 +42,24 @@ pub struct EngineStatus {
     pub queued: usize,
 }
 
-/// A reasoning job.
+/// What a job does.
+#[derive(Debug, Clone)]
+pub enum Work {
+    /// Reasoning on a stored case.
+    Reason {
+        /// The case.
+        case_id: i64,
+        /// Mode, token budget and sampling.
+        options: ReasonOptions,
+    },
+    /// An evaluation on a benchmark file, new or continued.
+    Evaluate(EvalRequest),
+}
+
+/// A queued or running job.
 struct Job {
     id: JobId,
-    case_id: i64,
-    options: ReasonOptions,
+    work: Work,
     cancel: CancelToken,
     sink: Arc<dyn JobSink>,
 }
@@ -114,14 +130,13 @@ impl Engine {
         )
     }
 
-    /// Queues reasoning on a stored case; messages go to `sink`. Returns the job's id.
-    pub fn submit(&self, case_id: i64, options: ReasonOptions, sink: Arc<dyn JobSink>) -> JobId {
+    /// Queues `work`; messages go to `sink`. Returns the job's id.
+    pub fn submit(&self, work: Work, sink: Arc<dyn JobSink>) -> JobId {
         let mut queue = lock(&self.shared.queue);
         queue.next_id += 1;
         let job = Arc::new(Job {
             id: queue.next_id,
-            case_id,
-            options,
+            work,
             cancel: CancelToken::new(),
             sink,
         });
@@ -132,7 +147,7 @@ impl Engine {
         job.id
     }
 
-    /// Stops a job: a running one ends with its run stored as cancelled, a waiting one is
+    /// Stops a job: a running one ends with its work stored as cancelled, a waiting one is
     /// dropped from the queue.
     pub fn stop(&self, id: JobId) -> AppResult<()> {
         let mut queue = lock(&self.shared.queue);

@@ -4,15 +4,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use citrus_models::model::Model;
+use citrus_models::reason::ReasonOptions;
 
-use super::{lock, Job, JobEvent, LoadedModel, Shared};
+use super::{lock, Job, JobEvent, LoadedModel, Shared, Work};
 use crate::error::{AppError, AppResult};
 use crate::library::{self, EngineSettings};
 use crate::recorded::reason_and_record;
 use crate::store::{ModelEntry, RunRecord, Store};
 
-/// How often a running job reports its token count.
-const PROGRESS_INTERVAL: Duration = Duration::from_millis(200);
+/// How often a running job reports its token count (or a model load its progress).
+pub(super) const PROGRESS_INTERVAL: Duration = Duration::from_millis(200);
 
 /// Runs jobs as they are queued, for as long as the app lives.
 pub(super) async fn work(shared: Arc<Shared>) {
@@ -28,7 +29,7 @@ pub(super) async fn work(shared: Arc<Shared>) {
                 run_id: None,
                 error: AppError::EngineStopped.report(),
             });
-            eprintln!("reasoning job {} panicked: {panic}", job.id);
+            eprintln!("job {} panicked: {panic}", job.id);
         }
         let mut queue = lock(&shared.queue);
         queue.running = None;
@@ -48,8 +49,15 @@ impl Shared {
 
     /// Runs one job to its end and sends its last message.
     fn run(&self, job: &Job) {
+        match &job.work {
+            Work::Reason { case_id, options } => self.run_reasoning(job, *case_id, options),
+            Work::Evaluate(request) => self.run_evaluation(job, request),
+        }
+    }
+
+    fn run_reasoning(&self, job: &Job, case_id: i64, options: &ReasonOptions) {
         let mut run_id = None;
-        match self.reason(job, &mut run_id) {
+        match self.reason(job, case_id, options, &mut run_id) {
             Ok(run) => job.sink.send(JobEvent::Finished { run: Box::new(run) }),
             Err(error) => job.sink.send(JobEvent::Failed {
                 run_id,
@@ -58,9 +66,15 @@ impl Shared {
         }
     }
 
-    fn reason(&self, job: &Job, run_id: &mut Option<i64>) -> AppResult<RunRecord> {
+    fn reason(
+        &self,
+        job: &Job,
+        case_id: i64,
+        options: &ReasonOptions,
+        run_id: &mut Option<i64>,
+    ) -> AppResult<RunRecord> {
         let store = Store::open_shared(&self.store_path)?;
-        let case = store.case(job.case_id)?;
+        let case = store.case(case_id)?;
         case.input.validate()?;
         let entry = library::active_model(&store)?.ok_or(AppError::NoModel)?;
         let settings = library::engine_settings(&store)?;
@@ -81,8 +95,8 @@ impl Shared {
         let recorded = reason_and_record(
             &store,
             &mut loaded.model,
-            (job.case_id, &case.input),
-            &job.options,
+            (case_id, &case.input),
+            options,
             &job.cancel,
             &mut |id| {
                 *run_id = Some(id);

@@ -240,12 +240,33 @@ impl Store {
 
     /// A run's items, in position order.
     pub fn eval_items(&self, run_id: i64) -> StoreResult<Vec<StoredEvalItem>> {
-        let mut query = self.conn.prepare(
+        self.query_eval_items("run_id = ?1", params![run_id])
+    }
+
+    /// The item at `position` of run `run_id`, with its prompt, text, steps and scores.
+    pub fn eval_item(&self, run_id: i64, position: usize) -> StoreResult<StoredEvalItem> {
+        self.query_eval_items(
+            "run_id = ?1 AND position = ?2",
+            params![run_id, position as i64],
+        )?
+        .pop()
+        .ok_or(StoreError::NotFound {
+            kind: "evaluation item",
+            id: position as i64,
+        })
+    }
+
+    fn query_eval_items(
+        &self,
+        filter: &str,
+        values: impl rusqlite::Params,
+    ) -> StoreResult<Vec<StoredEvalItem>> {
+        let mut query = self.conn.prepare(&format!(
             "SELECT position, source, item_id, exam_name, options, answer_key, predicted, outcome,
                     unmatched_reason, prompt, raw_text, steps_json, scores_json, tokens, seconds
-             FROM eval_items WHERE run_id = ?1 ORDER BY position",
-        )?;
-        let rows = query.query_map([run_id], |row| {
+             FROM eval_items WHERE {filter} ORDER BY position"
+        ))?;
+        let rows = query.query_map(values, |row| {
             let outcome: String = row.get(7)?;
             Ok((
                 StoredEvalItem {

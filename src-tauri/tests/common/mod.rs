@@ -1,9 +1,10 @@
 //! Helpers shared by the shell's test binaries.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use citrus_models::reasoning::{CaseInput, ClinicalCase};
+use serde_json::{json, Value};
 
 /// A temporary folder for one test, removed at the end.
 pub struct TempDir(pub PathBuf);
@@ -60,4 +61,24 @@ pub fn run_citrus(args: &[&str]) -> std::process::Output {
 /// Bytes of output as text.
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// One benchmark line in the Citrus format: `options` options (`option 0`…), the key at index
+/// `key`, context `context`; exam `pubmedqa` for 3 options, else `mixed`.
+pub fn bench_item(id: usize, options: usize, key: usize, context: Value) -> String {
+    let letters = ["A", "B", "C", "D", "E", "F", "G", "H", "I", "J"];
+    let ops: Vec<Value> = (0..options)
+        .map(|i| json!({"op_idx": letters[i], "op_value": format!("option {i}"), "op_text": format!("{}. option {i}", letters[i])}))
+        .collect();
+    json!({"exam_name": if options == 3 { "pubmedqa" } else { "mixed" }, "id": id.to_string(),
+           "Q": format!("Question {id}: which option?"), "A": letters[key], "C": context, "OP": ops})
+    .to_string()
+}
+
+/// The MedQA sample in the Citrus format (../shared/data/citrus).
+pub fn medqa() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data/citrus/medqa.jsonl")
+        .display()
+        .to_string()
 }

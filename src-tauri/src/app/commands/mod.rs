@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod cases;
+pub mod evaluations;
 pub mod models;
 pub mod reasoning;
 pub mod reviews;

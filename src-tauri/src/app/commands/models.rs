@@ -1,4 +1,5 @@
-//! Models: import through a file dialog, inspect, choose and load the active one.
+//! Models: import through a file dialog, inspect, choose and load the active one; the
+//! adapter library.
 
 use std::path::PathBuf;
 
@@ -13,6 +14,7 @@ use crate::engine::{EngineStatus, JobEvent};
 use crate::error::{AppError, AppResult};
 use crate::library::{self, EngineSettings, Inspection};
 use crate::store::{ModelEntry, Store};
+use citrus_training::adapter::library::{self as adapter_library, LibraryEntry};
 
 /// A model entry with whether it is the active one.
 #[derive(Debug, serde::Serialize)]
@@ -109,6 +111,18 @@ pub async fn load_model(
         engine.load(id, &settings, &mut |event| {
             let _ = progress.send(event);
         })
+    })
+    .await
+}
+
+/// The adapters in the library (`$CITRUS_HOME/adapters`), each with its settings or why it
+/// cannot be read.
+#[tauri::command]
+pub async fn list_adapters() -> AppResult<Vec<LibraryEntry>> {
+    blocking(|| {
+        Ok(adapter_library::list_adapters(
+            &adapter_library::adapters_dir(),
+        )?)
     })
     .await
 }

@@ -1,4 +1,4 @@
-//! Reasoning: queue a job on a case, stream it to the window, stop it.
+//! Reasoning: queue a job on a case, stream it to the window, stop it (or any job).
 
 use std::sync::Arc;
 
@@ -6,12 +6,12 @@ use tauri::ipc::Channel;
 use tauri::State;
 
 use crate::app::AppState;
-use crate::engine::{JobEvent, JobId, JobSink};
+use crate::engine::{JobEvent, JobId, JobSink, Work};
 use crate::error::AppResult;
 use crate::recorded::RunSettings;
 
 /// Delivers a job's messages through a Tauri channel.
-struct ChannelSink(Channel<JobEvent>);
+pub(super) struct ChannelSink(pub Channel<JobEvent>);
 
 impl JobSink for ChannelSink {
     fn send(&self, event: JobEvent) {
@@ -29,13 +29,15 @@ pub fn start_reasoning(
     events: Channel<JobEvent>,
 ) -> AppResult<JobId> {
     state.store().case(case_id)?.input.validate()?;
-    Ok(state
-        .engine
-        .submit(case_id, options.options(), Arc::new(ChannelSink(events))))
+    let work = Work::Reason {
+        case_id,
+        options: options.options(),
+    };
+    Ok(state.engine.submit(work, Arc::new(ChannelSink(events))))
 }
 
-/// Stops a queued or running job.
+/// Stops a queued or running job (reasoning or evaluation).
 #[tauri::command]
-pub fn stop_reasoning(state: State<'_, AppState>, job_id: JobId) -> AppResult<()> {
+pub fn stop_job(state: State<'_, AppState>, job_id: JobId) -> AppResult<()> {
     state.engine.stop(job_id)
 }

@@ -1,0 +1,121 @@
+//! Evaluations: pick and inspect a benchmark file, run an evaluation as a job (new or
+//! continued), browse its report and items, compare two runs, export a report.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tauri::ipc::Channel;
+use tauri::{AppHandle, Runtime, State};
+use tauri_plugin_dialog::DialogExt;
+
+use super::blocking;
+use super::reasoning::ChannelSink;
+use crate::app::AppState;
+use crate::engine::{EvalRequest, JobEvent, JobId, Work};
+use crate::error::{AppError, AppResult};
+use crate::evaluation::{
+    compare_evaluations, evaluation_item, evaluation_report, read_benchmark, write_report,
+    BenchmarkInfo, Comparison, EvalItemDetail, EvalReport,
+};
+use crate::store::EvalRunSummary;
+
+/// Asks for a benchmark file (JSONL); None when the user cancels.
+#[tauri::command]
+pub async fn pick_benchmark<R: Runtime>(app: AppHandle<R>) -> AppResult<Option<String>> {
+    blocking(move || {
+        let picked = app
+            .dialog()
+            .file()
+            .set_title("Choose a benchmark file")
+            .add_filter("Benchmark (JSON lines)", &["jsonl", "json"])
+            .blocking_pick_file();
+        picked
+            .map(|p| {
+                p.into_path()
+                    .map(|p| p.display().to_string())
+                    .map_err(|e| AppError::Window(e.to_string()))
+            })
+            .transpose()
+    })
+    .await
+}
+
+/// What a benchmark file holds: usable items, unusable lines with reasons, exams, options.
+#[tauri::command]
+pub async fn inspect_benchmark(path: PathBuf) -> AppResult<BenchmarkInfo> {
+    blocking(move || Ok(read_benchmark(&path)?.info())).await
+}
+
+/// Queues an evaluation (new, or continuing a stopped one); its progress streams through
+/// `events`. Returns the job's id.
+#[tauri::command]
+pub fn start_evaluation(
+    state: State<'_, AppState>,
+    request: EvalRequest,
+    events: Channel<JobEvent>,
+) -> AppResult<JobId> {
+    let work = Work::Evaluate(request);
+    Ok(state.engine.submit(work, Arc::new(ChannelSink(events))))
+}
+
+/// Every recorded evaluation, newest first.
+#[tauri::command]
+pub fn list_evaluations(state: State<'_, AppState>) -> AppResult<Vec<EvalRunSummary>> {
+    Ok(state.store().eval_runs()?)
+}
+
+/// An evaluation's report (over the items done so far) and its items.
+#[tauri::command]
+pub fn get_evaluation(state: State<'_, AppState>, id: i64) -> AppResult<EvalReport> {
+    evaluation_report(&state.store(), id)
+}
+
+/// One item of an evaluation: prompt, raw text, steps, option scores.
+#[tauri::command]
+pub fn get_evaluation_item(
+    state: State<'_, AppState>,
+    id: i64,
+    position: usize,
+) -> AppResult<EvalItemDetail> {
+    evaluation_item(&state.store(), id, position)
+}
+
+/// Two evaluations compared on the items both ran.
+#[tauri::command]
+pub fn compare_evaluation_runs(
+    state: State<'_, AppState>,
+    a: i64,
+    b: i64,
+) -> AppResult<Comparison> {
+    compare_evaluations(&state.store(), a, b)
+}
+
+/// Asks where to save an evaluation's report (.md, .csv or .json) and writes it there; None
+/// when the user cancels.
+#[tauri::command]
+pub async fn export_evaluation<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    id: i64,
+) -> AppResult<Option<String>> {
+    let report = evaluation_report(&state.store(), id)?;
+    blocking(move || {
+        let Some(target) = app
+            .dialog()
+            .file()
+            .set_file_name(format!("citrus-evaluation-{id}.md"))
+            .add_filter("Markdown report", &["md"])
+            .add_filter("One row per item (CSV)", &["csv"])
+            .add_filter("Everything (JSON)", &["json"])
+            .blocking_save_file()
+        else {
+            return Ok(None);
+        };
+        let path = target
+            .into_path()
+            .map_err(|e| AppError::Window(e.to_string()))?;
+        write_report(&report, &path)?;
+        Ok(Some(path.display().to_string()))
+    })
+    .await
+}

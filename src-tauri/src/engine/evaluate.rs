@@ -1,0 +1,179 @@
+//! Evaluation jobs: a model (with an adapter attached for the job only) on a benchmark file,
+//! through the same functions `citrus eval` uses, reporting each item as it finishes.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use citrus_models::model::Model;
+use citrus_training::adapter::library::resolve_adapter;
+use citrus_training::adapter::{detach, LoraAdapter};
+use serde::Deserialize;
+
+use super::{lock, Job, JobEvent, Shared};
+use crate::error::{AppError, AppResult};
+use crate::evaluation::{
+    read_benchmark, resume_evaluation, run_evaluation, start_evaluation, EvalChoices,
+};
+use crate::library;
+use crate::store::{ModelEntry, RunStatus, Store};
+
+/// What an evaluation job runs.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EvalRequest {
+    /// A new evaluation.
+    New {
+        /// The benchmark file.
+        bench_path: PathBuf,
+        /// The imported model (None: the active one).
+        model_id: Option<i64>,
+        /// An adapter: a name from the library, a PEFT folder or a GGUF LoRA file.
+        adapter: Option<String>,
+        /// Scoring mode, generation settings, subset.
+        choices: EvalChoices,
+    },
+    /// Continue a stopped or interrupted evaluation with its own model, adapter and settings.
+    Resume {
+        /// The evaluation.
+        id: i64,
+    },
+}
+
+impl Shared {
+    /// Runs an evaluation job to its end and sends its last message.
+    pub(super) fn run_evaluation(&self, job: &Job, request: &EvalRequest) {
+        let mut eval_id = None;
+        match self.evaluate(job, request, &mut eval_id) {
+            Ok(status) => job.sink.send(JobEvent::EvalEnded {
+                eval_id: eval_id.unwrap_or_default(),
+                status,
+            }),
+            Err(error) => job.sink.send(JobEvent::Failed {
+                run_id: eval_id,
+                error: error.report(),
+            }),
+        }
+    }
+
+    fn evaluate(
+        &self,
+        job: &Job,
+        request: &EvalRequest,
+        eval_id: &mut Option<i64>,
+    ) -> AppResult<RunStatus> {
+        let store = Store::open_shared(&self.store_path)?;
+        let (entry, adapter) = match request {
+            EvalRequest::New {
+                bench_path,
+                model_id,
+                adapter,
+                ..
+            } => {
+                // Read now so a bad file is reported before a model loads.
+                read_benchmark(bench_path)?;
+                let entry = match model_id {
+                    Some(id) => store.model(*id)?,
+                    None => library::active_model(&store)?.ok_or(AppError::NoModel)?,
+                };
+                (entry, adapter.clone())
+            }
+            EvalRequest::Resume { id } => {
+                let run = store.eval_run(*id)?;
+                let entry = imported_model(&store, &run.spec.model_path, *id)?;
+                (entry, run.spec.adapter)
+            }
+        };
+        let settings = library::engine_settings(&store)?;
+        let mut slot = lock(&self.model);
+        self.ensure_loaded(&mut slot, &entry, &settings, &mut |event| {
+            job.sink.send(event)
+        })?;
+        let loaded = slot.as_mut().ok_or(AppError::NoModel)?;
+        if job.cancel.is_cancelled() {
+            return Err(AppError::Cancelled);
+        }
+        let model = &mut loaded.model;
+        if let Some(adapter) = &adapter {
+            for message in attach(model, adapter)? {
+                job.sink.send(JobEvent::Warning { message });
+            }
+        }
+        let result = self.evaluate_loaded(&store, model, job, request, eval_id);
+        detach(model);
+        result
+    }
+
+    /// Records (or takes over) the evaluation and runs its items on the loaded `model`.
+    fn evaluate_loaded(
+        &self,
+        store: &Store,
+        model: &mut Model,
+        job: &Job,
+        request: &EvalRequest,
+        eval_id: &mut Option<i64>,
+    ) -> AppResult<RunStatus> {
+        let (id, settings, bench) = match request {
+            EvalRequest::New {
+                bench_path,
+                choices,
+                ..
+            } => {
+                let bench = read_benchmark(bench_path)?;
+                let settings = choices.settings();
+                let id = start_evaluation(store, model, &bench, &settings)?;
+                (id, settings, bench)
+            }
+            EvalRequest::Resume { id } => {
+                let (_, settings, bench) = resume_evaluation(store, *id)?;
+                (*id, settings, bench)
+            }
+        };
+        *eval_id = Some(id);
+        let run = store.eval_run(id)?;
+        job.sink.send(JobEvent::EvalStarted {
+            eval_id: id,
+            model_name: run.spec.model_name,
+            done: run.done,
+            total: run.spec.planned,
+        });
+        let started = Instant::now();
+        run_evaluation(
+            store,
+            model,
+            id,
+            &bench,
+            &settings,
+            &job.cancel,
+            &mut |progress| {
+                job.sink.send(JobEvent::EvalItem {
+                    progress: progress.clone(),
+                    seconds: started.elapsed().as_secs_f64(),
+                })
+            },
+        )
+    }
+}
+
+/// The imported model at `path`, which evaluation `id` ran on.
+fn imported_model(store: &Store, path: &str, id: i64) -> AppResult<ModelEntry> {
+    store
+        .models()?
+        .into_iter()
+        .find(|m| m.path == path)
+        .ok_or_else(|| {
+            AppError::EvalMismatch(format!(
+                "evaluation {id} ran on {path}, which is not imported: import it on the Models \
+                 screen, or continue with `citrus eval --resume {id}`"
+            ))
+        })
+}
+
+/// Attaches the adapter named `adapter` (library name, folder or file) to `model`; returns
+/// its warnings.
+fn attach(model: &mut Model, adapter: &str) -> AppResult<Vec<String>> {
+    let path = resolve_adapter(Path::new(adapter))?;
+    Ok(LoraAdapter::attach_path(&path, model)?
+        .into_iter()
+        .map(|warning| format!("adapter {adapter}: {warning}"))
+        .collect())
+}
