@@ -1,8 +1,9 @@
 //! End-to-end: the real app binary in a real window under Xvfb, driven through tauri-driver and
 //! WebKitWebDriver, on the default model and a real store. One journey, as a physician takes
 //! it: create a case, reason (steps appear live), stop a run, compare runs, review and export,
-//! look at the models, restart and find everything, then kill the app mid-reasoning and find
-//! the partial run marked interrupted. Screenshots of every screen land in
+//! look at the models, evaluate the model on a benchmark file (stop, continue, browse,
+//! compare), restart and find everything, then kill the app mid-reasoning and find the partial
+//! run marked interrupted. Screenshots of every screen land in
 //! `tests/e2e/screenshots/` (or `$CITRUS_SCREENSHOTS`).
 
 mod display;
@@ -94,6 +95,118 @@ fn reason(session: &Session, guided: bool, max_tokens: &str) {
     session.fill("#max-tokens", max_tokens);
     session.fill("#temperature", "0");
     session.click("#reason-button");
+}
+
+/// Types into an input and leaves it, so its change handler runs.
+fn enter(session: &Session, css: &str, text: &str) {
+    session.fill(css, text);
+    session.script("document.querySelector(arguments[0]).blur();", json!([css]));
+}
+
+/// The evaluation screen, as hospital IT uses it before switching an adapter on.
+fn evaluate(journey: &mut Journey, app: &Session, home: &Path) {
+    let medqa = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/citrus/medqa.jsonl");
+    let lines: Vec<String> = std::fs::read_to_string(medqa)
+        .expect("the MedQA sample")
+        .lines()
+        .take(12)
+        .map(str::to_string)
+        .collect();
+    let bench = home.join("bench.jsonl");
+    std::fs::write(&bench, format!("{}\n{{broken\n", lines.join("\n"))).unwrap();
+    let empty = home.join("empty.jsonl");
+    std::fs::write(&empty, "{broken\n").unwrap();
+
+    app.click("#nav-evaluation");
+    app.find("#view-evaluation");
+    // A file with nothing usable is refused in words.
+    enter(app, "#bench-path", &empty.display().to_string());
+    let banner = app.find("#error-banner");
+    assert_eq!(
+        app.property(&banner, "data-code").as_deref(),
+        Some("eval.no_items")
+    );
+    app.click(".banner-close");
+
+    enter(app, "#bench-path", &bench.display().to_string());
+    app.wait_text("#bench-info", "to count the items", |t| {
+        t.contains("12 usable") && t.contains("1 unusable")
+    });
+    app.select("#eval-mode", "likelihood");
+    app.select("#eval-subset", "first");
+    enter(app, "#eval-count", "4");
+    app.click("#start-eval");
+    app.wait_until("the first evaluation done", || {
+        (app.property(&app.find("#eval-status"), "data-status")
+            .as_deref()
+            == Some("done"))
+        .then_some(())
+    });
+    app.wait_until("its four items", || {
+        (count(app, ".eval-item-row") == 4).then_some(())
+    });
+    assert!(app.text(&app.find("#eval-summary")).contains('%'));
+    journey.shot(app, "evaluation-done");
+
+    // All twelve, options shuffled: stopped after a few items, then continued.
+    app.select("#eval-subset", "all");
+    app.click("#eval-shuffle");
+    app.click("#start-eval");
+    app.wait_until("a few items done", || {
+        let done = app.text(&app.find("#eval-count-done"));
+        let n: usize = done.split('/').next()?.trim().parse().ok()?;
+        (n >= 2).then_some(())
+    });
+    assert!(app.text(&app.find("#eval-eta")).contains("ETA"));
+    journey.shot(app, "evaluation-running");
+    app.click("#stop-eval");
+    app.wait_until("the run stopped", || {
+        (app.property(&app.find("#eval-status"), "data-status")
+            .as_deref()
+            == Some("cancelled"))
+        .then_some(())
+    });
+    app.wait_until("a Continue button", || {
+        (count(app, ".eval-row[data-status='cancelled'] .continue-eval") == 1).then_some(())
+    });
+    app.click(".eval-row[data-status='cancelled'] .continue-eval");
+    app.wait_until("the continued run done", || {
+        (app.property(&app.find("#eval-status"), "data-status")
+            .as_deref()
+            == Some("done"))
+        .then_some(())
+    });
+    app.wait_until("all twelve items, none twice", || {
+        (count(app, ".eval-item-row") == 12).then_some(())
+    });
+
+    // Wrong items only; open one: its option scores, prompt and key.
+    app.select("#item-filter", "wrong");
+    let outcomes: Vec<String> = app
+        .all(".eval-item-row")
+        .iter()
+        .filter_map(|r| app.property(r, "data-outcome"))
+        .collect();
+    assert!(outcomes.iter().all(|o| o == "wrong"), "{outcomes:?}");
+    app.select("#item-filter", "all");
+    app.click(".eval-item-row td");
+    app.wait_text("#item-prompt", "to show the question", |t| {
+        !t.trim().is_empty()
+    });
+    assert_eq!(count(app, "#option-scores tr"), 4);
+    journey.shot(app, "evaluation-item");
+
+    // The two runs compared on the four items both ran.
+    app.wait_until("a comparison", || {
+        app.all("#comparison")
+            .first()
+            .and_then(|c| app.property(c, "data-common"))
+            .filter(|n| n == "4")
+    });
+    assert!(app
+        .text(&app.find("#comparison-verdict"))
+        .contains("McNemar"));
+    journey.shot(app, "evaluation-compare");
 }
 
 #[test]
@@ -229,14 +342,18 @@ fn a_physician_reasons_reviews_restarts_and_survives_a_kill() {
     });
     journey.shot(&app, "models");
 
-    // 8. The case list after the review: reviewed, with its diagnosis.
+    // 8. Evaluation: a benchmark file with an unusable line, a likelihood run of its first
+    //    items, a shuffled run stopped and continued, items filtered and opened, a comparison.
+    evaluate(&mut journey, &app, &home);
+
+    // 9. The case list after the review: reviewed, with its diagnosis.
     app.click("#nav-cases");
     app.wait_text(".case-row", "to show the diagnosis", |t| {
         t.contains("Inferior STEMI")
     });
     journey.shot(&app, "cases-reviewed");
 
-    // 9. Restart: everything is still there.
+    // 10. Restart: everything is still there.
     app.quit();
     let app = journey.open_app();
     app.wait_text(".case-row", "after restart", |t| {
@@ -254,7 +371,7 @@ fn a_physician_reasons_reviews_restarts_and_survives_a_kill() {
     });
     journey.shot(&app, "after-restart");
 
-    // 10. A second case, killed mid-reasoning (SIGKILL), then reopened.
+    // 11. A second case, killed mid-reasoning (SIGKILL), then reopened.
     app.click("#nav-cases");
     app.click("#new-exam-item");
     app.fill(
@@ -317,7 +434,7 @@ fn a_physician_reasons_reviews_restarts_and_survives_a_kill() {
     );
     journey.shot(&app, "interrupted-run");
 
-    // 11. The review queue holds the interrupted case.
+    // 12. The review queue holds the interrupted case.
     app.click("#nav-review");
     app.wait_text("#view-review", "to list the case", |t| {
         t.contains("24-year-old")

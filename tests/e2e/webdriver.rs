@@ -154,10 +154,17 @@ impl Session {
         }
     }
 
-    /// Clicks the first shown element matching `css`.
+    /// Clicks the first shown element matching `css` (found again on each try, since a
+    /// re-render may replace it).
     pub fn click(&self, css: &str) {
-        let element = self.find(css);
         self.wait_until(&format!("{css} to take a click"), || {
+            let element = self.all(css).into_iter().find(|e| self.displayed(e))?;
+            // WebKit refuses clicks on rows at the edge of a nested scroll area.
+            self.script(
+                "const e = document.querySelector(arguments[0]);
+                 if (e) e.scrollIntoView({block: 'center'});",
+                json!([css]),
+            );
             self.post(&format!("/element/{}/click", element.id), json!({}))
                 .ok()
         });

@@ -4,7 +4,10 @@ use leptos::prelude::*;
 
 use crate::errors;
 use crate::state::{use_app, AppState, Screen, NAV};
-use crate::views::{case::CaseView, cases::CasesView, models::ModelsView, review::ReviewView};
+use crate::views::{
+    case::CaseView, cases::CasesView, evaluation::EvaluationView, models::ModelsView,
+    review::ReviewView,
+};
 
 /// The root component.
 #[component]
@@ -27,6 +30,7 @@ pub fn App() -> impl IntoView {
                         }
                         Screen::Review => view! { <ReviewView/> }.into_any(),
                         Screen::Models => view! { <ModelsView/> }.into_any(),
+                        Screen::Evaluation => view! { <EvaluationView/> }.into_any(),
                     }}
                 </div>
                 <footer id="decision-support-note" role="note">
@@ -97,7 +101,10 @@ fn ErrorBanner() -> impl IntoView {
         app.error.get().map(|error| {
             view! {
                 <div id="error-banner" class="banner" role="alert" data-code=error.code.clone()>
-                    <span class="banner-text">{errors::describe(&error)}</span>
+                    <span class="banner-text">
+                        {errors::describe(&error)}
+                        {errors::detail(&error).map(|detail| view! { <span class="banner-detail">{detail}</span> })}
+                    </span>
                     <button class="banner-close" aria-label="Dismiss" on:click=move |_| app.error.set(None)>
                         "×"
                     </button>

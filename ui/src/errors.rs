@@ -30,6 +30,10 @@ pub fn describe(error: &ApiError) -> String {
         "eval.mismatch" => {
             "These evaluations cannot be combined: they ran different files or settings."
         }
+        "eval.no_items" => {
+            "The benchmark file has no usable items: each line needs a question, options and a \
+             key that is one of them."
+        }
         "dialog.unavailable" => "The file dialog could not be opened on this system.",
         "ipc.failed" => "The app's window lost contact with its engine.",
         _ => "",
@@ -41,4 +45,10 @@ pub fn describe(error: &ApiError) -> String {
     } else {
         format!("Something went wrong ({}).", error.code)
     }
+}
+
+/// The shell's own message, when [`describe`] replaced it with plain words (it names the file,
+/// line or item concerned).
+pub fn detail(error: &ApiError) -> Option<String> {
+    (!error.message.is_empty() && describe(error) != error.message).then(|| error.message.clone())
 }

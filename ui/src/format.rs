@@ -58,3 +58,23 @@ pub fn tail(text: &str, max: usize) -> &str {
     let start = text.char_indices().nth(skip).map_or(0, |(i, _)| i);
     &text[start..]
 }
+
+/// A fraction as a percentage with one decimal, e.g. `27.4%`.
+pub fn percent(fraction: f64) -> String {
+    format!("{:.1}%", fraction * 100.0)
+}
+
+/// A 95% interval of fractions as `25.0–29.9%`.
+pub fn interval(low: f64, high: f64) -> String {
+    format!("{:.1}–{:.1}%", low * 100.0, high * 100.0)
+}
+
+/// Seconds as a short duration: `45 s`, `3 min 20 s`, `1 h 05 min`.
+pub fn duration(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as u64;
+    match s {
+        0..=59 => format!("{s} s"),
+        60..=3599 => format!("{} min {:02} s", s / 60, s % 60),
+        _ => format!("{} h {:02} min", s / 3600, s % 3600 / 60),
+    }
+}

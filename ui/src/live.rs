@@ -157,7 +157,7 @@ thread_local! {
 }
 
 /// Keeps a stream alive until [`release`] is called with the returned key.
-fn keep(stream: Stream) -> u32 {
+pub(crate) fn keep(stream: Stream) -> u32 {
     STREAMS.with(|s| {
         let mut s = s.borrow_mut();
         s.0 += 1;
@@ -168,7 +168,7 @@ fn keep(stream: Stream) -> u32 {
 }
 
 /// Drops a stream soon (not inside its own handler).
-fn release(key: u32) {
+pub(crate) fn release(key: u32) {
     set_timeout(
         move || {
             STREAMS.with(|s| s.borrow_mut().1.remove(&key));

@@ -7,6 +7,7 @@ mod draft;
 mod errors;
 mod format;
 mod live;
+mod live_eval;
 mod state;
 mod types;
 mod views;

@@ -8,6 +8,7 @@ use serde_json::json;
 
 use crate::api::{self, ApiError};
 use crate::live::LiveRun;
+use crate::live_eval::LiveEval;
 use crate::types::{EngineStatus, QueueItem};
 
 /// A top-level screen.
@@ -21,6 +22,8 @@ pub enum Screen {
     Review,
     /// Model management.
     Models,
+    /// Benchmark evaluations.
+    Evaluation,
 }
 
 /// One entry of the sidebar navigation.
@@ -49,6 +52,11 @@ pub const NAV: &[NavEntry] = &[
         screen: Screen::Models,
         id: "nav-models",
         label: "Models",
+    },
+    NavEntry {
+        screen: Screen::Evaluation,
+        id: "nav-evaluation",
+        label: "Evaluation",
     },
 ];
 
@@ -104,6 +112,8 @@ pub struct AppState {
     pub engine: RwSignal<Option<EngineStatus>>,
     /// The review session, when one is going.
     pub session: RwSignal<Option<Session>>,
+    /// The evaluation job started from this window (running or last finished).
+    pub evaluation: RwSignal<Option<LiveEval>>,
 }
 
 impl AppState {
@@ -122,6 +132,7 @@ impl AppState {
             live: RwSignal::new(HashMap::new()),
             engine: RwSignal::new(None),
             session: RwSignal::new(None),
+            evaluation: RwSignal::new(None),
         };
         provide_context(state);
         state

@@ -2,5 +2,6 @@
 
 pub mod case;
 pub mod cases;
+pub mod evaluation;
 pub mod models;
 pub mod review;

@@ -200,3 +200,6 @@ pub struct EngineStatus {
     pub busy: bool,
     pub queued: u32,
 }
+
+mod evaluation;
+pub use evaluation::*;

@@ -1,0 +1,310 @@
+//! The new-evaluation form: benchmark file (typed or chosen in a dialog, inspected at once),
+//! model, adapter, scoring mode with its settings, subset, option shuffling and seed.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use serde_json::{json, Value};
+
+use super::use_screen;
+use crate::api;
+use crate::live_eval::{self, LiveEval};
+use crate::types::{AdapterEntry, BenchmarkInfo, ModelEntry};
+
+/// Which items run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Subset {
+    All,
+    First,
+    Sample,
+}
+
+/// The form's choices.
+#[derive(Clone, Copy)]
+struct Choices {
+    bench_path: RwSignal<String>,
+    model_id: RwSignal<Option<i64>>,
+    adapter: RwSignal<String>,
+    generate: RwSignal<bool>,
+    guided: RwSignal<bool>,
+    max_tokens: RwSignal<u32>,
+    temperature: RwSignal<f64>,
+    score_text: RwSignal<bool>,
+    subset: RwSignal<Subset>,
+    count: RwSignal<u32>,
+    shuffle: RwSignal<bool>,
+    seed: RwSignal<u64>,
+}
+
+impl Choices {
+    fn new() -> Self {
+        Self {
+            bench_path: RwSignal::new(String::new()),
+            model_id: RwSignal::new(None),
+            adapter: RwSignal::new(String::new()),
+            generate: RwSignal::new(false),
+            guided: RwSignal::new(false),
+            max_tokens: RwSignal::new(1024),
+            temperature: RwSignal::new(0.0),
+            score_text: RwSignal::new(false),
+            subset: RwSignal::new(Subset::First),
+            count: RwSignal::new(50),
+            shuffle: RwSignal::new(false),
+            seed: RwSignal::new(42),
+        }
+    }
+
+    /// The `start_evaluation` request for a new run.
+    fn request(&self) -> Value {
+        let count = Some(self.count.get_untracked());
+        let subset = self.subset.get_untracked();
+        let adapter = self.adapter.get_untracked();
+        json!({
+            "kind": "new",
+            "bench_path": self.bench_path.get_untracked().trim(),
+            "model_id": self.model_id.get_untracked(),
+            "adapter": (!adapter.is_empty()).then_some(adapter),
+            "choices": {
+                "scoring": if self.generate.get_untracked() { "generate" } else { "likelihood" },
+                "reasoning": if self.guided.get_untracked() { "guided" } else { "free" },
+                "score_text": self.score_text.get_untracked(),
+                "max_new_tokens": self.max_tokens.get_untracked(),
+                "temperature": self.temperature.get_untracked(),
+                "selection": {
+                    "limit": count.filter(|_| subset == Subset::First),
+                    "sample": count.filter(|_| subset == Subset::Sample),
+                    "shuffle_options": self.shuffle.get_untracked(),
+                    "seed": self.seed.get_untracked(),
+                },
+            },
+        })
+    }
+}
+
+/// The form.
+#[component]
+pub fn NewEvaluation() -> impl IntoView {
+    let screen = use_screen();
+    let app = screen.app;
+    let choices = Choices::new();
+    let info = RwSignal::new(None::<BenchmarkInfo>);
+    let models = RwSignal::new(Vec::<ModelEntry>::new());
+    let adapters = RwSignal::new(Vec::<AdapterEntry>::new());
+    spawn_local(async move {
+        match api::call::<Vec<ModelEntry>>("list_models", json!({})).await {
+            Ok(list) => {
+                choices.model_id.try_set(
+                    list.iter()
+                        .find(|m| m.active)
+                        .or(list.first())
+                        .map(|m| m.id),
+                );
+                models.try_set(list);
+            }
+            Err(err) => app.report(err),
+        }
+        match api::call::<Vec<AdapterEntry>>("list_adapters", json!({})).await {
+            Ok(list) => {
+                adapters.try_set(list);
+            }
+            Err(err) => app.report(err),
+        }
+    });
+
+    let inspect = move || {
+        let path = choices.bench_path.get_untracked().trim().to_string();
+        info.set(None);
+        if path.is_empty() {
+            return;
+        }
+        spawn_local(async move {
+            match api::call::<BenchmarkInfo>("inspect_benchmark", json!({ "path": path })).await {
+                Ok(found) => {
+                    info.try_set(Some(found));
+                }
+                Err(err) => app.report(err),
+            }
+        });
+    };
+    let pick = move |_| {
+        spawn_local(async move {
+            match api::call::<Option<String>>("pick_benchmark", json!({})).await {
+                Ok(Some(path)) => {
+                    choices.bench_path.set(path);
+                    inspect();
+                }
+                Ok(None) => {}
+                Err(err) => app.report(err),
+            }
+        });
+    };
+    let running = move || {
+        app.evaluation
+            .with(|e| e.as_ref().is_some_and(LiveEval::active))
+    };
+    let start = move |_| {
+        live_eval::start(app, choices.request());
+    };
+
+    view! {
+        <div class="panel eval-form">
+            <h3 class="first">"New evaluation"</h3>
+            <div class="field">
+                <label for="bench-path">"Benchmark file (Citrus line format, JSONL)"</label>
+                <div class="path-row">
+                    <input
+                        id="bench-path"
+                        type="text"
+                        placeholder="/path/to/medqa.jsonl"
+                        prop:value=move || choices.bench_path.get()
+                        on:change=move |ev| {
+                            choices.bench_path.set(event_target_value(&ev));
+                            inspect();
+                        }
+                    />
+                    <button id="pick-bench" class="secondary" on:click=pick>"Choose file…"</button>
+                </div>
+            </div>
+            <BenchmarkSummary info=info/>
+            <div class="form-grid">
+                <label>
+                    "Model"
+                    <select id="eval-model" on:change=move |ev| choices.model_id.set(event_target_value(&ev).parse().ok())>
+                        {move || {
+                            models.get().into_iter().map(|m| {
+                                let id = m.id;
+                                view! {
+                                    <option value=id.to_string() selected=move || choices.model_id.get() == Some(id)>
+                                        {m.name}{if m.active { " (active)" } else { "" }}
+                                    </option>
+                                }
+                            }).collect_view()
+                        }}
+                    </select>
+                </label>
+                <label>
+                    "Adapter"
+                    <select id="eval-adapter" on:change=move |ev| choices.adapter.set(event_target_value(&ev))>
+                        <option value="">"None (the base model)"</option>
+                        {move || {
+                            adapters.get().into_iter().map(|a| {
+                                let usable = a.error.is_none();
+                                let label = a.name.clone();
+                                view! {
+                                    <option value=a.name disabled=!usable title=a.error.unwrap_or_default()>
+                                        {label}
+                                    </option>
+                                }
+                            }).collect_view()
+                        }}
+                    </select>
+                </label>
+                <label>
+                    "Scoring"
+                    <select id="eval-mode" on:change=move |ev| choices.generate.set(event_target_value(&ev) == "generate")>
+                        <option value="likelihood" selected=move || !choices.generate.get()>"Likelihood (fast, no generation)"</option>
+                        <option value="generate" selected=move || choices.generate.get()>"Generation (the model reasons)"</option>
+                    </select>
+                </label>
+                <Show
+                    when=move || choices.generate.get()
+                    fallback=move || view! {
+                        <label class="check">
+                            <input id="eval-score-text" type="checkbox" prop:checked=move || choices.score_text.get()
+                                on:change=move |ev| choices.score_text.set(event_target_checked(&ev))/>
+                            "Score the option texts, not their letters"
+                        </label>
+                    }
+                >
+                    <label class="check">
+                        <input id="eval-guided" type="checkbox" prop:checked=move || choices.guided.get()
+                            on:change=move |ev| choices.guided.set(event_target_checked(&ev))/>
+                        "Guided pathway"
+                    </label>
+                    <label>
+                        "Max tokens per item"
+                        <input id="eval-max-tokens" type="number" min="16" prop:value=move || choices.max_tokens.get().to_string()
+                            on:change=move |ev| { if let Ok(v) = event_target_value(&ev).parse() { choices.max_tokens.set(v) } }/>
+                    </label>
+                    <label>
+                        "Temperature"
+                        <input id="eval-temperature" type="number" min="0" step="0.1" prop:value=move || choices.temperature.get().to_string()
+                            on:change=move |ev| { if let Ok(v) = event_target_value(&ev).parse() { choices.temperature.set(v) } }/>
+                    </label>
+                </Show>
+                <label>
+                    "Items"
+                    <select id="eval-subset" on:change=move |ev| choices.subset.set(match event_target_value(&ev).as_str() {
+                        "all" => Subset::All,
+                        "sample" => Subset::Sample,
+                        _ => Subset::First,
+                    })>
+                        <option value="first" selected=move || choices.subset.get() == Subset::First>"The first N"</option>
+                        <option value="sample" selected=move || choices.subset.get() == Subset::Sample>"A random sample of N"</option>
+                        <option value="all" selected=move || choices.subset.get() == Subset::All>"All"</option>
+                    </select>
+                </label>
+                <label class:hidden=move || choices.subset.get() == Subset::All>
+                    "N"
+                    <input id="eval-count" type="number" min="1" prop:value=move || choices.count.get().to_string()
+                        on:change=move |ev| { if let Ok(v) = event_target_value(&ev).parse() { choices.count.set(v) } }/>
+                </label>
+                <label class="check">
+                    <input id="eval-shuffle" type="checkbox" prop:checked=move || choices.shuffle.get()
+                        on:change=move |ev| choices.shuffle.set(event_target_checked(&ev))/>
+                    "Shuffle each item's options (exposes position bias)"
+                </label>
+                <label>
+                    "Seed"
+                    <input id="eval-seed" type="number" min="0" prop:value=move || choices.seed.get().to_string()
+                        on:change=move |ev| { if let Ok(v) = event_target_value(&ev).parse() { choices.seed.set(v) } }/>
+                </label>
+            </div>
+            <div class="actions">
+                <button
+                    id="start-eval"
+                    on:click=start
+                    disabled=move || running() || info.with(Option::is_none) || choices.model_id.with(Option::is_none)
+                >
+                    "Run evaluation"
+                </button>
+                <Show when=running>
+                    <span class="muted">"An evaluation is running; stop it or wait for it to finish."</span>
+                </Show>
+            </div>
+        </div>
+    }
+}
+
+/// What the chosen file holds, with its unusable lines.
+#[component]
+fn BenchmarkSummary(info: RwSignal<Option<BenchmarkInfo>>) -> impl IntoView {
+    move || {
+        info.get().map(|info| {
+            let exams = info
+                .exams
+                .iter()
+                .map(|(name, n)| format!("{name} ({n})"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let options = match info.options {
+                (low, high) if low == high => format!("{low} options each"),
+                (low, high) => format!("{low} to {high} options"),
+            };
+            let unusable = info.unusable.len();
+            view! {
+                <div id="bench-info" class="bench-info" data-items=info.items data-unusable=unusable>
+                    <span><strong>{info.items}</strong>" usable items · "{options}" · "{exams}</span>
+                    <Show when=move || unusable == 0>
+                        <span class="good-text">" · no unusable lines"</span>
+                    </Show>
+                    {(unusable > 0).then(|| view! {
+                        <details class="unusable">
+                            <summary class="bad-text">{format!("{unusable} unusable line(s), skipped")}</summary>
+                            <ul>{info.unusable.iter().map(|line| view! { <li>{line.clone()}</li> }).collect_view()}</ul>
+                        </details>
+                    })}
+                </div>
+            }
+        })
+    }
+}
