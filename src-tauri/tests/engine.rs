@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use citrus_models::reason::ReasoningMode;
 use citrus_models::reasoning::{CaseInput, ClinicalCase};
-use citrus_workstation::engine::{Engine, JobEvent, JobSink};
+use citrus_workstation::engine::{Engine, JobEvent, JobSink, Work};
 use citrus_workstation::library::{self, EngineSettings};
 use citrus_workstation::recorded::RunSettings;
 use citrus_workstation::store::{RunStatus, Store};
@@ -52,12 +52,17 @@ impl Collected {
     }
 }
 
-fn settings(max_new_tokens: usize) -> RunSettings {
-    RunSettings {
+/// Greedy free reasoning on `case_id` with at most `max_new_tokens`.
+fn reason(case_id: i64, max_new_tokens: usize) -> Work {
+    let settings = RunSettings {
         mode: ReasoningMode::Free,
         max_new_tokens,
         temperature: 0.0,
         seed: 1,
+    };
+    Work::Reason {
+        case_id,
+        options: settings.options(),
     }
 }
 
@@ -95,9 +100,9 @@ fn jobs_queue_stream_stop_and_are_stored() {
     let first = Arc::new(Collected::default());
     let second = Arc::new(Collected::default());
     let third = Arc::new(Collected::default());
-    let first_id = engine.submit(stemi, settings(400).options(), first.clone());
-    let second_id = engine.submit(fever, settings(24).options(), second.clone());
-    let _third_id = engine.submit(fever, settings(24).options(), third.clone());
+    let first_id = engine.submit(reason(stemi, 400), first.clone());
+    let second_id = engine.submit(reason(fever, 24), second.clone());
+    let _third_id = engine.submit(reason(fever, 24), third.clone());
 
     // The second job waits behind the first; the third behind both.
     second.wait_for("queued", |e| matches!(e, JobEvent::Queued { position: 1 }));
@@ -178,14 +183,14 @@ fn a_job_without_a_model_or_on_a_missing_case_fails_clearly() {
     let case = store.create_case(&clinical("Headache")).unwrap();
 
     let no_model = Arc::new(Collected::default());
-    engine.submit(case, settings(8).options(), no_model.clone());
+    engine.submit(reason(case, 8), no_model.clone());
     let JobEvent::Failed { run_id, error } = no_model.ended() else {
         panic!()
     };
     assert_eq!((run_id, error.code.as_str()), (None, "engine.no_model"));
 
     let missing = Arc::new(Collected::default());
-    engine.submit(9999, settings(8).options(), missing.clone());
+    engine.submit(reason(9999, 8), missing.clone());
     let JobEvent::Failed { error, .. } = missing.ended() else {
         panic!()
     };
