@@ -157,7 +157,7 @@ thread_local! {
 }
 
 /// Keeps a stream alive until [`release`] is called with the returned key.
-pub(crate) fn keep(stream: Stream) -> u32 {
+fn keep(stream: Stream) -> u32 {
     STREAMS.with(|s| {
         let mut s = s.borrow_mut();
         s.0 += 1;
@@ -168,13 +168,69 @@ pub(crate) fn keep(stream: Stream) -> u32 {
 }
 
 /// Drops a stream soon (not inside its own handler).
-pub(crate) fn release(key: u32) {
+fn release(key: u32) {
     set_timeout(
         move || {
             STREAMS.with(|s| s.borrow_mut().1.remove(&key));
         },
         Duration::from_millis(0),
     );
+}
+
+/// How a started job talks back to the window.
+pub(crate) struct JobHooks<M, A, R> {
+    /// Folds one message into state; true when the job ended.
+    pub on_message: M,
+    /// The shell accepted the job with this id; true when Stop was pressed meanwhile.
+    pub on_accepted: A,
+    /// The shell refused the job.
+    pub on_refused: R,
+}
+
+/// Starts a job: calls `command` with `args` plus a channel as `events`, and hands every
+/// message to the hooks until the job ends (then the engine status is refreshed). Calls `stop`
+/// when Stop was pressed before the shell returned the job's id.
+pub(crate) fn launch<M, A, R>(
+    app: AppState,
+    command: &'static str,
+    args: Value,
+    hooks: JobHooks<M, A, R>,
+    stop: impl FnOnce() + 'static,
+) where
+    M: FnMut(&Value) -> bool + 'static,
+    A: FnOnce(i64) -> bool + 'static,
+    R: FnOnce(ApiError) + 'static,
+{
+    let JobHooks {
+        mut on_message,
+        on_accepted,
+        on_refused,
+    } = hooks;
+    let key_cell = std::rc::Rc::new(std::cell::Cell::new(0u32));
+    let key_for_handler = key_cell.clone();
+    let stream = Stream::open(move |msg| {
+        if on_message(&msg) {
+            release(key_for_handler.get());
+            app.refresh_engine();
+        }
+    });
+    let js_args = stream.args_with(&args, "events");
+    let key = keep(stream);
+    key_cell.set(key);
+    spawn_local(async move {
+        match api::call_js::<i64>(command, js_args).await {
+            Ok(job) => {
+                if on_accepted(job) {
+                    stop();
+                }
+            }
+            Err(err) => {
+                release(key);
+                on_refused(err.clone());
+                app.report(err);
+            }
+        }
+    });
 }
 
 /// Starts reasoning on a saved case; progress lands in `app.live[case_id]`.
@@ -196,20 +252,6 @@ pub fn start(app: AppState, case_id: i64, options: RunOptions) {
             },
         );
     });
-    let key_cell = std::rc::Rc::new(std::cell::Cell::new(0u32));
-    let key_for_handler = key_cell.clone();
-    let stream = Stream::open(move |msg| {
-        let mut ended = false;
-        live.try_update(|m| {
-            if let Some(run) = m.get_mut(&case_id) {
-                ended = run.apply(&msg);
-            }
-        });
-        if ended {
-            release(key_for_handler.get());
-            app.refresh_engine();
-        }
-    });
     let args = json!({
         "caseId": case_id,
         "options": {
@@ -219,35 +261,31 @@ pub fn start(app: AppState, case_id: i64, options: RunOptions) {
             "seed": options.seed,
         },
     });
-    let js_args = stream.args_with(&args, "events");
-    let key = keep(stream);
-    key_cell.set(key);
-    spawn_local(async move {
-        match api::call_js::<i64>("start_reasoning", js_args).await {
-            Ok(job) => {
-                let stop_now = live
-                    .try_update(|m| {
-                        m.get_mut(&case_id).is_some_and(|run| {
-                            run.job_id = Some(job);
-                            run.stop_requested
-                        })
-                    })
-                    .unwrap_or(false);
-                if stop_now {
-                    stop(app, case_id);
+    let hooks = JobHooks {
+        on_message: move |msg: &Value| {
+            live.try_update(|m| m.get_mut(&case_id).is_some_and(|run| run.apply(msg)))
+                .unwrap_or(false)
+        },
+        on_accepted: move |job| {
+            live.try_update(|m| {
+                m.get_mut(&case_id).is_some_and(|run| {
+                    run.job_id = Some(job);
+                    run.stop_requested
+                })
+            })
+            .unwrap_or(false)
+        },
+        on_refused: move |err| {
+            live.try_update(|m| {
+                if let Some(run) = m.get_mut(&case_id) {
+                    run.status = "failed".into();
+                    run.error = Some(err);
                 }
-            }
-            Err(err) => {
-                release(key);
-                live.try_update(|m| {
-                    if let Some(run) = m.get_mut(&case_id) {
-                        run.status = "failed".into();
-                        run.error = Some(err.clone());
-                    }
-                });
-                app.report(err);
-            }
-        }
+            });
+        },
+    };
+    launch(app, "start_reasoning", args, hooks, move || {
+        stop(app, case_id)
     });
 }
 

@@ -5,8 +5,8 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde_json::{json, Value};
 
-use crate::api::{self, ApiError, Stream};
-use crate::live::{keep, release};
+use crate::api::{self, ApiError};
+use crate::live::{launch, JobHooks};
 use crate::state::AppState;
 use crate::types::ItemRecord;
 
@@ -127,47 +127,36 @@ pub fn start(app: AppState, request: Value) {
         status: "starting".into(),
         ..LiveEval::default()
     }));
-    let key_cell = std::rc::Rc::new(std::cell::Cell::new(0u32));
-    let key_for_handler = key_cell.clone();
-    let stream = Stream::open(move |msg| {
-        let ended = live
-            .try_update(|e| e.as_mut().is_some_and(|e| e.apply(&msg)))
-            .unwrap_or(false);
-        if ended {
-            release(key_for_handler.get());
-            app.refresh_engine();
-        }
-    });
-    let js_args = stream.args_with(&json!({ "request": request }), "events");
-    let key = keep(stream);
-    key_cell.set(key);
-    spawn_local(async move {
-        match api::call_js::<i64>("start_evaluation", js_args).await {
-            Ok(job) => {
-                let stop_now = live
-                    .try_update(|e| {
-                        e.as_mut().is_some_and(|e| {
-                            e.job_id = Some(job);
-                            e.stop_requested
-                        })
-                    })
-                    .unwrap_or(false);
-                if stop_now {
-                    stop(app);
+    let hooks = JobHooks {
+        on_message: move |msg: &Value| {
+            live.try_update(|e| e.as_mut().is_some_and(|e| e.apply(msg)))
+                .unwrap_or(false)
+        },
+        on_accepted: move |job| {
+            live.try_update(|e| {
+                e.as_mut().is_some_and(|e| {
+                    e.job_id = Some(job);
+                    e.stop_requested
+                })
+            })
+            .unwrap_or(false)
+        },
+        on_refused: move |err| {
+            live.try_update(|e| {
+                if let Some(e) = e.as_mut() {
+                    e.status = "failed".into();
+                    e.error = Some(err);
                 }
-            }
-            Err(err) => {
-                release(key);
-                live.try_update(|e| {
-                    if let Some(e) = e.as_mut() {
-                        e.status = "failed".into();
-                        e.error = Some(err.clone());
-                    }
-                });
-                app.report(err);
-            }
-        }
-    });
+            });
+        },
+    };
+    launch(
+        app,
+        "start_evaluation",
+        json!({ "request": request }),
+        hooks,
+        move || stop(app),
+    );
 }
 
 /// Asks the shell to stop the evaluation job; it ends cancelled and can be continued.

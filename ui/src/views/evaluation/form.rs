@@ -220,16 +220,8 @@ pub fn NewEvaluation() -> impl IntoView {
                             on:change=move |ev| choices.guided.set(event_target_checked(&ev))/>
                         "Guided pathway"
                     </label>
-                    <label>
-                        "Max tokens per item"
-                        <input id="eval-max-tokens" type="number" min="16" prop:value=move || choices.max_tokens.get().to_string()
-                            on:change=move |ev| { if let Ok(v) = event_target_value(&ev).parse() { choices.max_tokens.set(v) } }/>
-                    </label>
-                    <label>
-                        "Temperature"
-                        <input id="eval-temperature" type="number" min="0" step="0.1" prop:value=move || choices.temperature.get().to_string()
-                            on:change=move |ev| { if let Ok(v) = event_target_value(&ev).parse() { choices.temperature.set(v) } }/>
-                    </label>
+                    <NumberField id="eval-max-tokens" label="Max tokens per item" value=choices.max_tokens min="16"/>
+                    <NumberField id="eval-temperature" label="Temperature" value=choices.temperature step="0.1"/>
                 </Show>
                 <label>
                     "Items"
@@ -243,21 +235,15 @@ pub fn NewEvaluation() -> impl IntoView {
                         <option value="all" selected=move || choices.subset.get() == Subset::All>"All"</option>
                     </select>
                 </label>
-                <label class:hidden=move || choices.subset.get() == Subset::All>
-                    "N"
-                    <input id="eval-count" type="number" min="1" prop:value=move || choices.count.get().to_string()
-                        on:change=move |ev| { if let Ok(v) = event_target_value(&ev).parse() { choices.count.set(v) } }/>
-                </label>
+                <Show when=move || choices.subset.get() != Subset::All>
+                    <NumberField id="eval-count" label="N" value=choices.count min="1"/>
+                </Show>
                 <label class="check">
                     <input id="eval-shuffle" type="checkbox" prop:checked=move || choices.shuffle.get()
                         on:change=move |ev| choices.shuffle.set(event_target_checked(&ev))/>
                     "Shuffle each item's options (exposes position bias)"
                 </label>
-                <label>
-                    "Seed"
-                    <input id="eval-seed" type="number" min="0" prop:value=move || choices.seed.get().to_string()
-                        on:change=move |ev| { if let Ok(v) = event_target_value(&ev).parse() { choices.seed.set(v) } }/>
-                </label>
+                <NumberField id="eval-seed" label="Seed" value=choices.seed/>
             </div>
             <div class="actions">
                 <button
@@ -272,6 +258,37 @@ pub fn NewEvaluation() -> impl IntoView {
                 </Show>
             </div>
         </div>
+    }
+}
+
+/// A labelled number input bound to `value` (text that does not parse is ignored).
+#[component]
+fn NumberField<T>(
+    id: &'static str,
+    label: &'static str,
+    value: RwSignal<T>,
+    #[prop(default = "0")] min: &'static str,
+    #[prop(default = "1")] step: &'static str,
+) -> impl IntoView
+where
+    T: std::str::FromStr + ToString + Send + Sync + Clone + 'static,
+{
+    view! {
+        <label>
+            {label}
+            <input
+                id=id
+                type="number"
+                min=min
+                step=step
+                prop:value=move || value.get().to_string()
+                on:change=move |ev| {
+                    if let Ok(parsed) = event_target_value(&ev).parse() {
+                        value.set(parsed);
+                    }
+                }
+            />
+        </label>
     }
 }
 
