@@ -8,14 +8,16 @@ use std::path::{Path, PathBuf};
 use citrus_models::evaluation::item::{evaluate_item, EvalMode, Outcome};
 use citrus_models::evaluation::likelihood::{OptionScores, ScoredContinuation};
 use citrus_models::evaluation::plan::{plan, Selection};
-use citrus_models::evaluation::report::{summarize, to_csv, to_markdown, EvalSummary, ItemRecord};
-use citrus_models::evaluation::stats::{paired, PairedComparison};
+use citrus_models::evaluation::report::{summarize, to_csv, to_markdown, ItemRecord};
+use citrus_models::evaluation::stats::paired;
 use citrus_models::generation::CancelToken;
 use citrus_models::identity::sha256_hex;
 use citrus_models::model::Model;
 use citrus_models::reason::ReasoningMode;
 use citrus_models::reasoning::{read_benchmark_jsonl, ExamItem, Step};
 use serde::{Deserialize, Serialize};
+
+pub use citrus_types::evaluation::{BenchmarkInfo, Comparison, EvalReport};
 
 use crate::error::{AppError, AppResult};
 use crate::recorded::RunSettings;
@@ -143,21 +145,6 @@ pub fn read_benchmark(path: &Path) -> AppResult<Benchmark> {
         items,
         unusable,
     })
-}
-
-/// What a benchmark file holds, shown before it runs.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct BenchmarkInfo {
-    /// The file.
-    pub path: PathBuf,
-    /// Usable items.
-    pub items: usize,
-    /// Unusable lines, each with its line and reason.
-    pub unusable: Vec<String>,
-    /// Items per exam, in order of first appearance.
-    pub exams: Vec<(String, usize)>,
-    /// The fewest and most options an item has.
-    pub options: (usize, usize),
 }
 
 impl Benchmark {
@@ -323,17 +310,6 @@ fn count(items: &[StoredEvalItem], outcome: Outcome) -> usize {
     items.iter().filter(|i| i.record.outcome == outcome).count()
 }
 
-/// A run with its report and items.
-#[derive(Debug, Clone, Serialize)]
-pub struct EvalReport {
-    /// The run.
-    pub run: EvalRunSummary,
-    /// Its numbers.
-    pub summary: EvalSummary,
-    /// Its items.
-    pub items: Vec<ItemRecord>,
-}
-
 /// The report of run `id` (over the items done so far).
 pub fn evaluation_report(store: &Store, id: i64) -> AppResult<EvalReport> {
     let run = store.eval_run(id)?;
@@ -388,19 +364,6 @@ pub fn write_report(report: &EvalReport, path: &Path) -> AppResult<()> {
         _ => to_markdown(&title, &report.summary),
     };
     std::fs::write(path, text).map_err(|e| AppError::io(path, e))
-}
-
-/// Two runs compared on the items both ran.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Comparison {
-    /// The first run.
-    pub a: i64,
-    /// The second run.
-    pub b: i64,
-    /// Items both ran.
-    pub common: usize,
-    /// The paired difference (first minus second), its interval and McNemar's p.
-    pub paired: PairedComparison,
 }
 
 /// Compares runs `a` and `b` on the items both ran (same benchmark file, matched by item).

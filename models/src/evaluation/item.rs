@@ -6,6 +6,8 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+pub use citrus_types::evaluation::Outcome;
+
 use super::likelihood::{score_options, scoring_prompt, OptionScores, ScoredContinuation};
 use crate::error::Result;
 use crate::generation::CancelToken;
@@ -36,39 +38,6 @@ impl EvalMode {
         match self {
             Self::Generate { .. } => "generate",
             Self::Likelihood { .. } => "likelihood",
-        }
-    }
-}
-
-/// The outcome of one item.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    /// The keyed option.
-    Correct,
-    /// Another option.
-    Wrong,
-    /// No single option could be read from the answer.
-    Unmatched,
-}
-
-impl Outcome {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Correct => "correct",
-            Self::Wrong => "wrong",
-            Self::Unmatched => "unmatched",
-        }
-    }
-
-    /// Parses a stored name.
-    pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "correct" => Some(Self::Correct),
-            "wrong" => Some(Self::Wrong),
-            "unmatched" => Some(Self::Unmatched),
-            _ => None,
         }
     }
 }

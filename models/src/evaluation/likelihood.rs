@@ -6,6 +6,8 @@
 use candle_core::D;
 use serde::{Deserialize, Serialize};
 
+pub use citrus_types::evaluation::OptionScores;
+
 use crate::chat_template::ChatMessage;
 use crate::error::{ModelError, Result};
 use crate::model::Model;
@@ -27,26 +29,6 @@ pub enum ScoredContinuation {
 const INSTRUCTION: &str = "Answer with the letter of the correct option.";
 /// The start of the reply the continuations follow.
 const REPLY_PREFIX: &str = "Answer: ";
-
-/// Each option's score and the best one.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct OptionScores {
-    /// The options' letters, in the item's order.
-    pub letters: Vec<String>,
-    /// Their log-probabilities (per token for option texts).
-    pub scores: Vec<f32>,
-    /// The index of the highest score.
-    pub best: usize,
-    /// Tokens fed to the model.
-    pub tokens: usize,
-}
-
-impl OptionScores {
-    /// The letter of the highest score.
-    pub fn best_letter(&self) -> &str {
-        &self.letters[self.best]
-    }
-}
 
 /// The prompt tokens an item is scored after: the chat template's rendering of the question
 /// with its options and the instruction, then the reply's prefix.

@@ -4,65 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+pub use citrus_types::evaluation::{EvalSummary, GroupSummary, ItemRecord};
 
 use super::item::Outcome;
-use super::stats::{chance_baseline, majority_key_baseline, wilson, PairedComparison, Proportion};
-
-/// What the report needs of one item.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ItemRecord {
-    /// Its position in the run.
-    pub position: usize,
-    /// Its identifier in the benchmark.
-    pub item_id: Option<String>,
-    /// Its benchmark.
-    pub exam_name: Option<String>,
-    /// How many options it had.
-    pub options: usize,
-    /// The keyed letter (after any shuffle).
-    pub key: String,
-    /// The option chosen.
-    pub predicted: Option<String>,
-    /// Correct, wrong or unmatched.
-    pub outcome: Outcome,
-    /// Tokens generated or fed.
-    pub tokens: usize,
-    /// Seconds.
-    pub seconds: f64,
-}
-
-/// The numbers for one group of items.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GroupSummary {
-    /// `all` or the exam's name.
-    pub name: String,
-    /// Items.
-    pub n: usize,
-    /// Correct out of n, with its 95% Wilson interval.
-    pub accuracy: Proportion,
-    /// Unmatched out of n.
-    pub unmatched: Proportion,
-    /// The accuracy of guessing (mean 1/k).
-    pub chance: f64,
-    /// The accuracy of always answering the most frequent key.
-    pub majority_key: f64,
-    /// That key.
-    pub majority_letter: Option<String>,
-    /// Mean tokens per item.
-    pub mean_tokens: f64,
-    /// Mean seconds per item.
-    pub mean_seconds: f64,
-}
-
-/// The whole report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EvalSummary {
-    /// Every item.
-    pub overall: GroupSummary,
-    /// Per exam, by name (only when the run mixes several).
-    pub exams: Vec<GroupSummary>,
-}
+use super::stats::{chance_baseline, majority_key_baseline, wilson, PairedComparison};
 
 fn group(name: &str, records: &[&ItemRecord]) -> GroupSummary {
     let n = records.len();

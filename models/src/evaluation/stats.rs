@@ -2,25 +2,10 @@
 //! chance and majority-key baselines, and the paired comparison of two runs on the same
 //! items (difference with Newcombe's interval, exact McNemar test).
 
-use serde::{Deserialize, Serialize};
+pub use citrus_types::evaluation::{PairedComparison, Proportion};
 
 /// The normal quantile of a two-sided 95% interval.
 const Z95: f64 = 1.959_963_984_540_054;
-
-/// A proportion with its 95% interval.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Proportion {
-    /// Successes.
-    pub successes: usize,
-    /// Trials.
-    pub n: usize,
-    /// successes / n (0 when n is 0).
-    pub value: f64,
-    /// The interval's lower end.
-    pub low: f64,
-    /// The interval's upper end.
-    pub high: f64,
-}
 
 /// `successes` out of `n` with its 95% Wilson score interval (the whole [0, 1] when n is 0).
 pub fn wilson(successes: usize, n: usize) -> Proportion {
@@ -92,27 +77,6 @@ pub fn mcnemar_exact(b: usize, c: usize) -> f64 {
         tail += (ln_choose + ln_half_n).exp();
     }
     (2.0 * tail).min(1.0)
-}
-
-/// Two runs compared item by item.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct PairedComparison {
-    /// Items both got right.
-    pub both_right: usize,
-    /// Items only the first got right.
-    pub only_first: usize,
-    /// Items only the second got right.
-    pub only_second: usize,
-    /// Items both got wrong (unmatched counts as wrong).
-    pub both_wrong: usize,
-    /// Accuracy of the first minus accuracy of the second.
-    pub difference: f64,
-    /// The difference's 95% interval, lower end (Newcombe's method 10).
-    pub low: f64,
-    /// Upper end.
-    pub high: f64,
-    /// Exact McNemar p-value.
-    pub p_value: f64,
 }
 
 /// Compares two runs from their per-item correctness on the same items, in the same order.

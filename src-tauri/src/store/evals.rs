@@ -8,50 +8,10 @@ use citrus_models::owner::Owner;
 use rusqlite::{params, OptionalExtension, Row};
 use serde::Serialize;
 
+pub use citrus_types::evaluation::{EvalRunSummary, NewEvalRun};
+
+use super::runs::parse_status;
 use super::{now, RunStatus, Store, StoreError, StoreResult};
-
-/// What identifies a new evaluation run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct NewEvalRun {
-    /// The benchmark file.
-    pub bench_path: String,
-    /// Its content hash (a resume refuses a changed file).
-    pub bench_hash: String,
-    /// The model file or folder.
-    pub model_path: String,
-    /// The model's name.
-    pub model_name: String,
-    /// The adapter, if any.
-    pub adapter: Option<String>,
-    /// `generate` or `likelihood`.
-    pub mode: String,
-    /// Everything needed to plan and run it again, as JSON.
-    pub settings_json: String,
-    /// How many items it runs.
-    pub planned: usize,
-}
-
-/// An evaluation run with its progress.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct EvalRunSummary {
-    /// Its id.
-    pub id: i64,
-    /// What it runs.
-    #[serde(flatten)]
-    pub spec: NewEvalRun,
-    /// Items done.
-    pub done: usize,
-    /// Items correct.
-    pub correct: usize,
-    /// Where it stands.
-    pub status: RunStatus,
-    /// The error of a failed run.
-    pub error: Option<String>,
-    /// When it started.
-    pub started_at: String,
-    /// When it ended.
-    pub finished_at: Option<String>,
-}
 
 /// One item's stored result.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -220,7 +180,7 @@ impl Store {
             kind: "evaluation",
             id,
         })?;
-        run.status = RunStatus::parse(&status)?;
+        run.status = parse_status(&status)?;
         Ok(run)
     }
 
@@ -232,7 +192,7 @@ impl Store {
             query.query_map([], read_run)?.collect::<Result<_, _>>()?;
         rows.into_iter()
             .map(|(mut run, status)| {
-                run.status = RunStatus::parse(&status)?;
+                run.status = parse_status(&status)?;
                 Ok(run)
             })
             .collect()

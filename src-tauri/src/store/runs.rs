@@ -11,49 +11,14 @@ use serde::Serialize;
 
 use super::{now, Store, StoreError, StoreResult};
 
-/// Where a run stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RunStatus {
-    /// Still generating.
-    Running,
-    /// Finished.
-    Done,
-    /// Stopped by the user.
-    Cancelled,
-    /// Ended with an error.
-    Failed,
-    /// The app stopped (crash, kill, power loss) while it was running.
-    Interrupted,
-}
+pub use citrus_types::RunStatus;
 
-impl RunStatus {
-    /// The stored name (`running`, `done`…).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Running => "running",
-            Self::Done => "done",
-            Self::Cancelled => "cancelled",
-            Self::Failed => "failed",
-            Self::Interrupted => "interrupted",
-        }
-    }
-
-    pub(super) fn parse(text: &str) -> StoreResult<Self> {
-        Ok(match text {
-            "running" => Self::Running,
-            "done" => Self::Done,
-            "cancelled" => Self::Cancelled,
-            "failed" => Self::Failed,
-            "interrupted" => Self::Interrupted,
-            other => {
-                return Err(StoreError::Corrupt {
-                    what: "run status",
-                    detail: other.to_string(),
-                })
-            }
-        })
-    }
+/// A stored status read back (an unknown name means the file was changed by hand).
+pub(super) fn parse_status(text: &str) -> StoreResult<RunStatus> {
+    RunStatus::parse(text).ok_or_else(|| StoreError::Corrupt {
+        what: "run status",
+        detail: text.to_string(),
+    })
 }
 
 /// What identifies a new run.
@@ -194,7 +159,7 @@ fn read_summary(row: &rusqlite::Row<'_>) -> rusqlite::Result<(RunSummary, String
 }
 
 fn with_status((mut summary, status): (RunSummary, String)) -> StoreResult<RunSummary> {
-    summary.status = RunStatus::parse(&status)?;
+    summary.status = parse_status(&status)?;
     Ok(summary)
 }
 
@@ -297,7 +262,7 @@ impl Store {
             })
             .optional()?
             .ok_or(StoreError::NotFound { kind: "run", id })?;
-        record.summary.status = RunStatus::parse(&status)?;
+        record.summary.status = parse_status(&status)?;
         record.differential =
             serde_json::from_str(&differential).map_err(|e| StoreError::Corrupt {
                 what: "run differential",

@@ -75,7 +75,7 @@ fn RunChoice(
                     let run_id = run.id;
                     view! {
                         <option value=run_id.to_string() selected=move || chosen.get() == Some(run_id)>
-                            {format!("#{} · {} · {} · {} · {}/{}", run.id, run.model_label(), run.bench_name(), run.mode, run.done, run.planned)}
+                            {format!("#{} · {} · {} · {} · {}/{}", run.id, run.model_label(), run.bench_name(), run.spec.mode, run.done, run.spec.planned)}
                         </option>
                     }
                 }).collect_view()}

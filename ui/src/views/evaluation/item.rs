@@ -43,10 +43,10 @@ pub fn ItemDetail(run_id: i64, opened: RwSignal<Option<usize>>) -> impl IntoView
         let steps = item.steps.clone();
         let has_steps = !steps.is_empty();
         view! {
-            <div id="item-detail" class="item-detail panel" data-position=record.position data-outcome=record.outcome.clone()>
+            <div id="item-detail" class="item-detail panel" data-position=record.position data-outcome=record.outcome.as_str()>
                 <h4>{format!("Item {}", record.position + 1)}{record.item_id.clone().map(|id| format!(" · {id}"))}</h4>
                 <p>
-                    <span class=format!("outcome outcome-{}", record.outcome)>{record.outcome.clone()}</span>
+                    <span class=format!("outcome outcome-{}", record.outcome)>{record.outcome.as_str()}</span>
                     {format!(" · key {} · answered {}", record.key, record.predicted.as_deref().unwrap_or("nothing"))}
                     {format!(" · {} tokens · {:.2} s", record.tokens, record.seconds)}
                 </p>

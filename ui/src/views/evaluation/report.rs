@@ -62,7 +62,7 @@ pub fn EvaluationReport() -> impl IntoView {
                     <div class="view-header">
                         <h3>
                             {format!("Evaluation {}: {} on {}", run.id, run.model_label(), run.bench_name())}
-                            <span class="muted">{format!(" · {} · {} of {} items · {}", run.mode, run.done, run.planned, run.status)}</span>
+                            <span class="muted">{format!(" · {} · {} of {} items · {}", run.spec.mode, run.done, run.spec.planned, run.status)}</span>
                         </h3>
                         <button id="export-eval" class="secondary" on:click=export>"Export report…"</button>
                     </div>
@@ -138,7 +138,7 @@ fn ItemBrowser(
         items.with_value(|items| {
             items
                 .iter()
-                .filter(|i| outcome == "all" || i.outcome == outcome)
+                .filter(|i| outcome == "all" || i.outcome.as_str() == outcome)
                 .filter(|i| exam.is_empty() || i.exam_name.as_deref() == Some(exam.as_str()))
                 .cloned()
                 .collect::<Vec<_>>()
@@ -179,7 +179,7 @@ fn ItemBrowser(
                                     class:selected=move || opened.get() == Some(position)
                                     tabindex="0"
                                     data-position=position
-                                    data-outcome=item.outcome.clone()
+                                    data-outcome=item.outcome.as_str()
                                     on:click=move |_| opened.set(Some(position))
                                     on:keydown=move |ev| { if ev.key() == "Enter" { opened.set(Some(position)) } }
                                 >
@@ -187,7 +187,7 @@ fn ItemBrowser(
                                     <td>{item.exam_name.unwrap_or_default()}</td>
                                     <td>{item.key}</td>
                                     <td>{item.predicted.unwrap_or_else(|| "–".into())}</td>
-                                    <td><span class=format!("outcome outcome-{}", item.outcome)>{item.outcome.clone()}</span></td>
+                                    <td><span class=format!("outcome outcome-{}", item.outcome)>{item.outcome.as_str()}</span></td>
                                     <td class="num">{item.tokens}</td>
                                 </tr>
                             }

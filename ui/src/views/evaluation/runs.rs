@@ -7,7 +7,7 @@ use serde_json::json;
 use super::use_screen;
 use crate::format;
 use crate::live_eval::{self, LiveEval};
-use crate::types::EvalRunSummary;
+use crate::types::{EvalRunSummary, RunStatus};
 
 /// The table of runs.
 #[component]
@@ -59,10 +59,10 @@ fn RunRow(run: EvalRunSummary) -> impl IntoView {
         move || live().map_or(correct, |e| e.correct)
     };
     let status = {
-        let status = run.status.clone();
-        Signal::derive(move || live().map_or(status.clone(), |_| "running".to_string()))
+        let status = run.status;
+        Signal::derive(move || live().map_or(status, |_| RunStatus::Running).as_str())
     };
-    let planned = run.planned;
+    let planned = run.spec.planned;
     let can_continue = run.can_continue();
     let busy = move || {
         app.evaluation
@@ -89,8 +89,8 @@ fn RunRow(run: EvalRunSummary) -> impl IntoView {
         >
             <td>{id}</td>
             <td>{run.model_label()}</td>
-            <td title=run.bench_path.clone()>{run.bench_name().to_string()}</td>
-            <td>{run.mode.clone()}</td>
+            <td title=run.spec.bench_path.clone()>{run.bench_name().to_string()}</td>
+            <td>{run.spec.mode.clone()}</td>
             <td class="num">{move || format!("{} / {planned}", done())}</td>
             <td class="num">
                 {move || {
@@ -101,7 +101,7 @@ fn RunRow(run: EvalRunSummary) -> impl IntoView {
             <td>
                 {move || {
                     let status = status.get();
-                    view! { <span class=format!("status-pill status-{status}")>{status.clone()}</span> }
+                    view! { <span class=format!("status-pill status-{status}")>{status}</span> }
                 }}
             </td>
             <td>{format::timestamp(&run.started_at)}</td>

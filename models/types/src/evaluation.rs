@@ -1,0 +1,271 @@
+//! Evaluations: item outcomes, the report's numbers, option scores, recorded runs and their
+//! comparison.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::RunStatus;
+
+/// The outcome of one item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// The keyed option.
+    Correct,
+    /// Another option.
+    Wrong,
+    /// No single option could be read from the answer.
+    Unmatched,
+}
+
+impl Outcome {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Correct => "correct",
+            Self::Wrong => "wrong",
+            Self::Unmatched => "unmatched",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "correct" => Some(Self::Correct),
+            "wrong" => Some(Self::Wrong),
+            "unmatched" => Some(Self::Unmatched),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the report needs of one item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemRecord {
+    /// Its position in the run.
+    pub position: usize,
+    /// Its identifier in the benchmark.
+    pub item_id: Option<String>,
+    /// Its benchmark.
+    pub exam_name: Option<String>,
+    /// How many options it had.
+    pub options: usize,
+    /// The keyed letter (after any shuffle).
+    pub key: String,
+    /// The option chosen.
+    pub predicted: Option<String>,
+    /// Correct, wrong or unmatched.
+    pub outcome: Outcome,
+    /// Tokens generated or fed.
+    pub tokens: usize,
+    /// Seconds.
+    pub seconds: f64,
+}
+
+/// A proportion with its 95% interval.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Proportion {
+    /// Successes.
+    pub successes: usize,
+    /// Trials.
+    pub n: usize,
+    /// successes / n (0 when n is 0).
+    pub value: f64,
+    /// The interval's lower end.
+    pub low: f64,
+    /// The interval's upper end.
+    pub high: f64,
+}
+
+/// The numbers for one group of items.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupSummary {
+    /// `all` or the exam's name.
+    pub name: String,
+    /// Items.
+    pub n: usize,
+    /// Correct out of n, with its 95% Wilson interval.
+    pub accuracy: Proportion,
+    /// Unmatched out of n.
+    pub unmatched: Proportion,
+    /// The accuracy of guessing (mean 1/k).
+    pub chance: f64,
+    /// The accuracy of always answering the most frequent key.
+    pub majority_key: f64,
+    /// That key.
+    pub majority_letter: Option<String>,
+    /// Mean tokens per item.
+    pub mean_tokens: f64,
+    /// Mean seconds per item.
+    pub mean_seconds: f64,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalSummary {
+    /// Every item.
+    pub overall: GroupSummary,
+    /// Per exam, by name (only when the run mixes several).
+    pub exams: Vec<GroupSummary>,
+}
+
+/// Two runs compared item by item.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PairedComparison {
+    /// Items both got right.
+    pub both_right: usize,
+    /// Items only the first got right.
+    pub only_first: usize,
+    /// Items only the second got right.
+    pub only_second: usize,
+    /// Items both got wrong (unmatched counts as wrong).
+    pub both_wrong: usize,
+    /// Accuracy of the first minus accuracy of the second.
+    pub difference: f64,
+    /// The difference's 95% interval, lower end (Newcombe's method 10).
+    pub low: f64,
+    /// Upper end.
+    pub high: f64,
+    /// Exact McNemar p-value.
+    pub p_value: f64,
+}
+
+/// Each option's score and the best one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OptionScores {
+    /// The options' letters, in the item's order.
+    pub letters: Vec<String>,
+    /// Their log-probabilities (per token for option texts).
+    pub scores: Vec<f32>,
+    /// The index of the highest score.
+    pub best: usize,
+    /// Tokens fed to the model.
+    pub tokens: usize,
+}
+
+impl OptionScores {
+    /// The letter of the highest score.
+    pub fn best_letter(&self) -> &str {
+        &self.letters[self.best]
+    }
+}
+
+/// What identifies a new evaluation run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewEvalRun {
+    /// The benchmark file.
+    pub bench_path: String,
+    /// Its content hash (a resume refuses a changed file).
+    pub bench_hash: String,
+    /// The model file or folder.
+    pub model_path: String,
+    /// The model's name.
+    pub model_name: String,
+    /// The adapter, if any.
+    pub adapter: Option<String>,
+    /// `generate` or `likelihood`.
+    pub mode: String,
+    /// Everything needed to plan and run it again, as JSON.
+    pub settings_json: String,
+    /// How many items it runs.
+    pub planned: usize,
+}
+
+/// An evaluation run with its progress.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalRunSummary {
+    /// Its id.
+    pub id: i64,
+    /// What it runs.
+    #[serde(flatten)]
+    pub spec: NewEvalRun,
+    /// Items done.
+    pub done: usize,
+    /// Items correct.
+    pub correct: usize,
+    /// Where it stands.
+    pub status: RunStatus,
+    /// The error of a failed run.
+    pub error: Option<String>,
+    /// When it started.
+    pub started_at: String,
+    /// When it ended.
+    pub finished_at: Option<String>,
+}
+
+/// A run with its report and items.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalReport {
+    /// The run.
+    pub run: EvalRunSummary,
+    /// Its numbers.
+    pub summary: EvalSummary,
+    /// Its items.
+    pub items: Vec<ItemRecord>,
+}
+
+/// What a benchmark file holds, shown before it runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BenchmarkInfo {
+    /// The file.
+    pub path: PathBuf,
+    /// Usable items.
+    pub items: usize,
+    /// Unusable lines, each with its line and reason.
+    pub unusable: Vec<String>,
+    /// Items per exam, in order of first appearance.
+    pub exams: Vec<(String, usize)>,
+    /// The fewest and most options an item has.
+    pub options: (usize, usize),
+}
+
+/// Two runs compared on the items both ran.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    /// The first run.
+    pub a: i64,
+    /// The second run.
+    pub b: i64,
+    /// Items both ran.
+    pub common: usize,
+    /// The paired difference (first minus second), its interval and McNemar's p.
+    pub paired: PairedComparison,
+}
+
+impl EvalRunSummary {
+    /// The benchmark's file name.
+    pub fn bench_name(&self) -> &str {
+        file_name(&self.spec.bench_path)
+    }
+
+    /// The model, with its adapter's name when one was attached.
+    pub fn model_label(&self) -> String {
+        match &self.spec.adapter {
+            Some(adapter) => format!("{} + {}", self.spec.model_name, file_name(adapter)),
+            None => self.spec.model_name.clone(),
+        }
+    }
+
+    /// Whether it can be continued (stopped, interrupted or failed before its end).
+    pub fn can_continue(&self) -> bool {
+        matches!(
+            self.status,
+            RunStatus::Cancelled | RunStatus::Interrupted | RunStatus::Failed
+        )
+    }
+}
+
+/// The last part of a path (the whole text when it has no separator).
+fn file_name(path: &str) -> &str {
+    path.trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or(path)
+}

@@ -1,0 +1,8 @@
+//! The plain data that crosses between Citrus Workstation's shell and its window: one
+//! definition, compiled into the shell (native) and the window (wasm), so the JSON the window
+//! reads is exactly what the shell writes. Only serde; no model code.
+
+pub mod evaluation;
+pub mod status;
+
+pub use status::RunStatus;
