@@ -390,9 +390,14 @@ fn a_physician_reasons_reviews_restarts_and_survives_a_kill() {
         json!([]),
     );
     app.wait_text("#save-status", "to say Saved", |t| t.contains("Saved"));
-    reason(&app, false, "4000");
+    // Guided: the app drives several stages, so the run is still going when it is killed (a
+    // free run may end at the model's first end-of-turn).
+    reason(&app, true, "4000");
     app.wait_until("text before the kill", || {
-        (!app.text(&app.find("#live-text")).trim().is_empty()).then_some(())
+        let status = app.property(&app.find("#run-status"), "data-status");
+        (status.as_deref() == Some("running")
+            && !app.text(&app.find("#live-text")).trim().is_empty())
+        .then_some(())
     });
     journey.shot(&app, "before-kill");
     let pids = processes_of(&app_binary());
