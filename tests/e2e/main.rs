@@ -103,6 +103,17 @@ fn enter(session: &Session, css: &str, text: &str) {
     session.script("document.querySelector(arguments[0]).blur();", json!([css]));
 }
 
+/// Waits until the live evaluation's status is `status`.
+fn wait_for_evaluation(session: &Session, what: &str, status: &str) {
+    session.wait_until(what, || {
+        (session
+            .property(&session.find("#eval-status"), "data-status")
+            .as_deref()
+            == Some(status))
+        .then_some(())
+    });
+}
+
 /// The evaluation screen, as hospital IT uses it before switching an adapter on.
 fn evaluate(journey: &mut Journey, app: &Session, home: &Path) {
     let medqa = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/citrus/medqa.jsonl");
@@ -136,12 +147,7 @@ fn evaluate(journey: &mut Journey, app: &Session, home: &Path) {
     app.select("#eval-subset", "first");
     enter(app, "#eval-count", "4");
     app.click("#start-eval");
-    app.wait_until("the first evaluation done", || {
-        (app.property(&app.find("#eval-status"), "data-status")
-            .as_deref()
-            == Some("done"))
-        .then_some(())
-    });
+    wait_for_evaluation(app, "the first evaluation done", "done");
     app.wait_until("its four items", || {
         (count(app, ".eval-item-row") == 4).then_some(())
     });
@@ -160,22 +166,12 @@ fn evaluate(journey: &mut Journey, app: &Session, home: &Path) {
     assert!(app.text(&app.find("#eval-eta")).contains("ETA"));
     journey.shot(app, "evaluation-running");
     app.click("#stop-eval");
-    app.wait_until("the run stopped", || {
-        (app.property(&app.find("#eval-status"), "data-status")
-            .as_deref()
-            == Some("cancelled"))
-        .then_some(())
-    });
+    wait_for_evaluation(app, "the run stopped", "cancelled");
     app.wait_until("a Continue button", || {
         (count(app, ".eval-row[data-status='cancelled'] .continue-eval") == 1).then_some(())
     });
     app.click(".eval-row[data-status='cancelled'] .continue-eval");
-    app.wait_until("the continued run done", || {
-        (app.property(&app.find("#eval-status"), "data-status")
-            .as_deref()
-            == Some("done"))
-        .then_some(())
-    });
+    wait_for_evaluation(app, "the continued run done", "done");
     app.wait_until("all twelve items, none twice", || {
         (count(app, ".eval-item-row") == 12).then_some(())
     });
