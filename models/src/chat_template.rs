@@ -5,7 +5,6 @@
 use minijinja::{context, Environment, Error, ErrorKind};
 use serde::{Deserialize, Serialize};
 
-use crate::clock::UtcTime;
 use crate::error::{ModelError, Result};
 
 /// ChatML, used only when a model ships no template of its own (reported by `models inspect`).
@@ -154,31 +153,8 @@ fn raise_exception(message: String) -> std::result::Result<String, Error> {
 
 /// `strftime_now(format)`: the current UTC date, for templates that print today's date.
 fn strftime_now(format: String) -> String {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    const MONTHS_LONG: [&str; 12] = [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ];
-    let now = UtcTime::now();
-    let m = (now.month - 1) as usize;
-    format
-        .replace("%d", &format!("{:02}", now.day))
-        .replace("%m", &format!("{:02}", now.month))
-        .replace("%Y", &now.year.to_string())
-        .replace("%b", MONTHS[m])
-        .replace("%B", MONTHS_LONG[m])
+    // A directive jiff does not know leaves the format as written.
+    jiff::fmt::strtime::format(&format, jiff::Timestamp::now()).unwrap_or(format)
 }
 
 #[cfg(test)]
@@ -187,7 +163,7 @@ mod tests {
 
     #[test]
     fn strftime_now_prints_the_year() {
-        let year = UtcTime::now().year.to_string();
+        let year = jiff::Timestamp::now().strftime("%Y").to_string();
         assert_eq!(strftime_now("%Y".into()), year);
         assert_eq!(strftime_now("%d %b %Y".into()).len(), 11);
     }

@@ -7,38 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ModelError, Result};
 use crate::gguf::GgufFile;
 
-/// The model families the one transformer implements.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Architecture {
-    /// Llama 2/3/3.1, SmolLM2, Citrus1.0-Llama-70B.
-    Llama,
-    /// Qwen2 / Qwen2.5 (q/k/v bias), Citrus1.0-Qwen-72B.
-    Qwen2,
-    /// Qwen3 (q/k RMS norm, no bias).
-    Qwen3,
-}
-
-impl Architecture {
-    /// Parses a GGUF `general.architecture` or a config.json `model_type`.
-    pub fn parse(name: &str) -> Option<Self> {
-        match name.to_ascii_lowercase().as_str() {
-            "llama" | "mistral" => Some(Self::Llama),
-            "qwen2" => Some(Self::Qwen2),
-            "qwen3" => Some(Self::Qwen3),
-            _ => None,
-        }
-    }
-
-    /// The lowercase name used in GGUF metadata keys.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Llama => "llama",
-            Self::Qwen2 => "qwen2",
-            Self::Qwen3 => "qwen3",
-        }
-    }
-}
+pub use citrus_types::model::Architecture;
 
 /// Llama-3.1 style RoPE frequency scaling (`rope_scaling.rope_type = "llama3"`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -17,7 +17,7 @@ use crate::json_schema::validate;
 use crate::model::{ChatSettings, Model};
 use crate::reasoning::{
     clinical_question_text, exam_question_text, CaseInput, DifferentialEntry, Stage, Step,
-    SYSTEM_PROMPT,
+    Validate, SYSTEM_PROMPT,
 };
 use crate::sampling::SamplingParams;
 

@@ -1,98 +1,28 @@
-//! Validation of JSON values against the subset of JSON Schema the app's schemas use:
-//! `type` (object, array, string, boolean, integer, number), `enum`, `properties`, `required`,
-//! `additionalProperties: false`, `minItems`/`maxItems`, `minLength`/`maxLength`.
+//! Validation of JSON values against the app's JSON Schemas, by the `jsonschema` crate.
 //!
 //! Constrained decoding should make every output valid; this check proves it for each output
-//! instead of assuming it.
+//! instead of assuming it, with a validator independent of the one that constrained decoding.
 
 use serde_json::Value;
 
-/// Checks `value` against `schema`; the error names the JSON path and the rule broken.
+/// Checks `value` against `schema`; the error names every rule broken, each with the JSON
+/// pointer of the value at fault (`/items/0`, or `/` for the whole value).
 pub fn validate(value: &Value, schema: &Value) -> Result<(), String> {
-    check(value, schema, "$")
-}
-
-fn check(value: &Value, schema: &Value, path: &str) -> Result<(), String> {
-    if let Some(allowed) = schema.get("enum").and_then(Value::as_array) {
-        if !allowed.contains(value) {
-            return Err(format!(
-                "{path}: {value} is not one of {}",
-                Value::Array(allowed.clone())
-            ));
-        }
+    let validator =
+        jsonschema::validator_for(schema).map_err(|error| format!("invalid schema: {error}"))?;
+    let problems: Vec<String> = validator
+        .iter_errors(value)
+        .map(|error| {
+            let path = error.instance_path().to_string();
+            let path = if path.is_empty() { "/".into() } else { path };
+            format!("{path}: {error}")
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
     }
-    let Some(kind) = schema.get("type").and_then(Value::as_str) else {
-        return Ok(());
-    };
-    match (kind, value) {
-        ("object", Value::Object(map)) => {
-            let properties = schema.get("properties").and_then(Value::as_object);
-            for name in schema
-                .get("required")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let name = name.as_str().unwrap_or_default();
-                if !map.contains_key(name) {
-                    return Err(format!("{path}: missing required property `{name}`"));
-                }
-            }
-            for (name, item) in map {
-                match properties.and_then(|p| p.get(name)) {
-                    Some(sub) => check(item, sub, &format!("{path}.{name}"))?,
-                    None if schema.get("additionalProperties") == Some(&Value::Bool(false)) => {
-                        return Err(format!("{path}: unexpected property `{name}`"));
-                    }
-                    None => {}
-                }
-            }
-            Ok(())
-        }
-        ("array", Value::Array(items)) => {
-            within(items.len(), schema, "minItems", "maxItems", path, "items")?;
-            if let Some(item_schema) = schema.get("items") {
-                for (i, item) in items.iter().enumerate() {
-                    check(item, item_schema, &format!("{path}[{i}]"))?;
-                }
-            }
-            Ok(())
-        }
-        ("string", Value::String(s)) => within(
-            s.chars().count(),
-            schema,
-            "minLength",
-            "maxLength",
-            path,
-            "characters",
-        ),
-        ("boolean", Value::Bool(_)) => Ok(()),
-        ("integer", Value::Number(n)) if n.is_i64() || n.is_u64() => Ok(()),
-        ("number", Value::Number(_)) => Ok(()),
-        _ => Err(format!("{path}: expected {kind}, found {value}")),
-    }
-}
-
-fn within(
-    count: usize,
-    schema: &Value,
-    min: &str,
-    max: &str,
-    path: &str,
-    unit: &str,
-) -> Result<(), String> {
-    let bound = |key: &str| schema.get(key).and_then(Value::as_u64).map(|b| b as usize);
-    if let Some(min) = bound(min) {
-        if count < min {
-            return Err(format!("{path}: {count} {unit}, at least {min} required"));
-        }
-    }
-    if let Some(max) = bound(max) {
-        if count > max {
-            return Err(format!("{path}: {count} {unit}, at most {max} allowed"));
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -128,32 +58,50 @@ mod tests {
     #[test]
     fn names_the_path_and_rule_broken() {
         let cases = [
-            (json!({"items": ["ab"]}), "missing required property `flag`"),
+            (
+                json!({"items": ["ab"]}),
+                "/: \"flag\" is a required property",
+            ),
             (
                 json!({"items": [], "flag": true}),
-                "$.items: 0 items, at least 1",
+                "/items: [] has less than 1 item",
             ),
             (
                 json!({"items": ["a"], "flag": true}),
-                "$.items[0]: 1 characters, at least 2",
+                "/items/0: \"a\" is shorter than 2 characters",
             ),
-            (json!({"items": ["abcdef"], "flag": true}), "at most 5"),
+            (
+                json!({"items": ["abcdef"], "flag": true}),
+                "/items/0: \"abcdef\" is longer than 5",
+            ),
             (
                 json!({"items": ["ab"], "flag": "yes"}),
-                "$.flag: expected boolean",
+                "/flag: \"yes\" is not of type \"boolean\"",
             ),
             (
                 json!({"items": ["ab"], "flag": true, "level": "mid"}),
-                "$.level: \"mid\" is not one of",
+                "/level: \"mid\" is not one of",
             ),
             (
                 json!({"items": ["ab"], "flag": true, "x": 1}),
-                "unexpected property `x`",
+                "'x' was unexpected",
             ),
         ];
         for (value, expected) in cases {
             let err = validate(&value, &schema()).unwrap_err();
             assert!(err.contains(expected), "{err} ≠ {expected}");
         }
+    }
+
+    #[test]
+    fn every_rule_broken_is_listed() {
+        let err = validate(&json!({"items": [], "x": 1}), &schema()).unwrap_err();
+        assert_eq!(err.split("; ").count(), 3, "{err}");
+    }
+
+    #[test]
+    fn a_broken_schema_is_named() {
+        let err = validate(&json!(1), &json!({"type": 12})).unwrap_err();
+        assert!(err.starts_with("invalid schema"), "{err}");
     }
 }

@@ -6,7 +6,6 @@
 //! [`generation`]), and the facade that puts them together ([`model`]).
 
 pub mod chat_template;
-pub mod clock;
 pub mod config;
 pub mod constraint;
 pub mod device;

@@ -1,43 +1,30 @@
 //! Memory estimates and the memory-fit check made before loading.
 
-use serde::{Deserialize, Serialize};
-
 use crate::config::TransformerConfig;
 use crate::generation::PREFILL_CHUNK;
 
 /// Fixed allowance for the runtime, tokenizer and buffers.
 const RUNTIME_OVERHEAD: u64 = 96 << 20;
 
-/// What a model will take in memory once loaded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MemoryEstimate {
-    /// Weights as held in memory (after any re-quantization).
-    pub weights_bytes: u64,
-    /// KV cache at the configured context length.
-    pub kv_cache_bytes: u64,
-    /// Activations of one prefill chunk, rotary tables and runtime overhead.
-    pub working_bytes: u64,
-}
+pub use citrus_types::model::MemoryEstimate;
 
-impl MemoryEstimate {
-    /// Estimates for `config` with `weights_bytes` of weights and `context` positions.
-    pub fn new(config: &TransformerConfig, weights_bytes: u64, context: usize) -> Self {
-        let chunk = PREFILL_CHUNK.min(context) as u64;
-        let ctx = context as u64;
-        let scores = config.num_heads as u64 * chunk * ctx * 4 * 2;
-        let mlp = chunk * config.intermediate_size as u64 * 4 * 3;
-        let logits = config.vocab_size as u64 * 4 * 2;
-        let rotary = ctx * config.head_dim as u64 * 4;
-        Self {
-            weights_bytes,
-            kv_cache_bytes: config.kv_cache_bytes(context),
-            working_bytes: scores + mlp + logits + rotary + RUNTIME_OVERHEAD,
-        }
-    }
-
-    /// Everything together.
-    pub fn total_bytes(&self) -> u64 {
-        self.weights_bytes + self.kv_cache_bytes + self.working_bytes
+/// What a model with `config` and `weights_bytes` of weights takes in memory at `context`
+/// positions.
+pub fn estimate_memory(
+    config: &TransformerConfig,
+    weights_bytes: u64,
+    context: usize,
+) -> MemoryEstimate {
+    let chunk = PREFILL_CHUNK.min(context) as u64;
+    let ctx = context as u64;
+    let scores = config.num_heads as u64 * chunk * ctx * 4 * 2;
+    let mlp = chunk * config.intermediate_size as u64 * 4 * 3;
+    let logits = config.vocab_size as u64 * 4 * 2;
+    let rotary = ctx * config.head_dim as u64 * 4;
+    MemoryEstimate {
+        weights_bytes,
+        kv_cache_bytes: config.kv_cache_bytes(context),
+        working_bytes: scores + mlp + logits + rotary + RUNTIME_OVERHEAD,
     }
 }
 

@@ -7,14 +7,14 @@ use candle_core::quantized::GgmlDType;
 use serde::Serialize;
 
 use crate::chat_template::{template_from_tokenizer_config, ChatMessage, ChatTemplate};
-use crate::config::{Architecture, TransformerConfig};
+use crate::config::TransformerConfig;
 use crate::constraint::{ConstraintFactory, TokenConstraint};
 use crate::device::DeviceChoice;
 use crate::error::{ModelError, Result};
 use crate::generation::{generate_constrained, CancelToken, GenerationOutput, GenerationRequest};
 use crate::gguf::GgufFile;
 use crate::identity::model_fingerprint;
-use crate::memory::{available_system_memory, mib, MemoryEstimate};
+use crate::memory::{available_system_memory, estimate_memory, mib};
 use crate::sampling::SamplingParams;
 use crate::tokenizer::{GgufVocab, TextTokenizer};
 use crate::transformer::{BuildOptions, Transformer};
@@ -22,16 +22,6 @@ use crate::weights::{SafetensorsFolder, WeightSource};
 
 /// Context length used when the caller sets none (Citrus answers in up to 4096 tokens).
 pub const DEFAULT_CONTEXT_LENGTH: usize = 8192;
-
-/// The two on-disk forms a model comes in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ModelFormat {
-    /// A single `.gguf` file.
-    Gguf,
-    /// A Hugging Face folder with config.json and safetensors.
-    Safetensors,
-}
 
 /// How to load a model.
 #[derive(Debug, Clone, Default)]
@@ -56,60 +46,23 @@ impl LoadOptions {
     }
 }
 
-/// What `citrus models inspect` shows.
-#[derive(Debug, Clone, Serialize)]
-pub struct ModelInfo {
-    /// The file or folder.
-    pub path: PathBuf,
-    /// GGUF or safetensors.
-    pub format: ModelFormat,
-    /// The model's name, from metadata or the folder name.
-    pub name: String,
-    /// Model family.
-    pub architecture: Architecture,
-    /// Parameters (from the configuration).
-    pub parameter_count: u64,
-    /// Storage type of most of the weights, e.g. `Q4_1` or `BF16`.
-    pub quantization: String,
-    /// Re-quantization applied at load, if any.
-    pub requantized_to: Option<String>,
-    /// Bytes on disk.
-    pub file_bytes: u64,
-    /// Hyper-parameters.
-    pub config: TransformerConfig,
-    /// Tokenizer description.
-    pub tokenizer: String,
-    /// Whether the model ships its own chat template.
-    pub has_chat_template: bool,
-    /// Context length the memory estimate assumes.
-    pub context_length: usize,
-    /// Estimated memory once loaded.
-    pub memory: MemoryEstimate,
-    /// Device the estimate is for.
-    pub device: String,
-    /// Memory the device has available (None when unknown).
-    pub available_bytes: Option<u64>,
-}
+pub use citrus_types::model::ModelFormat;
 
-impl ModelInfo {
-    /// Whether the estimate fits in the available memory (true when unknown).
-    pub fn fits(&self) -> bool {
-        self.available_bytes
-            .is_none_or(|available| self.memory.total_bytes() <= available)
-    }
+/// What `citrus models inspect` shows (the shared shape with this core's full configuration).
+pub type ModelInfo = citrus_types::model::ModelInfo<TransformerConfig>;
 
-    fn check_fits(&self) -> Result<()> {
-        match self.available_bytes {
-            Some(available) if !self.fits() => Err(ModelError::TooLarge {
-                path: self.path.clone(),
-                needed_mib: mib(self.memory.total_bytes()),
-                weights_mib: mib(self.memory.weights_bytes),
-                cache_mib: mib(self.memory.kv_cache_bytes + self.memory.working_bytes),
-                available_mib: available >> 20,
-                device: self.device.clone(),
-            }),
-            _ => Ok(()),
-        }
+/// Fails with `model.too_large` when `info`'s estimate exceeds the available memory.
+fn check_fits(info: &ModelInfo) -> Result<()> {
+    match info.available_bytes {
+        Some(available) if !info.fits() => Err(ModelError::TooLarge {
+            path: info.path.clone(),
+            needed_mib: mib(info.memory.total_bytes()),
+            weights_mib: mib(info.memory.weights_bytes),
+            cache_mib: mib(info.memory.kv_cache_bytes + info.memory.working_bytes),
+            available_mib: available >> 20,
+            device: info.device.clone(),
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -280,7 +233,7 @@ impl OpenedModel {
             tokenizer: self.tokenizer.kind().to_string(),
             has_chat_template: self.template.is_some(),
             context_length: context,
-            memory: MemoryEstimate::new(&self.config, weights_bytes, context),
+            memory: estimate_memory(&self.config, weights_bytes, context),
             device: options.device.to_string(),
             available_bytes: available,
         })
@@ -338,7 +291,7 @@ impl Model {
     ) -> Result<Self> {
         let mut opened = OpenedModel::open(path)?;
         let info = opened.info(options)?;
-        info.check_fits()?;
+        check_fits(&info)?;
         let total_bytes = opened
             .tensor_names()
             .iter()

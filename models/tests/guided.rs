@@ -9,7 +9,9 @@ use citrus_models::home::default_model_path;
 use citrus_models::json_schema::validate;
 use citrus_models::model::{parse_quantization, LoadOptions, Model};
 use citrus_models::reason::{reason, ReasonEvent, ReasonOptions, ReasoningMode};
-use citrus_models::reasoning::{read_benchmark_jsonl, CaseInput, ClinicalCase};
+use citrus_models::reasoning::{
+    parse_clinical_case, read_benchmark_jsonl, CaseInput, ClinicalCase,
+};
 use citrus_models::sampling::SamplingParams;
 
 const MEDQA: &str = include_str!("../../../shared/data/citrus/medqa.jsonl");
@@ -57,7 +59,7 @@ fn inputs() -> Vec<CaseInput> {
         .chain(read_benchmark_jsonl(MMLU).into_iter().take(5))
         .map(|item| CaseInput::Exam(item.expect("benchmark line")))
         .collect();
-    inputs.push(CaseInput::Clinical(ClinicalCase::from_json(STEMI).unwrap()));
+    inputs.push(CaseInput::Clinical(parse_clinical_case(STEMI).unwrap()));
     for (complaint, history, findings) in CASES {
         let mut case = ClinicalCase::new(complaint);
         case.history_of_present_illness = Some(history.into());

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use citrus_models::evaluation::item::{evaluate_item, EvalMode, Outcome};
-use citrus_models::evaluation::likelihood::{OptionScores, ScoredContinuation};
+use citrus_models::evaluation::likelihood::ScoredContinuation;
 use citrus_models::evaluation::plan::{plan, Selection};
 use citrus_models::evaluation::report::{summarize, to_csv, to_markdown, ItemRecord};
 use citrus_models::evaluation::stats::paired;
@@ -14,10 +14,10 @@ use citrus_models::generation::CancelToken;
 use citrus_models::identity::sha256_hex;
 use citrus_models::model::Model;
 use citrus_models::reason::ReasoningMode;
-use citrus_models::reasoning::{read_benchmark_jsonl, ExamItem, Step};
+use citrus_models::reasoning::{read_benchmark_jsonl, ExamItem};
 use serde::{Deserialize, Serialize};
 
-pub use citrus_types::evaluation::{BenchmarkInfo, Comparison, EvalReport};
+pub use citrus_types::evaluation::{BenchmarkInfo, Comparison, EvalItemDetail, EvalReport};
 
 use crate::error::{AppError, AppResult};
 use crate::recorded::RunSettings;
@@ -325,19 +325,6 @@ pub fn evaluation_report(store: &Store, id: i64) -> AppResult<EvalReport> {
     })
 }
 
-/// One item of a run as the window opens it: its record, prompt and text, with its steps and
-/// option scores read back.
-#[derive(Debug, Clone, Serialize)]
-pub struct EvalItemDetail {
-    /// The stored item.
-    #[serde(flatten)]
-    pub item: StoredEvalItem,
-    /// Its reasoning steps (generation).
-    pub steps: Vec<Step>,
-    /// Its option scores (likelihood).
-    pub scores: Option<OptionScores>,
-}
-
 /// The item at `position` of run `id`.
 pub fn evaluation_item(store: &Store, id: i64, position: usize) -> AppResult<EvalItemDetail> {
     let item = store.eval_item(id, position)?;
@@ -347,7 +334,11 @@ pub fn evaluation_item(store: &Store, id: i64, position: usize) -> AppResult<Eva
             .scores_json
             .as_deref()
             .and_then(|s| serde_json::from_str(s).ok()),
-        item,
+        record: item.record,
+        source: item.source,
+        unmatched_reason: item.unmatched_reason,
+        prompt: item.prompt,
+        raw_text: item.raw_text,
     })
 }
 

@@ -4,10 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
+use citrus_models::config::TransformerConfig;
 use citrus_models::device::{set_cpu_threads, DeviceChoice};
 use citrus_models::home::{default_model_path, models_dir};
-use citrus_models::model::{inspect, parse_quantization, LoadOptions, ModelInfo};
-use serde::{Deserialize, Serialize};
+use citrus_models::model::{inspect, parse_quantization, LoadOptions};
 
 use crate::error::{AppError, AppResult};
 use crate::store::{ModelEntry, Store};
@@ -17,66 +17,38 @@ const ACTIVE_MODEL_KEY: &str = "active_model";
 /// Setting holding the [`EngineSettings`] as JSON.
 const ENGINE_SETTINGS_KEY: &str = "engine_settings";
 
-/// How the active model is loaded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EngineSettings {
-    /// `cpu`, `cuda[:N]` or `metal[:N]`.
-    pub device: String,
-    /// CPU threads (None: one per core). Takes effect at the next start of the app.
-    pub threads: Option<usize>,
-    /// Re-quantize weights while loading, e.g. `q8_0` (much faster than Q4_1 on CPU).
-    pub requantize: Option<String>,
+pub use citrus_types::model::EngineSettings;
+
+/// The load options `settings` give.
+pub fn load_options(settings: &EngineSettings) -> AppResult<LoadOptions> {
+    Ok(LoadOptions {
+        device: settings.device.parse::<DeviceChoice>()?,
+        requantize: settings
+            .requantize
+            .as_deref()
+            .filter(|q| !q.is_empty() && *q != "none")
+            .map(parse_quantization)
+            .transpose()?,
+        context_length: None,
+        memory_limit: None,
+    })
 }
 
-impl Default for EngineSettings {
-    /// The CPU, every core, weights re-quantized to Q8_0.
-    fn default() -> Self {
-        Self {
-            device: "cpu".into(),
-            threads: None,
-            requantize: Some("q8_0".into()),
-        }
+/// Applies the thread count of `settings` to this process (only effective before a model
+/// first runs).
+pub fn apply_threads(settings: &EngineSettings) -> AppResult<()> {
+    if let Some(threads) = settings.threads {
+        set_cpu_threads(threads)?;
     }
-}
-
-impl EngineSettings {
-    /// The load options these settings give.
-    pub fn load_options(&self) -> AppResult<LoadOptions> {
-        Ok(LoadOptions {
-            device: self.device.parse::<DeviceChoice>()?,
-            requantize: self
-                .requantize
-                .as_deref()
-                .filter(|q| !q.is_empty() && *q != "none")
-                .map(parse_quantization)
-                .transpose()?,
-            context_length: None,
-            memory_limit: None,
-        })
-    }
-
-    /// Applies the thread count to this process (only effective before a model first runs).
-    pub fn apply_threads(&self) -> AppResult<()> {
-        if let Some(threads) = self.threads {
-            set_cpu_threads(threads)?;
-        }
-        Ok(())
-    }
+    Ok(())
 }
 
 /// What inspecting a model shows: [`ModelInfo`] and whether it fits in memory.
-#[derive(Debug, Clone, Serialize)]
-pub struct Inspection {
-    /// What the model is and what it needs.
-    #[serde(flatten)]
-    pub info: ModelInfo,
-    /// Whether the estimate fits in the memory available.
-    pub fits: bool,
-}
+pub type Inspection = citrus_types::model::Inspection<TransformerConfig>;
 
 /// Inspects the model at `path` as it would be loaded with `settings`.
 pub fn inspect_model(path: &Path, settings: &EngineSettings) -> AppResult<Inspection> {
-    let info = inspect(path, &settings.load_options()?)?;
+    let info = inspect(path, &load_options(settings)?)?;
     let fits = info.fits();
     Ok(Inspection { info, fits })
 }
@@ -173,7 +145,7 @@ pub fn set_active_model(
     id: i64,
     settings: &EngineSettings,
 ) -> AppResult<ModelEntry> {
-    settings.load_options()?;
+    load_options(settings)?;
     let entry = store.model(id)?;
     store.set_setting(ACTIVE_MODEL_KEY, &id.to_string())?;
     store.set_setting(

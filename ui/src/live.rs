@@ -115,13 +115,13 @@ impl LiveRun {
     }
 
     fn finish(&mut self, run: RunRecord) {
-        self.status = run.status.clone();
-        self.run_id = Some(run.id);
-        self.model_name = run.model_name.clone();
+        self.status = run.summary.status.to_string();
+        self.run_id = Some(run.summary.id);
+        self.model_name = run.summary.model_name.clone();
         self.steps = run.steps.clone();
         self.raw = run.raw_text.clone();
         self.consumed = self.raw.len();
-        self.tokens = run.generated_tokens;
+        self.tokens = run.summary.generated_tokens.max(0) as u64;
         self.seconds = run.seconds.unwrap_or(self.seconds);
         self.stage = None;
         self.record = Some(run);

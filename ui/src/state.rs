@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::api::{self, ApiError};
 use crate::live::LiveRun;
 use crate::live_eval::LiveEval;
-use crate::types::{EngineStatus, QueueItem};
+use crate::types::{EngineStatus, QueuedReview};
 
 /// A top-level screen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,7 +92,7 @@ pub struct OpenCase {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Session {
     /// The queue as it was when the session started.
-    pub queue: Vec<QueueItem>,
+    pub queue: Vec<QueuedReview>,
     /// The position of the current item.
     pub index: usize,
 }

@@ -5,61 +5,23 @@
 //! "OP": [{"op_idx": "A", "op_value": "...", "op_text": "A. ..."}, ...]}`. Any number of options is
 //! accepted; an item that cannot be used is rejected with a [`ReasoningError`] naming its line.
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+pub use citrus_types::case::{CaseInput, ClinicalCase, ExamItem, ExamOption, CLINICAL_CASE_FIELDS};
 
 use super::error::ReasoningError;
 
-/// One lettered answer option of an exam item.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExamOption {
-    /// The option's letter, e.g. `"B"` (upper case when read from a benchmark file).
-    pub letter: String,
-    /// The option's text without its letter, e.g. `"Cross-linking of DNA"`.
-    pub text: String,
+/// Checking that what a user entered can be reasoned on.
+pub trait Validate {
+    /// Ok when the input is usable.
+    ///
+    /// # Errors
+    ///
+    /// A [`ReasoningError`] naming the field at fault (without a line number).
+    fn validate(&self) -> Result<(), ReasoningError>;
 }
 
-/// A medical examination question, with or without options.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExamItem {
-    /// The item's identifier in its benchmark, if any.
-    #[serde(default)]
-    pub id: Option<String>,
-    /// The benchmark the item comes from, e.g. `"medqa"`.
-    #[serde(default)]
-    pub exam_name: Option<String>,
-    /// The question text.
-    pub question: String,
-    /// Context shown before the question (e.g. a `PubMedQA` abstract).
-    #[serde(default)]
-    pub context: Option<String>,
-    /// The answer options in order; empty for an open question.
-    #[serde(default)]
-    pub options: Vec<ExamOption>,
-    /// The letter of the correct option, when known.
-    #[serde(default)]
-    pub answer_key: Option<String>,
-}
-
-impl ExamItem {
-    /// The option with the given letter (compared case-insensitively), if exactly one has it.
-    pub fn option(&self, letter: &str) -> Option<&ExamOption> {
-        let letter = letter.trim();
-        let mut found = self
-            .options
-            .iter()
-            .filter(|option| option.letter.trim().eq_ignore_ascii_case(letter));
-        match (found.next(), found.next()) {
-            (Some(option), None) => Some(option),
-            _ => None,
-        }
-    }
-
-    /// The option named by the answer key, if the key is set and names an option.
-    pub fn correct_option(&self) -> Option<&ExamOption> {
-        self.answer_key.as_deref().and_then(|key| self.option(key))
-    }
-
+impl Validate for ExamItem {
     /// Checks that the item is usable: a non-empty question, non-empty and distinct option
     /// letters, and an answer key (when set) that names one of the options.
     ///
@@ -67,7 +29,7 @@ impl ExamItem {
     ///
     /// `reasoning.empty_question`, `reasoning.invalid_field` (empty letter),
     /// `reasoning.duplicate_option` or `reasoning.bad_answer_key`, without a line number.
-    pub fn validate(&self) -> Result<(), ReasoningError> {
+    fn validate(&self) -> Result<(), ReasoningError> {
         if self.question.trim().is_empty() {
             return Err(ReasoningError::EmptyQuestion {
                 line: None,
@@ -103,126 +65,61 @@ impl ExamItem {
     }
 }
 
-/// A free clinical case entered by a clinician. Only the chief complaint is required.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClinicalCase {
-    /// The patient's age as written, e.g. `"58"` or `"3 months"`.
-    #[serde(default)]
-    pub age: Option<String>,
-    /// The patient's sex as written.
-    #[serde(default)]
-    pub sex: Option<String>,
-    /// Why the patient presents, in a few words. Must not be empty.
-    pub chief_complaint: String,
-    /// History of the present illness.
-    #[serde(default)]
-    pub history_of_present_illness: Option<String>,
-    /// Past medical and surgical history.
-    #[serde(default)]
-    pub past_history: Option<String>,
-    /// Current medications.
-    #[serde(default)]
-    pub medications: Option<String>,
-    /// Known allergies.
-    #[serde(default)]
-    pub allergies: Option<String>,
-    /// Physical examination findings.
-    #[serde(default)]
-    pub examination: Option<String>,
-    /// Vital signs.
-    #[serde(default)]
-    pub vitals: Option<String>,
-    /// Laboratory results.
-    #[serde(default)]
-    pub labs: Option<String>,
-    /// Imaging results.
-    #[serde(default)]
-    pub imaging: Option<String>,
-    /// Anything else the clinician wants the model to know.
-    #[serde(default)]
-    pub notes: Option<String>,
-}
-
-/// The JSON field names of [`ClinicalCase`], in declaration order.
-pub const CLINICAL_CASE_FIELDS: [&str; 12] = [
-    "age",
-    "sex",
-    "chief_complaint",
-    "history_of_present_illness",
-    "past_history",
-    "medications",
-    "allergies",
-    "examination",
-    "vitals",
-    "labs",
-    "imaging",
-    "notes",
-];
-
-impl ClinicalCase {
-    /// A case with only a chief complaint.
-    pub fn new(chief_complaint: impl Into<String>) -> Self {
-        Self {
-            chief_complaint: chief_complaint.into(),
-            ..Self::default()
-        }
-    }
-
-    /// Reads a case from a JSON object with the `snake_case` field names of this struct and
-    /// validates it. Numbers (e.g. `"age": 58`) are accepted and kept as text.
-    ///
-    /// # Errors
-    ///
-    /// `reasoning.invalid_json` (not JSON, or not an object), `reasoning.invalid_field` (unknown
-    /// field, or a value that is not text), `reasoning.missing_field` (no `chief_complaint`) or
-    /// `reasoning.empty_complaint`.
-    pub fn from_json(text: &str) -> Result<Self, ReasoningError> {
-        let value: Value = serde_json::from_str(text).map_err(|error| invalid_json(&error))?;
-        let Value::Object(mut object) = value else {
-            return Err(ReasoningError::InvalidJson {
+/// Reads a [`ClinicalCase`] from a JSON object with its `snake_case` field names and
+/// validates it. Numbers (e.g. `"age": 58`) are accepted and kept as text.
+///
+/// # Errors
+///
+/// `reasoning.invalid_json` (not JSON, or not an object), `reasoning.invalid_field` (unknown
+/// field, or a value that is not text), `reasoning.missing_field` (no `chief_complaint`) or
+/// `reasoning.empty_complaint`.
+pub fn parse_clinical_case(text: &str) -> Result<ClinicalCase, ReasoningError> {
+    let value: Value = serde_json::from_str(text).map_err(|error| invalid_json(&error))?;
+    let Value::Object(mut object) = value else {
+        return Err(ReasoningError::InvalidJson {
+            line: None,
+            message: "expected a JSON object".to_owned(),
+        });
+    };
+    for (field, value) in &mut object {
+        if !CLINICAL_CASE_FIELDS.contains(&field.as_str()) {
+            return Err(ReasoningError::InvalidField {
                 line: None,
-                message: "expected a JSON object".to_owned(),
+                field: field.clone(),
+                problem: "is not a clinical case field".to_owned(),
             });
-        };
-        for (field, value) in &mut object {
-            if !CLINICAL_CASE_FIELDS.contains(&field.as_str()) {
+        }
+        match value {
+            Value::Null | Value::String(_) => {}
+            Value::Number(number) => *value = Value::String(number.to_string()),
+            _ => {
                 return Err(ReasoningError::InvalidField {
                     line: None,
                     field: field.clone(),
-                    problem: "is not a clinical case field".to_owned(),
-                });
-            }
-            match value {
-                Value::Null | Value::String(_) => {}
-                Value::Number(number) => *value = Value::String(number.to_string()),
-                _ => {
-                    return Err(ReasoningError::InvalidField {
-                        line: None,
-                        field: field.clone(),
-                        problem: "must be text".to_owned(),
-                    })
-                }
+                    problem: "must be text".to_owned(),
+                })
             }
         }
-        if matches!(object.get("chief_complaint"), None | Some(Value::Null)) {
-            return Err(ReasoningError::MissingField {
-                line: None,
-                field: "chief_complaint".to_owned(),
-            });
-        }
-        let case: Self =
-            serde_json::from_value(Value::Object(object)).map_err(|error| invalid_json(&error))?;
-        case.validate()?;
-        Ok(case)
     }
+    if matches!(object.get("chief_complaint"), None | Some(Value::Null)) {
+        return Err(ReasoningError::MissingField {
+            line: None,
+            field: "chief_complaint".to_owned(),
+        });
+    }
+    let case: ClinicalCase =
+        serde_json::from_value(Value::Object(object)).map_err(|error| invalid_json(&error))?;
+    case.validate()?;
+    Ok(case)
+}
 
+impl Validate for ClinicalCase {
     /// Checks that the case is usable: the chief complaint must not be blank.
     ///
     /// # Errors
     ///
     /// `reasoning.empty_complaint` when the chief complaint is blank.
-    pub fn validate(&self) -> Result<(), ReasoningError> {
+    fn validate(&self) -> Result<(), ReasoningError> {
         if self.chief_complaint.trim().is_empty() {
             return Err(ReasoningError::EmptyComplaint { line: None });
         }
@@ -230,23 +127,9 @@ impl ClinicalCase {
     }
 }
 
-/// What the user asks the model about: an exam item or a clinical case.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum CaseInput {
-    /// A medical examination question.
-    Exam(ExamItem),
-    /// A free clinical case.
-    Clinical(ClinicalCase),
-}
-
-impl CaseInput {
-    /// Checks that the input is usable.
-    ///
-    /// # Errors
-    ///
-    /// Those of [`ExamItem::validate`] and [`ClinicalCase::validate`].
-    pub fn validate(&self) -> Result<(), ReasoningError> {
+impl Validate for CaseInput {
+    /// Checks that the input is usable: the checks of its exam item or clinical case.
+    fn validate(&self) -> Result<(), ReasoningError> {
         match self {
             Self::Exam(item) => item.validate(),
             Self::Clinical(case) => case.validate(),
@@ -702,14 +585,14 @@ mod tests {
                 if let Err(error) = parse_benchmark_line(&line, 9) {
                     assert!(error.to_string().starts_with("line 9: "), "{error}");
                 }
-                let _ = ClinicalCase::from_json(&line);
+                let _ = parse_clinical_case(&line);
             }
         }
     }
 
     #[test]
     fn clinical_case_from_json() {
-        let case = ClinicalCase::from_json(
+        let case = parse_clinical_case(
             r#"{"age": 58, "sex": "male", "chief_complaint": "chest pain", "vitals": "BP 150/90", "labs": null}"#,
         )
         .expect("valid");
@@ -721,29 +604,29 @@ mod tests {
 
     #[test]
     fn clinical_case_errors() {
-        let empty = ClinicalCase::from_json(r#"{"chief_complaint": "  ", "age": "3"}"#);
+        let empty = parse_clinical_case(r#"{"chief_complaint": "  ", "age": "3"}"#);
         assert_eq!(
             empty.map_err(|e| e.code()),
             Err("reasoning.empty_complaint")
         );
-        let missing = ClinicalCase::from_json(r#"{"age": "3"}"#).expect_err("missing");
+        let missing = parse_clinical_case(r#"{"age": "3"}"#).expect_err("missing");
         assert_eq!(missing.code(), "reasoning.missing_field");
         assert!(missing.to_string().contains("chief_complaint"));
-        let unknown = ClinicalCase::from_json(r#"{"chief_complaint": "cough", "histry": "x"}"#)
+        let unknown = parse_clinical_case(r#"{"chief_complaint": "cough", "histry": "x"}"#)
             .expect_err("unknown field");
         assert_eq!(unknown.code(), "reasoning.invalid_field");
         assert!(unknown.to_string().contains("histry"));
-        let wrong_type = ClinicalCase::from_json(r#"{"chief_complaint": ["cough"]}"#);
+        let wrong_type = parse_clinical_case(r#"{"chief_complaint": ["cough"]}"#);
         assert_eq!(
             wrong_type.map_err(|e| e.code()),
             Err("reasoning.invalid_field")
         );
-        let not_json = ClinicalCase::from_json("{chief");
+        let not_json = parse_clinical_case("{chief");
         assert_eq!(
             not_json.map_err(|e| e.code()),
             Err("reasoning.invalid_json")
         );
-        let not_object = ClinicalCase::from_json("\"cough\"");
+        let not_object = parse_clinical_case("\"cough\"");
         assert_eq!(
             not_object.map_err(|e| e.code()),
             Err("reasoning.invalid_json")

@@ -14,22 +14,11 @@
 //! `mentions` counts whole-word occurrences in the trace; `ruled_out` is the last verdict found
 //! (`X is unlikely` → true, `X is likely` → false; no verdict → false).
 
-use serde::{Deserialize, Serialize};
-
 use super::stage::{has_testing_cue, stage_from_title};
+pub use citrus_types::run::DifferentialEntry;
+
 use super::steps::{bold_label, indent, list_item_content, Stage, Step};
 use super::text::{normalize_words, phrase_positions, starts_with_phrase, strip_markdown};
-
-/// A diagnosis the reasoning considered.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DifferentialEntry {
-    /// The diagnosis as first written, e.g. `"Aortic dissection"`.
-    pub name: String,
-    /// How many times it occurs (whole words, any case) in the trace; at least 1.
-    pub mentions: usize,
-    /// Whether the last verdict on it in the trace excluded it.
-    pub ruled_out: bool,
-}
 
 /// Words that qualify a heading as a hypothesis, stripped from the name.
 const QUALIFIERS: &[&str] = &[

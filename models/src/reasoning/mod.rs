@@ -34,8 +34,8 @@ mod test_support;
 mod trace_tests;
 
 pub use case::{
-    parse_benchmark_line, read_benchmark_jsonl, CaseInput, ClinicalCase, ExamItem, ExamOption,
-    CLINICAL_CASE_FIELDS,
+    parse_benchmark_line, parse_clinical_case, read_benchmark_jsonl, CaseInput, ClinicalCase,
+    ExamItem, ExamOption, Validate, CLINICAL_CASE_FIELDS,
 };
 pub use differential::{collect_differential, DifferentialEntry};
 pub use error::ReasoningError;

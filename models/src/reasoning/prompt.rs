@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::case::{CaseInput, ClinicalCase, ExamItem};
+use super::case::{CaseInput, ClinicalCase, ExamItem, Validate};
 use super::error::ReasoningError;
 
 /// The Citrus system prompt.

@@ -9,37 +9,9 @@
 //! the first line under a heading. Each finished step is labelled with a [`Stage`] by
 //! [`classify_stage`].
 
-use serde::{Deserialize, Serialize};
+pub use citrus_types::run::{Stage, Step};
 
 use super::stage::{classify_stage, opens_new_thought};
-
-/// Where a step sits in the clinician's cognitive pathway.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Stage {
-    /// Key findings, clinical presentation, summary of the case (pattern recognition).
-    Findings,
-    /// Differential diagnosis: the hypotheses under consideration.
-    Hypotheses,
-    /// A hypothesis or option tested against the findings.
-    Testing,
-    /// Re-examining alternatives before concluding.
-    Reflection,
-    /// The conclusion reached.
-    Conclusion,
-}
-
-/// One step of the reasoning, as shown in the UI.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Step {
-    /// The step's stage in the cognitive pathway.
-    pub stage: Stage,
-    /// The heading of the step, without markdown, if it had one.
-    pub title: Option<String>,
-    /// The body of the step (markdown kept, heading line excluded), trimmed, with the
-    /// indentation shared by all its lines removed.
-    pub text: String,
-}
 
 /// Splits the whole think text into labelled steps (the batch form of [`StepSplitter`]).
 pub fn split_steps(think: &str) -> Vec<Step> {

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::run::Step;
 use crate::RunStatus;
 
 /// The outcome of one item.
@@ -268,4 +269,24 @@ fn file_name(path: &str) -> &str {
         .rsplit('/')
         .next()
         .unwrap_or(path)
+}
+
+/// One item of a run as the window opens it: its record, prompt and text, with its steps and
+/// option scores.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalItemDetail {
+    /// Its numbers for the report.
+    pub record: ItemRecord,
+    /// Its index among the benchmark file's usable items.
+    pub source: usize,
+    /// Why no option was read (unmatched).
+    pub unmatched_reason: Option<String>,
+    /// The prompt.
+    pub prompt: String,
+    /// The model's text.
+    pub raw_text: String,
+    /// Its reasoning steps (generation).
+    pub steps: Vec<Step>,
+    /// Its option scores (likelihood).
+    pub scores: Option<OptionScores>,
 }

@@ -2,7 +2,11 @@
 //! definition, compiled into the shell (native) and the window (wasm), so the JSON the window
 //! reads is exactly what the shell writes. Only serde; no model code.
 
+pub mod case;
 pub mod evaluation;
+pub mod model;
+pub mod review;
+pub mod run;
 pub mod status;
 
 pub use status::RunStatus;

@@ -23,7 +23,7 @@ pub fn prepare() -> AppResult<(
     let store_path = citrus_models::home::citrus_home().join(STORE_FILE);
     let store = Store::open(&store_path)?;
     library::register_default_model(&store)?;
-    library::engine_settings(&store)?.apply_threads()?;
+    library::apply_threads(&library::engine_settings(&store)?)?;
     let (engine, worker) = Engine::new(store_path);
     Ok((AppState::new(store, engine), worker))
 }

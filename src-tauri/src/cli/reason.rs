@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use citrus_models::generation::CancelToken;
 use citrus_models::guided::GuidedEvent;
 use citrus_models::reason::{reason, ReasonEvent, ReasoningMode, ReasoningReport};
-use citrus_models::reasoning::{parse_benchmark_line, CaseInput, ClinicalCase, Step};
+use citrus_models::reasoning::{parse_benchmark_line, parse_clinical_case, CaseInput, Step};
 use citrus_models::ModelError;
 
 use crate::error::AppResult;
@@ -115,7 +115,7 @@ pub fn run(args: ReasonArgs) -> AppResult<()> {
 fn read_input(args: &ReasonArgs) -> AppResult<CaseInput> {
     let read = |path: &Path| std::fs::read_to_string(path).map_err(|e| ModelError::io(path, e));
     if let Some(path) = &args.case {
-        return Ok(CaseInput::Clinical(ClinicalCase::from_json(&read(path)?)?));
+        return Ok(CaseInput::Clinical(parse_clinical_case(&read(path)?)?));
     }
     let path = args.item.as_deref().unwrap_or(Path::new(""));
     let text = read(path)?;

@@ -15,7 +15,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use citrus_models::generation::CancelToken;
 use citrus_models::model::Model;
 use citrus_models::reason::ReasonOptions;
-use serde::Serialize;
 
 pub use evaluate::EvalRequest;
 pub use events::{JobEvent, JobSink};
@@ -23,24 +22,10 @@ pub use events::{JobEvent, JobSink};
 use crate::error::{AppError, AppResult};
 use crate::library::{self, EngineSettings};
 use crate::store::{ModelEntry, Store};
+pub use citrus_types::model::EngineStatus;
 
 /// Identifies a job while it is queued or running.
 pub type JobId = u64;
-
-/// What the Models screen shows about the engine.
-#[derive(Debug, Clone, Serialize)]
-pub struct EngineStatus {
-    /// The model reasoning uses, if one is chosen.
-    pub model: Option<ModelEntry>,
-    /// How it is (or will be) loaded.
-    pub settings: EngineSettings,
-    /// Whether it is in memory now.
-    pub loaded: bool,
-    /// Whether a job is running.
-    pub busy: bool,
-    /// Jobs waiting.
-    pub queued: usize,
-}
 
 /// What a job does.
 #[derive(Debug, Clone)]

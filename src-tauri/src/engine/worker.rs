@@ -1,5 +1,6 @@
 //! The worker: takes jobs from the queue one at a time and runs each on the blocking pool.
 
+use citrus_models::reasoning::Validate;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -146,7 +147,7 @@ impl Shared {
         }
         *slot = None;
         *lock(&self.loaded) = None;
-        let options = settings.load_options()?;
+        let options = library::load_options(settings)?;
         let message = format!("Loading {}", entry.name);
         progress(JobEvent::Loading {
             message: message.clone(),

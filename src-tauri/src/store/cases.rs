@@ -1,44 +1,10 @@
 //! Cases: what the physician entered, an exam item or a clinical case.
 
 use citrus_models::reasoning::CaseInput;
+pub use citrus_types::case::{CaseRecord, CaseSummary};
 use rusqlite::{params, OptionalExtension, Row};
-use serde::Serialize;
 
 use super::{now, Store, StoreError, StoreResult};
-
-/// A stored case.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CaseRecord {
-    /// Its id.
-    pub id: i64,
-    /// A one-line title (the chief complaint or the start of the question).
-    pub title: String,
-    /// What was entered.
-    pub input: CaseInput,
-    /// When it was created (RFC 3339).
-    pub created_at: String,
-    /// When it last changed.
-    pub updated_at: String,
-}
-
-/// A case in a list.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CaseSummary {
-    /// Its id.
-    pub id: i64,
-    /// `exam` or `clinical`.
-    pub kind: String,
-    /// Its title.
-    pub title: String,
-    /// Runs made on it.
-    pub runs: i64,
-    /// When it last changed.
-    pub updated_at: String,
-    /// Whether one of its runs has been reviewed.
-    pub reviewed: bool,
-    /// The diagnosis confirmed by the latest review, if any.
-    pub confirmed_diagnosis: Option<String>,
-}
 
 /// Which cases a list shows.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]

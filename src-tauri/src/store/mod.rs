@@ -113,5 +113,26 @@ fn now() -> String {
         })
         .unwrap_or(clock);
     let millis = clock.max(previous + 1);
-    citrus_models::clock::UtcTime::from_unix_seconds(millis as f64 / 1000.0).rfc3339()
+    let time =
+        jiff::Timestamp::from_millisecond(millis as i64).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    format!("{time:.3}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::now;
+
+    #[test]
+    fn timestamps_are_rfc3339_utc_with_milliseconds_and_increase() {
+        let first = now();
+        let second = now();
+        assert_eq!(first.len(), "2026-11-21T01:02:03.500Z".len(), "{first}");
+        assert!(
+            first.ends_with('Z') && first.as_bytes()[10] == b'T',
+            "{first}"
+        );
+        let parsed: jiff::Timestamp = first.parse().expect("RFC 3339");
+        assert_eq!(format!("{parsed:.3}"), first);
+        assert!(second > first, "{second} after {first}");
+    }
 }

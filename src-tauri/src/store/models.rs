@@ -7,28 +7,7 @@ use serde::Serialize;
 
 use super::{now, Store, StoreError, StoreResult};
 
-/// An imported model.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ModelEntry {
-    /// Its id.
-    pub id: i64,
-    /// The `.gguf` file or Hugging Face folder.
-    pub path: String,
-    /// Its name.
-    pub name: String,
-    /// `gguf` or `safetensors`.
-    pub format: String,
-    /// `llama`, `qwen2` or `qwen3`.
-    pub architecture: String,
-    /// Storage type of most weights.
-    pub quantization: String,
-    /// Parameters.
-    pub parameter_count: u64,
-    /// Bytes on disk.
-    pub file_bytes: u64,
-    /// Whether the app copied it into its data folder.
-    pub copied: bool,
-}
+pub use citrus_types::model::ModelEntry;
 
 const COLUMNS: &str = "id, path, name, format, architecture, quantization, info_json, copied";
 

@@ -1,76 +1,17 @@
 //! Reviews: a physician's verdict on each step of a run, the confirmed diagnosis and who
 //! reviewed it. Reviewed runs become training data and reports (see `export`).
 
+pub use citrus_types::review::{QueuedReview, Review, StepReview, Verdict};
 use rusqlite::{params, OptionalExtension};
-use serde::{Deserialize, Serialize};
 
 use super::{now, Store, StoreError, StoreResult};
 
-/// A verdict on one step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    /// The step is right.
-    Agree,
-    /// The step is wrong.
-    Disagree,
-}
-
-impl Verdict {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Agree => "agree",
-            Self::Disagree => "disagree",
-        }
-    }
-
-    fn parse(text: &str) -> StoreResult<Self> {
-        match text {
-            "agree" => Ok(Self::Agree),
-            "disagree" => Ok(Self::Disagree),
-            other => Err(StoreError::Corrupt {
-                what: "step verdict",
-                detail: other.to_string(),
-            }),
-        }
-    }
-}
-
-/// The verdict on the step at `position` (0-based, in run order).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StepReview {
-    /// The step's position in the run.
-    pub position: usize,
-    /// Right or wrong.
-    pub verdict: Verdict,
-    /// Why, if the reviewer said.
-    pub comment: Option<String>,
-}
-
-/// A review of one run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Review {
-    /// The run reviewed.
-    pub run_id: i64,
-    /// Who reviewed it.
-    pub reviewer: String,
-    /// The diagnosis confirmed for the case.
-    pub confirmed_diagnosis: Option<String>,
-    /// A comment on the whole run.
-    pub comment: Option<String>,
-    /// Verdicts on steps (steps without one are unreviewed).
-    pub steps: Vec<StepReview>,
-}
-
-/// A case waiting for review, with the run to review.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct QueuedReview {
-    /// The case.
-    pub case_id: i64,
-    /// Its latest run that ended (done, cancelled or interrupted).
-    pub run_id: i64,
-    /// The case's title.
-    pub title: String,
+/// A stored verdict read back (an unknown name means the file was changed by hand).
+fn parse_verdict(text: &str) -> StoreResult<Verdict> {
+    Verdict::parse(text).ok_or_else(|| StoreError::Corrupt {
+        what: "step verdict",
+        detail: text.to_string(),
+    })
 }
 
 impl Store {
@@ -171,7 +112,7 @@ impl Store {
                 let (position, verdict, comment) = row?;
                 Ok(StepReview {
                     position: position as usize,
-                    verdict: Verdict::parse(&verdict)?,
+                    verdict: parse_verdict(&verdict)?,
                     comment,
                 })
             })

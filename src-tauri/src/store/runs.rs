@@ -5,12 +5,13 @@ use std::time::{Duration, Instant};
 use citrus_models::guided::GuidedEvent;
 use citrus_models::owner::Owner;
 use citrus_models::reason::{ReasonEvent, ReasoningReport};
-use citrus_models::reasoning::{DifferentialEntry, Stage, Step};
+use citrus_models::reasoning::{Stage, Step};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
 use super::{now, Store, StoreError, StoreResult};
 
+pub use citrus_types::run::{RunRecord, RunSummary};
 pub use citrus_types::RunStatus;
 
 /// A stored status read back (an unknown name means the file was changed by hand).
@@ -36,59 +37,6 @@ pub struct NewRun {
     pub mode: String,
     /// Sampling and other settings, as JSON.
     pub settings_json: String,
-}
-
-/// A run in a list.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RunSummary {
-    /// Its id.
-    pub id: i64,
-    /// Its case.
-    pub case_id: i64,
-    /// The model's name.
-    pub model_name: String,
-    /// Free or guided.
-    pub mode: String,
-    /// Where it stands.
-    pub status: RunStatus,
-    /// The final answer, when there is one.
-    pub answer: Option<String>,
-    /// Tokens generated so far.
-    pub generated_tokens: i64,
-    /// When it started.
-    pub started_at: String,
-}
-
-/// A run with everything it recorded.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RunRecord {
-    /// The summary fields.
-    #[serde(flatten)]
-    pub summary: RunSummary,
-    /// The model file or folder.
-    pub model_path: String,
-    /// The adapter, if any.
-    pub adapter: Option<String>,
-    /// Settings as JSON.
-    pub settings_json: String,
-    /// The model's text so far.
-    pub raw_text: String,
-    /// The steps recorded, in order.
-    pub steps: Vec<Step>,
-    /// The diagnoses considered (recorded when the run ends).
-    pub differential: Vec<DifferentialEntry>,
-    /// The option the answer maps to.
-    pub option: Option<String>,
-    /// Whether that option is the keyed answer.
-    pub correct: Option<bool>,
-    /// Whether the output was in the think/answer format.
-    pub structured: Option<bool>,
-    /// The error, for a failed run.
-    pub error: Option<String>,
-    /// Wall-clock seconds.
-    pub seconds: Option<f64>,
-    /// When it ended.
-    pub finished_at: Option<String>,
 }
 
 /// Marks work left `running` (reasoning and evaluation runs) by a process that is gone as
@@ -122,19 +70,10 @@ pub(super) fn mark_interrupted(conn: &Connection) -> StoreResult<usize> {
     Ok(marked)
 }
 
-fn stage_name(stage: Stage) -> String {
-    serde_json::to_value(stage)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
 fn parse_stage(name: &str) -> StoreResult<Stage> {
-    serde_json::from_value(serde_json::Value::String(name.to_string())).map_err(|e| {
-        StoreError::Corrupt {
-            what: "step stage",
-            detail: e.to_string(),
-        }
+    Stage::parse(name).ok_or_else(|| StoreError::Corrupt {
+        what: "step stage",
+        detail: name.to_string(),
     })
 }
 
@@ -189,7 +128,7 @@ impl Store {
     pub fn add_step(&self, run_id: i64, position: usize, step: &Step) -> StoreResult<()> {
         self.conn.execute(
             "INSERT OR REPLACE INTO steps (run_id, position, stage, title, text) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![run_id, position as i64, stage_name(step.stage), step.title, step.text],
+            params![run_id, position as i64, step.stage.as_str(), step.title, step.text],
         )?;
         Ok(())
     }

@@ -34,9 +34,12 @@ fn grouped(steps: &[Step]) -> Vec<(String, Vec<(usize, Step)>)> {
         .collect();
     for (index, step) in steps.iter().enumerate() {
         let entry = (index, step.clone());
-        match groups.iter_mut().find(|(stage, _)| *stage == step.stage) {
+        match groups
+            .iter_mut()
+            .find(|(stage, _)| *stage == step.stage.as_str())
+        {
             Some((_, list)) => list.push(entry),
-            None => groups.push((step.stage.clone(), vec![entry])),
+            None => groups.push((step.stage.to_string(), vec![entry])),
         }
     }
     groups.retain(|(_, list)| !list.is_empty());
@@ -72,11 +75,11 @@ pub fn Timeline(
                                         view! {
                                             <article
                                                 class="step"
-                                                data-stage=step.stage.clone()
+                                                data-stage=step.stage.as_str()
                                                 data-position=index
                                             >
                                                 <h5 class="step-title">
-                                                    {step.title.clone().unwrap_or_else(|| stage_label(&step.stage))}
+                                                    {step.title.clone().unwrap_or_else(|| stage_label(step.stage.as_str()))}
                                                 </h5>
                                                 <div class="step-text">{step.text.clone()}</div>
                                             </article>
@@ -153,7 +156,7 @@ impl Outcome {
     /// The outcome of a stored run.
     pub fn of(run: &RunRecord) -> Self {
         Self {
-            answer: run.answer.clone(),
+            answer: run.summary.answer.clone(),
             option: run.option.clone(),
             correct: run.correct,
         }

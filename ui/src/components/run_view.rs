@@ -4,7 +4,7 @@ use crate::components::run_parts::Outcome;
 use crate::errors;
 use crate::format;
 use crate::live::LiveRun;
-use crate::types::{DifferentialEntry, RunRecord, Step};
+use crate::types::{DifferentialEntry, RunRecord, RunStatus, Step};
 
 /// How much of the not-yet-structured text the "writing…" area keeps.
 const TAIL_CHARS: usize = 1500;
@@ -63,9 +63,9 @@ impl RunView {
     /// The view of a stored run.
     pub fn from_record(run: &RunRecord) -> Self {
         Self {
-            status: run.status.clone(),
-            status_text: status_text(&run.status, 0, None),
-            active: run.status == "running",
+            status: run.summary.status.to_string(),
+            status_text: status_text(run.summary.status.as_str(), 0, None),
+            active: run.summary.status == RunStatus::Running,
             loading: None,
             stage: None,
             steps: run.steps.clone(),
@@ -73,10 +73,10 @@ impl RunView {
             outcome: Outcome::of(run),
             raw: run.raw_text.clone(),
             tail: String::new(),
-            tokens: run.generated_tokens,
+            tokens: run.summary.generated_tokens.max(0) as u64,
             seconds: run.seconds.unwrap_or(0.0),
             error: run.error.clone(),
-            model_name: run.model_name.clone(),
+            model_name: run.summary.model_name.clone(),
         }
     }
 

@@ -1,25 +1,11 @@
-//! Evaluation types: the shared definitions, plus the two shapes whose parts are not shared
-//! yet (reasoning steps, adapter summaries).
+//! Evaluation types: the shared definitions, plus the adapter summary the form lists.
 
 use serde::Deserialize;
 
 pub use citrus_types::evaluation::{
-    BenchmarkInfo, Comparison, EvalReport, EvalRunSummary, GroupSummary, ItemRecord, OptionScores,
+    BenchmarkInfo, Comparison, EvalItemDetail, EvalReport, EvalRunSummary, GroupSummary,
+    ItemRecord, OptionScores,
 };
-pub use citrus_types::RunStatus;
-
-use super::Step;
-
-/// One item opened: prompt, text, steps, scores.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-pub struct EvalItemDetail {
-    pub record: ItemRecord,
-    pub unmatched_reason: Option<String>,
-    pub prompt: String,
-    pub raw_text: String,
-    pub steps: Vec<Step>,
-    pub scores: Option<OptionScores>,
-}
 
 /// One adapter in the library.
 #[derive(Clone, Debug, PartialEq, Default, Deserialize)]

@@ -7,30 +7,30 @@ use serde_json::{json, Value};
 use crate::api::{self, Stream};
 use crate::format;
 use crate::state::use_app;
-use crate::types::{EngineSettings, ModelEntry, ModelInfo};
+use crate::types::{EngineSettings, Inspection, ListedModel, ModelEntry};
 
 /// The Models screen.
 #[component]
 pub fn ModelsView() -> impl IntoView {
     let app = use_app();
-    let models = RwSignal::new(Vec::<ModelEntry>::new());
+    let models = RwSignal::new(Vec::<ListedModel>::new());
     let selected = RwSignal::new(None::<i64>);
     let initial = app
         .engine
-        .with_untracked(|e| e.as_ref().and_then(|e| e.settings.clone()))
+        .with_untracked(|e| e.as_ref().map(|e| e.settings.clone()))
         .unwrap_or_default();
     let settings = RwSignal::new(initial);
     let copy = RwSignal::new(false);
     let reload = move || {
         spawn_local(async move {
-            match api::call::<Vec<ModelEntry>>("list_models", json!({})).await {
+            match api::call::<Vec<ListedModel>>("list_models", json!({})).await {
                 Ok(list) => {
                     if selected.get_untracked().is_none() {
                         let pick = list
                             .iter()
                             .find(|m| m.active)
                             .or(list.first())
-                            .map(|m| m.id);
+                            .map(|m| m.entry.id);
                         selected.try_set(pick);
                     }
                     models.try_set(list);
@@ -108,10 +108,7 @@ fn ActiveModel() -> impl IntoView {
                     0 => String::new(),
                     n => format!(", {n} queued"),
                 };
-                let device = status
-                    .settings
-                    .map(|s| format!(" on {}", s.device))
-                    .unwrap_or_default();
+                let device = format!(" on {}", status.settings.device);
                 format!("Active: {}{device} — {state}{queue}", model.name)
             }
         },
@@ -121,7 +118,11 @@ fn ActiveModel() -> impl IntoView {
 
 /// One model in the list.
 #[component]
-fn ModelRow(model: ModelEntry, selected: RwSignal<Option<i64>>) -> impl IntoView {
+fn ModelRow(model: ListedModel, selected: RwSignal<Option<i64>>) -> impl IntoView {
+    let ListedModel {
+        entry: model,
+        active,
+    } = model;
     let id = model.id;
     let is_selected = move || selected.get() == Some(id);
     view! {
@@ -134,7 +135,7 @@ fn ModelRow(model: ModelEntry, selected: RwSignal<Option<i64>>) -> impl IntoView
             on:click=move |_| selected.set(Some(id))
         >
             <span class="model-name">{model.name}</span>
-            {model.active.then(|| view! { <span class="badge active-badge">"Active"</span> })}
+            {active.then(|| view! { <span class="badge active-badge">"Active"</span> })}
             <span class="model-meta">
                 {format!(
                     "{} · {} · {} · {} · {}",
@@ -158,7 +159,7 @@ fn ModelDetail(
     on_loaded: Callback<()>,
 ) -> impl IntoView {
     let app = use_app();
-    let info = RwSignal::new(None::<ModelInfo>);
+    let info = RwSignal::new(None::<Inspection>);
     let inspecting = RwSignal::new(false);
     let progress = RwSignal::new(None::<(String, f64)>);
     Effect::new(move |_| {
@@ -166,7 +167,7 @@ fn ModelDetail(
         let settings = settings.get();
         inspecting.set(true);
         spawn_local(async move {
-            let result = api::call::<ModelInfo>(
+            let result = api::call::<Inspection>(
                 "inspect_model",
                 json!({ "id": id, "settings": settings_json(&settings) }),
             )
@@ -257,7 +258,7 @@ fn EngineSettingsForm(settings: RwSignal<EngineSettings>) -> impl IntoView {
                     placeholder="auto"
                     prop:value=move || settings.with(|s| s.threads.map(|t| t.to_string()).unwrap_or_default())
                     on:change=move |ev| {
-                        let threads = event_target_value(&ev).trim().parse::<u32>().ok().filter(|t| *t > 0);
+                        let threads = event_target_value(&ev).trim().parse::<usize>().ok().filter(|t| *t > 0);
                         settings.update(|s| s.threads = threads);
                     }
                 />
@@ -277,13 +278,13 @@ fn EngineSettingsForm(settings: RwSignal<EngineSettings>) -> impl IntoView {
 }
 
 /// The inspection report with its memory verdict.
-fn info_view(info: ModelInfo) -> impl IntoView {
+fn info_view(Inspection { info, fits }: Inspection) -> impl IntoView {
     let needed = info.memory.weights_bytes + info.memory.kv_cache_bytes + info.memory.working_bytes;
     let available = info
         .available_bytes
         .map(format::bytes)
         .unwrap_or_else(|| "unknown".to_string());
-    let (fit_class, fit_text) = if info.fits {
+    let (fit_class, fit_text) = if fits {
         (
             "fit fits",
             format!(
@@ -308,8 +309,8 @@ fn info_view(info: ModelInfo) -> impl IntoView {
     };
     let rows: Vec<(&str, String)> = vec![
         ("Name", info.name.clone()),
-        ("Architecture", info.architecture.clone()),
-        ("Format", info.format.clone()),
+        ("Architecture", info.architecture.as_str().to_string()),
+        ("Format", info.format.as_str().to_string()),
         ("Parameters", format::params(info.parameter_count)),
         ("Quantization", quantization),
         ("Layers", info.config.num_layers.to_string()),
@@ -338,7 +339,7 @@ fn info_view(info: ModelInfo) -> impl IntoView {
         ("Device", info.device.clone()),
     ];
     view! {
-        <div id="memory-fit" class=fit_class data-fits=info.fits.to_string()>{fit_text}</div>
+        <div id="memory-fit" class=fit_class data-fits=fits.to_string()>{fit_text}</div>
         <dl class="info-grid">
             {rows.into_iter().map(|(k, v)| view! { <dt>{k}</dt><dd>{v}</dd> }).collect_view()}
         </dl>

@@ -6,16 +6,16 @@ use serde_json::json;
 
 use crate::api;
 use crate::state::{use_app, Session, Tab};
-use crate::types::QueueItem;
+use crate::types::QueuedReview;
 
 /// The Review screen.
 #[component]
 pub fn ReviewView() -> impl IntoView {
     let app = use_app();
-    let queue = RwSignal::new(Vec::<QueueItem>::new());
+    let queue = RwSignal::new(Vec::<QueuedReview>::new());
     let loaded = RwSignal::new(false);
     spawn_local(async move {
-        match api::call::<Vec<QueueItem>>("review_queue", json!({})).await {
+        match api::call::<Vec<QueuedReview>>("review_queue", json!({})).await {
             Ok(list) => {
                 queue.try_set(list);
                 loaded.try_set(true);

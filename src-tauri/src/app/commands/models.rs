@@ -15,16 +15,7 @@ use crate::error::{AppError, AppResult};
 use crate::library::{self, EngineSettings, Inspection};
 use crate::store::{ModelEntry, Store};
 use citrus_training::adapter::library::{self as adapter_library, LibraryEntry};
-
-/// A model entry with whether it is the active one.
-#[derive(Debug, serde::Serialize)]
-pub struct ListedModel {
-    /// The entry.
-    #[serde(flatten)]
-    pub entry: ModelEntry,
-    /// Whether reasoning uses it.
-    pub active: bool,
-}
+use citrus_types::model::ListedModel;
 
 /// Every imported model.
 #[tauri::command]

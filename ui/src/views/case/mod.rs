@@ -71,7 +71,9 @@ pub fn CaseView() -> impl IntoView {
         spawn_local(async move {
             match api::call::<CaseRecord>("get_case", json!({ "id": id })).await {
                 Ok(case) => {
-                    ctx.draft.try_set(Draft::from_input(&case.input));
+                    ctx.draft.try_set(Draft::from_input(
+                        &serde_json::to_value(&case.input).unwrap_or_default(),
+                    ));
                     ctx.title.try_set(case.title);
                     ctx.loaded.try_set(true);
                 }

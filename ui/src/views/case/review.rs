@@ -9,7 +9,7 @@ use crate::api;
 use crate::components::run_parts::stage_label;
 use crate::errors;
 use crate::state::use_app;
-use crate::types::{Review, RunRecord, RunSummary, StepReview};
+use crate::types::{Review, RunRecord, RunStatus, RunSummary, StepReview, Verdict as StepVerdict};
 
 /// A step's verdict being edited: "agree", "disagree" or empty, plus a comment.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -23,11 +23,11 @@ fn default_run(runs: &[RunSummary], preferred: Option<i64>) -> Option<i64> {
     if let Some(id) = preferred.filter(|id| runs.iter().any(|r| r.id == *id)) {
         return Some(id);
     }
-    let finished = |r: &&RunSummary| r.status == "done";
+    let finished = |r: &&RunSummary| r.status == RunStatus::Done;
     runs.iter()
         .rev()
         .find(finished)
-        .or_else(|| runs.iter().rev().find(|r| r.status != "running"))
+        .or_else(|| runs.iter().rev().find(|r| r.status != RunStatus::Running))
         .map(|r| r.id)
 }
 
@@ -91,7 +91,7 @@ pub fn ReviewTab() -> impl IntoView {
             let mut list = vec![Verdict::default(); run.steps.len()];
             for step in &review.steps {
                 if let Some(slot) = list.get_mut(step.position) {
-                    slot.verdict = step.verdict.clone();
+                    slot.verdict = step.verdict.as_str().to_string();
                     slot.comment = step.comment.clone().unwrap_or_default();
                 }
             }
@@ -115,11 +115,12 @@ pub fn ReviewTab() -> impl IntoView {
             .get_untracked()
             .iter()
             .enumerate()
-            .filter(|(_, v)| !v.verdict.is_empty())
-            .map(|(position, v)| StepReview {
-                position,
-                verdict: v.verdict.clone(),
-                comment: blank_to_none(&v.comment),
+            .filter_map(|(position, v)| {
+                Some(StepReview {
+                    position,
+                    verdict: StepVerdict::parse(&v.verdict)?,
+                    comment: blank_to_none(&v.comment),
+                })
             })
             .collect();
         let review = Review {
@@ -163,7 +164,7 @@ pub fn ReviewTab() -> impl IntoView {
             <Show when=move || run_id.with(Option::is_some) fallback=|| view! { <p class="empty">"No finished run to review yet."</p> }>
                 <div class="answer review-answer">
                     <span class="label">"Model answer"</span>
-                    <div class="answer-text">{move || record.with(|r| r.as_ref().and_then(|r| r.answer.clone()).unwrap_or_default())}</div>
+                    <div class="answer-text">{move || record.with(|r| r.as_ref().and_then(|r| r.summary.answer.clone()).unwrap_or_default())}</div>
                 </div>
                 <ol class="step-reviews">
                     {move || record.with(|r| r.as_ref().map(|r| r.steps.clone()).unwrap_or_default())
@@ -223,9 +224,9 @@ fn StepReviewRow(
     };
     let pressed = move |which: &'static str| move || (current() == which).to_string();
     view! {
-        <li class="step-review" data-position=position data-stage=step.stage.clone() data-verdict=current>
+        <li class="step-review" data-position=position data-stage=step.stage.as_str() data-verdict=current>
             <div class="step-review-head">
-                <span class="stage-tag">{stage_label(&step.stage)}</span>
+                <span class="stage-tag">{stage_label(step.stage.as_str())}</span>
                 <strong>{step.title.clone().unwrap_or_default()}</strong>
             </div>
             <div class="step-text">{step.text}</div>

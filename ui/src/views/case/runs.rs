@@ -78,7 +78,7 @@ fn RunRow(run: RunSummary) -> impl IntoView {
             class="run-row"
             tabindex="0"
             data-run-id=id
-            data-status=run.status.clone()
+            data-status=run.status.as_str()
             on:click=move |_| app.show_run(id)
             on:keydown=move |ev| {
                 if ev.key() == "Enter" {
@@ -89,7 +89,7 @@ fn RunRow(run: RunSummary) -> impl IntoView {
             <td>{id}</td>
             <td>{run.model_name}</td>
             <td>{run.mode}</td>
-            <td><span class=format!("status-pill status-{}", run.status)>{run.status.clone()}</span></td>
+            <td><span class=format!("status-pill status-{}", run.status)>{run.status.to_string()}</span></td>
             <td class="answer-cell">{run.answer.unwrap_or_default()}</td>
             <td class="num">{run.generated_tokens}</td>
             <td>{format::timestamp(&run.started_at)}</td>
@@ -150,14 +150,14 @@ fn CompareColumn(chosen: RwSignal<Option<i64>>) -> impl IntoView {
         move || record.with(|r| r.as_ref().map(f).unwrap_or_default())
     };
     view! {
-        <div class="compare-column" data-run-id=move || record.with(|r| r.as_ref().map(|r| r.id))>
+        <div class="compare-column" data-run-id=move || record.with(|r| r.as_ref().map(|r| r.summary.id))>
             <Show when=move || record.with(Option::is_some) fallback=|| view! { <p class="muted">"Choose a run to compare."</p> }>
                 <dl class="run-facts">
-                    <dt>"Run"</dt><dd>{get(|r| format!("#{} · {}", r.id, r.status))}</dd>
-                    <dt>"Model"</dt><dd>{get(|r| r.model_name.clone())}</dd>
-                    <dt>"Mode"</dt><dd>{get(|r| r.mode.clone())}</dd>
+                    <dt>"Run"</dt><dd>{get(|r| format!("#{} · {}", r.summary.id, r.summary.status))}</dd>
+                    <dt>"Model"</dt><dd>{get(|r| r.summary.model_name.clone())}</dd>
+                    <dt>"Mode"</dt><dd>{get(|r| r.summary.mode.clone())}</dd>
                     <dt>"Settings"</dt><dd class="settings">{get(settings_of)}</dd>
-                    <dt>"Tokens"</dt><dd>{get(|r| format!("{} in {}", r.generated_tokens, format::elapsed(r.seconds.unwrap_or(0.0))))}</dd>
+                    <dt>"Tokens"</dt><dd>{get(|r| format!("{} in {}", r.summary.generated_tokens, format::elapsed(r.seconds.unwrap_or(0.0))))}</dd>
                 </dl>
                 <Answer outcome=Signal::derive(move || record.with(|r| r.as_ref().map(Outcome::of).unwrap_or_default()))/>
                 <Differential entries=Signal::derive(move || record.with(|r| r.as_ref().map(|r| r.differential.clone()).unwrap_or_default()))/>

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use super::use_screen;
 use crate::api;
 use crate::live_eval::{self, LiveEval};
-use crate::types::{AdapterEntry, BenchmarkInfo, ModelEntry};
+use crate::types::{AdapterEntry, BenchmarkInfo, ListedModel};
 
 /// Which items run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,16 +87,16 @@ pub fn NewEvaluation() -> impl IntoView {
     let app = screen.app;
     let choices = Choices::new();
     let info = RwSignal::new(None::<BenchmarkInfo>);
-    let models = RwSignal::new(Vec::<ModelEntry>::new());
+    let models = RwSignal::new(Vec::<ListedModel>::new());
     let adapters = RwSignal::new(Vec::<AdapterEntry>::new());
     spawn_local(async move {
-        match api::call::<Vec<ModelEntry>>("list_models", json!({})).await {
+        match api::call::<Vec<ListedModel>>("list_models", json!({})).await {
             Ok(list) => {
                 choices.model_id.try_set(
                     list.iter()
                         .find(|m| m.active)
                         .or(list.first())
-                        .map(|m| m.id),
+                        .map(|m| m.entry.id),
                 );
                 models.try_set(list);
             }
@@ -171,10 +171,10 @@ pub fn NewEvaluation() -> impl IntoView {
                     <select id="eval-model" on:change=move |ev| choices.model_id.set(event_target_value(&ev).parse().ok())>
                         {move || {
                             models.get().into_iter().map(|m| {
-                                let id = m.id;
+                                let id = m.entry.id;
                                 view! {
                                     <option value=id.to_string() selected=move || choices.model_id.get() == Some(id)>
-                                        {m.name}{if m.active { " (active)" } else { "" }}
+                                        {m.entry.name}{if m.active { " (active)" } else { "" }}
                                     </option>
                                 }
                             }).collect_view()
