@@ -10,3 +10,4 @@ pub mod evaluation;
 pub mod library;
 pub mod recorded;
 pub mod store;
+pub mod training;

@@ -7,7 +7,11 @@ use std::time::{Duration, Instant};
 
 use citrus_models::reason::{ReasonEvent, ReasoningMode, ReasoningReport};
 use citrus_models::reasoning::{CaseInput, ClinicalCase, Stage, Step};
-use citrus_workstation::store::{CaseQuery, NewRun, RunRecorder, RunStatus, Store};
+use citrus_workstation::store::{
+    CaseQuery, DataSource, NewRun, NewTrainRun, PointKind, RunRecorder, RunStatus, Store,
+    TrainPoint,
+};
+use citrus_workstation::training::TrainChoices;
 
 mod common;
 use common::{clinical, TempDir};
@@ -44,7 +48,7 @@ fn report(answer: &str) -> ReasoningReport {
 fn cases_are_created_searched_updated_and_deleted() {
     let dir = TempDir::new("cases");
     let store = Store::open(&dir.db()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 4);
+    assert_eq!(store.schema_version().unwrap(), 5);
     let chest = store.create_case(&clinical("Crushing chest pain")).unwrap();
     let fever = store
         .create_case(&clinical("Fever 100% of nights_"))
@@ -419,4 +423,85 @@ fn reviewed_runs_export_as_citrus_sft_and_reports() {
     ] {
         assert!(md.contains(expected), "missing {expected:?} in\n{md}");
     }
+}
+
+fn train_point(step: usize, kind: PointKind, loss: f64) -> TrainPoint {
+    TrainPoint {
+        step,
+        kind,
+        loss,
+        learning_rate: (kind == PointKind::Train).then_some(1e-4),
+        tokens_per_second: None,
+        eta_seconds: None,
+    }
+}
+
+#[test]
+fn training_runs_record_their_series_pause_resume_and_are_interrupted_when_orphaned() {
+    let dir = TempDir::new("train-runs");
+    let store = Store::open(&dir.db()).unwrap();
+    let spec = NewTrainRun {
+        source: DataSource::Reviews,
+        dataset_name: "reviewed cases".into(),
+        dataset_hash: "abc".into(),
+        model_path: "/models/smollm2.gguf".into(),
+        model_name: "SmolLM2".into(),
+        out_dir: dir.0.join("run"),
+        choices: TrainChoices::default(),
+        total_steps: 0,
+    };
+    let id = store.start_train_run(&spec).unwrap();
+    store.set_train_total(id, 6).unwrap();
+    for step in 1..=4 {
+        store
+            .record_train_point(
+                id,
+                &train_point(step, PointKind::Train, 3.0 - step as f64 / 10.0),
+            )
+            .unwrap();
+    }
+    store
+        .record_train_point(id, &train_point(4, PointKind::Validation, 2.9))
+        .unwrap();
+    store.finish_train_run(id, RunStatus::Paused, None).unwrap();
+    let run = store.train_run(id).unwrap();
+    assert_eq!(
+        (run.status, run.step, run.spec.total_steps),
+        (RunStatus::Paused, 4, 6)
+    );
+    assert_eq!((run.loss, run.validation_loss), (Some(2.6), Some(2.9)));
+    assert!(run.can_resume());
+    assert_eq!(run.spec.choices, TrainChoices::default());
+
+    // Resumed from the checkpoint at step 3: later points and the validation at 3 go.
+    store
+        .record_train_point(id, &train_point(3, PointKind::Validation, 2.95))
+        .unwrap();
+    let resumed = store.resume_train_run(id, 3).unwrap();
+    assert_eq!((resumed.status, resumed.step), (RunStatus::Running, 3));
+    let points = store.train_run_record(id).unwrap().points;
+    assert_eq!(
+        points.iter().map(|p| (p.step, p.kind)).collect::<Vec<_>>(),
+        [1, 2, 3].map(|s| (s, PointKind::Train)).to_vec()
+    );
+
+    // Owned by a process that has ended: interrupted at the next open, resumable.
+    drop(store);
+    let mut child = Command::new("true").spawn().unwrap();
+    let gone = child.id();
+    child.wait().unwrap();
+    rusqlite::Connection::open(dir.db())
+        .unwrap()
+        .execute(
+            "UPDATE train_runs SET owner_pid = ?1 WHERE id = ?2",
+            (gone, id),
+        )
+        .unwrap();
+    let store = Store::open(&dir.db()).unwrap();
+    let run = store.train_run(id).unwrap();
+    assert_eq!(run.status, RunStatus::Interrupted);
+    assert_eq!(store.train_run_in(&dir.0.join("run")).unwrap(), Some(id));
+    store.finish_train_run(id, RunStatus::Done, None).unwrap();
+    let err = store.resume_train_run(id, 3).unwrap_err();
+    assert_eq!(err.code(), "store.finished", "{err}");
 }

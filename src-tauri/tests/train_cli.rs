@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use citrus_workstation::store::{PointKind, RunStatus, Store};
 use common::{citrus_command, run_citrus, text, TempDir};
 
 fn data(name: &str) -> String {
@@ -50,8 +51,14 @@ const RUN: [&str; 18] = [
     "2",
 ];
 
-fn train_args<'a>(data_file: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec!["train", "--data", data_file, "--out", out];
+/// `train` on `data_file` into `out`, recorded in the case store `db`.
+fn train_args<'a>(
+    data_file: &'a str,
+    db: &'a str,
+    out: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec!["train", "--data", data_file, "--db", db, "--out", out];
     args.extend(RUN);
     args.extend(extra);
     args
@@ -60,9 +67,10 @@ fn train_args<'a>(data_file: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'
 #[test]
 fn a_killed_run_resumes_on_the_same_loss_curve() {
     let tmp = TempDir::new("train-resume");
+    let db = tmp.0.join("citrus.db").display().to_string();
     let data_file = data("clinical_qa.jsonl");
     let whole = tmp.0.join("whole").display().to_string();
-    let output = run_citrus(&train_args(&data_file, &whole, &[]));
+    let output = run_citrus(&train_args(&data_file, &db, &whole, &[]));
     let stderr = text(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     assert!(stderr.contains("pre-flight: peak ≈"), "{stderr}");
@@ -73,7 +81,7 @@ fn a_killed_run_resumes_on_the_same_loss_curve() {
     // Kill a second run once its step-4 checkpoint exists, then resume it.
     let killed = tmp.0.join("killed");
     let killed_str = killed.display().to_string();
-    let mut child = citrus_command(&train_args(&data_file, &killed_str, &[]))
+    let mut child = citrus_command(&train_args(&data_file, &db, &killed_str, &[]))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -93,7 +101,7 @@ fn a_killed_run_resumes_on_the_same_loss_curve() {
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    let again = run_citrus(&train_args(&data_file, &killed_str, &[]));
+    let again = run_citrus(&train_args(&data_file, &db, &killed_str, &[]));
     assert!(!again.status.success());
     assert!(
         text(&again.stderr).contains("train.run_conflict"),
@@ -102,6 +110,7 @@ fn a_killed_run_resumes_on_the_same_loss_curve() {
     );
     let changed = run_citrus(&train_args(
         &data_file,
+        &db,
         &killed_str,
         &["--resume", "--rank", "4"],
     ));
@@ -110,7 +119,7 @@ fn a_killed_run_resumes_on_the_same_loss_curve() {
         "{}",
         text(&changed.stderr)
     );
-    let resumed = run_citrus(&train_args(&data_file, &killed_str, &["--resume"]));
+    let resumed = run_citrus(&train_args(&data_file, &db, &killed_str, &["--resume"]));
     assert!(resumed.status.success(), "{}", text(&resumed.stderr));
     assert!(
         text(&resumed.stderr).contains("steps 5–6") || text(&resumed.stderr).contains("steps 5"),
@@ -119,6 +128,29 @@ fn a_killed_run_resumes_on_the_same_loss_curve() {
     );
     let curve = losses(&killed);
     assert_eq!(curve.len(), 6, "{curve:?}");
+    // The store recorded the killed run, took it over on resume and ended it done, with one
+    // unbroken series equal to metrics.jsonl; the refused restarts recorded nothing.
+    let store = Store::open(Path::new(&db)).unwrap();
+    let runs = store.train_runs().unwrap();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    let run = &runs[0];
+    assert_eq!(run.spec.out_dir, killed);
+    assert_eq!(
+        (run.status, run.step, run.spec.total_steps),
+        (RunStatus::Done, 6, 6)
+    );
+    let record = store.train_run_record(run.id).unwrap();
+    let stored: Vec<(u64, f64)> = record
+        .points
+        .iter()
+        .filter(|p| p.kind == PointKind::Train)
+        .map(|p| (p.step as u64, p.loss))
+        .collect();
+    assert_eq!(stored, curve);
+    assert!(record
+        .points
+        .iter()
+        .any(|p| p.kind == PointKind::Validation));
     for ((step, a), (_, b)) in reference.iter().zip(&curve) {
         assert!(
             (a - b).abs() <= 1e-6 * a.abs().max(1.0),

@@ -13,7 +13,7 @@ use citrus_models::model::{ChatSettings, LoadOptions, Model};
 use citrus_models::sampling::SamplingParams;
 use citrus_training::adapter::{detach, LoraAdapter};
 use citrus_training::config::{Duration, LoraSettings, TrainConfig};
-use citrus_training::dataset::{DataFormat, Dataset, Preview};
+use citrus_training::dataset::{preview, DataFormat, Dataset};
 use citrus_training::trainer::{train, PreparedData, TrainEvent, TrainOutcome, TrainRequest};
 use common::{data, last_logits, max_delta, TempDir};
 
@@ -222,7 +222,7 @@ fn datasets_as_shipped_tokenize_with_the_prompt_masked() {
     };
     let prepared = PreparedData::new(&dataset, &model, &config).unwrap();
     let example = &prepared.train.examples[0];
-    let preview = Preview::of(example, model.tokenizer()).unwrap();
+    let preview = preview(example, model.tokenizer()).unwrap();
     let trained: Vec<_> = preview.segments.iter().filter(|s| s.trained).collect();
     assert_eq!(trained.len(), 1, "{:?}", preview.segments);
     let target = &dataset.examples[0].messages[1].content;

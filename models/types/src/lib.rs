@@ -8,5 +8,6 @@ pub mod model;
 pub mod review;
 pub mod run;
 pub mod status;
+pub mod training;
 
 pub use status::RunStatus;

@@ -13,6 +13,8 @@ pub enum RunStatus {
     Done,
     /// Stopped by the user.
     Cancelled,
+    /// Held by the user, to continue later (training).
+    Paused,
     /// Ended with an error.
     Failed,
     /// Its process stopped (crash, kill, power loss) while it was running.
@@ -26,6 +28,7 @@ impl RunStatus {
             Self::Running => "running",
             Self::Done => "done",
             Self::Cancelled => "cancelled",
+            Self::Paused => "paused",
             Self::Failed => "failed",
             Self::Interrupted => "interrupted",
         }
@@ -37,6 +40,7 @@ impl RunStatus {
             "running" => Self::Running,
             "done" => Self::Done,
             "cancelled" => Self::Cancelled,
+            "paused" => Self::Paused,
             "failed" => Self::Failed,
             "interrupted" => Self::Interrupted,
             _ => return None,

@@ -7,13 +7,13 @@ use std::path::{Path, PathBuf};
 
 use citrus_models::generation::CancelToken;
 use citrus_models::memory::mib;
-use citrus_models::model::{read_template, Model};
+use citrus_models::model::read_template;
 use citrus_training::adapter::BaseFacts;
 use citrus_training::bench::{self, BenchRow};
 use citrus_training::bundle::{export_bundle, is_placeholder_id, BundleRequest};
-use citrus_training::config::{Duration, LoraSettings, TrainConfig};
-use citrus_training::dataset::{DataFormat, Dataset, Overlong, Preview};
-use citrus_training::trainer::{train, PreparedData, TrainEvent, TrainRequest};
+use citrus_training::config::TrainConfig;
+use citrus_training::dataset::{DataFormat, Dataset, Overlong};
+use citrus_training::trainer::{TrainEvent, TrainRequest};
 use citrus_training::TrainError;
 use clap::{ArgGroup, Args};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -22,7 +22,10 @@ use super::model_args::load_with_bar;
 use super::runs::open_store;
 use super::ModelArgs;
 use crate::error::AppResult;
-use crate::store::export::sft_example;
+use crate::training::{
+    check_dataset, read_dataset, resume_in_folder, run_training, start_training, train_config,
+    DataSource, DatasetReport, StopSignal, TrainChoices,
+};
 
 /// Arguments of `train`.
 #[derive(Debug, Args)]
@@ -35,7 +38,8 @@ pub struct TrainArgs {
     /// Train on the reviewed runs of the case store (what `citrus export --sft` writes).
     #[arg(long)]
     from_reviews: bool,
-    /// The case store for --from-reviews [default: $CITRUS_HOME/citrus.db].
+    /// The case store that records the run (and holds the reviews for --from-reviews)
+    /// [default: $CITRUS_HOME/citrus.db].
     #[arg(long, value_name = "FILE")]
     db: Option<PathBuf>,
     /// The run's folder: checkpoints, metrics.jsonl and the final adapter.
@@ -146,22 +150,18 @@ impl TrainArgs {
         }
     }
 
-    fn config(&self) -> AppResult<TrainConfig> {
-        let config = TrainConfig {
-            lora: LoraSettings {
-                rank: self.rank,
-                alpha: self.alpha,
-                rslora: self.rslora,
-                dropout: self.dropout,
-                targets: LoraSettings::parse_targets(&self.targets)?,
-            },
+    fn choices(&self) -> TrainChoices {
+        TrainChoices {
+            rank: self.rank,
+            alpha: self.alpha,
+            rslora: self.rslora,
+            dropout: self.dropout,
+            targets: self.targets.clone(),
             learning_rate: self.lr,
             weight_decay: self.weight_decay,
             warmup_ratio: self.warmup,
-            duration: match (self.steps, self.epochs) {
-                (Some(steps), _) => Duration::Steps(steps),
-                (None, epochs) => Duration::Epochs(epochs.unwrap_or(1)),
-            },
+            epochs: self.epochs.unwrap_or(1),
+            steps: self.steps,
             batch_size: self.batch,
             grad_accum: self.grad_accum,
             max_grad_norm: self.max_grad_norm,
@@ -170,24 +170,17 @@ impl TrainArgs {
             val_split: self.val_split,
             seed: self.seed,
             quantized_base: self.quantized_base,
-        };
-        config.validate()?;
-        Ok(config)
+        }
     }
 
-    fn dataset(&self) -> AppResult<Dataset> {
-        if let Some(path) = &self.data {
-            return Ok(Dataset::read(path, self.format)?);
+    fn source(&self) -> DataSource {
+        match &self.data {
+            Some(path) => DataSource::File {
+                path: path.clone(),
+                format: self.format,
+            },
+            None => DataSource::Reviews,
         }
-        let store = open_store(self.db.as_deref())?;
-        let pairs: Vec<(String, String)> = store
-            .reviewed()?
-            .iter()
-            .filter_map(sft_example)
-            .map(|e| (e.input, e.target))
-            .collect();
-        let source = format!("reviewed cases in {}", store.path().display());
-        Ok(Dataset::from_sft_pairs(&source, &pairs)?)
     }
 }
 
@@ -197,8 +190,11 @@ pub fn run(args: TrainArgs) -> AppResult<()> {
     if args.bench {
         return run_bench(&model_args);
     }
-    let config = args.config()?;
-    let dataset = args.dataset()?;
+    let choices = args.choices();
+    let config = train_config(&choices)?;
+    let store = open_store(args.db.as_deref())?;
+    let source = args.source();
+    let dataset = read_dataset(&store, &source)?;
     report_dataset(&dataset);
     if let Some(dir) = &args.export_bundle {
         return write_bundle(&args, &model_args, &config, &dataset, dir);
@@ -206,44 +202,51 @@ pub fn run(args: TrainArgs) -> AppResult<()> {
     let mut options = model_args.load_options()?;
     options.requantize = citrus_training::load_options(config.quantized_base).requantize;
     let mut model = load_with_bar(&model_args.model_path()?, &options)?;
-    let data = PreparedData::new(&dataset, &model, &config)?;
-    report_tokens(&data, &model)?;
+    let (_, report) = check_dataset(&dataset, &model, &config)?;
+    report_tokens(&report);
     if args.check {
         return Ok(());
     }
-    let mut request = TrainRequest::new(config, args.out.clone().unwrap_or_default());
+    let out = args.out.clone().unwrap_or_default();
+    let mut request = TrainRequest::new(config, out.clone());
     request.resume = args.resume;
-    request.eval_every = args.eval_every;
-    request.checkpoint_every = args.checkpoint_every;
-    let cancel = CancelToken::new();
-    let on_interrupt = cancel.clone();
-    let _ = ctrlc::set_handler(move || on_interrupt.cancel());
+    let resumed = match args.resume {
+        true => resume_in_folder(&store, &dataset, &request)?,
+        false => None,
+    };
+    let mut job = match resumed {
+        Some(job) => job,
+        None => start_training(&store, &model, source, dataset, &choices, Some(out))?,
+    };
+    job.request.resume = args.resume;
+    job.request.eval_every = args.eval_every;
+    job.request.checkpoint_every = args.checkpoint_every;
+    let stop = StopSignal::new(CancelToken::new());
+    let on_interrupt = stop.clone();
+    let _ = ctrlc::set_handler(move || on_interrupt.pause());
     let mut view = TrainView::new();
-    match train(&mut model, &dataset, &request, &cancel, &mut |e| {
-        view.show(e)
-    }) {
-        Ok(outcome) => {
-            view.finish();
+    let result = run_training(&store, &mut model, &job, &stop, &mut |e| view.show(e));
+    view.finish();
+    match result? {
+        (_, Some(outcome)) => {
             eprintln!(
-                "adapter written to {} after {} steps (loss {}, validation loss {} → {})",
+                "adapter written to {} after {} steps (loss {}, validation loss {} → {}); training run {} in {}",
                 outcome.adapter_dir.display(),
                 outcome.steps,
                 fmt_loss(outcome.final_loss),
                 fmt_loss(outcome.initial_validation_loss),
                 fmt_loss(outcome.final_validation_loss),
+                job.id,
+                store.path().display(),
             );
             Ok(())
         }
-        Err(TrainError::Cancelled { step }) => {
-            view.finish();
+        (_, None) => {
+            let step = view.step;
             eprintln!(
-                "[cancelled at step {step}: checkpoint kept; continue with the same command and --resume]"
+                "[paused at step {step}: checkpoint kept; continue with the same command and --resume]"
             );
             Err(TrainError::Cancelled { step }.into())
-        }
-        Err(e) => {
-            view.finish();
-            Err(e.into())
         }
     }
 }
@@ -315,18 +318,17 @@ fn report_dataset(dataset: &Dataset) {
 }
 
 /// Prints token statistics, overlong examples and the first example with its mask.
-fn report_tokens(data: &PreparedData, model: &Model) -> AppResult<()> {
-    let s = &data.train.stats;
+fn report_tokens(report: &DatasetReport) {
+    let s = &report.train_tokens;
     eprintln!(
         "train: {} example(s), {} tokens ({} trained), length {}–{} (mean {:.0}), {} truncated; validation: {} example(s)",
         s.examples, s.tokens, s.trained_tokens, s.min_tokens, s.max_tokens, s.mean_tokens, s.truncated,
-        data.validation.examples.len()
+        report.validation_examples
     );
-    for skipped in data.train.skipped.iter().chain(&data.validation.skipped) {
+    for skipped in &report.skipped {
         eprintln!("  skipped line {}: {}", skipped.line, skipped.reason);
     }
-    if let Some(first) = data.train.examples.first() {
-        let preview = Preview::of(first, model.tokenizer())?;
+    if let Some(preview) = &report.preview {
         let color = std::io::stderr().is_terminal();
         eprintln!(
             "preview of line {} (masked prompt ⟦…⟧, trained reply «…»):",
@@ -343,12 +345,13 @@ fn report_tokens(data: &PreparedData, model: &Model) -> AppResult<()> {
         }
         eprintln!();
     }
-    Ok(())
 }
 
 /// The live view: pre-flight, a progress bar with loss, learning rate, tokens/s and ETA.
 struct TrainView {
     bar: ProgressBar,
+    /// The last step finished.
+    step: usize,
 }
 
 impl TrainView {
@@ -360,7 +363,7 @@ impl TrainView {
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ");
         bar.set_style(style);
-        Self { bar }
+        Self { bar, step: 0 }
     }
 
     fn show(&mut self, event: &TrainEvent) {
@@ -393,12 +396,14 @@ impl TrainView {
             } => {
                 self.bar.set_length(*total_steps as u64);
                 self.bar.set_position(*start_step as u64);
+                self.step = *start_step;
                 self.say(format!(
                     "training on {train_examples} example(s), validating on {validation_examples}, steps {}–{total_steps}",
                     start_step + 1
                 ));
             }
             TrainEvent::Step(m) => {
+                self.step = m.step;
                 self.bar.set_position(m.step as u64);
                 self.bar.set_message(format!(
                     "loss {:.4} lr {:.2e} {:.0} tok/s",

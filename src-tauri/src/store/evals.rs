@@ -10,7 +10,7 @@ use serde::Serialize;
 
 pub use citrus_types::evaluation::{EvalRunSummary, NewEvalRun};
 
-use super::runs::parse_status;
+use super::runs::{parse_status, take_over};
 use super::{now, RunStatus, Store, StoreError, StoreResult};
 
 /// One item's stored result.
@@ -95,35 +95,12 @@ impl Store {
     /// it, or when it is done.
     pub fn resume_eval_run(&self, id: i64) -> StoreResult<EvalRunSummary> {
         let run = self.eval_run(id)?;
-        let (pid, start): (Option<u32>, Option<String>) = self.conn.query_row(
-            "SELECT owner_pid, owner_start FROM eval_runs WHERE id = ?1",
-            [id],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )?;
-        let owner = pid.map(|pid| Owner {
-            pid,
-            start: start.unwrap_or_default(),
-        });
-        let me = Owner::current();
-        if run.status == RunStatus::Running
-            && owner
-                .as_ref()
-                .is_some_and(|owner| *owner != me && owner.is_alive())
-        {
-            return Err(StoreError::Busy {
-                what: format!("evaluation {id}"),
-                pid: owner.map_or(0, |o| o.pid),
-            });
-        }
-        if run.status == RunStatus::Done {
-            return Err(StoreError::Finished {
-                what: format!("evaluation {id}"),
-            });
-        }
-        self.conn.execute(
-            "UPDATE eval_runs SET status = 'running', error = NULL, finished_at = NULL,
-                                  owner_pid = ?2, owner_start = ?3 WHERE id = ?1",
-            params![id, me.pid, me.start],
+        take_over(
+            &self.conn,
+            "eval_runs",
+            id,
+            run.status,
+            &format!("evaluation {id}"),
         )?;
         self.eval_run(id)
     }

@@ -132,6 +132,39 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (run_id, position)
     );
     "#,
+    // 5: training runs (owned like evaluations) and their metric series, written as they
+    // arrive.
+    r#"
+    CREATE TABLE train_runs (
+        id             INTEGER PRIMARY KEY,
+        source_json    TEXT NOT NULL,
+        dataset_name   TEXT NOT NULL,
+        dataset_hash   TEXT NOT NULL,
+        model_path     TEXT NOT NULL,
+        model_name     TEXT NOT NULL,
+        out_dir        TEXT NOT NULL,
+        choices_json   TEXT NOT NULL,
+        total_steps    INTEGER NOT NULL,
+        status         TEXT NOT NULL
+                       CHECK (status IN ('running', 'done', 'cancelled', 'paused', 'failed',
+                                         'interrupted')),
+        error          TEXT,
+        owner_pid      INTEGER,
+        owner_start    TEXT,
+        started_at     TEXT NOT NULL,
+        finished_at    TEXT
+    );
+    CREATE TABLE train_points (
+        run_id            INTEGER NOT NULL REFERENCES train_runs (id) ON DELETE CASCADE,
+        step              INTEGER NOT NULL,
+        kind              TEXT NOT NULL CHECK (kind IN ('train', 'validation')),
+        loss              REAL NOT NULL,
+        learning_rate     REAL,
+        tokens_per_second REAL,
+        eta_seconds       REAL,
+        PRIMARY KEY (run_id, kind, step)
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -13,6 +13,7 @@ mod models;
 mod reviews;
 mod runs;
 mod settings;
+mod training;
 
 use std::path::{Path, PathBuf};
 
@@ -24,6 +25,9 @@ pub use evals::{EvalRunSummary, NewEvalRun, StoredEvalItem};
 pub use models::ModelEntry;
 pub use reviews::{QueuedReview, Review, StepReview, Verdict};
 pub use runs::{NewRun, RunRecord, RunRecorder, RunStatus, RunSummary};
+pub use training::{
+    DataSource, NewTrainRun, PointKind, TrainPoint, TrainRunRecord, TrainRunSummary,
+};
 
 /// Result alias of the store.
 pub type StoreResult<T> = Result<T, StoreError>;

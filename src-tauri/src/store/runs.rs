@@ -39,12 +39,56 @@ pub struct NewRun {
     pub settings_json: String,
 }
 
+/// Takes over run `id` of `table` (`eval_runs`, `train_runs`) for this process to continue it:
+/// refused while another live process runs it, or once it is done. `what` names it in errors.
+pub(super) fn take_over(
+    conn: &Connection,
+    table: &str,
+    id: i64,
+    status: RunStatus,
+    what: &str,
+) -> StoreResult<()> {
+    let (pid, start): (Option<u32>, Option<String>) = conn.query_row(
+        &format!("SELECT owner_pid, owner_start FROM {table} WHERE id = ?1"),
+        [id],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )?;
+    let owner = pid.map(|pid| Owner {
+        pid,
+        start: start.unwrap_or_default(),
+    });
+    let me = Owner::current();
+    if status == RunStatus::Running
+        && owner
+            .as_ref()
+            .is_some_and(|owner| *owner != me && owner.is_alive())
+    {
+        return Err(StoreError::Busy {
+            what: what.to_string(),
+            pid: owner.map_or(0, |o| o.pid),
+        });
+    }
+    if status == RunStatus::Done {
+        return Err(StoreError::Finished {
+            what: what.to_string(),
+        });
+    }
+    conn.execute(
+        &format!(
+            "UPDATE {table} SET status = 'running', error = NULL, finished_at = NULL,
+                                owner_pid = ?2, owner_start = ?3 WHERE id = ?1"
+        ),
+        params![id, me.pid, me.start],
+    )?;
+    Ok(())
+}
+
 /// Marks work left `running` (reasoning and evaluation runs) by a process that is gone as
 /// interrupted; returns how many. Work whose owner still runs (another terminal, another
 /// window) is left alone.
 pub(super) fn mark_interrupted(conn: &Connection) -> StoreResult<usize> {
     let mut marked = 0;
-    for table in ["runs", "eval_runs"] {
+    for table in ["runs", "eval_runs", "train_runs"] {
         let mut query = conn.prepare(&format!(
             "SELECT id, owner_pid, owner_start FROM {table} WHERE status = 'running'"
         ))?;

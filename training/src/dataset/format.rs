@@ -2,49 +2,9 @@
 //! reason; one bad record never drops the file.
 
 use citrus_models::chat_template::ChatMessage;
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{BadRecord, Example};
-
-/// How the records of a dataset are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DataFormat {
-    /// Detect from the first record's fields.
-    Auto,
-    /// Citrus SFT: `{"input": user prompt, "target": assistant reply}`.
-    Citrus,
-    /// Chat: `{"messages": [{"role": "system"|"user"|"assistant", "content"}…]}`.
-    Chat,
-    /// Alpaca: `{"instruction", "input" (may be empty), "output"}`, optional `system`.
-    Alpaca,
-}
-
-impl std::str::FromStr for DataFormat {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "auto" => Ok(Self::Auto),
-            "citrus" | "sft" => Ok(Self::Citrus),
-            "chat" | "messages" => Ok(Self::Chat),
-            "alpaca" => Ok(Self::Alpaca),
-            _ => Err(format!("`{s}` is not one of auto, citrus, chat, alpaca")),
-        }
-    }
-}
-
-impl std::fmt::Display for DataFormat {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Auto => "auto",
-            Self::Citrus => "citrus",
-            Self::Chat => "chat",
-            Self::Alpaca => "alpaca",
-        })
-    }
-}
+use super::{BadRecord, DataFormat, Example};
 
 type Parsed = (DataFormat, Vec<Example>, Vec<BadRecord>);
 

@@ -19,11 +19,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TrainError};
 
-pub use format::DataFormat;
-pub use tokenize::{
-    tokenize_dataset, Overlong, Preview, PreviewSegment, TokenStats, TokenizedDataset,
-    TokenizedExample,
+pub use citrus_types::training::{
+    BadRecord, DataFormat, Overlong, Preview, PreviewSegment, TokenStats,
 };
+pub use tokenize::{preview, tokenize_dataset, TokenizedDataset, TokenizedExample};
 
 /// One training example: a conversation whose assistant turns are trained.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,15 +31,6 @@ pub struct Example {
     pub line: usize,
     /// The conversation.
     pub messages: Vec<ChatMessage>,
-}
-
-/// A record that could not be used, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BadRecord {
-    /// Line (JSONL) or item (JSON array) number, from 1.
-    pub line: usize,
-    /// What is wrong, e.g. "missing field `target`".
-    pub reason: String,
 }
 
 /// A dataset read and validated: the usable examples and the bad records, never dropped

@@ -9,31 +9,8 @@ use citrus_models::chat_template::{ChatMessage, ChatTemplate};
 use citrus_models::tokenizer::TextTokenizer;
 use serde::{Deserialize, Serialize};
 
-use super::{BadRecord, Example};
+use super::{BadRecord, Example, Overlong, Preview, PreviewSegment, TokenStats};
 use crate::error::{Result, TrainError};
-
-/// What to do with an example longer than the maximum length.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Overlong {
-    /// Keep its first `max_len` tokens (skipped if nothing trained remains).
-    #[default]
-    Truncate,
-    /// Leave it out and report it.
-    Skip,
-}
-
-impl std::str::FromStr for Overlong {
-    type Err = String;
-
-    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
-        match s {
-            "truncate" => Ok(Self::Truncate),
-            "skip" => Ok(Self::Skip),
-            _ => Err(format!("`{s}` is not one of truncate, skip")),
-        }
-    }
-}
 
 /// One example as token ids with its training mask.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,25 +30,6 @@ impl TokenizedExample {
     pub fn trained_tokens(&self) -> usize {
         self.trained.iter().skip(1).filter(|t| **t).count()
     }
-}
-
-/// Token counts over a tokenized dataset.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct TokenStats {
-    /// Examples kept.
-    pub examples: usize,
-    /// All tokens.
-    pub tokens: usize,
-    /// Tokens with a loss.
-    pub trained_tokens: usize,
-    /// Shortest example.
-    pub min_tokens: usize,
-    /// Mean length.
-    pub mean_tokens: f64,
-    /// Longest example.
-    pub max_tokens: usize,
-    /// Examples cut to the maximum length.
-    pub truncated: usize,
 }
 
 /// A dataset as token ids, with the examples left out for their length.
@@ -215,46 +173,24 @@ fn stats(examples: &[TokenizedExample]) -> TokenStats {
     }
 }
 
-/// A run of consecutive tokens that are all trained or all masked, as text.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PreviewSegment {
-    /// The tokens decoded, special tokens shown.
-    pub text: String,
-    /// Whether these tokens are trained.
-    pub trained: bool,
-    /// How many tokens.
-    pub tokens: usize,
-}
-
-/// An example rendered for a person: masked and trained text told apart.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Preview {
-    /// The record's line or item number.
-    pub line: usize,
-    /// The runs of masked and trained tokens, in order.
-    pub segments: Vec<PreviewSegment>,
-}
-
-impl Preview {
-    /// The preview of `example`.
-    pub fn of(example: &TokenizedExample, tokenizer: &TextTokenizer) -> Result<Self> {
-        let mut segments = Vec::new();
-        let mut start = 0;
-        while start < example.ids.len() {
-            let flag = example.trained[start];
-            let end = (start..example.ids.len())
-                .find(|&i| example.trained[i] != flag)
-                .unwrap_or(example.ids.len());
-            segments.push(PreviewSegment {
-                text: tokenizer.decode(&example.ids[start..end], false)?,
-                trained: flag,
-                tokens: end - start,
-            });
-            start = end;
-        }
-        Ok(Self {
-            line: example.line,
-            segments,
-        })
+/// The preview of `example`: masked and trained text told apart.
+pub fn preview(example: &TokenizedExample, tokenizer: &TextTokenizer) -> Result<Preview> {
+    let mut segments = Vec::new();
+    let mut start = 0;
+    while start < example.ids.len() {
+        let flag = example.trained[start];
+        let end = (start..example.ids.len())
+            .find(|&i| example.trained[i] != flag)
+            .unwrap_or(example.ids.len());
+        segments.push(PreviewSegment {
+            text: tokenizer.decode(&example.ids[start..end], false)?,
+            trained: flag,
+            tokens: end - start,
+        });
+        start = end;
     }
+    Ok(Preview {
+        line: example.line,
+        segments,
+    })
 }

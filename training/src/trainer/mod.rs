@@ -168,6 +168,24 @@ pub fn train(
     result
 }
 
+/// Refuses to start a new run in `out_dir` when it already holds one (a checkpoint).
+pub fn check_new_run_folder(out_dir: &std::path::Path) -> Result<()> {
+    match checkpoint::latest(out_dir)? {
+        Some((path, _)) => Err(occupied(out_dir, &path)),
+        None => Ok(()),
+    }
+}
+
+fn occupied(out_dir: &std::path::Path, checkpoint: &std::path::Path) -> TrainError {
+    TrainError::RunConflict {
+        path: out_dir.to_path_buf(),
+        detail: format!(
+            "already holds a training run (checkpoint {}): pass --resume to continue it, or choose another --out",
+            checkpoint.display()
+        ),
+    }
+}
+
 /// A run in progress.
 struct Run<'a> {
     request: &'a TrainRequest,
@@ -216,15 +234,7 @@ impl<'a> Run<'a> {
         let slots = LoraSlots::attach(model, &config.lora, config.seed)?;
         let mut optimizer = AdamW::new(slots.vars(), config.weight_decay)?;
         let state = match (checkpoint, request.resume) {
-            (Some((path, _)), false) => {
-                return Err(TrainError::RunConflict {
-                    path: request.out_dir.clone(),
-                    detail: format!(
-                        "already holds a training run (checkpoint {}): pass --resume to continue it, or choose another --out",
-                        path.display()
-                    ),
-                })
-            }
+            (Some((path, _)), false) => return Err(occupied(&request.out_dir, &path)),
             (Some((path, saved)), true) => {
                 check_same_run(&request.out_dir, &saved, &fresh)?;
                 let tensors = checkpoint::read_tensors(&path, model.transformer().device())?;

@@ -1,0 +1,294 @@
+//! Fine-tuning as the window and `citrus train` run it, through the same functions: a person's
+//! choices turned into the trainer's settings, the data read and checked against the model,
+//! and runs recorded in the store with their metric series written point by point, so that a
+//! run started in one continues in the other. A stop request ends a run paused (resumable from
+//! its last checkpoint) or cancelled.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use citrus_models::generation::CancelToken;
+use citrus_models::model::Model;
+use citrus_training::checkpoint;
+use citrus_training::config::{Duration, LoraSettings, TrainConfig};
+use citrus_training::dataset::{preview, Dataset};
+use citrus_training::trainer::{
+    check_new_run_folder, train, PreparedData, TrainEvent, TrainOutcome, TrainRequest,
+};
+use citrus_training::TrainError;
+
+pub use citrus_types::training::{DataSource, DatasetReport, TrainChoices};
+
+use crate::error::{AppError, AppResult};
+use crate::store::export::sft_example;
+use crate::store::{NewTrainRun, PointKind, RunStatus, Store, TrainPoint};
+
+/// The trainer's settings for `choices`, checked (the first setting out of range is named).
+pub fn train_config(choices: &TrainChoices) -> AppResult<TrainConfig> {
+    let config = TrainConfig {
+        lora: LoraSettings {
+            rank: choices.rank,
+            alpha: choices.alpha,
+            rslora: choices.rslora,
+            dropout: choices.dropout,
+            targets: LoraSettings::parse_targets(&choices.targets)?,
+        },
+        learning_rate: choices.learning_rate,
+        weight_decay: choices.weight_decay,
+        warmup_ratio: choices.warmup_ratio,
+        duration: match choices.steps {
+            Some(steps) => Duration::Steps(steps),
+            None => Duration::Epochs(choices.epochs),
+        },
+        batch_size: choices.batch_size,
+        grad_accum: choices.grad_accum,
+        max_grad_norm: choices.max_grad_norm,
+        max_len: choices.max_len,
+        overlong: choices.overlong,
+        val_split: choices.val_split,
+        seed: choices.seed,
+        quantized_base: choices.quantized_base,
+    };
+    config.validate()?;
+    Ok(config)
+}
+
+/// Reads the data of `source`: a file, or the reviewed runs of `store`.
+pub fn read_dataset(store: &Store, source: &DataSource) -> AppResult<Dataset> {
+    match source {
+        DataSource::File { path, format } => Ok(Dataset::read(path, *format)?),
+        DataSource::Reviews => {
+            let pairs: Vec<(String, String)> = store
+                .reviewed()?
+                .iter()
+                .filter_map(sft_example)
+                .map(|e| (e.input, e.target))
+                .collect();
+            let source = format!("reviewed cases in {}", store.path().display());
+            Ok(Dataset::from_sft_pairs(&source, &pairs)?)
+        }
+    }
+}
+
+/// Splits and tokenizes `dataset` through `model`'s template and reports what training would
+/// see: bad records, token statistics, examples left out and a preview of the first one.
+pub fn check_dataset(
+    dataset: &Dataset,
+    model: &Model,
+    config: &TrainConfig,
+) -> AppResult<(PreparedData, DatasetReport)> {
+    let data = PreparedData::new(dataset, model, config)?;
+    let preview = match data.train.examples.first() {
+        Some(first) => Some(preview(first, model.tokenizer())?),
+        None => None,
+    };
+    let report = DatasetReport {
+        source: dataset.source.clone(),
+        format: dataset.format,
+        hash: dataset.hash.clone(),
+        examples: dataset.examples.len(),
+        bad: dataset.bad.clone(),
+        validation_examples: data.validation.examples.len(),
+        train_tokens: data.train.stats.clone(),
+        skipped: data
+            .train
+            .skipped
+            .iter()
+            .chain(&data.validation.skipped)
+            .cloned()
+            .collect(),
+        preview,
+    };
+    Ok((data, report))
+}
+
+/// Where the window keeps run `id`'s folder: `$CITRUS_HOME/training/run-ID`.
+pub fn default_run_dir(id: i64) -> PathBuf {
+    citrus_models::home::citrus_home()
+        .join("training")
+        .join(format!("run-{id}"))
+}
+
+/// How a run is asked to stop: a pause keeps it resumable, a cancel ends it.
+#[derive(Clone, Default)]
+pub struct StopSignal {
+    cancel: CancelToken,
+    pause: Arc<AtomicBool>,
+}
+
+impl StopSignal {
+    /// A signal that stops `cancel`'s work.
+    pub fn new(cancel: CancelToken) -> Self {
+        Self {
+            cancel,
+            pause: Arc::default(),
+        }
+    }
+
+    /// Stops the run at its next step, keeping it resumable.
+    pub fn pause(&self) {
+        self.pause.store(true, Ordering::SeqCst);
+        self.cancel.cancel();
+    }
+
+    /// Stops the run at its next step for good.
+    pub fn cancel(&self) {
+        self.cancel.cancel();
+    }
+
+    fn status(&self) -> RunStatus {
+        if self.pause.load(Ordering::SeqCst) {
+            RunStatus::Paused
+        } else {
+            RunStatus::Cancelled
+        }
+    }
+}
+
+/// A run ready to train: its record, data and request.
+pub struct TrainJob {
+    /// The run's id in the store.
+    pub id: i64,
+    /// Its data.
+    pub dataset: Dataset,
+    /// Its settings and folder.
+    pub request: TrainRequest,
+}
+
+/// Records a new run of `choices` on `dataset` with the base at `model_path`, in `out_dir`
+/// (None: [`default_run_dir`]).
+pub fn start_training(
+    store: &Store,
+    model: &Model,
+    source: DataSource,
+    dataset: Dataset,
+    choices: &TrainChoices,
+    out_dir: Option<PathBuf>,
+) -> AppResult<TrainJob> {
+    let config = train_config(choices)?;
+    if let Some(dir) = &out_dir {
+        check_new_run_folder(dir)?;
+    }
+    let placeholder = out_dir.clone().unwrap_or_default();
+    let id = store.start_train_run(&NewTrainRun {
+        source,
+        dataset_name: dataset.source.clone(),
+        dataset_hash: dataset.hash.clone(),
+        model_path: model.info().path.display().to_string(),
+        model_name: model.info().name.clone(),
+        out_dir: placeholder,
+        choices: choices.clone(),
+        total_steps: 0,
+    })?;
+    let out_dir = match out_dir {
+        Some(dir) => dir,
+        None => {
+            let dir = default_run_dir(id);
+            store.set_train_dir(id, &dir)?;
+            dir
+        }
+    };
+    Ok(TrainJob {
+        id,
+        dataset,
+        request: TrainRequest::new(config, out_dir),
+    })
+}
+
+/// Takes over a paused, interrupted or failed run to continue it from its last checkpoint
+/// with its own data, settings and folder.
+pub fn resume_training(store: &Store, id: i64) -> AppResult<TrainJob> {
+    let run = store.train_run(id)?;
+    let config = train_config(&run.spec.choices)?;
+    let dataset = read_dataset(store, &run.spec.source)?;
+    let step = checkpoint::latest(&run.spec.out_dir)?.map_or(0, |(_, state)| state.step);
+    store.resume_train_run(id, step)?;
+    let mut request = TrainRequest::new(config, run.spec.out_dir);
+    request.resume = true;
+    Ok(TrainJob {
+        id,
+        dataset,
+        request,
+    })
+}
+
+/// The latest recorded run in `dir`, taken over to continue it with `request` (the command
+/// line's settings, which the trainer checks against the checkpoint); None when no run in the
+/// store used that folder.
+pub fn resume_in_folder(
+    store: &Store,
+    dataset: &Dataset,
+    request: &TrainRequest,
+) -> AppResult<Option<TrainJob>> {
+    let Some(id) = store.train_run_in(&request.out_dir)? else {
+        return Ok(None);
+    };
+    let step = checkpoint::latest(&request.out_dir)?.map_or(0, |(_, state)| state.step);
+    store.resume_train_run(id, step)?;
+    Ok(Some(TrainJob {
+        id,
+        dataset: dataset.clone(),
+        request: request.clone(),
+    }))
+}
+
+/// Trains `job` on `model`, recording every step and validation in the store and passing each
+/// event to `on_event`; the run ends done, paused, cancelled or failed as recorded.
+pub fn run_training(
+    store: &Store,
+    model: &mut Model,
+    job: &TrainJob,
+    stop: &StopSignal,
+    on_event: &mut dyn FnMut(&TrainEvent),
+) -> AppResult<(RunStatus, Option<TrainOutcome>)> {
+    let mut record_error = None;
+    let mut record = |event: &TrainEvent| {
+        if let Err(error) = record_event(store, job.id, event) {
+            record_error.get_or_insert(error);
+        }
+        on_event(event);
+    };
+    let result = train(model, &job.dataset, &job.request, &stop.cancel, &mut record);
+    let (status, outcome, error) = match result {
+        Ok(outcome) => (RunStatus::Done, Some(outcome), None),
+        Err(TrainError::Cancelled { .. }) => (stop.status(), None, None),
+        Err(error) => (RunStatus::Failed, None, Some(AppError::from(error))),
+    };
+    let message = error.as_ref().map(ToString::to_string);
+    store.finish_train_run(job.id, status, message.as_deref())?;
+    match error.or(record_error.map(AppError::from)) {
+        Some(error) => Err(error),
+        None => Ok((status, outcome)),
+    }
+}
+
+/// Writes what `event` adds to run `id`'s record.
+fn record_event(store: &Store, id: i64, event: &TrainEvent) -> crate::store::StoreResult<()> {
+    match event {
+        TrainEvent::Started { total_steps, .. } => store.set_train_total(id, *total_steps),
+        TrainEvent::Step(m) => store.record_train_point(
+            id,
+            &TrainPoint {
+                step: m.step,
+                kind: PointKind::Train,
+                loss: m.loss,
+                learning_rate: Some(m.learning_rate),
+                tokens_per_second: Some(m.tokens_per_second),
+                eta_seconds: Some(m.eta_seconds),
+            },
+        ),
+        TrainEvent::Validation { step, loss } => store.record_train_point(
+            id,
+            &TrainPoint {
+                step: *step,
+                kind: PointKind::Validation,
+                loss: *loss,
+                learning_rate: None,
+                tokens_per_second: None,
+                eta_seconds: None,
+            },
+        ),
+        TrainEvent::Preflight(_) | TrainEvent::Checkpoint { .. } => Ok(()),
+    }
+}
