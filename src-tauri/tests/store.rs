@@ -27,6 +27,20 @@ fn new_run(case_id: i64) -> NewRun {
     }
 }
 
+/// Makes work `id` of `table` owned by a process that has ended (as after a crash).
+fn hand_to_a_gone_process(db: &Path, table: &str, id: i64) {
+    let mut child = Command::new("true").spawn().unwrap();
+    let gone = child.id();
+    child.wait().unwrap();
+    rusqlite::Connection::open(db)
+        .unwrap()
+        .execute(
+            &format!("UPDATE {table} SET owner_pid = ?1 WHERE id = ?2"),
+            (gone, id),
+        )
+        .unwrap();
+}
+
 fn report(answer: &str) -> ReasoningReport {
     ReasoningReport {
         mode: ReasoningMode::Free,
@@ -173,16 +187,7 @@ fn unfinished_runs_are_marked_interrupted_at_the_next_open() {
     );
     drop(store);
     // Owned by a process that has ended: interrupted at the next open.
-    let mut child = Command::new("true").spawn().unwrap();
-    let gone = child.id();
-    child.wait().unwrap();
-    rusqlite::Connection::open(dir.db())
-        .unwrap()
-        .execute(
-            "UPDATE runs SET owner_pid = ?1 WHERE id = ?2",
-            (gone, run_id),
-        )
-        .unwrap();
+    hand_to_a_gone_process(&dir.db(), "runs", run_id);
     let store = Store::open(&dir.db()).unwrap();
     assert_eq!(store.recovered_runs(), 1);
     let run = store.run(run_id).unwrap();
@@ -487,16 +492,7 @@ fn training_runs_record_their_series_pause_resume_and_are_interrupted_when_orpha
 
     // Owned by a process that has ended: interrupted at the next open, resumable.
     drop(store);
-    let mut child = Command::new("true").spawn().unwrap();
-    let gone = child.id();
-    child.wait().unwrap();
-    rusqlite::Connection::open(dir.db())
-        .unwrap()
-        .execute(
-            "UPDATE train_runs SET owner_pid = ?1 WHERE id = ?2",
-            (gone, id),
-        )
-        .unwrap();
+    hand_to_a_gone_process(&dir.db(), "train_runs", id);
     let store = Store::open(&dir.db()).unwrap();
     let run = store.train_run(id).unwrap();
     assert_eq!(run.status, RunStatus::Interrupted);

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 pub use citrus_types::evaluation::{EvalRunSummary, NewEvalRun};
 
-use super::runs::{parse_status, take_over};
+use super::runs::{finish, parse_status, take_over};
 use super::{now, RunStatus, Store, StoreError, StoreResult};
 
 /// One item's stored result.
@@ -142,11 +142,7 @@ impl Store {
         status: RunStatus,
         error: Option<&str>,
     ) -> StoreResult<()> {
-        self.conn.execute(
-            "UPDATE eval_runs SET status = ?2, error = ?3, finished_at = ?4 WHERE id = ?1",
-            params![id, status.as_str(), error, now()],
-        )?;
-        Ok(())
+        finish(&self.conn, "eval_runs", id, status, error)
     }
 
     /// One run.

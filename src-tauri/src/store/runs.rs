@@ -83,6 +83,21 @@ pub(super) fn take_over(
     Ok(())
 }
 
+/// Ends run `id` of `table` (`eval_runs`, `train_runs`) with `status` and its error, if any.
+pub(super) fn finish(
+    conn: &Connection,
+    table: &str,
+    id: i64,
+    status: RunStatus,
+    error: Option<&str>,
+) -> StoreResult<()> {
+    conn.execute(
+        &format!("UPDATE {table} SET status = ?2, error = ?3, finished_at = ?4 WHERE id = ?1"),
+        params![id, status.as_str(), error, now()],
+    )?;
+    Ok(())
+}
+
 /// Marks work left `running` (reasoning and evaluation runs) by a process that is gone as
 /// interrupted; returns how many. Work whose owner still runs (another terminal, another
 /// window) is left alone.

@@ -8,7 +8,7 @@ pub use citrus_types::training::{
     DataSource, NewTrainRun, PointKind, TrainPoint, TrainRunRecord, TrainRunSummary,
 };
 
-use super::runs::{parse_status, take_over};
+use super::runs::{finish, parse_status, take_over};
 use super::{now, RunStatus, Store, StoreError, StoreResult};
 
 const RUN_COLUMNS: &str = "r.id, r.source_json, r.dataset_name, r.dataset_hash, r.model_path,
@@ -162,11 +162,7 @@ impl Store {
         status: RunStatus,
         error: Option<&str>,
     ) -> StoreResult<()> {
-        self.conn.execute(
-            "UPDATE train_runs SET status = ?2, error = ?3, finished_at = ?4 WHERE id = ?1",
-            params![id, status.as_str(), error, now()],
-        )?;
-        Ok(())
+        finish(&self.conn, "train_runs", id, status, error)
     }
 
     /// One run.
