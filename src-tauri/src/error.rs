@@ -27,8 +27,11 @@ pub enum AppError {
     #[error("no model is chosen: import one or pick one under Models")]
     NoModel,
     /// A job id that is neither queued nor running.
-    #[error("no reasoning job {0} is queued or running")]
+    #[error("no job {0} is queued or running")]
     NoSuchJob(u64),
+    /// Pause was asked of a job that cannot pause (only training pauses; others stop).
+    #[error("job {0} cannot pause: only training pauses, other work is stopped")]
+    NotPausable(u64),
     /// A job was stopped before it started.
     #[error("stopped before it started")]
     Cancelled,
@@ -54,6 +57,16 @@ pub enum AppError {
         /// Why (the first unusable lines).
         detail: String,
     },
+    /// Work that ran on a model file no longer imported (continuing it needs that base).
+    #[error("{what} {id} ran on {path}, which is not imported: import it on the Models screen")]
+    NotImported {
+        /// "evaluation", "training run".
+        what: &'static str,
+        /// Its id.
+        id: i64,
+        /// The model file or folder.
+        path: String,
+    },
     /// Evaluations that cannot be continued or compared as asked.
     #[error("{0}")]
     EvalMismatch(String),
@@ -69,12 +82,14 @@ impl AppError {
             Self::Train(e) => e.code(),
             Self::NoModel => "engine.no_model",
             Self::NoSuchJob(_) => "engine.no_such_job",
+            Self::NotPausable(_) => "engine.not_pausable",
             Self::Cancelled => "engine.cancelled",
             Self::Io { .. } => "app.io",
             Self::Window(_) => "app.window",
             Self::EngineStopped => "engine.stopped",
             Self::NoUsableItems { .. } => "eval.no_items",
             Self::EvalMismatch(_) => "eval.mismatch",
+            Self::NotImported { .. } => "engine.not_imported",
         }
     }
 

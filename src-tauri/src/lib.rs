@@ -2,6 +2,7 @@
 //! headless `citrus` command line and (with the `desktop` feature) the window's commands.
 
 #[cfg(feature = "desktop")]
+pub mod adapters;
 pub mod app;
 pub mod cli;
 pub mod engine;

@@ -14,8 +14,9 @@ use citrus_training::checkpoint;
 use citrus_training::config::{Duration, LoraSettings, TrainConfig};
 use citrus_training::dataset::{preview, Dataset};
 use citrus_training::trainer::{
-    check_new_run_folder, train, PreparedData, TrainEvent, TrainOutcome, TrainRequest,
+    check_new_run_folder, train, PreparedData, StepMetrics, TrainEvent, TrainOutcome, TrainRequest,
 };
+
 use citrus_training::TrainError;
 
 pub use citrus_types::training::{DataSource, DatasetReport, TrainChoices};
@@ -103,11 +104,10 @@ pub fn check_dataset(
     Ok((data, report))
 }
 
-/// Where the window keeps run `id`'s folder: `$CITRUS_HOME/training/run-ID`.
-pub fn default_run_dir(id: i64) -> PathBuf {
-    citrus_models::home::citrus_home()
-        .join("training")
-        .join(format!("run-{id}"))
+/// Where the window keeps run `id`'s folder: `training/run-ID` beside the store
+/// (`$CITRUS_HOME/training/run-ID`).
+pub fn default_run_dir(store: &Store, id: i64) -> PathBuf {
+    store.folder().join("training").join(format!("run-{id}"))
 }
 
 /// How a run is asked to stop: a pause keeps it resumable, a cancel ends it.
@@ -184,7 +184,7 @@ pub fn start_training(
     let out_dir = match out_dir {
         Some(dir) => dir,
         None => {
-            let dir = default_run_dir(id);
+            let dir = default_run_dir(store, id);
             store.set_train_dir(id, &dir)?;
             dir
         }
@@ -265,30 +265,46 @@ pub fn run_training(
 
 /// Writes what `event` adds to run `id`'s record.
 fn record_event(store: &Store, id: i64, event: &TrainEvent) -> crate::store::StoreResult<()> {
+    if let TrainEvent::Started { total_steps, .. } = event {
+        store.set_train_total(id, *total_steps)?;
+    }
+    match metric_point(event) {
+        Some(point) => store.record_train_point(id, &point),
+        None => Ok(()),
+    }
+}
+
+/// The point of the metric series an event adds: a training step or a validation pass.
+pub fn metric_point(event: &TrainEvent) -> Option<TrainPoint> {
     match event {
-        TrainEvent::Started { total_steps, .. } => store.set_train_total(id, *total_steps),
-        TrainEvent::Step(m) => store.record_train_point(
-            id,
-            &TrainPoint {
-                step: m.step,
-                kind: PointKind::Train,
-                loss: m.loss,
-                learning_rate: Some(m.learning_rate),
-                tokens_per_second: Some(m.tokens_per_second),
-                eta_seconds: Some(m.eta_seconds),
-            },
-        ),
-        TrainEvent::Validation { step, loss } => store.record_train_point(
-            id,
-            &TrainPoint {
-                step: *step,
-                kind: PointKind::Validation,
-                loss: *loss,
-                learning_rate: None,
-                tokens_per_second: None,
-                eta_seconds: None,
-            },
-        ),
-        TrainEvent::Preflight(_) | TrainEvent::Checkpoint { .. } => Ok(()),
+        TrainEvent::Step(metrics) => Some(step_point(metrics)),
+        TrainEvent::Validation { step, loss } => Some(validation_point(*step, *loss)),
+        TrainEvent::Preflight(_) | TrainEvent::Started { .. } | TrainEvent::Checkpoint { .. } => {
+            None
+        }
+    }
+}
+
+/// A training step's point.
+pub fn step_point(metrics: &StepMetrics) -> TrainPoint {
+    TrainPoint {
+        step: metrics.step,
+        kind: PointKind::Train,
+        loss: metrics.loss,
+        learning_rate: Some(metrics.learning_rate),
+        tokens_per_second: Some(metrics.tokens_per_second),
+        eta_seconds: Some(metrics.eta_seconds),
+    }
+}
+
+/// A validation pass's point.
+pub fn validation_point(step: usize, loss: f64) -> TrainPoint {
+    TrainPoint {
+        step,
+        kind: PointKind::Validation,
+        loss,
+        learning_rate: None,
+        tokens_per_second: None,
+        eta_seconds: None,
     }
 }

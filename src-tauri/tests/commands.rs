@@ -419,3 +419,195 @@ fn evaluations_run_as_jobs_report_items_and_compare() {
     assert_eq!(app.wait_for_evaluation(&first, "done")["done"], 3);
     assert!(app.ok("list_adapters", json!({})).is_array());
 }
+
+impl MockApp {
+    /// Polls `list_training_runs` until run `id` has `status`.
+    fn wait_for_training(&self, id: i64, status: &str) -> Value {
+        let start = Instant::now();
+        loop {
+            let runs = self.ok("list_training_runs", json!({}));
+            let run = runs.as_array().unwrap().iter().find(|r| r["id"] == id);
+            if let Some(run) = run {
+                if run["status"] == status {
+                    return run.clone();
+                }
+                assert_ne!(run["status"], "failed", "{run}");
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(180),
+                "training run {id} never became {status}: {run:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Polls until `list_runs` of `case` holds `count` finished runs; returns them.
+    fn finished_runs(&self, case: &Value, count: usize) -> Vec<Value> {
+        let start = Instant::now();
+        loop {
+            let runs = self.ok("list_runs", json!({"caseId": case}));
+            let done: Vec<Value> = runs
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|r| r["status"] == "done")
+                .cloned()
+                .collect();
+            if done.len() >= count {
+                return done;
+            }
+            assert!(start.elapsed() < Duration::from_secs(120), "{runs}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+#[test]
+fn training_checks_data_runs_pauses_resumes_and_its_adapter_reasons() {
+    let app = MockApp::new("commands-training");
+    let source = json!({"kind": "file", "path": common::training_small(), "format": "auto"});
+    let choices = |steps: usize| {
+        json!({"steps": steps, "grad_accum": 1, "max_len": 128, "val_split": 0.2, "rank": 4,
+               "alpha": 8.0, "learning_rate": 1e-3})
+    };
+
+    // The check: the bad line named, the preview told apart, the estimate before Start.
+    let check = app.ok(
+        "inspect_dataset",
+        json!({"source": source, "modelId": null, "choices": choices(4)}),
+    );
+    let report = &check["report"];
+    assert_eq!(report["format"], "citrus");
+    assert_eq!(report["examples"], 12);
+    assert_eq!(report["bad"][0]["line"], 5, "{report}");
+    assert!(report["bad"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("target"));
+    let segments = report["preview"]["segments"].as_array().unwrap();
+    assert!(segments.iter().any(|s| s["trained"] == true));
+    assert!(segments.iter().any(|s| s["trained"] == false));
+    assert!(report["train_tokens"]["trained_tokens"].as_u64().unwrap() > 0);
+    let estimate = &check["estimate"];
+    assert_eq!(estimate["total_steps"], 4);
+    assert!(estimate["memory"]["base_bytes"].as_u64().unwrap() > 100 << 20);
+    assert!(estimate["trainable_parameters"].as_u64().unwrap() > 0);
+    assert_eq!(
+        app.error_code(
+            "inspect_dataset",
+            json!({"source": source, "modelId": null, "choices": {"rank": 0}})
+        ),
+        "train.invalid_setting"
+    );
+    let missing = json!({"kind": "file", "path": "/no/such/data.jsonl", "format": "auto"});
+    assert_eq!(
+        app.error_code(
+            "inspect_dataset",
+            json!({"source": missing, "modelId": null, "choices": choices(4)})
+        ),
+        "train.io"
+    );
+
+    // A run of four steps: every point recorded, the adapter installed in the library.
+    let new = |steps| json!({"kind": "new", "source": source, "model_id": null, "choices": choices(steps)});
+    app.ok(
+        "start_training",
+        json!({"start": new(4), "events": "__CHANNEL__:1"}),
+    );
+    let run = app.wait_for_training(1, "done");
+    assert_eq!(run["step"], 4);
+    assert_eq!(run["total_steps"], 4);
+    assert_eq!(run["choices"]["rank"], 4);
+    let record = app.ok("get_training_run", json!({"id": 1}));
+    let points = record["points"].as_array().unwrap();
+    let train_points = points.iter().filter(|p| p["kind"] == "train").count();
+    assert_eq!(train_points, 4);
+    assert!(points.iter().any(|p| p["kind"] == "validation"));
+    let adapters = app.ok("list_adapters", json!({}));
+    let adapter = &adapters[0];
+    assert_eq!(adapter["name"], "run-1");
+    assert_eq!(adapter["active"], false);
+    assert_eq!(adapter["rank"], 4);
+    assert_eq!(adapter["steps"], 4);
+    assert_eq!(adapter["base_architecture"], "llama");
+    assert!(adapter["final_loss"].as_f64().is_some());
+
+    // Reasoning with the adapter, then without it: the runs say which.
+    let case = app.ok(
+        "create_case",
+        json!({"input": clinical("Crushing chest pain")}),
+    );
+    let options = json!({"mode": "free", "max_new_tokens": 8, "temperature": 0.0, "seed": 7});
+    app.ok("set_active_adapter", json!({"name": "run-1"}));
+    assert_eq!(app.ok("list_adapters", json!({}))[0]["active"], true);
+    app.ok(
+        "start_reasoning",
+        json!({"caseId": case, "options": options, "events": "__CHANNEL__:2"}),
+    );
+    app.finished_runs(&case, 1);
+    app.ok("set_active_adapter", json!({"name": null}));
+    app.ok(
+        "start_reasoning",
+        json!({"caseId": case, "options": options, "events": "__CHANNEL__:3"}),
+    );
+    let runs = app.finished_runs(&case, 2);
+    assert_eq!(runs[0]["adapter"], "run-1");
+    assert_eq!(runs[1]["adapter"], Value::Null);
+    assert_eq!(
+        app.error_code("set_active_adapter", json!({"name": "no-such"})),
+        "adapter.invalid"
+    );
+
+    // Pause at a step, resume to the end; a finished run is not resumed again.
+    let job = app.ok(
+        "start_training",
+        json!({"start": new(40), "events": "__CHANNEL__:4"}),
+    );
+    let start = Instant::now();
+    while app.ok("list_training_runs", json!({}))[0]["id"] != 2
+        || app.ok("list_training_runs", json!({}))[0]["step"] == 0
+    {
+        assert!(start.elapsed() < Duration::from_secs(120));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        app.error_code("pause_training", json!({"jobId": 999})),
+        "engine.no_such_job"
+    );
+    app.ok("pause_training", json!({"jobId": job}));
+    let paused = app.wait_for_training(2, "paused");
+    assert!(paused["step"].as_u64().unwrap() < 40, "{paused}");
+    app.ok(
+        "start_training",
+        json!({"start": {"kind": "resume", "id": 2}, "events": "__CHANNEL__:5"}),
+    );
+    let resumed = app.wait_for_training(2, "done");
+    assert_eq!(resumed["step"], 40);
+    let record = app.ok("get_training_run", json!({"id": 2}));
+    let steps: Vec<u64> = record["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["kind"] == "train")
+        .map(|p| p["step"].as_u64().unwrap())
+        .collect();
+    assert_eq!(steps, (1..=40).collect::<Vec<_>>());
+    assert_eq!(
+        app.error_code(
+            "start_training",
+            json!({"start": {"kind": "resume", "id": 2}, "events": "__CHANNEL__:6"})
+        ),
+        "store.finished"
+    );
+
+    // Delete: gone from the library.
+    app.ok("delete_adapter", json!({"name": "run-1"}));
+    let names: Vec<Value> = app
+        .ok("list_adapters", json!({}))
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].clone())
+        .collect();
+    assert_eq!(names, vec![json!("run-2")]);
+}

@@ -3,128 +3,73 @@
 
 use citrus_models::config::TransformerConfig;
 use citrus_models::memory::mib;
-use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TrainError};
 
-/// Where a run's memory goes, in bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MemoryPlan {
-    /// Base weights dequantized to f32 (a dense-base run).
-    pub base_dense_bytes: u64,
-    /// Base weights kept quantized (a quantized-base run), plus the largest layer dequantized
-    /// during the backward pass.
-    pub base_quantized_bytes: u64,
-    /// The base as this run holds it.
-    pub base_bytes: u64,
-    /// LoRA values, gradients (and their accumulation) and AdamW moments.
-    pub lora_bytes: u64,
-    /// Activations of the largest micro-batch: every block's input (activation
-    /// checkpointing) plus one block recomputed with its graph, and the trained logits.
-    pub activation_bytes: u64,
-}
+pub use citrus_types::training::{MemoryPlan, Preflight};
 
-impl MemoryPlan {
-    /// Estimates for `config`, `lora_parameters` trainable values and a micro-batch of
-    /// `batch` sequences of `tokens` tokens with `trained_rows` trained positions.
-    pub fn estimate(
-        config: &TransformerConfig,
-        quantized_weight_bytes: u64,
-        quantized_base: bool,
-        lora_parameters: usize,
-        batch: usize,
-        tokens: usize,
-        trained_rows: usize,
-    ) -> Self {
-        let f = 4u64;
-        let (h, ffn) = (config.hidden_size as u64, config.intermediate_size as u64);
-        let q = (config.num_heads * config.head_dim) as u64;
-        let kv = (config.num_kv_heads * config.head_dim) as u64;
-        let bt = (batch * tokens) as u64;
-        // Per token and layer: residual, norms (the differentiable RMS norm keeps its
-        // intermediates), projections and their rotary intermediates, the SwiGLU's four
-        // products, and four copies of the attention scores (scaled, masked, exp, softmax).
-        let per_token =
-            12 * h + 4 * (q + 2 * kv) + 5 * ffn + 4 * config.num_heads as u64 * tokens as u64;
-        let layer = bt * per_token * f;
-        let logits = trained_rows as u64 * config.vocab_size as u64 * f * 3;
-        let inputs = bt * h * f * (config.num_layers as u64 + 1);
-        let activation_bytes = inputs + 3 * layer + logits;
-        let base_dense_bytes = config.parameter_count() * f;
-        let widest = config.vocab_size.max(config.intermediate_size) as u64 * h * f;
-        let base_quantized_bytes = quantized_weight_bytes + widest;
-        Self {
-            base_dense_bytes,
-            base_quantized_bytes,
-            base_bytes: if quantized_base {
-                base_quantized_bytes
-            } else {
-                base_dense_bytes
-            },
-            lora_bytes: lora_parameters as u64 * f * 5,
-            activation_bytes,
-        }
-    }
-
-    /// The estimated peak.
-    pub fn total_bytes(&self) -> u64 {
-        self.base_bytes + self.lora_bytes + self.activation_bytes
-    }
-
-    /// "base 540 MiB + LoRA 3 MiB + activations 800 MiB".
-    pub fn describe(&self) -> String {
-        format!(
-            "base {} MiB + LoRA state {} MiB + activations {} MiB",
-            mib(self.base_bytes),
-            mib(self.lora_bytes),
-            mib(self.activation_bytes)
-        )
+/// Estimates where a run's memory goes for `config`, `lora_parameters` trainable values and a
+/// micro-batch of `batch` sequences of `tokens` tokens with `trained_rows` trained positions.
+pub fn estimate_memory(
+    config: &TransformerConfig,
+    quantized_weight_bytes: u64,
+    quantized_base: bool,
+    lora_parameters: usize,
+    batch: usize,
+    tokens: usize,
+    trained_rows: usize,
+) -> MemoryPlan {
+    let f = 4u64;
+    let (h, ffn) = (config.hidden_size as u64, config.intermediate_size as u64);
+    let q = (config.num_heads * config.head_dim) as u64;
+    let kv = (config.num_kv_heads * config.head_dim) as u64;
+    let bt = (batch * tokens) as u64;
+    // Per token and layer: residual, norms (the differentiable RMS norm keeps its
+    // intermediates), projections and their rotary intermediates, the SwiGLU's four
+    // products, and four copies of the attention scores (scaled, masked, exp, softmax).
+    let per_token =
+        12 * h + 4 * (q + 2 * kv) + 5 * ffn + 4 * config.num_heads as u64 * tokens as u64;
+    let layer = bt * per_token * f;
+    let logits = trained_rows as u64 * config.vocab_size as u64 * f * 3;
+    let inputs = bt * h * f * (config.num_layers as u64 + 1);
+    let activation_bytes = inputs + 3 * layer + logits;
+    let base_dense_bytes = config.parameter_count() * f;
+    let widest = config.vocab_size.max(config.intermediate_size) as u64 * h * f;
+    let base_quantized_bytes = quantized_weight_bytes + widest;
+    MemoryPlan {
+        base_dense_bytes,
+        base_quantized_bytes,
+        base_bytes: if quantized_base {
+            base_quantized_bytes
+        } else {
+            base_dense_bytes
+        },
+        lora_bytes: lora_parameters as u64 * f * 5,
+        activation_bytes,
     }
 }
 
-/// What is known before a run starts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Preflight {
-    /// The estimate.
-    pub memory: MemoryPlan,
-    /// The device.
-    pub device: String,
-    /// Memory the device has for the run (the loaded base included), when known.
-    pub available_bytes: Option<u64>,
-    /// Trainable parameters.
-    pub trainable_parameters: usize,
-    /// Steps the run takes (from the start, or from the checkpoint it resumes).
-    pub total_steps: usize,
-    /// Steps still to take.
-    pub remaining_steps: usize,
-    /// Peak resident memory measured over the calibration steps.
-    pub measured_peak_bytes: Option<u64>,
-    /// Seconds per optimizer step, from the calibration.
-    pub seconds_per_step: Option<f64>,
+/// "base 540 MiB + LoRA state 3 MiB + activations 800 MiB".
+pub fn describe(plan: &MemoryPlan) -> String {
+    format!(
+        "base {} MiB + LoRA state {} MiB + activations {} MiB",
+        mib(plan.base_bytes),
+        mib(plan.lora_bytes),
+        mib(plan.activation_bytes)
+    )
 }
 
-impl Preflight {
-    /// Refuses the run when the estimate exceeds what is available, with the numbers.
-    pub fn check_fits(&self) -> Result<()> {
-        let needed = self
-            .memory
-            .total_bytes()
-            .max(self.measured_peak_bytes.unwrap_or(0));
-        match self.available_bytes {
-            Some(available) if needed > available => Err(TrainError::TooLarge {
-                needed_mib: mib(needed),
-                detail: self.memory.describe(),
-                available_mib: available >> 20,
-                device: self.device.clone(),
-            }),
-            _ => Ok(()),
-        }
-    }
-
-    /// Estimated seconds for the remaining steps.
-    pub fn eta_seconds(&self) -> Option<f64> {
-        self.seconds_per_step
-            .map(|s| s * self.remaining_steps as f64)
+/// Refuses the run when the estimate (or the measured peak) exceeds what is available, with
+/// the numbers.
+pub fn check_fits(preflight: &Preflight) -> Result<()> {
+    match preflight.available_bytes {
+        Some(available) if preflight.needed_bytes() > available => Err(TrainError::TooLarge {
+            needed_mib: mib(preflight.needed_bytes()),
+            detail: describe(&preflight.memory),
+            available_mib: available >> 20,
+            device: preflight.device.clone(),
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -167,11 +112,11 @@ mod tests {
 
     #[test]
     fn estimates_scale_with_length_and_refuse_with_numbers() {
-        let short = MemoryPlan::estimate(&smollm(), 100 << 20, false, 1_000_000, 1, 256, 100);
-        let long = MemoryPlan::estimate(&smollm(), 100 << 20, false, 1_000_000, 1, 512, 100);
+        let short = estimate_memory(&smollm(), 100 << 20, false, 1_000_000, 1, 256, 100);
+        let long = estimate_memory(&smollm(), 100 << 20, false, 1_000_000, 1, 512, 100);
         assert!(long.activation_bytes > short.activation_bytes * 3 / 2);
         assert!(short.base_dense_bytes > 500 << 20);
-        let quantized = MemoryPlan::estimate(&smollm(), 100 << 20, true, 1_000_000, 1, 256, 100);
+        let quantized = estimate_memory(&smollm(), 100 << 20, true, 1_000_000, 1, 256, 100);
         assert!(quantized.total_bytes() < short.total_bytes());
         let preflight = Preflight {
             memory: long,
@@ -183,7 +128,7 @@ mod tests {
             measured_peak_bytes: None,
             seconds_per_step: Some(2.0),
         };
-        let err = preflight.check_fits().unwrap_err();
+        let err = check_fits(&preflight).unwrap_err();
         assert_eq!(err.code(), "train.too_large");
         assert!(err.to_string().contains("64 MiB available"), "{err}");
         assert_eq!(preflight.eta_seconds(), Some(20.0));

@@ -2,6 +2,7 @@
 //! definition, compiled into the shell (native) and the window (wasm), so the JSON the window
 //! reads is exactly what the shell writes. Only serde; no model code.
 
+pub mod adapter;
 pub mod case;
 pub mod evaluation;
 pub mod model;

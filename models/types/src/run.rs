@@ -85,6 +85,8 @@ pub struct RunSummary {
     pub case_id: i64,
     /// The model's name.
     pub model_name: String,
+    /// The LoRA adapter it reasoned with (library name or path), if any.
+    pub adapter: Option<String>,
     /// Free or guided.
     pub mode: String,
     /// Where it stands.
@@ -105,8 +107,6 @@ pub struct RunRecord {
     pub summary: RunSummary,
     /// The model file or folder.
     pub model_path: String,
-    /// The adapter, if any.
-    pub adapter: Option<String>,
     /// Settings as JSON.
     pub settings_json: String,
     /// The model's text so far.

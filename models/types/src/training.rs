@@ -136,6 +136,7 @@ pub enum DataSource {
 /// The settings a person chooses for a run, as the form and the command line offer them; the
 /// shell turns them into the trainer's configuration (and refuses what is out of range).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TrainChoices {
     /// LoRA rank: the adapter's width; higher learns more and costs more.
     pub rank: usize,
@@ -334,4 +335,71 @@ pub struct TrainRunRecord {
     pub run: TrainRunSummary,
     /// Its points, in step order.
     pub points: Vec<TrainPoint>,
+}
+
+/// Where a training run's memory goes, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemoryPlan {
+    /// Base weights dequantized to f32 (a dense-base run).
+    pub base_dense_bytes: u64,
+    /// Base weights kept quantized (a quantized-base run), plus the largest layer dequantized
+    /// during the backward pass.
+    pub base_quantized_bytes: u64,
+    /// The base as this run holds it.
+    pub base_bytes: u64,
+    /// LoRA values, gradients (and their accumulation) and AdamW moments.
+    pub lora_bytes: u64,
+    /// Activations of the largest micro-batch: every block's input (activation
+    /// checkpointing) plus one block recomputed with its graph, and the trained logits.
+    pub activation_bytes: u64,
+}
+
+impl MemoryPlan {
+    /// The estimated peak.
+    pub fn total_bytes(&self) -> u64 {
+        self.base_bytes + self.lora_bytes + self.activation_bytes
+    }
+}
+
+/// What is known before a run starts: the estimate, and after calibration steps on this
+/// device, the measured peak and time per step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Preflight {
+    /// The estimate.
+    pub memory: MemoryPlan,
+    /// The device.
+    pub device: String,
+    /// Memory the device has for the run (the loaded base included), when known.
+    pub available_bytes: Option<u64>,
+    /// Trainable parameters.
+    pub trainable_parameters: usize,
+    /// Steps the run takes (from the start, or from the checkpoint it resumes).
+    pub total_steps: usize,
+    /// Steps still to take.
+    pub remaining_steps: usize,
+    /// Peak resident memory measured over the calibration steps.
+    pub measured_peak_bytes: Option<u64>,
+    /// Seconds per optimizer step, from the calibration.
+    pub seconds_per_step: Option<f64>,
+}
+
+impl Preflight {
+    /// What the run needs: the estimate, or the measured peak when larger.
+    pub fn needed_bytes(&self) -> u64 {
+        self.memory
+            .total_bytes()
+            .max(self.measured_peak_bytes.unwrap_or(0))
+    }
+
+    /// Whether the run fits in what is available (true when that is unknown).
+    pub fn fits(&self) -> bool {
+        self.available_bytes
+            .is_none_or(|available| self.needed_bytes() <= available)
+    }
+
+    /// Estimated seconds for the remaining steps.
+    pub fn eta_seconds(&self) -> Option<f64> {
+        self.seconds_per_step
+            .map(|s| s * self.remaining_steps as f64)
+    }
 }

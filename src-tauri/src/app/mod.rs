@@ -57,7 +57,11 @@ pub fn with_commands<R: Runtime>(builder: Builder<R>, state: AppState) -> Builde
             commands::models::inspect_model,
             commands::models::engine_status,
             commands::models::load_model,
-            commands::models::list_adapters,
+            commands::adapters::list_adapters,
+            commands::adapters::set_active_adapter,
+            commands::adapters::delete_adapter,
+            commands::adapters::import_adapter_folder,
+            commands::adapters::export_adapter,
             commands::evaluations::pick_benchmark,
             commands::evaluations::inspect_benchmark,
             commands::evaluations::start_evaluation,
@@ -66,6 +70,12 @@ pub fn with_commands<R: Runtime>(builder: Builder<R>, state: AppState) -> Builde
             commands::evaluations::get_evaluation_item,
             commands::evaluations::compare_evaluation_runs,
             commands::evaluations::export_evaluation,
+            commands::training::pick_dataset,
+            commands::training::inspect_dataset,
+            commands::training::start_training,
+            commands::training::pause_training,
+            commands::training::list_training_runs,
+            commands::training::get_training_run,
         ])
 }
 

@@ -146,20 +146,13 @@ fn adapter_and_base(
     model: Option<&Path>,
 ) -> AppResult<(LoraAdapter, BaseFacts)> {
     let path = resolve_adapter(name_or_path)?;
-    let trained_on = if path.is_dir() && model.is_none() {
-        LoraAdapter::load(&path)?
-            .meta
-            .map(|m| PathBuf::from(m.base.path))
-            .filter(|p| p.exists())
-    } else {
-        None
+    let (adapter, base) = match model {
+        Some(model) => {
+            let base = BaseFacts::of_path(model)?;
+            (read_any(&path, &base)?.0, base)
+        }
+        None => crate::adapters::adapter_and_base(&path, || Ok(given_or_default_model(None)?))?,
     };
-    let base_path = match trained_on {
-        Some(path) => path,
-        None => given_or_default_model(model)?,
-    };
-    let base = BaseFacts::of_path(&base_path)?;
-    let (adapter, _) = read_any(&path, &base)?;
     eprintln!("base         {} ({})", base.name, base.path.display());
     Ok((adapter, base))
 }

@@ -13,6 +13,7 @@ use citrus_training::bench::{self, BenchRow};
 use citrus_training::bundle::{export_bundle, is_placeholder_id, BundleRequest};
 use citrus_training::config::TrainConfig;
 use citrus_training::dataset::{DataFormat, Dataset, Overlong};
+use citrus_training::preflight::describe;
 use citrus_training::trainer::{TrainEvent, TrainRequest};
 use citrus_training::TrainError;
 use clap::{ArgGroup, Args};
@@ -373,7 +374,7 @@ impl TrainView {
                 self.say(format!(
                     "pre-flight: peak ≈ {} MiB ({}); base dense f32 {} MiB vs quantized {} MiB; {} trainable parameters; {} available",
                     mib(m.total_bytes()),
-                    m.describe(),
+                    describe(m),
                     mib(m.base_dense_bytes),
                     mib(m.base_quantized_bytes),
                     p.trainable_parameters,

@@ -1,21 +1,21 @@
 //! Evaluation jobs: a model (with an adapter attached for the job only) on a benchmark file,
 //! through the same functions `citrus eval` uses, reporting each item as it finishes.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use citrus_models::model::Model;
-use citrus_training::adapter::library::resolve_adapter;
-use citrus_training::adapter::{detach, LoraAdapter};
+use citrus_training::adapter::detach;
 use serde::Deserialize;
 
-use super::{lock, Job, JobEvent, Shared};
+use super::{imported_model, lock, Job, JobEvent, Shared};
+use crate::adapters;
 use crate::error::{AppError, AppResult};
 use crate::evaluation::{
     read_benchmark, resume_evaluation, run_evaluation, start_evaluation, EvalChoices,
 };
 use crate::library;
-use crate::store::{ModelEntry, RunStatus, Store};
+use crate::store::{RunStatus, Store};
 
 /// What an evaluation job runs.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -79,7 +79,7 @@ impl Shared {
             }
             EvalRequest::Resume { id } => {
                 let run = store.eval_run(*id)?;
-                let entry = imported_model(&store, &run.spec.model_path, *id)?;
+                let entry = imported_model(&store, &run.spec.model_path, "evaluation", *id)?;
                 (entry, run.spec.adapter)
             }
         };
@@ -94,7 +94,7 @@ impl Shared {
         }
         let model = &mut loaded.model;
         if let Some(adapter) = &adapter {
-            for message in attach(model, adapter)? {
+            for message in adapters::attach(&store, model, adapter)? {
                 job.sink.send(JobEvent::Warning { message });
             }
         }
@@ -152,28 +152,4 @@ impl Shared {
             },
         )
     }
-}
-
-/// The imported model at `path`, which evaluation `id` ran on.
-fn imported_model(store: &Store, path: &str, id: i64) -> AppResult<ModelEntry> {
-    store
-        .models()?
-        .into_iter()
-        .find(|m| m.path == path)
-        .ok_or_else(|| {
-            AppError::EvalMismatch(format!(
-                "evaluation {id} ran on {path}, which is not imported: import it on the Models \
-                 screen, or continue with `citrus eval --resume {id}`"
-            ))
-        })
-}
-
-/// Attaches the adapter named `adapter` (library name, folder or file) to `model`; returns
-/// its warnings.
-fn attach(model: &mut Model, adapter: &str) -> AppResult<Vec<String>> {
-    let path = resolve_adapter(Path::new(adapter))?;
-    Ok(LoraAdapter::attach_path(&path, model)?
-        .into_iter()
-        .map(|warning| format!("adapter {adapter}: {warning}"))
-        .collect())
 }

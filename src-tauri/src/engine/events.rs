@@ -7,7 +7,8 @@ use serde::Serialize;
 
 use crate::error::ErrorReport;
 use crate::evaluation::EvalProgress;
-use crate::store::{RunRecord, RunStatus};
+use crate::store::{RunRecord, RunStatus, TrainPoint};
+use citrus_types::training::Preflight;
 
 /// One message of a job's stream.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -89,6 +90,49 @@ pub enum JobEvent {
         eval_id: i64,
         /// `done` or `cancelled`.
         status: RunStatus,
+    },
+    /// A training run was recorded (or taken over to continue).
+    TrainRecorded {
+        /// The run's id in the store.
+        train_id: i64,
+        /// The base model's name.
+        model_name: String,
+    },
+    /// The pre-flight estimate (memory, and time per step once calibrated) before the first
+    /// step; a run that does not fit fails next with `train.too_large`.
+    TrainPreflight {
+        /// The estimate.
+        preflight: Preflight,
+    },
+    /// Training starts (or continues) at `start_step`.
+    TrainStarted {
+        /// The first step to run.
+        start_step: usize,
+        /// Steps in all.
+        total_steps: usize,
+        /// Training examples.
+        train_examples: usize,
+        /// Validation examples.
+        validation_examples: usize,
+    },
+    /// A training step or validation pass finished.
+    TrainPoint {
+        /// Its point of the metric series.
+        point: TrainPoint,
+    },
+    /// A checkpoint was written (Resume continues from the latest).
+    TrainCheckpoint {
+        /// At this step.
+        step: usize,
+    },
+    /// The training run ended: done (its adapter written), paused or cancelled.
+    TrainEnded {
+        /// The run.
+        train_id: i64,
+        /// `done`, `paused` or `cancelled`.
+        status: RunStatus,
+        /// The library name of the adapter a finished run installed.
+        adapter: Option<String>,
     },
     /// The job failed; `run_id` is set when a (failed) run or evaluation was recorded.
     Failed {

@@ -1,10 +1,12 @@
 //! The job runner: one loaded model, and jobs (reasoning on a case, an evaluation on a
-//! benchmark file) queued and run one at a time on tokio's blocking pool. Each job can be
-//! stopped, streams to its [`JobSink`] and writes its work to the store as it goes (through the
-//! same functions `citrus reason --save` and `citrus eval` use).
+//! benchmark file, a training run) queued and run one at a time on tokio's blocking pool. Each
+//! job can be stopped (training also paused), streams to its [`JobSink`] and writes its work to
+//! the store as it goes (through the same functions `citrus reason --save`, `citrus eval` and
+//! `citrus train` use).
 
 mod evaluate;
 mod events;
+mod train;
 mod worker;
 
 use std::collections::VecDeque;
@@ -18,10 +20,12 @@ use citrus_models::reason::ReasonOptions;
 
 pub use evaluate::EvalRequest;
 pub use events::{JobEvent, JobSink};
+pub use train::TrainStart;
 
 use crate::error::{AppError, AppResult};
 use crate::library::{self, EngineSettings};
 use crate::store::{ModelEntry, Store};
+use crate::training::StopSignal;
 pub use citrus_types::model::EngineStatus;
 
 /// Identifies a job while it is queued or running.
@@ -39,6 +43,8 @@ pub enum Work {
     },
     /// An evaluation on a benchmark file, new or continued.
     Evaluate(EvalRequest),
+    /// A training run, new or continued.
+    Train(TrainStart),
 }
 
 /// A queued or running job.
@@ -46,6 +52,8 @@ struct Job {
     id: JobId,
     work: Work,
     cancel: CancelToken,
+    /// Pause or cancel; shares `cancel`.
+    stop: StopSignal,
     sink: Arc<dyn JobSink>,
 }
 
@@ -119,10 +127,12 @@ impl Engine {
     pub fn submit(&self, work: Work, sink: Arc<dyn JobSink>) -> JobId {
         let mut queue = lock(&self.shared.queue);
         queue.next_id += 1;
+        let cancel = CancelToken::new();
         let job = Arc::new(Job {
             id: queue.next_id,
             work,
-            cancel: CancelToken::new(),
+            stop: StopSignal::new(cancel.clone()),
+            cancel,
             sink,
         });
         queue.waiting.push_back(job.clone());
@@ -156,6 +166,27 @@ impl Engine {
         Ok(())
     }
 
+    /// Pauses a training job: a running one stops at its next step with a checkpoint and is
+    /// stored as paused (Resume continues it); a waiting one is dropped from the queue.
+    pub fn pause(&self, id: JobId) -> AppResult<()> {
+        let queue = lock(&self.shared.queue);
+        let job = queue
+            .running
+            .iter()
+            .chain(&queue.waiting)
+            .find(|job| job.id == id)
+            .ok_or(AppError::NoSuchJob(id))?;
+        if !matches!(job.work, Work::Train(_)) {
+            return Err(AppError::NotPausable(id));
+        }
+        if queue.running.as_ref().is_some_and(|job| job.id == id) {
+            job.stop.pause();
+            return Ok(());
+        }
+        drop(queue);
+        self.stop(id)
+    }
+
     /// The active model and whether it is loaded, running or has work waiting.
     pub fn status(&self, store: &Store) -> AppResult<EngineStatus> {
         let model = library::active_model(store)?;
@@ -187,6 +218,23 @@ impl Engine {
         Ok(entry)
     }
 
+    /// Calls `work` with model `entry` loaded as reasoning uses it (loading it first if
+    /// needed): what tokenizer-and-template work such as the training data check runs on.
+    /// Blocks while a reasoning or evaluation job holds the model: call it off the UI thread.
+    pub fn with_model<T>(
+        &self,
+        entry: &ModelEntry,
+        work: impl FnOnce(&Model) -> AppResult<T>,
+    ) -> AppResult<T> {
+        let store = Store::open_shared(&self.shared.store_path)?;
+        let settings = library::engine_settings(&store)?;
+        let mut slot = lock(&self.shared.model);
+        self.shared
+            .ensure_loaded(&mut slot, entry, &settings, &mut |_| {})?;
+        let loaded = slot.as_ref().ok_or(AppError::NoModel)?;
+        work(&loaded.model)
+    }
+
     /// Loads the active model on a background thread, so the first reasoning starts at once.
     pub fn preload(&self) {
         let shared = self.shared.clone();
@@ -203,4 +251,17 @@ impl Engine {
             }
         });
     }
+}
+
+/// The imported model at `path`, which `what` `id` ran on (continuing it needs that base).
+fn imported_model(store: &Store, path: &str, what: &'static str, id: i64) -> AppResult<ModelEntry> {
+    store
+        .models()?
+        .into_iter()
+        .find(|m| m.path == path)
+        .ok_or_else(|| AppError::NotImported {
+            what,
+            id,
+            path: path.to_string(),
+        })
 }

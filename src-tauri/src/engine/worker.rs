@@ -4,10 +4,11 @@ use citrus_models::reasoning::Validate;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use citrus_models::model::Model;
+use citrus_models::model::{LoadOptions, Model};
 use citrus_models::reason::ReasonOptions;
 
 use super::{lock, Job, JobEvent, LoadedModel, Shared, Work};
+use crate::adapters;
 use crate::error::{AppError, AppResult};
 use crate::library::{self, EngineSettings};
 use crate::recorded::reason_and_record;
@@ -53,6 +54,7 @@ impl Shared {
         match &job.work {
             Work::Reason { case_id, options } => self.run_reasoning(job, *case_id, options),
             Work::Evaluate(request) => self.run_evaluation(job, request),
+            Work::Train(start) => self.run_train(job, start),
         }
     }
 
@@ -89,6 +91,9 @@ impl Shared {
         let Some(loaded) = slot.as_mut() else {
             return Err(AppError::NoModel);
         };
+        for message in adapters::apply_active_adapter(&store, &mut loaded.model)? {
+            job.sink.send(JobEvent::Warning { message });
+        }
         let model_name = loaded.model.info().name.clone();
         let started = Instant::now();
         let mut last_progress = Instant::now();
@@ -149,20 +154,7 @@ impl Shared {
         *lock(&self.loaded) = None;
         let options = library::load_options(settings)?;
         let message = format!("Loading {}", entry.name);
-        progress(JobEvent::Loading {
-            message: message.clone(),
-            fraction: 0.0,
-        });
-        let mut last = Instant::now();
-        let model = Model::load(std::path::Path::new(&entry.path), &options, &mut |p| {
-            if last.elapsed() >= PROGRESS_INTERVAL || p.loaded_bytes == p.total_bytes {
-                last = Instant::now();
-                progress(JobEvent::Loading {
-                    message: message.clone(),
-                    fraction: p.loaded_bytes as f64 / p.total_bytes.max(1) as f64,
-                });
-            }
-        })?;
+        let model = load_reporting(entry, &options, &message, progress)?;
         *slot = Some(LoadedModel {
             entry: entry.clone(),
             settings: settings.clone(),
@@ -171,4 +163,32 @@ impl Shared {
         *lock(&self.loaded) = Some(entry.id);
         Ok(())
     }
+}
+
+/// Loads `entry` with `options`, reporting [`JobEvent::Loading`] with `message` to `progress`
+/// a few times a second.
+pub(super) fn load_reporting(
+    entry: &ModelEntry,
+    options: &LoadOptions,
+    message: &str,
+    progress: &mut dyn FnMut(JobEvent),
+) -> AppResult<Model> {
+    let mut report = |fraction| {
+        progress(JobEvent::Loading {
+            message: message.to_string(),
+            fraction,
+        })
+    };
+    report(0.0);
+    let mut last = Instant::now();
+    Ok(Model::load(
+        std::path::Path::new(&entry.path),
+        options,
+        &mut |p| {
+            if last.elapsed() >= PROGRESS_INTERVAL || p.loaded_bytes == p.total_bytes {
+                last = Instant::now();
+                report(p.loaded_bytes as f64 / p.total_bytes.max(1) as f64);
+            }
+        },
+    )?)
 }

@@ -89,6 +89,12 @@ impl Store {
         &self.path
     }
 
+    /// The folder the store file is in: the app's data folder (`$CITRUS_HOME` for the app's
+    /// own store), where the window keeps training runs and the adapter library beside it.
+    pub fn folder(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+
     /// How many runs were found unfinished (and marked interrupted) when the store opened.
     pub fn recovered_runs(&self) -> usize {
         self.recovered_runs

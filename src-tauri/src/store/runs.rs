@@ -137,7 +137,7 @@ fn parse_stage(name: &str) -> StoreResult<Stage> {
 }
 
 const SUMMARY_COLUMNS: &str =
-    "id, case_id, model_name, mode, status, answer, generated_tokens, started_at";
+    "id, case_id, model_name, mode, status, answer, generated_tokens, started_at, adapter";
 
 fn read_summary(row: &rusqlite::Row<'_>) -> rusqlite::Result<(RunSummary, String)> {
     let status: String = row.get(4)?;
@@ -151,6 +151,7 @@ fn read_summary(row: &rusqlite::Row<'_>) -> rusqlite::Result<(RunSummary, String
             answer: row.get(5)?,
             generated_tokens: row.get(6)?,
             started_at: row.get(7)?,
+            adapter: row.get(8)?,
         },
         status,
     ))
@@ -234,7 +235,7 @@ impl Store {
     /// A run with its text and steps.
     pub fn run(&self, id: i64) -> StoreResult<RunRecord> {
         let sql = format!(
-            "SELECT {SUMMARY_COLUMNS}, model_path, adapter, settings_json, raw_text, option, correct,
+            "SELECT {SUMMARY_COLUMNS}, model_path, settings_json, raw_text, option, correct,
                     structured, error, seconds, finished_at, differential_json FROM runs WHERE id = ?1"
         );
         let (mut record, status, differential) = self
@@ -243,8 +244,7 @@ impl Store {
                 let (summary, status) = read_summary(row)?;
                 let record = RunRecord {
                     summary,
-                    model_path: row.get(8)?,
-                    adapter: row.get(9)?,
+                    model_path: row.get(9)?,
                     settings_json: row.get(10)?,
                     raw_text: row.get(11)?,
                     steps: Vec::new(),

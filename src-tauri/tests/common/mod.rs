@@ -82,3 +82,12 @@ pub fn medqa() -> String {
         .display()
         .to_string()
 }
+
+/// The small training set shipped for the tests: 12 short citrus records and, on line 5, one
+/// without its target.
+pub fn training_small() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/data/training-small.jsonl")
+        .display()
+        .to_string()
+}

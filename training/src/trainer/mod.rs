@@ -24,7 +24,7 @@ use crate::config::{Duration, TrainConfig};
 use crate::dataset::{tokenize_dataset, Dataset, TokenizedDataset, TokenizedExample};
 use crate::error::{Result, TrainError};
 use crate::optim::{clip_global_norm, learning_rate, AdamW};
-use crate::preflight::{peak_since_reset, reset_peak, MemoryPlan, Preflight};
+use crate::preflight::{check_fits, estimate_memory, peak_since_reset, reset_peak, Preflight};
 
 pub use batch::{Batch, DataStream};
 pub use metrics::{MetricsLog, StepMetrics};
@@ -207,17 +207,7 @@ impl<'a> Run<'a> {
         check_base_mode(model, config)?;
         let data = PreparedData::new(dataset, model, config)?;
         let n = data.train.examples.len();
-        let total_samples = match config.duration {
-            Duration::Epochs(e) => e * n,
-            Duration::Steps(s) => s * config.sequences_per_step(),
-        };
-        let stream = DataStream::new(
-            n,
-            config.seed,
-            total_samples,
-            config.batch_size,
-            config.grad_accum,
-        );
+        let stream = data_stream(config, n);
         let identity = BaseIdentity::of(model);
         let fresh = CheckpointState {
             step: 0,
@@ -265,7 +255,7 @@ impl<'a> Run<'a> {
     ) -> Result<TrainOutcome> {
         let preflight = self.preflight(model)?;
         on_event(&TrainEvent::Preflight(preflight.clone()));
-        preflight.check_fits()?;
+        check_fits(&preflight)?;
         let total = self.state.total_steps;
         let (eval_every, checkpoint_every) = (
             interval(self.request.eval_every, total),
@@ -458,45 +448,21 @@ impl<'a> Run<'a> {
     /// The estimate, calibrated by forward and backward passes over the longest micro-batch.
     fn preflight(&self, model: &Model) -> Result<Preflight> {
         let config = &self.request.config;
-        let info = model.info();
-        let longest = self
-            .data
-            .train
-            .examples
-            .iter()
-            .max_by_key(|e| e.ids.len())
-            .into_iter()
-            .cycle()
-            .take(config.batch_size)
-            .collect::<Vec<_>>();
+        let longest = longest_batch(&self.data, config.batch_size);
         let batch = Batch::new(&longest, model.transformer().device())?;
-        let memory = MemoryPlan::estimate(
-            &info.config,
-            quantized_bytes(model),
-            config.quantized_base,
-            self.slots.parameters(),
-            config.batch_size,
-            longest.first().map_or(1, |e| e.ids.len()),
-            batch.trained_tokens,
-        );
-        let available = if model.transformer().device().is_cpu() {
-            available_system_memory()
-                .map(|a| a + citrus_models::memory::resident_memory().unwrap_or(0))
-        } else {
-            None
-        };
         let mut preflight = Preflight {
-            memory,
-            device: info.device.clone(),
-            available_bytes: available,
-            trainable_parameters: self.slots.parameters(),
-            total_steps: self.state.total_steps,
             remaining_steps: self.state.total_steps - self.state.step,
-            measured_peak_bytes: None,
-            seconds_per_step: None,
+            ..estimate_for(
+                model,
+                config,
+                &self.data,
+                self.slots.parameters(),
+                &longest,
+                &batch,
+            )
         };
         // Refuse before calibrating: the calibration itself could exhaust memory.
-        preflight.check_fits()?;
+        check_fits(&preflight)?;
         if self.request.calibration_steps > 0 {
             reset_peak();
             let mut seconds = f64::MAX;
@@ -519,6 +485,96 @@ impl<'a> Run<'a> {
         }
         Ok(preflight)
     }
+}
+
+/// The pre-flight estimate of a new run of `config` on `data` with `model` as its base, before
+/// anything is attached or calibrated (what the Training screen shows before Start).
+pub fn estimate(model: &Model, data: &PreparedData, config: &TrainConfig) -> Result<Preflight> {
+    let info = model.info();
+    let lora_parameters: usize = config
+        .lora
+        .targets
+        .iter()
+        .map(|target| {
+            let (out, inp) = target.shape(&info.config);
+            config.lora.rank * (out + inp) * info.config.num_layers
+        })
+        .sum();
+    let longest = longest_batch(data, config.batch_size);
+    let batch = Batch::new(&longest, model.transformer().device())?;
+    Ok(estimate_for(
+        model,
+        config,
+        data,
+        lora_parameters,
+        &longest,
+        &batch,
+    ))
+}
+
+/// The uncalibrated estimate for a run with `lora_parameters` trainable values whose largest
+/// micro-batch is `batch`, made of `longest`.
+fn estimate_for(
+    model: &Model,
+    config: &TrainConfig,
+    data: &PreparedData,
+    lora_parameters: usize,
+    longest: &[&TokenizedExample],
+    batch: &Batch,
+) -> Preflight {
+    let info = model.info();
+    let memory = estimate_memory(
+        &info.config,
+        quantized_bytes(model),
+        config.quantized_base,
+        lora_parameters,
+        config.batch_size,
+        longest.first().map_or(1, |e| e.ids.len()),
+        batch.trained_tokens,
+    );
+    let available = if model.transformer().device().is_cpu() {
+        available_system_memory().map(|a| a + citrus_models::memory::resident_memory().unwrap_or(0))
+    } else {
+        None
+    };
+    let total_steps = data_stream(config, data.train.examples.len()).total_steps();
+    Preflight {
+        memory,
+        device: info.device.clone(),
+        available_bytes: available,
+        trainable_parameters: lora_parameters,
+        total_steps,
+        remaining_steps: total_steps,
+        measured_peak_bytes: None,
+        seconds_per_step: None,
+    }
+}
+
+/// The order in which a run of `config` on `examples` training examples visits them.
+fn data_stream(config: &TrainConfig, examples: usize) -> DataStream {
+    let total_samples = match config.duration {
+        Duration::Epochs(e) => e * examples,
+        Duration::Steps(s) => s * config.sequences_per_step(),
+    };
+    DataStream::new(
+        examples,
+        config.seed,
+        total_samples,
+        config.batch_size,
+        config.grad_accum,
+    )
+}
+
+/// The longest training example, `batch_size` times: the micro-batch that peaks.
+fn longest_batch(data: &PreparedData, batch_size: usize) -> Vec<&TokenizedExample> {
+    data.train
+        .examples
+        .iter()
+        .max_by_key(|e| e.ids.len())
+        .into_iter()
+        .cycle()
+        .take(batch_size)
+        .collect()
 }
 
 /// Steps between validations or checkpoints: `every`, or five times over the run.

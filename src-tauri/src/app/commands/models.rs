@@ -1,5 +1,4 @@
-//! Models: import through a file dialog, inspect, choose and load the active one; the
-//! adapter library.
+//! Models: import through a file dialog, inspect, choose and load the active one.
 
 use std::path::PathBuf;
 
@@ -14,7 +13,6 @@ use crate::engine::{EngineStatus, JobEvent};
 use crate::error::{AppError, AppResult};
 use crate::library::{self, EngineSettings, Inspection};
 use crate::store::{ModelEntry, Store};
-use citrus_training::adapter::library::{self as adapter_library, LibraryEntry};
 use citrus_types::model::ListedModel;
 
 /// Every imported model.
@@ -102,18 +100,6 @@ pub async fn load_model(
         engine.load(id, &settings, &mut |event| {
             let _ = progress.send(event);
         })
-    })
-    .await
-}
-
-/// The adapters in the library (`$CITRUS_HOME/adapters`), each with its settings or why it
-/// cannot be read.
-#[tauri::command]
-pub async fn list_adapters() -> AppResult<Vec<LibraryEntry>> {
-    blocking(|| {
-        Ok(adapter_library::list_adapters(
-            &adapter_library::adapters_dir(),
-        )?)
     })
     .await
 }
