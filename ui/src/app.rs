@@ -6,7 +6,7 @@ use crate::errors;
 use crate::state::{use_app, AppState, Screen, NAV};
 use crate::views::{
     case::CaseView, cases::CasesView, evaluation::EvaluationView, models::ModelsView,
-    review::ReviewView,
+    review::ReviewView, training::TrainingView,
 };
 
 /// The root component.
@@ -31,6 +31,7 @@ pub fn App() -> impl IntoView {
                         Screen::Review => view! { <ReviewView/> }.into_any(),
                         Screen::Models => view! { <ModelsView/> }.into_any(),
                         Screen::Evaluation => view! { <EvaluationView/> }.into_any(),
+                        Screen::Training => view! { <TrainingView/> }.into_any(),
                     }}
                 </div>
                 <footer id="decision-support-note" role="note">

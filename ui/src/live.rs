@@ -27,6 +27,8 @@ pub struct LiveRun {
     pub run_id: Option<i64>,
     /// The model producing the run.
     pub model_name: String,
+    /// The adapter applied, if any.
+    pub adapter: Option<String>,
     /// Whether the run is in guided mode.
     pub guided: bool,
     /// The guided stage now running.
@@ -76,6 +78,7 @@ impl LiveRun {
                 self.loading = None;
                 self.run_id = msg.get("run_id").and_then(Value::as_i64);
                 self.model_name = text("model_name").to_string();
+                self.adapter = msg.get("adapter").and_then(Value::as_str).map(str::to_string);
             }
             "text" => self.raw.push_str(text("text")),
             "stage" => self.stage = Some(text("stage").to_string()),

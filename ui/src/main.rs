@@ -8,6 +8,7 @@ mod errors;
 mod format;
 mod live;
 mod live_eval;
+mod live_train;
 mod state;
 mod types;
 mod views;

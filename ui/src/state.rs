@@ -9,6 +9,7 @@ use serde_json::json;
 use crate::api::{self, ApiError};
 use crate::live::LiveRun;
 use crate::live_eval::LiveEval;
+use crate::live_train::LiveTraining;
 use crate::types::{EngineStatus, QueuedReview};
 
 /// A top-level screen.
@@ -24,6 +25,8 @@ pub enum Screen {
     Models,
     /// Benchmark evaluations.
     Evaluation,
+    /// Fine-tuning LoRA adapters.
+    Training,
 }
 
 /// One entry of the sidebar navigation.
@@ -57,6 +60,11 @@ pub const NAV: &[NavEntry] = &[
         screen: Screen::Evaluation,
         id: "nav-evaluation",
         label: "Evaluation",
+    },
+    NavEntry {
+        screen: Screen::Training,
+        id: "nav-training",
+        label: "Training",
     },
 ];
 
@@ -114,6 +122,8 @@ pub struct AppState {
     pub session: RwSignal<Option<Session>>,
     /// The evaluation job started from this window (running or last finished).
     pub evaluation: RwSignal<Option<LiveEval>>,
+    /// The training job started from this window (running or last finished).
+    pub training: RwSignal<Option<LiveTraining>>,
 }
 
 impl AppState {
@@ -133,6 +143,7 @@ impl AppState {
             engine: RwSignal::new(None),
             session: RwSignal::new(None),
             evaluation: RwSignal::new(None),
+            training: RwSignal::new(None),
         };
         provide_context(state);
         state

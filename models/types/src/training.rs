@@ -403,3 +403,13 @@ impl Preflight {
             .map(|s| s * self.remaining_steps as f64)
     }
 }
+
+/// What the dataset check shows before Start: the validation report and the pre-flight
+/// estimate (memory and steps; time per step is measured when the run starts).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetCheck {
+    /// Bad records, token statistics, examples left out and the preview.
+    pub report: DatasetReport,
+    /// Memory, steps and whether it fits.
+    pub estimate: Preflight,
+}

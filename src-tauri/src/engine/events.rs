@@ -32,6 +32,8 @@ pub enum JobEvent {
         run_id: i64,
         /// The model's name.
         model_name: String,
+        /// The adapter applied (library name or path), if any.
+        adapter: Option<String>,
     },
     /// Model text as generated.
     Text {

@@ -95,6 +95,7 @@ impl Shared {
             job.sink.send(JobEvent::Warning { message });
         }
         let model_name = loaded.model.info().name.clone();
+        let adapter = loaded.model.adapter().map(str::to_string);
         let started = Instant::now();
         let mut last_progress = Instant::now();
         let mut tokens = 0;
@@ -109,6 +110,7 @@ impl Shared {
                 job.sink.send(JobEvent::Started {
                     run_id: id,
                     model_name: model_name.clone(),
+                    adapter: adapter.clone(),
                 });
             },
             &mut |event| {

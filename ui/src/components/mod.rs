@@ -1,5 +1,6 @@
 //! Reusable pieces of the window.
 
 pub mod confirm;
+pub mod fields;
 pub mod run_parts;
 pub mod run_view;

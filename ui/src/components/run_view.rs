@@ -38,14 +38,24 @@ pub struct RunView {
     pub seconds: f64,
     /// Why the run failed, in words.
     pub error: Option<String>,
-    /// The model's name.
+    /// The model's name, with the adapter applied if any (`SmolLM2 + run-1`).
     pub model_name: String,
+}
+
+/// "model + adapter", or the model alone.
+fn with_adapter(model: &str, adapter: Option<&str>) -> String {
+    match adapter {
+        Some(adapter) => format!("{model} + {adapter}"),
+        None => model.to_string(),
+    }
 }
 
 fn status_text(status: &str, queued_ahead: u32, loading: Option<f64>) -> String {
     match status {
         "starting" => "Starting…".into(),
-        "queued" => format!("Queued — {queued_ahead} ahead"),
+        "queued" => format!(
+            "Queued — {queued_ahead} job(s) ahead on the engine (training or another run); pause training to reason now"
+        ),
         "loading" => match loading {
             Some(f) => format!("Loading model — {:.0}%", f * 100.0),
             None => "Loading model".into(),
@@ -76,7 +86,7 @@ impl RunView {
             tokens: run.summary.generated_tokens.max(0) as u64,
             seconds: run.seconds.unwrap_or(0.0),
             error: run.error.clone(),
-            model_name: run.summary.model_name.clone(),
+            model_name: with_adapter(&run.summary.model_name, run.summary.adapter.as_deref()),
         }
     }
 
@@ -99,7 +109,7 @@ impl RunView {
             tokens: live.tokens,
             seconds: live.seconds,
             error: live.error.as_ref().map(errors::describe),
-            model_name: live.model_name.clone(),
+            model_name: with_adapter(&live.model_name, live.adapter.as_deref()),
             ..Self::default()
         }
     }

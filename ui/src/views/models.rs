@@ -84,6 +84,7 @@ pub fn ModelsView() -> impl IntoView {
             <Show when=move || selected.with(Option::is_some)>
                 <ModelDetail selected=selected settings=settings on_loaded=Callback::new(move |()| reload())/>
             </Show>
+            <crate::views::adapters::AdapterLibrary/>
         </section>
     }
 }

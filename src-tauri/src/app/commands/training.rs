@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Runtime, State};
 use tauri_plugin_dialog::DialogExt;
@@ -15,9 +14,9 @@ use crate::engine::{JobEvent, JobId, TrainStart, Work};
 use crate::error::{AppError, AppResult};
 use crate::library;
 use crate::store::{Store, StoreError, TrainRunRecord, TrainRunSummary};
-use crate::training::{check_dataset, read_dataset, train_config, DataSource, DatasetReport};
+use crate::training::{check_dataset, read_dataset, train_config, DataSource};
 use citrus_training::trainer::estimate;
-use citrus_types::training::{Preflight, TrainChoices};
+use citrus_types::training::{DatasetCheck, TrainChoices};
 
 /// Asks for a training data file (JSONL or a JSON array); None when the user cancels.
 #[tauri::command]
@@ -38,15 +37,6 @@ pub async fn pick_dataset<R: Runtime>(app: AppHandle<R>) -> AppResult<Option<Str
             .transpose()
     })
     .await
-}
-
-/// What a dataset check shows before Start.
-#[derive(Debug, Serialize)]
-pub struct DatasetCheck {
-    /// Bad records, token statistics, examples left out and the preview.
-    pub report: DatasetReport,
-    /// Memory, steps and whether it fits (time per step is measured when the run starts).
-    pub estimate: Preflight,
 }
 
 /// Reads `source`, tokenizes it through the base's template with `choices` and estimates the

@@ -41,6 +41,7 @@ pub fn RunsTab() -> impl IntoView {
                     <tr>
                         <th>"#"</th>
                         <th>"Model"</th>
+                        <th>"Adapter"</th>
                         <th>"Mode"</th>
                         <th>"Status"</th>
                         <th>"Answer"</th>
@@ -88,6 +89,7 @@ fn RunRow(run: RunSummary) -> impl IntoView {
         >
             <td>{id}</td>
             <td>{run.model_name}</td>
+            <td class="adapter-cell">{run.adapter.unwrap_or_else(|| "base".into())}</td>
             <td>{run.mode}</td>
             <td><span class=format!("status-pill status-{}", run.status)>{run.status.to_string()}</span></td>
             <td class="answer-cell">{run.answer.unwrap_or_default()}</td>
@@ -116,7 +118,7 @@ fn RunPicker(
                         .map(|run| {
                             view! {
                                 <option value=run.id.to_string() selected=move || chosen.get() == Some(run.id)>
-                                    {format!("#{} · {} · {} · {}", run.id, run.model_name, run.mode, run.status)}
+                                    {format!("#{} · {}{} · {} · {}", run.id, run.model_name, run.adapter.as_ref().map_or(String::new(), |a| format!(" + {a}")), run.mode, run.status)}
                                 </option>
                             }
                         })
@@ -155,6 +157,7 @@ fn CompareColumn(chosen: RwSignal<Option<i64>>) -> impl IntoView {
                 <dl class="run-facts">
                     <dt>"Run"</dt><dd>{get(|r| format!("#{} · {}", r.summary.id, r.summary.status))}</dd>
                     <dt>"Model"</dt><dd>{get(|r| r.summary.model_name.clone())}</dd>
+                    <dt>"Adapter"</dt><dd class="compare-adapter">{get(|r| r.summary.adapter.clone().unwrap_or_else(|| "none (base model)".into()))}</dd>
                     <dt>"Mode"</dt><dd>{get(|r| r.summary.mode.clone())}</dd>
                     <dt>"Settings"</dt><dd class="settings">{get(settings_of)}</dd>
                     <dt>"Tokens"</dt><dd>{get(|r| format!("{} in {}", r.summary.generated_tokens, format::elapsed(r.seconds.unwrap_or(0.0))))}</dd>

@@ -7,8 +7,9 @@ use serde_json::{json, Value};
 
 use super::use_screen;
 use crate::api;
+use crate::components::fields::NumberField;
 use crate::live_eval::{self, LiveEval};
-use crate::types::{AdapterEntry, BenchmarkInfo, ListedModel};
+use crate::types::{AdapterListing, BenchmarkInfo, ListedModel};
 
 /// Which items run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,7 +89,7 @@ pub fn NewEvaluation() -> impl IntoView {
     let choices = Choices::new();
     let info = RwSignal::new(None::<BenchmarkInfo>);
     let models = RwSignal::new(Vec::<ListedModel>::new());
-    let adapters = RwSignal::new(Vec::<AdapterEntry>::new());
+    let adapters = RwSignal::new(Vec::<AdapterListing>::new());
     spawn_local(async move {
         match api::call::<Vec<ListedModel>>("list_models", json!({})).await {
             Ok(list) => {
@@ -102,7 +103,7 @@ pub fn NewEvaluation() -> impl IntoView {
             }
             Err(err) => app.report(err),
         }
-        match api::call::<Vec<AdapterEntry>>("list_adapters", json!({})).await {
+        match api::call::<Vec<AdapterListing>>("list_adapters", json!({})).await {
             Ok(list) => {
                 adapters.try_set(list);
             }
@@ -258,37 +259,6 @@ pub fn NewEvaluation() -> impl IntoView {
                 </Show>
             </div>
         </div>
-    }
-}
-
-/// A labelled number input bound to `value` (text that does not parse is ignored).
-#[component]
-fn NumberField<T>(
-    id: &'static str,
-    label: &'static str,
-    value: RwSignal<T>,
-    #[prop(default = "0")] min: &'static str,
-    #[prop(default = "1")] step: &'static str,
-) -> impl IntoView
-where
-    T: std::str::FromStr + ToString + Send + Sync + Clone + 'static,
-{
-    view! {
-        <label>
-            {label}
-            <input
-                id=id
-                type="number"
-                min=min
-                step=step
-                prop:value=move || value.get().to_string()
-                on:change=move |ev| {
-                    if let Ok(parsed) = event_target_value(&ev).parse() {
-                        value.set(parsed);
-                    }
-                }
-            />
-        </label>
     }
 }
 

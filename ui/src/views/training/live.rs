@@ -1,0 +1,168 @@
+//! The training job of this window, live: where it stands (queued behind other work, loading,
+//! calibrating, training), the chart, loss, learning rate, tokens/s and ETA; Pause, Cancel,
+//! Resume; once done, the installed adapter and a button to reason with it.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use serde_json::{json, Value};
+
+use super::chart::LossChart;
+use super::use_screen;
+use crate::api;
+use crate::format;
+use crate::live_train::{self, LiveTraining};
+use crate::types::{TrainPoint, TrainRunRecord};
+
+/// The live panel (shown once a job was started from this window).
+#[component]
+pub fn LiveTrainingPanel() -> impl IntoView {
+    let screen = use_screen();
+    let app = screen.app;
+    let live = app.training;
+    // Points recorded before this job (a resumed run), fetched when the run is known.
+    let earlier = RwSignal::new(Vec::<TrainPoint>::new());
+    let fetched_for = RwSignal::new(None::<i64>);
+    Effect::new(move |_| {
+        let Some((id, start_step)) = live.with(|t| {
+            t.as_ref()
+                .and_then(|t| t.train_id.map(|id| (id, t.start_step)))
+        }) else {
+            return;
+        };
+        if fetched_for.get_untracked() == Some(id) || start_step == 0 {
+            return;
+        }
+        fetched_for.set(Some(id));
+        spawn_local(async move {
+            if let Ok(record) = api::call::<TrainRunRecord>("get_training_run", json!({ "id": id })).await {
+                let kept = record.points.into_iter().filter(|p| p.step <= start_step).collect();
+                earlier.try_set(kept);
+            }
+        });
+    });
+    let get = move |f: fn(&LiveTraining) -> String| {
+        move || live.with(|t| t.as_ref().map(f).unwrap_or_default())
+    };
+    let active = move || live.with(|t| t.as_ref().is_some_and(LiveTraining::active));
+    let status = move || live.with(|t| t.as_ref().map(|t| t.status.clone()).unwrap_or_default());
+    let points = Signal::derive(move || {
+        let mut all = earlier.get();
+        live.with(|t| {
+            if let Some(t) = t {
+                if t.start_step == 0 {
+                    all.clear();
+                }
+                all.extend(t.points.iter().cloned());
+            }
+        });
+        all
+    });
+    let total = Signal::derive(move || live.with(|t| t.as_ref().map_or(0, |t| t.total_steps)));
+    let resume = move |_| {
+        let Some(id) = live.with_untracked(|t| t.as_ref().and_then(|t| t.train_id)) else {
+            return;
+        };
+        fetched_for.set(None);
+        live_train::start(app, json!({ "kind": "resume", "id": id }), move || screen.reload());
+    };
+    let use_adapter = move |_| {
+        let Some(name) = live.with_untracked(|t| t.as_ref().and_then(|t| t.adapter.clone())) else {
+            return;
+        };
+        spawn_local(async move {
+            match api::call::<Value>("set_active_adapter", json!({ "name": name })).await {
+                Ok(_) => app.refresh_engine(),
+                Err(err) => app.report(err),
+            }
+        });
+    };
+
+    view! {
+        <Show when=move || live.with(Option::is_some)>
+            <div id="live-training" class="panel live-training" data-status=status>
+                <div class="live-head">
+                    <h3 class="first">{move || live.with(|t| match t.as_ref().and_then(|t| t.train_id) {
+                        Some(id) => format!("Training run #{id}"),
+                        None => "Training run".to_string(),
+                    })}</h3>
+                    <span class=move || format!("status-pill status-{}", status())>{status}</span>
+                    <span class="muted">{get(|t| t.model_name.clone())}</span>
+                </div>
+                <p id="train-phase" class="muted">{get(phase)}</p>
+                <Show when=move || live.with(|t| t.as_ref().is_some_and(|t| t.total_steps > 0))>
+                    <progress
+                        id="train-progress"
+                        max=move || total.get().to_string()
+                        value=move || live.with(|t| t.as_ref().and_then(LiveTraining::last_step).map_or(0, |p| p.step)).to_string()
+                    ></progress>
+                </Show>
+                <dl id="train-metrics" class="metrics">
+                    <dt>"Step"</dt><dd id="train-step">{get(|t| format!("{} / {}", t.last_step().map_or(t.start_step, |p| p.step), t.total_steps))}</dd>
+                    <dt>"Loss"</dt><dd>{get(|t| t.last_step().map_or("–".into(), |p| format!("{:.4}", p.loss)))}</dd>
+                    <dt>"Validation loss"</dt><dd>{get(last_validation)}</dd>
+                    <dt>"Learning rate"</dt><dd>{get(|t| t.last_step().and_then(|p| p.learning_rate).map_or("–".into(), |lr| format!("{lr:.2e}")))}</dd>
+                    <dt>"Tokens/s"</dt><dd>{get(|t| t.last_step().and_then(|p| p.tokens_per_second).map_or("–".into(), |r| format!("{r:.0}")))}</dd>
+                    <dt>"ETA"</dt><dd>{get(|t| t.last_step().and_then(|p| p.eta_seconds).filter(|_| t.active()).map_or("–".into(), format::duration))}</dd>
+                </dl>
+                <LossChart id="live-loss-chart" points=points total_steps=total/>
+                <div class="actions">
+                    <Show when=active>
+                        <button id="pause-training" class="secondary" on:click=move |_| live_train::stop(app, true)>"Pause"</button>
+                        <button id="cancel-training" class="danger" on:click=move |_| live_train::stop(app, false)>"Cancel"</button>
+                    </Show>
+                    <Show when=move || status() == "paused">
+                        <button id="resume-training" on:click=resume>"Resume"</button>
+                        <span class="muted">"Paused with a checkpoint; Resume continues from it."</span>
+                    </Show>
+                    <Show when=move || live.with(|t| t.as_ref().is_some_and(|t| t.adapter.is_some()))>
+                        <span id="installed-adapter">{get(|t| format!("Adapter “{}” installed.", t.adapter.clone().unwrap_or_default()))}</span>
+                        <button id="use-trained-adapter" on:click=use_adapter>"Reason with it"</button>
+                    </Show>
+                </div>
+            </div>
+        </Show>
+    }
+}
+
+/// What the job is doing, in words.
+fn phase(t: &LiveTraining) -> String {
+    match t.status.as_str() {
+        "starting" => "Starting…".into(),
+        "queued" => format!(
+            "Waiting: {} job(s) ahead on the engine (reasoning or an evaluation). One heavy job runs at a time.",
+            t.queued_ahead
+        ),
+        "loading" => t.loading.as_ref().map_or("Loading…".into(), |(message, fraction)| {
+            format!("{message} ({})", format::percent(*fraction))
+        }),
+        "calibrating" => "Measuring memory and time per step on this machine…".into(),
+        "running" => match &t.preflight {
+            Some(p) => format!(
+                "Peak memory ≈ {}{} · {} per step",
+                format::bytes(p.needed_bytes()),
+                p.available_bytes.map_or(String::new(), |a| format!(" of {}", format::bytes(a))),
+                p.seconds_per_step.map_or("–".into(), |s| format!("{s:.2} s"))
+            ),
+            None => "Training…".into(),
+        },
+        "done" => "Done: the adapter is written and installed in the library.".into(),
+        "paused" => format!(
+            "Paused at step {}.",
+            t.checkpoint.or(t.last_step().map(|p| p.step)).unwrap_or(t.start_step)
+        ),
+        "cancelled" => "Cancelled.".into(),
+        "failed" => t
+            .error
+            .as_ref()
+            .map_or("Failed.".into(), |e| format!("Failed: {}", crate::errors::describe(e))),
+        other => other.to_string(),
+    }
+}
+
+fn last_validation(t: &LiveTraining) -> String {
+    t.points
+        .iter()
+        .rev()
+        .find(|p| p.kind == crate::types::PointKind::Validation)
+        .map_or("–".into(), |p| format!("{:.4}", p.loss))
+}
