@@ -2,11 +2,12 @@
 //! WebKitWebDriver, on the default model and a real store. One journey, as a physician takes
 //! it: create a case, reason (steps appear live), stop a run, compare runs, review and export,
 //! look at the models, evaluate the model on a benchmark file (stop, continue, browse,
-//! compare), restart and find everything, then kill the app mid-reasoning and find the partial
-//! run marked interrupted. Screenshots of every screen land in
+//! compare), restart and find everything, kill the app mid-reasoning and find the partial run
+//! marked interrupted, then fine-tune an adapter (see `training.rs`) and reason with it. Screenshots of every screen land in
 //! `tests/e2e/screenshots/` (or `$CITRUS_SCREENSHOTS`).
 
 mod display;
+mod training;
 mod webdriver;
 
 use std::path::{Path, PathBuf};
@@ -441,6 +442,13 @@ fn a_physician_reasons_reviews_restarts_and_survives_a_kill() {
         t.contains("24-year-old")
     });
     journey.shot(&app, "review-queue");
+
+    // 13. Training: a small dataset checked, trained with the chart filling in, paused and
+    //     resumed, cancelled; the app killed mid-run and the run resumed after a restart; the
+    //     new adapter used for reasoning and compared with the base model's run.
+    training::train(&mut journey, &app);
+    let app = training::kill_and_resume(&mut journey, app);
+    training::compare_with_adapter(&mut journey, &app);
     app.quit();
     let _ = std::fs::remove_dir_all(&home);
 }

@@ -187,6 +187,13 @@ impl Session {
             .unwrap_or_else(|e| panic!("script failed: {e}"))
     }
 
+    /// Runs an asynchronous script in the page (its last argument is the callback that
+    /// returns the result) and returns its result.
+    pub fn script_async(&self, source: &str, args: Value) -> Value {
+        self.post("/execute/async", json!({"script": source, "args": args}))
+            .unwrap_or_else(|e| panic!("script failed: {e}"))
+    }
+
     /// Selects the option with value `value` of the select matching `css`.
     pub fn select(&self, css: &str, value: &str) {
         self.find(css);

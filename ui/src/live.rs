@@ -78,7 +78,10 @@ impl LiveRun {
                 self.loading = None;
                 self.run_id = msg.get("run_id").and_then(Value::as_i64);
                 self.model_name = text("model_name").to_string();
-                self.adapter = msg.get("adapter").and_then(Value::as_str).map(str::to_string);
+                self.adapter = msg
+                    .get("adapter")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
             }
             "text" => self.raw.push_str(text("text")),
             "stage" => self.stage = Some(text("stage").to_string()),

@@ -236,7 +236,7 @@ fn RunStatus(shown: Memo<Option<RunView>>) -> impl IntoView {
                 class:hidden=move || shown.with(|s| s.as_ref().and_then(|s| s.loading).is_none())
             ></progress>
             <span class="spacer"></span>
-            <span class="muted model-name">{part(shown, |s| s.model_name.clone())}</span>
+            <span id="run-model" class="muted model-name">{part(shown, |s| s.model_name.clone())}</span>
             <span id="tokens-per-second" class="metric">{part(shown, |s| format::rate(s.tokens, s.seconds))}</span>
             <span id="elapsed" class="metric">{part(shown, |s| format::elapsed(s.seconds))}</span>
             <span class="run-error">{part(shown, |s| s.error.clone().unwrap_or_default())}</span>

@@ -99,10 +99,10 @@ pub fn LossChart(
         }
         .into_any()
     };
-    let train_count = move || points.with(|p| p.iter().filter(|p| p.kind == PointKind::Train).count());
-    let validation_count = move || {
-        points.with(|p| p.iter().filter(|p| p.kind == PointKind::Validation).count())
-    };
+    let train_count =
+        move || points.with(|p| p.iter().filter(|p| p.kind == PointKind::Train).count());
+    let validation_count =
+        move || points.with(|p| p.iter().filter(|p| p.kind == PointKind::Validation).count());
     view! {
         <figure class="loss-chart">
             <svg

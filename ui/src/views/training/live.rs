@@ -34,8 +34,14 @@ pub fn LiveTrainingPanel() -> impl IntoView {
         }
         fetched_for.set(Some(id));
         spawn_local(async move {
-            if let Ok(record) = api::call::<TrainRunRecord>("get_training_run", json!({ "id": id })).await {
-                let kept = record.points.into_iter().filter(|p| p.step <= start_step).collect();
+            if let Ok(record) =
+                api::call::<TrainRunRecord>("get_training_run", json!({ "id": id })).await
+            {
+                let kept = record
+                    .points
+                    .into_iter()
+                    .filter(|p| p.step <= start_step)
+                    .collect();
                 earlier.try_set(kept);
             }
         });
@@ -63,7 +69,9 @@ pub fn LiveTrainingPanel() -> impl IntoView {
             return;
         };
         fetched_for.set(None);
-        live_train::start(app, json!({ "kind": "resume", "id": id }), move || screen.reload());
+        live_train::start(app, json!({ "kind": "resume", "id": id }), move || {
+            screen.reload()
+        });
     };
     let use_adapter = move |_| {
         let Some(name) = live.with_untracked(|t| t.as_ref().and_then(|t| t.adapter.clone())) else {

@@ -48,7 +48,9 @@ fn RunRow(run: TrainRunSummary) -> impl IntoView {
     let id = run.id;
     let dataset = std::path::Path::new(&run.spec.dataset_name)
         .file_name()
-        .map_or(run.spec.dataset_name.clone(), |n| n.to_string_lossy().into_owned());
+        .map_or(run.spec.dataset_name.clone(), |n| {
+            n.to_string_lossy().into_owned()
+        });
     view! {
         <tr
             class="run-row train-run-row"
@@ -92,12 +94,22 @@ fn RunDetail() -> impl IntoView {
             }
         });
     });
-    let points = Signal::derive(move || record.with(|r| r.as_ref().map(|r| r.points.clone()).unwrap_or_default()));
-    let total = Signal::derive(move || record.with(|r| r.as_ref().map_or(0, |r| r.run.spec.total_steps)));
-    let training_now = move || app.training.with(|t| t.as_ref().is_some_and(LiveTraining::active));
+    let points = Signal::derive(move || {
+        record.with(|r| r.as_ref().map(|r| r.points.clone()).unwrap_or_default())
+    });
+    let total =
+        Signal::derive(move || record.with(|r| r.as_ref().map_or(0, |r| r.run.spec.total_steps)));
+    let training_now = move || {
+        app.training
+            .with(|t| t.as_ref().is_some_and(LiveTraining::active))
+    };
     let resume = move |_| {
-        let Some(id) = screen.selected.get_untracked() else { return };
-        live_train::start(app, json!({ "kind": "resume", "id": id }), move || screen.reload());
+        let Some(id) = screen.selected.get_untracked() else {
+            return;
+        };
+        live_train::start(app, json!({ "kind": "resume", "id": id }), move || {
+            screen.reload()
+        });
     };
     move || {
         record.get().map(|r| {
