@@ -41,6 +41,14 @@ fn wait_for_live(app: &Session, what: &str, status: &str) {
     });
 }
 
+/// Scrolls the element `css` to the top of the window (before a screenshot).
+fn show(app: &Session, css: &str) {
+    app.script(
+        "document.querySelector(arguments[0]).scrollIntoView({block: 'start'});",
+        json!([css]),
+    );
+}
+
 /// Training points drawn on the chart `css`.
 fn chart_points(app: &Session, css: &str) -> usize {
     app.all(css)
@@ -82,6 +90,7 @@ pub fn train(journey: &mut Journey, app: &Session) {
     assert!(app
         .text(&app.find("#train-estimate"))
         .contains("Peak memory"));
+    show(app, "#dataset-check");
     journey.shot(app, "training-data");
 
     // Twelve steps: points appear while it runs; paused, then resumed to the end.
@@ -91,6 +100,7 @@ pub fn train(journey: &mut Journey, app: &Session) {
             && live_status(app).as_deref() == Some("running"))
         .then_some(())
     });
+    show(app, "#live-training");
     journey.shot(app, "training-live");
     app.click("#pause-training");
     wait_for_live(app, "the run paused", "paused");
@@ -103,6 +113,7 @@ pub fn train(journey: &mut Journey, app: &Session) {
     app.wait_until("the finished run's chart", || {
         (chart_points(app, "#run-loss-chart") == 12).then_some(())
     });
+    show(app, "#train-run-detail");
     journey.shot(app, "training-done");
 
     // A long run, cancelled: it stays cancelled (no Resume).

@@ -115,9 +115,8 @@ impl LiveTraining {
 }
 
 /// Starts a training job for `start` (`{"kind": "new", …}` or `{"kind": "resume", "id": N}`);
-/// progress lands in `app.training`. Does nothing while one is active. `on_end` runs when the
-/// job ends (the screen reloads its runs).
-pub fn start(app: AppState, start: Value, on_end: impl Fn() + 'static) {
+/// progress lands in `app.training`. Does nothing while one is active.
+pub fn start(app: AppState, start: Value) {
     if app
         .training
         .with_untracked(|t| t.as_ref().is_some_and(LiveTraining::active))
@@ -131,13 +130,8 @@ pub fn start(app: AppState, start: Value, on_end: impl Fn() + 'static) {
     }));
     let hooks = JobHooks {
         on_message: move |msg: &Value| {
-            let ended = live
-                .try_update(|t| t.as_mut().is_some_and(|t| t.apply(msg)))
-                .unwrap_or(false);
-            if ended || msg.get("kind").and_then(Value::as_str) == Some("train_recorded") {
-                on_end();
-            }
-            ended
+            live.try_update(|t| t.as_mut().is_some_and(|t| t.apply(msg)))
+                .unwrap_or(false)
         },
         on_accepted: move |job| {
             live.try_update(|t| {

@@ -8,8 +8,8 @@ use tauri::ipc::Channel;
 use tauri::{AppHandle, Runtime, State};
 use tauri_plugin_dialog::DialogExt;
 
-use super::blocking;
 use super::reasoning::ChannelSink;
+use super::{blocking, pick_file};
 use crate::app::AppState;
 use crate::engine::{EvalRequest, JobEvent, JobId, Work};
 use crate::error::{AppError, AppResult};
@@ -22,21 +22,12 @@ use crate::store::EvalRunSummary;
 /// Asks for a benchmark file (JSONL); None when the user cancels.
 #[tauri::command]
 pub async fn pick_benchmark<R: Runtime>(app: AppHandle<R>) -> AppResult<Option<String>> {
-    blocking(move || {
-        let picked = app
-            .dialog()
-            .file()
-            .set_title("Choose a benchmark file")
-            .add_filter("Benchmark (JSON lines)", &["jsonl", "json"])
-            .blocking_pick_file();
-        picked
-            .map(|p| {
-                p.into_path()
-                    .map(|p| p.display().to_string())
-                    .map_err(|e| AppError::Window(e.to_string()))
-            })
-            .transpose()
-    })
+    pick_file(
+        app,
+        "Choose a benchmark file",
+        "Benchmark (JSON lines)",
+        &["jsonl", "json"],
+    )
     .await
 }
 

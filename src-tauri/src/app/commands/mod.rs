@@ -19,3 +19,30 @@ async fn blocking<T: Send + 'static>(
         .await
         .map_err(|_| crate::error::AppError::EngineStopped)?
 }
+
+/// Asks for one file through the dialog titled `title`, filtered to `extensions` (described as
+/// `kind`); its path, or None when the user cancels.
+async fn pick_file<R: tauri::Runtime>(
+    app: tauri::AppHandle<R>,
+    title: &'static str,
+    kind: &'static str,
+    extensions: &'static [&'static str],
+) -> crate::error::AppResult<Option<String>> {
+    use tauri_plugin_dialog::DialogExt;
+    blocking(move || {
+        let picked = app
+            .dialog()
+            .file()
+            .set_title(title)
+            .add_filter(kind, extensions)
+            .blocking_pick_file();
+        picked
+            .map(|p| {
+                p.into_path()
+                    .map(|p| p.display().to_string())
+                    .map_err(|e| crate::error::AppError::Window(e.to_string()))
+            })
+            .transpose()
+    })
+    .await
+}

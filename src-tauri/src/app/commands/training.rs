@@ -5,10 +5,9 @@ use std::sync::Arc;
 
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Runtime, State};
-use tauri_plugin_dialog::DialogExt;
 
-use super::blocking;
 use super::reasoning::ChannelSink;
+use super::{blocking, pick_file};
 use crate::app::AppState;
 use crate::engine::{JobEvent, JobId, TrainStart, Work};
 use crate::error::{AppError, AppResult};
@@ -21,21 +20,12 @@ use citrus_types::training::{DatasetCheck, TrainChoices};
 /// Asks for a training data file (JSONL or a JSON array); None when the user cancels.
 #[tauri::command]
 pub async fn pick_dataset<R: Runtime>(app: AppHandle<R>) -> AppResult<Option<String>> {
-    blocking(move || {
-        let picked = app
-            .dialog()
-            .file()
-            .set_title("Choose training data")
-            .add_filter("Training data (JSON lines or JSON)", &["jsonl", "json"])
-            .blocking_pick_file();
-        picked
-            .map(|p| {
-                p.into_path()
-                    .map(|p| p.display().to_string())
-                    .map_err(|e| AppError::Window(e.to_string()))
-            })
-            .transpose()
-    })
+    pick_file(
+        app,
+        "Choose training data",
+        "Training data (JSON lines or JSON)",
+        &["jsonl", "json"],
+    )
     .await
 }
 

@@ -162,7 +162,7 @@ pub fn NewTraining() -> impl IntoView {
             "model_id": choices.model_id.get_untracked(),
             "choices": choices.settings(),
         });
-        live_train::start(app, start, move || screen.reload());
+        live_train::start(app, start);
     };
 
     view! {

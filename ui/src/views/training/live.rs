@@ -69,9 +69,7 @@ pub fn LiveTrainingPanel() -> impl IntoView {
             return;
         };
         fetched_for.set(None);
-        live_train::start(app, json!({ "kind": "resume", "id": id }), move || {
-            screen.reload()
-        });
+        live_train::start(app, json!({ "kind": "resume", "id": id }));
     };
     let use_adapter = move |_| {
         let Some(name) = live.with_untracked(|t| t.as_ref().and_then(|t| t.adapter.clone())) else {

@@ -65,6 +65,18 @@ pub fn TrainingView() -> impl IntoView {
     };
     provide_context(screen);
     screen.reload();
+    // The list follows the live job: a run recorded, ended, paused (also after leaving and
+    // coming back to this screen while it ran).
+    let app = screen.app;
+    Effect::new(move |previous: Option<Option<(Option<i64>, String)>>| {
+        let now = app
+            .training
+            .with(|t| t.as_ref().map(|t| (t.train_id, t.status.clone())));
+        if previous.is_some_and(|previous| previous != now) {
+            screen.reload();
+        }
+        now
+    });
     view! {
         <section id="view-training" class="view">
             <header class="view-header">
@@ -73,8 +85,8 @@ pub fn TrainingView() -> impl IntoView {
                     "Fine-tune a LoRA adapter on this machine's data with the model that reasons; nothing leaves it."
                 </p>
             </header>
-            <form::NewTraining/>
             <live::LiveTrainingPanel/>
+            <form::NewTraining/>
             <runs::TrainingRuns/>
         </section>
     }

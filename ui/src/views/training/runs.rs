@@ -107,9 +107,7 @@ fn RunDetail() -> impl IntoView {
         let Some(id) = screen.selected.get_untracked() else {
             return;
         };
-        live_train::start(app, json!({ "kind": "resume", "id": id }), move || {
-            screen.reload()
-        });
+        live_train::start(app, json!({ "kind": "resume", "id": id }));
     };
     move || {
         record.get().map(|r| {
