@@ -193,6 +193,53 @@ pub(crate) struct JobHooks<M, A, R> {
     pub on_refused: R,
 }
 
+/// A job the window keeps in one app-wide signal (an evaluation, a training run).
+pub(crate) trait LiveJob: Send + Sync + 'static {
+    /// The state before the shell answers.
+    fn starting() -> Self;
+    /// Whether it is still queued, loading or running.
+    fn active(&self) -> bool;
+    /// Folds one channel message in; true when the job ended.
+    fn apply(&mut self, msg: &Value) -> bool;
+    /// The shell accepted it as `job`; true when Stop was pressed meanwhile.
+    fn accepted(&mut self, job: i64) -> bool;
+    /// The shell refused it.
+    fn refused(&mut self, error: ApiError);
+}
+
+/// Starts `command` with `args` as the job kept in `live` (nothing while one is active);
+/// calls `stop` when Stop was pressed before the shell returned the job's id.
+pub(crate) fn launch_into<J: LiveJob>(
+    app: AppState,
+    live: RwSignal<Option<J>>,
+    command: &'static str,
+    args: Value,
+    stop: impl FnOnce() + 'static,
+) {
+    if live.with_untracked(|j| j.as_ref().is_some_and(J::active)) {
+        return;
+    }
+    live.set(Some(J::starting()));
+    let hooks = JobHooks {
+        on_message: move |msg: &Value| {
+            live.try_update(|j| j.as_mut().is_some_and(|j| j.apply(msg)))
+                .unwrap_or(false)
+        },
+        on_accepted: move |job| {
+            live.try_update(|j| j.as_mut().is_some_and(|j| j.accepted(job)))
+                .unwrap_or(false)
+        },
+        on_refused: move |error| {
+            live.try_update(|j| {
+                if let Some(j) = j.as_mut() {
+                    j.refused(error);
+                }
+            });
+        },
+    };
+    launch(app, command, args, hooks, stop);
+}
+
 /// Starts a job: calls `command` with `args` plus a channel as `events`, and hands every
 /// message to the hooks until the job ends (then the engine status is refreshed). Calls `stop`
 /// when Stop was pressed before the shell returned the job's id.

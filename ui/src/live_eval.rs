@@ -6,7 +6,7 @@ use leptos::task::spawn_local;
 use serde_json::{json, Value};
 
 use crate::api::{self, ApiError};
-use crate::live::{launch, JobHooks};
+use crate::live::{launch_into, LiveJob};
 use crate::state::AppState;
 use crate::types::ItemRecord;
 
@@ -45,6 +45,33 @@ pub struct LiveEval {
     pub error: Option<ApiError>,
     /// Stop was pressed before the shell returned the job id.
     pub stop_requested: bool,
+}
+
+impl LiveJob for LiveEval {
+    fn starting() -> Self {
+        Self {
+            status: "starting".into(),
+            ..Self::default()
+        }
+    }
+
+    fn active(&self) -> bool {
+        LiveEval::active(self)
+    }
+
+    fn apply(&mut self, msg: &Value) -> bool {
+        LiveEval::apply(self, msg)
+    }
+
+    fn accepted(&mut self, job: i64) -> bool {
+        self.job_id = Some(job);
+        self.stop_requested
+    }
+
+    fn refused(&mut self, error: ApiError) {
+        self.status = "failed".into();
+        self.error = Some(error);
+    }
 }
 
 impl LiveEval {
@@ -116,47 +143,10 @@ impl LiveEval {
 /// Starts an evaluation job for `request` (`{"kind": "new", …}` or `{"kind": "resume",
 /// "id": N}`); progress lands in `app.evaluation`. Does nothing while one is active.
 pub fn start(app: AppState, request: Value) {
-    if app
-        .evaluation
-        .with_untracked(|e| e.as_ref().is_some_and(LiveEval::active))
-    {
-        return;
-    }
-    let live = app.evaluation;
-    live.set(Some(LiveEval {
-        status: "starting".into(),
-        ..LiveEval::default()
-    }));
-    let hooks = JobHooks {
-        on_message: move |msg: &Value| {
-            live.try_update(|e| e.as_mut().is_some_and(|e| e.apply(msg)))
-                .unwrap_or(false)
-        },
-        on_accepted: move |job| {
-            live.try_update(|e| {
-                e.as_mut().is_some_and(|e| {
-                    e.job_id = Some(job);
-                    e.stop_requested
-                })
-            })
-            .unwrap_or(false)
-        },
-        on_refused: move |err| {
-            live.try_update(|e| {
-                if let Some(e) = e.as_mut() {
-                    e.status = "failed".into();
-                    e.error = Some(err);
-                }
-            });
-        },
-    };
-    launch(
-        app,
-        "start_evaluation",
-        json!({ "request": request }),
-        hooks,
-        move || stop(app),
-    );
+    let args = json!({ "request": request });
+    launch_into(app, app.evaluation, "start_evaluation", args, move || {
+        stop(app)
+    });
 }
 
 /// Asks the shell to stop the evaluation job; it ends cancelled and can be continued.

@@ -7,7 +7,7 @@ use leptos::task::spawn_local;
 use serde_json::{json, Value};
 
 use crate::api::{self, ApiError};
-use crate::live::{launch, JobHooks};
+use crate::live::{launch_into, LiveJob};
 use crate::state::AppState;
 use crate::types::{PointKind, Preflight, TrainPoint};
 
@@ -42,6 +42,33 @@ pub struct LiveTraining {
     pub error: Option<ApiError>,
     /// Pause (true) or cancel (false) was pressed before the shell returned the job id.
     pub stop_requested: Option<bool>,
+}
+
+impl LiveJob for LiveTraining {
+    fn starting() -> Self {
+        Self {
+            status: "starting".into(),
+            ..Self::default()
+        }
+    }
+
+    fn active(&self) -> bool {
+        LiveTraining::active(self)
+    }
+
+    fn apply(&mut self, msg: &Value) -> bool {
+        LiveTraining::apply(self, msg)
+    }
+
+    fn accepted(&mut self, job: i64) -> bool {
+        self.job_id = Some(job);
+        self.stop_requested.is_some()
+    }
+
+    fn refused(&mut self, error: ApiError) {
+        self.status = "failed".into();
+        self.error = Some(error);
+    }
 }
 
 impl LiveTraining {
@@ -117,53 +144,15 @@ impl LiveTraining {
 /// Starts a training job for `start` (`{"kind": "new", …}` or `{"kind": "resume", "id": N}`);
 /// progress lands in `app.training`. Does nothing while one is active.
 pub fn start(app: AppState, start: Value) {
-    if app
-        .training
-        .with_untracked(|t| t.as_ref().is_some_and(LiveTraining::active))
-    {
-        return;
-    }
     let live = app.training;
-    live.set(Some(LiveTraining {
-        status: "starting".into(),
-        ..LiveTraining::default()
-    }));
-    let hooks = JobHooks {
-        on_message: move |msg: &Value| {
-            live.try_update(|t| t.as_mut().is_some_and(|t| t.apply(msg)))
-                .unwrap_or(false)
-        },
-        on_accepted: move |job| {
-            live.try_update(|t| {
-                t.as_mut().is_some_and(|t| {
-                    t.job_id = Some(job);
-                    t.stop_requested.is_some()
-                })
-            })
-            .unwrap_or(false)
-        },
-        on_refused: move |err| {
-            live.try_update(|t| {
-                if let Some(t) = t.as_mut() {
-                    t.status = "failed".into();
-                    t.error = Some(err);
-                }
-            });
-        },
-    };
-    let pause_first = move || {
+    let stop_first = move || {
         let pause = live
             .with_untracked(|t| t.as_ref().and_then(|t| t.stop_requested))
             .unwrap_or(true);
         stop(app, pause);
     };
-    launch(
-        app,
-        "start_training",
-        json!({ "start": start }),
-        hooks,
-        pause_first,
-    );
+    let args = json!({ "start": start });
+    launch_into(app, live, "start_training", args, stop_first);
 }
 
 /// Asks the shell to pause the training job (`pause`: it keeps a checkpoint and can be
