@@ -20,6 +20,16 @@ pub trait TokenConstraint {
     /// Records the token that was chosen; returns true when the constraint is satisfied and
     /// generation should stop.
     fn accept(&mut self, token: u32) -> Result<bool>;
+    /// The tokens the constraint allows as the only continuation from here (a JSON key, the
+    /// rest of an enum value), already accepted; empty when the next token is a real choice.
+    /// Generation feeds them to the model in one batch instead of one forward pass each.
+    fn forced_tokens(&mut self) -> Vec<u32> {
+        Vec::new()
+    }
+    /// Whether the constraint is satisfied and generation should stop.
+    fn is_complete(&self) -> bool {
+        false
+    }
 }
 
 /// Our tokenizer as llguidance's token environment.
@@ -155,5 +165,16 @@ impl TokenConstraint for JsonConstraint {
             .consume_token(token)
             .map_err(|_| self.error("token rejected"))?;
         Ok(self.matcher.is_stopped())
+    }
+
+    fn forced_tokens(&mut self) -> Vec<u32> {
+        if self.matcher.is_stopped() {
+            return Vec::new();
+        }
+        self.matcher.consume_ff_tokens()
+    }
+
+    fn is_complete(&self) -> bool {
+        self.matcher.is_stopped()
     }
 }

@@ -225,7 +225,34 @@ pub fn generate_constrained(
         if prompt_len + generated.len() >= context {
             break StopReason::ContextFull;
         }
-        logits = model.forward(&[token], false)?.to_vec1::<f32>()?;
+        let mut feed = vec![token];
+        if let Some(constraint) = constraint.as_deref_mut() {
+            // What the constraint forces goes through the model in one batch.
+            let room = (request.max_new_tokens - generated.len())
+                .min(context - prompt_len - generated.len());
+            let mut hit_stop_string = false;
+            for forced in constraint.forced_tokens().into_iter().take(room) {
+                generated.push(forced);
+                feed.push(forced);
+                if stream.push(forced, on_text)? {
+                    hit_stop_string = true;
+                    break;
+                }
+            }
+            if hit_stop_string {
+                break StopReason::StopString;
+            }
+            if constraint.is_complete() {
+                break StopReason::Complete;
+            }
+            if generated.len() >= request.max_new_tokens {
+                break StopReason::MaxTokens;
+            }
+            if prompt_len + generated.len() >= context {
+                break StopReason::ContextFull;
+            }
+        }
+        logits = model.forward(&feed, false)?.to_vec1::<f32>()?;
     };
     stream.finish(on_text)?;
     Ok(GenerationOutput {

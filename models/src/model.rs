@@ -395,6 +395,46 @@ impl Model {
         self.tokenizer.encode_prompt(&text)
     }
 
+    /// Whether the chat template opens a `<think>` section itself at the end of the prompt
+    /// (DeepSeek-R1 and Qwen3-style templates), so the reply starts inside it.
+    pub fn prompt_opens_think(&self, messages: &[ChatMessage]) -> Result<bool> {
+        let text = self.template.render(messages, true)?;
+        let opened = text.rfind("<think>");
+        Ok(opened.is_some_and(|at| !text[at..].contains("</think>")))
+    }
+
+    /// Continues a reply to `messages` that stopped: the `written` tokens and then the `forced`
+    /// text (e.g. `</think><answer>`) follow the prompt, and generation goes on from there,
+    /// reusing the cached keys and values of everything already computed.
+    pub fn continue_reply(
+        &mut self,
+        messages: &[ChatMessage],
+        written: &[u32],
+        forced: &str,
+        settings: &ChatSettings,
+        cancel: &CancelToken,
+        on_text: &mut dyn FnMut(&str),
+    ) -> Result<GenerationOutput> {
+        let mut prompt_tokens = self.chat_prompt(messages)?;
+        prompt_tokens.extend_from_slice(written);
+        prompt_tokens.extend(self.tokenizer.encode(forced)?);
+        let request = GenerationRequest {
+            prompt_tokens,
+            max_new_tokens: settings.max_new_tokens,
+            stop_strings: settings.stop_strings.clone(),
+            sampling: settings.sampling.clone(),
+            reuse_prefix: true,
+        };
+        generate_constrained(
+            &mut self.transformer,
+            &self.tokenizer,
+            &request,
+            None,
+            cancel,
+            on_text,
+        )
+    }
+
     /// Generates the assistant's reply to `messages`, streaming text to `on_text`.
     pub fn chat(
         &mut self,

@@ -8,11 +8,11 @@ use serde::Serialize;
 use crate::chat_template::ChatMessage;
 use crate::error::Result;
 use crate::generation::{CancelToken, StopReason};
-use crate::guided::{run_guided, stage_steps, GuidedEvent, GuidedReasoning};
+use crate::guided::{run_guided, score_grounding, Grounding, GuidedEvent, GuidedReasoning};
 use crate::model::{ChatSettings, Model};
 use crate::reasoning::{
-    build_prompt, match_answer, AnswerMatch, CaseInput, DifferentialEntry, ParseEvent, Step,
-    StreamParser,
+    build_prompt, finding_candidates, match_answer, mentioned_findings, AnswerMatch, CaseInput,
+    CaseQuote, DifferentialEntry, ParseEvent, Section, Step, StreamParser,
 };
 use crate::sampling::SamplingParams;
 
@@ -90,6 +90,57 @@ pub struct ReasoningReport {
     pub raw_text: String,
     /// The structured result of guided mode.
     pub guided: Option<GuidedReasoning>,
+    /// How well a guided run is grounded in the case (guided mode only).
+    pub grounding: Option<Grounding>,
+    /// Whether the answer names one of the differential's diagnoses (`None` without an answer
+    /// or a differential).
+    pub answer_in_differential: Option<bool>,
+    /// Whether the token budget ran out while the model was still thinking, so the think
+    /// section was closed and the answer asked for.
+    pub thinking_cut_short: bool,
+}
+
+/// Of the token budget, this share (at most [`MOST_ANSWER_RESERVE`] tokens) is kept for the
+/// answer: when thinking uses the rest, it is closed and the answer asked for.
+const ANSWER_RESERVE_SHARE: usize = 4;
+/// The most tokens kept for the answer.
+const MOST_ANSWER_RESERVE: usize = 256;
+
+/// What is appended to a reply cut short by the budget, to ask for its answer: it depends on
+/// where the reply stopped.
+fn answer_request(parser: &StreamParser) -> Option<&'static str> {
+    if parser.has_answer() {
+        return None;
+    }
+    Some(match parser.open_section() {
+        Some(Section::Think) => "\n</think>\n\n<answer>\n",
+        Some(Section::Answer) => return None,
+        None if parser.is_structured() => "\n<answer>\n",
+        None => "\n\nFinal answer: ",
+    })
+}
+
+/// Links a step to the case findings it mentions.
+fn linked(mut step: Step, candidates: &[CaseQuote]) -> Step {
+    let text = match &step.title {
+        Some(title) => format!("{title}\n{}", step.text),
+        None => step.text.clone(),
+    };
+    step.mentions = mentioned_findings(&text, candidates);
+    step
+}
+
+/// Whether `answer` names one of the `differential`'s diagnoses (ignoring case).
+fn names_a_diagnosis(answer: &str, differential: &[DifferentialEntry]) -> Option<bool> {
+    if differential.is_empty() {
+        return None;
+    }
+    let answer = answer.to_lowercase();
+    Some(
+        differential
+            .iter()
+            .any(|d| answer.contains(&d.name.to_lowercase())),
+    )
 }
 
 /// Runs the model on `input`, streaming events to `on_event`.
@@ -135,31 +186,68 @@ fn reason_free(
         ChatMessage::system(prompt.system),
         ChatMessage::user(prompt.user),
     ];
-    let settings = ChatSettings {
-        max_new_tokens: options.max_new_tokens,
+    let reserve = (options.max_new_tokens / ANSWER_RESERVE_SHARE).min(MOST_ANSWER_RESERVE);
+    let mut settings = ChatSettings {
+        max_new_tokens: (options.max_new_tokens - reserve).max(1),
         sampling: options.sampling.clone(),
         stop_strings: Vec::new(),
         reuse_prefix: false,
     };
+    let candidates = finding_candidates(input);
     let mut parser = StreamParser::new();
     let forward = |events: Vec<ParseEvent>, on_event: &mut dyn FnMut(ReasonEvent)| {
         for event in events {
             let event = match event {
-                ParseEvent::StepCompleted(step) => ReasonEvent::Step(step),
+                ParseEvent::StepCompleted(step) => ReasonEvent::Step(linked(step, &candidates)),
                 other => ReasonEvent::Parse(other),
             };
             on_event(event);
         }
     };
-    let output = model.chat(&messages, &settings, cancel, &mut |text| {
+    if model.prompt_opens_think(&messages)? {
+        // The template opened the think section: the reply starts inside it.
+        forward(parser.push("<think>"), on_event);
+    }
+    let mut output = model.chat(&messages, &settings, cancel, &mut |text| {
         on_event(ReasonEvent::Raw(text.to_string()));
         forward(parser.push(text), on_event);
     })?;
+    let mut thinking_cut_short = false;
+    if output.stop_reason == StopReason::MaxTokens && reserve > 0 {
+        if let Some(request) = answer_request(&parser) {
+            thinking_cut_short = parser.open_section() == Some(Section::Think);
+            on_event(ReasonEvent::Raw(request.to_string()));
+            forward(parser.push(request), on_event);
+            settings.max_new_tokens = reserve;
+            let more = model.continue_reply(
+                &messages,
+                &output.tokens,
+                request,
+                &settings,
+                cancel,
+                &mut |text| {
+                    on_event(ReasonEvent::Raw(text.to_string()));
+                    forward(parser.push(text), on_event);
+                },
+            )?;
+            output.text = format!("{}{request}{}", output.text, more.text);
+            output.tokens.extend(more.tokens);
+            output.stop_reason = more.stop_reason;
+        }
+    }
     let (events, parsed) = parser.finish_with_events();
     forward(events, on_event);
+    let answer_in_differential = parsed
+        .answer
+        .as_deref()
+        .and_then(|answer| names_a_diagnosis(answer, &parsed.differential));
     Ok(ReasoningReport {
         mode: ReasoningMode::Free,
-        steps: parsed.steps,
+        steps: parsed
+            .steps
+            .into_iter()
+            .map(|step| linked(step, &candidates))
+            .collect(),
         differential: parsed.differential,
         answer: parsed.answer,
         option: None,
@@ -170,6 +258,9 @@ fn reason_free(
         cancelled: output.stop_reason == StopReason::Cancelled,
         raw_text: output.text,
         guided: None,
+        grounding: None,
+        answer_in_differential,
+        thinking_cut_short,
     })
 }
 
@@ -187,9 +278,9 @@ fn reason_guided(
                 raw_text.push_str(text);
                 Vec::new()
             }
-            GuidedEvent::StageCompleted { stage, value } => {
+            GuidedEvent::StageCompleted { steps, .. } => {
                 raw_text.push('\n');
-                stage_steps(*stage, value)
+                steps.clone()
             }
             GuidedEvent::StageStarted(_) => Vec::new(),
         };
@@ -199,6 +290,7 @@ fn reason_guided(
             on_event(ReasonEvent::Step(step));
         }
     })?;
+    let grounding = run.reasoning.as_ref().map(|r| score_grounding(r, input));
     let (steps, differential, answer, option) = match &run.reasoning {
         Some(reasoning) => {
             let option = match input {
@@ -228,6 +320,9 @@ fn reason_guided(
         seconds: 0.0,
         cancelled: run.cancelled,
         raw_text,
+        answer_in_differential: grounding.as_ref().map(|g| g.conclusion_in_differential),
+        grounding,
         guided: run.reasoning,
+        thinking_cut_short: false,
     })
 }

@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use citrus_models::reason::{ReasonEvent, ReasoningMode, ReasoningReport};
-use citrus_models::reasoning::{CaseInput, ClinicalCase, Stage, Step};
+use citrus_models::reasoning::{CaseInput, CaseQuote, ClinicalCase, Stage, Step};
 use citrus_workstation::store::{
     CaseQuery, DataSource, NewRun, NewTrainRun, PointKind, RunRecorder, RunStatus, Store,
     TrainPoint,
@@ -55,6 +55,9 @@ fn report(answer: &str) -> ReasoningReport {
         cancelled: false,
         raw_text: String::new(),
         guided: None,
+        grounding: None,
+        answer_in_differential: None,
+        thinking_cut_short: false,
     }
 }
 
@@ -62,7 +65,7 @@ fn report(answer: &str) -> ReasoningReport {
 fn cases_are_created_searched_updated_and_deleted() {
     let dir = TempDir::new("cases");
     let store = Store::open(&dir.db()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 5);
+    assert_eq!(store.schema_version().unwrap(), 6);
     let chest = store.create_case(&clinical("Crushing chest pain")).unwrap();
     let fever = store
         .create_case(&clinical("Fever 100% of nights_"))
@@ -108,11 +111,13 @@ fn a_run_is_recorded_as_it_streams_and_survives_reopening() {
         for piece in ["<think>", "Key findings", "</think>"] {
             recorder.record(&ReasonEvent::Raw(piece.into()));
         }
-        let step = Step {
-            stage: Stage::Findings,
-            title: Some("Key findings".into()),
-            text: "Headache.".into(),
-        };
+        let mut step = Step::new(Stage::Findings, Some("Key findings".into()), "Headache.");
+        step.mentions = vec![CaseQuote {
+            field: "chief_complaint".into(),
+            start: 0,
+            end: 8,
+            text: "Headache".into(),
+        }];
         recorder.record(&ReasonEvent::Step(step));
         // The step forced a flush: the text is already in the file.
         let partial = store.run(recorder.run_id()).unwrap();
@@ -134,6 +139,9 @@ fn a_run_is_recorded_as_it_streams_and_survives_reopening() {
     );
     assert_eq!(run.steps.len(), 1);
     assert_eq!(run.steps[0].stage, Stage::Findings);
+    // The case span the step quotes comes back with its field and range.
+    assert_eq!(run.steps[0].mentions[0].field, "chief_complaint");
+    assert_eq!(run.steps[0].mentions[0].end, 8);
     assert_eq!(run.correct, Some(true));
     assert!(run.finished_at.is_some());
     assert_eq!(store.runs_of_case(case_id).unwrap().len(), 1);
@@ -320,11 +328,11 @@ fn reviewed_store(dir: &TempDir) -> (Store, i64) {
         (Stage::Conclusion, "Conclusion", "Migraine is most likely."),
     ];
     for (stage, title, text) in steps {
-        recorder.record(&ReasonEvent::Step(Step {
+        recorder.record(&ReasonEvent::Step(Step::new(
             stage,
-            title: Some(title.into()),
-            text: text.into(),
-        }));
+            Some(title.into()),
+            text,
+        )));
     }
     let run_id = recorder.finish(Ok(&report("Migraine"))).unwrap();
     (store, run_id)

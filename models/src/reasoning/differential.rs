@@ -402,11 +402,7 @@ mod tests {
     }
 
     fn step(stage: Stage, title: Option<&str>, text: &str) -> Step {
-        Step {
-            stage,
-            title: title.map(str::to_owned),
-            text: text.to_owned(),
-        }
+        Step::new(stage, title.map(str::to_owned), text)
     }
 
     #[test]

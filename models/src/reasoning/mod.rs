@@ -22,8 +22,10 @@ pub mod case;
 pub mod differential;
 pub mod error;
 pub mod extract;
+pub mod mentions;
 pub mod parser;
 pub mod prompt;
+pub mod quotes;
 pub mod stage;
 pub mod steps;
 mod text;
@@ -40,10 +42,12 @@ pub use case::{
 pub use differential::{collect_differential, DifferentialEntry};
 pub use error::ReasoningError;
 pub use extract::{match_answer, AnswerMatch, MatchKind, UnmatchedReason};
+pub use mentions::mentioned_findings;
 pub use parser::{parse_output, AnswerSource, ParseEvent, ParsedOutput, Section, StreamParser};
 pub use prompt::{
     build_prompt, citrus_prompt, citrus_user_turn, clinical_prompt, clinical_question_text,
     exam_prompt, exam_question_text, Prompt, SYSTEM_PROMPT,
 };
+pub use quotes::{finding_candidates, locate, CaseQuote};
 pub use stage::classify_stage;
 pub use steps::{split_steps, Stage, Step, StepSplitter};

@@ -28,7 +28,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::differential::{collect_differential, DifferentialEntry};
-use super::steps::{Step, StepSplitter};
+use super::steps::{split_steps, Stage, Step, StepSplitter};
 
 /// A tagged section of the output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -83,7 +83,10 @@ pub enum AnswerSource {
     Tagged,
     /// In the text after a closed `</think>`, as no answer block had any text.
     AfterThink,
-    /// The whole output, which had no tags.
+    /// The last answer or conclusion statement of an output without tags (`Answer: …`,
+    /// `Final answer: …`, or its last step labelled a conclusion).
+    Statement,
+    /// The whole output, which had no tags and no answer or conclusion statement.
     Untagged,
 }
 
@@ -182,7 +185,31 @@ impl StreamParser {
         }
         self.preamble.end();
         self.interlude.end();
-        (events, self.into_output())
+        let output = self.into_output();
+        if !output.structured {
+            // An untagged reply is split into steps only now that it is known to have no tags.
+            events.extend(output.steps.iter().cloned().map(ParseEvent::StepCompleted));
+        }
+        (events, output)
+    }
+
+    /// The section the output is in now (`None` outside every section).
+    pub fn open_section(&self) -> Option<Section> {
+        match self.mode {
+            Mode::Outside => None,
+            Mode::Think => Some(Section::Think),
+            Mode::Answer => Some(Section::Answer),
+        }
+    }
+
+    /// Whether a `<think>` or `<answer>` section has been opened.
+    pub fn is_structured(&self) -> bool {
+        self.structured
+    }
+
+    /// Whether an answer block has begun (or text followed a closed think section).
+    pub fn has_answer(&self) -> bool {
+        self.mode == Mode::Answer || !self.answers.is_empty()
     }
 
     /// Processes pending text; at the end of the output a partial tag is plain text.
@@ -341,10 +368,17 @@ impl StreamParser {
         let mut preamble = self.preamble.text;
         let interlude = self.interlude.text;
         let last_answer = self.answers.iter().rev().find(|block| !block.is_empty());
+        let mut steps = self.steps;
         let (answer, answer_source) = if !self.structured {
             let whole = std::mem::take(&mut preamble);
-            let source = (!whole.is_empty()).then_some(AnswerSource::Untagged);
-            (source.map(|_| whole), source)
+            steps = split_steps(&whole);
+            match answer_statement(&whole, &steps) {
+                Some(statement) => (Some(statement), Some(AnswerSource::Statement)),
+                None => {
+                    let source = (!whole.is_empty()).then_some(AnswerSource::Untagged);
+                    (source.map(|_| whole), source)
+                }
+            }
         } else if let Some(block) = last_answer {
             (Some(block.clone()), Some(AnswerSource::Tagged))
         } else if self.think_closed && !interlude.is_empty() {
@@ -352,7 +386,7 @@ impl StreamParser {
         } else {
             (None, None)
         };
-        let differential = collect_differential(&self.steps);
+        let differential = collect_differential(&steps);
         ParsedOutput {
             think: self.think.text,
             answers: self.answers,
@@ -360,12 +394,45 @@ impl StreamParser {
             answer_source,
             structured: self.structured,
             think_closed: self.think_closed,
-            steps: self.steps,
+            steps,
             differential,
             preamble,
             interlude,
         }
     }
+}
+
+/// Labels that introduce an answer statement, lower case.
+const ANSWER_LABELS: [&str; 6] = [
+    "final answer",
+    "answer",
+    "the answer is",
+    "final diagnosis",
+    "conclusion",
+    "most likely diagnosis",
+];
+
+/// The answer an untagged reply states: the text after the last line labelled as an answer or
+/// conclusion (`**Final answer:** B`), else the body of its last conclusion step.
+fn answer_statement(whole: &str, steps: &[Step]) -> Option<String> {
+    let labelled = whole.lines().rev().find_map(|line| {
+        let plain = line
+            .trim()
+            .trim_start_matches(['#', '*', '-', ' '])
+            .replace("**", "");
+        let (label, rest) = plain.split_once(':')?;
+        let label = label.trim().to_lowercase();
+        let rest = rest.trim();
+        (ANSWER_LABELS.contains(&label.as_str()) && !rest.is_empty()).then(|| rest.to_string())
+    });
+    labelled.or_else(|| {
+        steps
+            .iter()
+            .rev()
+            .find(|step| step.stage == Stage::Conclusion)
+            .map(|step| step.text.trim().to_string())
+            .filter(|text| !text.is_empty())
+    })
 }
 
 /// The kinds of text delta.
@@ -704,7 +771,7 @@ mod tests {
         assert_eq!(output.answer.as_deref(), Some("Esophageal atresia."));
         assert_eq!(output.answer_source, Some(AnswerSource::Untagged));
         assert_eq!(output.preamble, "");
-        assert!(output.answers.is_empty() && output.steps.is_empty());
+        assert!(output.answers.is_empty());
         assert_eq!(parse_output(""), ParsedOutput::default());
         assert_eq!(parse_output(" \n ").answer, None);
     }

@@ -105,25 +105,8 @@ pub fn exam_question_text(item: &ExamItem) -> String {
 /// The question body of a clinical case: one `Label: value` line per non-empty field, then the
 /// request for diagnosis, differential and next steps.
 pub fn clinical_question_text(case: &ClinicalCase) -> String {
-    let fields: [(&str, Option<&str>); 12] = [
-        ("Age", case.age.as_deref()),
-        ("Sex", case.sex.as_deref()),
-        ("Chief complaint", Some(case.chief_complaint.as_str())),
-        (
-            "History of present illness",
-            case.history_of_present_illness.as_deref(),
-        ),
-        ("Past medical history", case.past_history.as_deref()),
-        ("Medications", case.medications.as_deref()),
-        ("Allergies", case.allergies.as_deref()),
-        ("Vital signs", case.vitals.as_deref()),
-        ("Physical examination", case.examination.as_deref()),
-        ("Laboratory results", case.labs.as_deref()),
-        ("Imaging", case.imaging.as_deref()),
-        ("Additional notes", case.notes.as_deref()),
-    ];
     let mut text = String::from("Clinical case summary:\n");
-    for (label, value) in fields {
+    for (_, label, value) in case.labelled_fields() {
         let Some(value) = value.map(str::trim).filter(|value| !value.is_empty()) else {
             continue;
         };

@@ -212,11 +212,7 @@ impl StepSplitter {
         let text = dedent(&draft.body).trim().to_owned();
         let stage = classify_stage(draft.title.as_deref(), &text, self.completed == 0);
         self.completed += 1;
-        Some(Step {
-            stage,
-            title: draft.title,
-            text,
-        })
+        Some(Step::new(stage, draft.title, text))
     }
 }
 

@@ -2,7 +2,7 @@
 //! on how the output is cut into chunks.
 
 use super::case::ExamOption;
-use super::parser::{ParseEvent, ParsedOutput, Section, StreamParser};
+use super::parser::{AnswerSource, ParseEvent, ParsedOutput, Section, StreamParser};
 
 /// A xorshift64* generator: deterministic, no dependencies.
 pub(crate) struct XorShift(u64);
@@ -180,6 +180,10 @@ fn assert_events_match_output(run: &Run) {
     assert_eq!(outside_after, output.interlude, "interlude deltas");
     if output.structured {
         assert_eq!(outside_before, output.preamble, "preamble deltas");
+    } else if output.answer_source == Some(AnswerSource::Statement) {
+        // The whole reply streamed outside; its answer statement is part of it.
+        let answer = output.answer.as_deref().unwrap_or_default();
+        assert!(outside_before.contains(answer), "answer statement");
     } else {
         assert_eq!(
             Some(outside_before).filter(|t| !t.is_empty()),

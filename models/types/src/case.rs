@@ -112,6 +112,42 @@ pub const CLINICAL_CASE_FIELDS: [&str; 12] = [
 ];
 
 impl ClinicalCase {
+    /// Every field with its JSON name and the label the prompt and the window use, in the
+    /// order a clinician reads a case (demographics, complaint, history, vitals, examination,
+    /// results, notes). Absent fields are `None`.
+    pub fn labelled_fields(&self) -> [(&'static str, &'static str, Option<&str>); 12] {
+        [
+            ("age", "Age", self.age.as_deref()),
+            ("sex", "Sex", self.sex.as_deref()),
+            (
+                "chief_complaint",
+                "Chief complaint",
+                Some(self.chief_complaint.as_str()),
+            ),
+            (
+                "history_of_present_illness",
+                "History of present illness",
+                self.history_of_present_illness.as_deref(),
+            ),
+            (
+                "past_history",
+                "Past medical history",
+                self.past_history.as_deref(),
+            ),
+            ("medications", "Medications", self.medications.as_deref()),
+            ("allergies", "Allergies", self.allergies.as_deref()),
+            ("vitals", "Vital signs", self.vitals.as_deref()),
+            (
+                "examination",
+                "Physical examination",
+                self.examination.as_deref(),
+            ),
+            ("labs", "Laboratory results", self.labs.as_deref()),
+            ("imaging", "Imaging", self.imaging.as_deref()),
+            ("notes", "Additional notes", self.notes.as_deref()),
+        ]
+    }
+
     /// A case with only a chief complaint.
     pub fn new(chief_complaint: impl Into<String>) -> Self {
         Self {
@@ -130,6 +166,44 @@ pub enum CaseInput {
     /// A free clinical case.
     Clinical(ClinicalCase),
 }
+impl CaseInput {
+    /// The text fields a finding may quote, by JSON name, in reading order: an exam item's
+    /// context and question (not its options, which are answers, not findings), or a clinical
+    /// case's non-blank fields. Character ranges of [`crate::run::CaseQuote`]s index these texts.
+    pub fn quotable_fields(&self) -> Vec<(&'static str, &str)> {
+        match self {
+            Self::Exam(item) => [
+                ("context", item.context.as_deref()),
+                ("question", Some(item.question.as_str())),
+            ]
+            .into_iter()
+            .filter_map(|(name, text)| Some((name, text?)))
+            .filter(|(_, text)| !text.trim().is_empty())
+            .collect(),
+            Self::Clinical(case) => case
+                .labelled_fields()
+                .into_iter()
+                .filter_map(|(name, _, text)| Some((name, text?)))
+                .filter(|(_, text)| !text.trim().is_empty())
+                .collect(),
+        }
+    }
+
+    /// The words a field's JSON name stands for (`"Physical examination"` for `examination`),
+    /// for the CLI and exports.
+    pub fn field_label(field: &str) -> &'static str {
+        match field {
+            "context" => "Context",
+            "question" => "Question",
+            _ => ClinicalCase::default()
+                .labelled_fields()
+                .into_iter()
+                .find(|(name, _, _)| *name == field)
+                .map_or("Case", |(_, label, _)| label),
+        }
+    }
+}
+
 /// A stored case.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaseRecord {

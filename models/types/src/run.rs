@@ -63,6 +63,78 @@ pub struct Step {
     /// The body of the step (markdown kept, heading line excluded), trimmed, with the
     /// indentation shared by all its lines removed.
     pub text: String,
+    /// The case findings this step quotes, cites or mentions, in case order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<CaseQuote>,
+}
+
+impl Step {
+    /// A step that mentions no case finding (yet).
+    pub fn new(stage: Stage, title: Option<String>, text: impl Into<String>) -> Self {
+        Self {
+            stage,
+            title,
+            text: text.into(),
+            mentions: Vec::new(),
+        }
+    }
+}
+
+/// A verbatim span of one field of a case: what a grounded key finding quotes, and what a step
+/// is linked to when it mentions that finding.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CaseQuote {
+    /// The field's JSON name (`examination`, `labs`, `question`, `context`…).
+    pub field: String,
+    /// Where the span starts in the field's text, in characters.
+    pub start: usize,
+    /// Where it ends (exclusive), in characters.
+    pub end: usize,
+    /// The quoted text, exactly as in the case.
+    pub text: String,
+}
+
+/// A piece of a field's text and how it is marked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MarkedSegment {
+    /// The text.
+    pub text: String,
+    /// Some step mentions it.
+    pub mentioned: bool,
+    /// It is in the selected finding.
+    pub selected: bool,
+}
+
+/// A field's `text` cut at every boundary of the spans in it, each piece marked as mentioned
+/// (inside one of `mentions`) and selected (inside `selected`), for the window to highlight.
+pub fn marked_segments(
+    field: &str,
+    text: &str,
+    mentions: &[CaseQuote],
+    selected: Option<&CaseQuote>,
+) -> Vec<MarkedSegment> {
+    let in_field: Vec<&CaseQuote> = mentions
+        .iter()
+        .chain(selected)
+        .filter(|q| q.field == field)
+        .collect();
+    let chars: Vec<char> = text.chars().collect();
+    let mut cuts: Vec<usize> = vec![0, chars.len()];
+    for quote in &in_field {
+        cuts.push(quote.start.min(chars.len()));
+        cuts.push(quote.end.min(chars.len()));
+    }
+    cuts.sort_unstable();
+    cuts.dedup();
+    let covers = |q: &CaseQuote, at: usize| q.field == field && q.start <= at && at < q.end;
+    cuts.windows(2)
+        .filter(|pair| pair[0] < pair[1])
+        .map(|pair| MarkedSegment {
+            text: chars[pair[0]..pair[1]].iter().collect(),
+            mentioned: mentions.iter().any(|q| covers(q, pair[0])),
+            selected: selected.is_some_and(|q| covers(q, pair[0])),
+        })
+        .collect()
 }
 
 /// A diagnosis the reasoning considered.
@@ -127,4 +199,40 @@ pub struct RunRecord {
     pub seconds: Option<f64>,
     /// When it ended.
     pub finished_at: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn quote(start: usize, end: usize, text: &str) -> CaseQuote {
+        CaseQuote {
+            field: "labs".into(),
+            start,
+            end,
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn a_field_is_cut_at_mention_boundaries_and_the_selection_is_marked() {
+        let text = "Troponin I 2.4. Glucose 210.";
+        let troponin = quote(0, 14, "Troponin I 2.4");
+        let glucose = quote(16, 27, "Glucose 210");
+        let pieces = marked_segments("labs", text, &[troponin.clone(), glucose], Some(&troponin));
+        let shown: Vec<(&str, bool, bool)> = pieces
+            .iter()
+            .map(|s| (s.text.as_str(), s.mentioned, s.selected))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("Troponin I 2.4", true, true),
+                (". ", false, false),
+                ("Glucose 210", true, false),
+                (".", false, false)
+            ]
+        );
+        assert_eq!(marked_segments("vitals", text, &[troponin], None).len(), 1);
+    }
 }

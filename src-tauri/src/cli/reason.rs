@@ -200,14 +200,26 @@ fn print_step(step: &Step) {
     for line in step.text.lines() {
         println!("    {line}");
     }
+    for quote in step
+        .mentions
+        .iter()
+        .filter(|q| !step.text.contains(&q.text))
+    {
+        println!(
+            "    ↳ case, {}: \"{}\"",
+            CaseInput::field_label(&quote.field),
+            quote.text
+        );
+    }
     println!();
 }
 
 fn print_answer(report: &ReasoningReport) {
     if !report.structured {
-        println!(
-            "(the model did not use the <think>/<answer> format; its whole reply is the answer)"
-        );
+        println!("(the model did not use the <think>/<answer> format: its reply was split into steps and the answer taken from its last answer statement, or the whole reply when it had none)");
+    }
+    if report.thinking_cut_short {
+        println!("(the token budget ran out while thinking: the think section was closed and the answer asked for)");
     }
     println!("ANSWER: {}", report.answer.as_deref().unwrap_or("(none)"));
     if let Some(option) = &report.option {
@@ -249,5 +261,8 @@ fn json_report(report: &ReasoningReport) -> serde_json::Value {
         "mode": report.mode,
         "cancelled": report.cancelled,
         "guided": report.guided,
+        "grounding": report.grounding,
+        "answer_in_differential": report.answer_in_differential,
+        "thinking_cut_short": report.thinking_cut_short,
     })
 }

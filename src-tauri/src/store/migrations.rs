@@ -165,6 +165,10 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (run_id, kind, step)
     );
     "#,
+    // 6: the case findings each step quotes or mentions.
+    r#"
+    ALTER TABLE steps ADD COLUMN mentions_json TEXT NOT NULL DEFAULT '[]';
+    "#,
 ];
 
 /// The schema version this build writes.

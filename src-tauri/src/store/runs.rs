@@ -187,8 +187,15 @@ impl Store {
     /// Records a completed step at `position` (0-based).
     pub fn add_step(&self, run_id: i64, position: usize, step: &Step) -> StoreResult<()> {
         self.conn.execute(
-            "INSERT OR REPLACE INTO steps (run_id, position, stage, title, text) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![run_id, position as i64, step.stage.as_str(), step.title, step.text],
+            "INSERT OR REPLACE INTO steps (run_id, position, stage, title, text, mentions_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                run_id,
+                position as i64,
+                step.stage.as_str(),
+                step.title,
+                step.text,
+                serde_json::to_string(&step.mentions).unwrap_or_else(|_| "[]".into())
+            ],
         )?;
         Ok(())
     }
@@ -273,20 +280,22 @@ impl Store {
     fn steps_of_run(&self, run_id: i64) -> StoreResult<Vec<Step>> {
         let mut statement = self
             .conn
-            .prepare("SELECT stage, title, text FROM steps WHERE run_id = ?1 ORDER BY position")?;
+            .prepare("SELECT stage, title, text, mentions_json FROM steps WHERE run_id = ?1 ORDER BY position")?;
         let rows = statement.query_map([run_id], |row| {
             Ok((
                 row.get::<_, String>(0)?,
                 row.get::<_, Option<String>>(1)?,
                 row.get::<_, String>(2)?,
+                row.get::<_, String>(3)?,
             ))
         })?;
         rows.map(|row| {
-            let (stage, title, text) = row?;
+            let (stage, title, text, mentions) = row?;
             Ok(Step {
                 stage: parse_stage(&stage)?,
                 title,
                 text,
+                mentions: serde_json::from_str(&mentions).unwrap_or_default(),
             })
         })
         .collect()

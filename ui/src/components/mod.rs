@@ -1,5 +1,6 @@
 //! Reusable pieces of the window.
 
+pub mod case_quotes;
 pub mod confirm;
 pub mod fields;
 pub mod run_parts;

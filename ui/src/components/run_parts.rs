@@ -2,6 +2,7 @@
 
 use leptos::prelude::*;
 
+use super::case_quotes::StepMentions;
 use crate::types::{DifferentialEntry, RunRecord, Step};
 
 /// The reasoning pathway's stages in order, with their labels.
@@ -82,6 +83,7 @@ pub fn Timeline(
                                                     {step.title.clone().unwrap_or_else(|| stage_label(step.stage.as_str()))}
                                                 </h5>
                                                 <div class="step-text">{step.text.clone()}</div>
+                                                <StepMentions mentions=step.mentions.clone()/>
                                             </article>
                                         }
                                     })

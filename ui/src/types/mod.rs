@@ -9,7 +9,10 @@ pub use citrus_types::evaluation::{
 };
 pub use citrus_types::model::{EngineSettings, EngineStatus, ListedModel, ModelEntry, ModelShape};
 pub use citrus_types::review::{QueuedReview, Review, StepReview, Verdict};
-pub use citrus_types::run::{DifferentialEntry, RunRecord, RunSummary, Step};
+pub use citrus_types::case::CaseInput;
+pub use citrus_types::run::{
+    marked_segments, CaseQuote, DifferentialEntry, RunRecord, RunSummary, Step,
+};
 pub use citrus_types::training::{
     DatasetCheck, DatasetReport, PointKind, Preflight, TrainChoices, TrainPoint, TrainRunRecord,
     TrainRunSummary,

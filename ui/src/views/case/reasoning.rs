@@ -6,12 +6,13 @@ use serde_json::json;
 
 use super::{use_case, CaseCtx};
 use crate::api;
+use crate::components::case_quotes::{CaseText, SelectedFinding};
 use crate::components::run_parts::{Answer, Differential, Timeline};
 use crate::components::run_view::RunView;
 use crate::format;
 use crate::live::{self, LiveRun};
 use crate::state::{use_app, AppState, Tab};
-use crate::types::{RunRecord, RunSummary};
+use crate::types::{CaseInput, CaseQuote, RunRecord, RunSummary};
 
 /// Resolves after `ms` milliseconds.
 pub async fn sleep(ms: i32) {
@@ -116,6 +117,22 @@ pub fn ReasoningTab() -> impl IntoView {
         }
     });
     let active = Memo::new(move |_| live.with(|l| l.as_ref().is_some_and(LiveRun::active)));
+    SelectedFinding::provide();
+    let case_input = Signal::derive(move || {
+        ctx.draft
+            .with(|d| serde_json::from_value::<CaseInput>(d.to_input()).ok())
+    });
+    let mentions = Signal::derive(move || {
+        let mut all: Vec<CaseQuote> = Vec::new();
+        shown.with(|s| {
+            for quote in s.iter().flat_map(|s| s.steps.iter().flat_map(|step| &step.mentions)) {
+                if !all.contains(quote) {
+                    all.push(quote.clone());
+                }
+            }
+        });
+        all
+    });
 
     view! {
         <div class="reasoning">
@@ -137,6 +154,7 @@ pub fn ReasoningTab() -> impl IntoView {
                 </div>
                 <aside class="run-side">
                     <Differential entries=part(shown, |s| s.differential.clone()) id="differential"/>
+                    <CaseText input=case_input mentions=mentions/>
                 </aside>
             </div>
         </div>
