@@ -303,10 +303,10 @@ impl<'a> TextStream<'a> {
         self.tokens.push(token);
         let previous = self
             .tokenizer
-            .decode(&self.tokens[self.prefix_offset..self.read_offset], true)?;
+            .decode_reply(&self.tokens[self.prefix_offset..self.read_offset])?;
         let current = self
             .tokenizer
-            .decode(&self.tokens[self.prefix_offset..], true)?;
+            .decode_reply(&self.tokens[self.prefix_offset..])?;
         if current.len() > previous.len() && !current.ends_with('\u{FFFD}') {
             let new_text = current.get(previous.len()..).unwrap_or_default();
             self.decoded.push_str(new_text);
@@ -330,7 +330,7 @@ impl<'a> TextStream<'a> {
             // Trailing bytes of an unfinished character: decode what there is.
             let tail = self
                 .tokenizer
-                .decode(&self.tokens[self.read_offset..], true)?;
+                .decode_reply(&self.tokens[self.read_offset..])?;
             self.decoded.push_str(tail.trim_end_matches('\u{FFFD}'));
         }
         self.emit_up_to(self.decoded.len(), on_text);

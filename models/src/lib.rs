@@ -24,6 +24,7 @@ pub mod lora;
 pub mod memory;
 pub mod model;
 pub mod owner;
+mod pre_tokenizers;
 pub mod reason;
 pub mod reasoning;
 pub mod sampling;

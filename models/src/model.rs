@@ -389,6 +389,12 @@ impl Model {
         &mut self.transformer
     }
 
+    /// Uses `template` from now on (a reasoning model's own template, or one chosen by hand)
+    /// and returns the one it replaces.
+    pub fn replace_template(&mut self, template: ChatTemplate) -> ChatTemplate {
+        std::mem::replace(&mut self.template, template)
+    }
+
     /// Renders `messages` with the chat template (generation prompt added) and tokenizes.
     pub fn chat_prompt(&self, messages: &[ChatMessage]) -> Result<Vec<u32>> {
         let text = self.template.render(messages, true)?;

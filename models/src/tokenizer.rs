@@ -23,11 +23,10 @@ use tokenizers::{
 
 use crate::error::{ModelError, Result};
 use crate::gguf::GgufFile;
+use crate::pre_tokenizers::pre_tokenizer;
 
-/// Llama-3's pre-tokenizer regex (`tokenizer.ggml.pre = "llama-bpe"`).
-const LLAMA3_PATTERN: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
-/// Qwen2's pre-tokenizer regex (`tokenizer.ggml.pre = "qwen2"`): digits one at a time.
-const QWEN2_PATTERN: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+/// The tags of the reasoning format, kept in generated text even when they are special tokens.
+const REASONING_TAGS: [&str; 4] = ["<think>", "</think>", "<answer>", "</answer>"];
 /// SentencePiece's word-boundary marker.
 const SPM_SPACE: &str = "\u{2581}";
 
@@ -87,6 +86,9 @@ pub struct GgufVocab {
     pub unk: Option<u32>,
     /// Whether prompts start with BOS.
     pub add_bos: bool,
+    /// `tokenizer.ggml.add_space_prefix` (SentencePiece): whether a `▁` is put before the
+    /// text, as SentencePiece does by default; `None` when the file does not say.
+    pub add_space_prefix: Option<bool>,
 }
 
 impl GgufVocab {
@@ -137,6 +139,7 @@ impl GgufVocab {
             add_bos: file
                 .bool_opt("tokenizer.ggml.add_bos_token")
                 .unwrap_or(false),
+            add_space_prefix: file.bool_opt("tokenizer.ggml.add_space_prefix"),
         })
     }
 
@@ -283,6 +286,26 @@ impl TextTokenizer {
             .map_err(ModelError::tokenizer)
     }
 
+    /// Decodes generated ids to text: special tokens are dropped, except the reasoning tags
+    /// (`<think>`, `</think>`, `<answer>`, `</answer>`), which reasoning models emit as single
+    /// special tokens and the reasoning parser needs to see.
+    pub fn decode_reply(&self, ids: &[u32]) -> Result<String> {
+        let mut text = String::new();
+        let mut run_start = 0;
+        for (at, id) in ids.iter().enumerate() {
+            let tag = REASONING_TAGS
+                .iter()
+                .find(|tag| self.inner.token_to_id(tag) == Some(*id));
+            if let Some(tag) = tag {
+                text.push_str(&self.decode(&ids[run_start..at], true)?);
+                text.push_str(tag);
+                run_start = at + 1;
+            }
+        }
+        text.push_str(&self.decode(&ids[run_start..], true)?);
+        Ok(text)
+    }
+
     /// Whether a prompt starts with the BOS token.
     pub fn adds_bos(&self) -> bool {
         self.add_bos
@@ -308,19 +331,28 @@ fn byte_level_bpe(vocab: &GgufVocab, path: &Path) -> Result<(Tokenizer, Tokenize
         .map_err(ModelError::tokenizer)?;
         Ok(PreTokenizerWrapper::Split(split))
     };
+    let mut ignore_merges = false;
+    let mut nfc = false;
     let pre = match pre_name.as_str() {
         "smollm" => vec![
             PreTokenizerWrapper::Digits(Digits::new(true)),
             byte_level(true),
         ],
-        "llama-bpe" | "llama3" => vec![regex_split(LLAMA3_PATTERN)?, byte_level(false)],
-        "qwen2" => vec![regex_split(QWEN2_PATTERN)?, byte_level(false)],
         "default" | "gpt-2" | "gpt2" => vec![byte_level(true)],
-        _ => {
-            return Err(ModelError::UnknownPreTokenizer {
+        other => {
+            let spec = pre_tokenizer(other).ok_or_else(|| ModelError::UnknownPreTokenizer {
                 path: path.to_path_buf(),
-                pre: pre_name,
-            })
+                pre: pre_name.clone(),
+            })?;
+            ignore_merges = spec.ignore_merges;
+            nfc = spec.nfc;
+            let mut steps = spec
+                .splits
+                .iter()
+                .map(|pattern| regex_split(pattern))
+                .collect::<Result<Vec<_>>>()?;
+            steps.push(byte_level(false));
+            steps
         }
     };
     let vocab_map = vocab_map(vocab);
@@ -332,10 +364,11 @@ fn byte_level_bpe(vocab: &GgufVocab, path: &Path) -> Result<(Tokenizer, Tokenize
         .collect();
     let model = BPE::builder()
         .vocab_and_merges(vocab_map, merges)
+        .ignore_merges(ignore_merges)
         .build()
         .map_err(ModelError::tokenizer)?;
     let mut tokenizer = Tokenizer::new(model);
-    if pre_name == "qwen2" {
+    if nfc {
         tokenizer
             .with_normalizer(Some(NFC))
             .map_err(ModelError::tokenizer)?;
@@ -377,12 +410,16 @@ fn sentencepiece_bpe(vocab: &GgufVocab) -> Result<Tokenizer> {
         .build()
         .map_err(ModelError::tokenizer)?;
     let mut tokenizer = Tokenizer::new(model);
-    let normalizer = NormalizerSequence::new(vec![
-        Prepend::new(SPM_SPACE.to_string()).into(),
+    let mut steps = Vec::new();
+    if vocab.add_space_prefix.unwrap_or(true) {
+        steps.push(Prepend::new(SPM_SPACE.to_string()).into());
+    }
+    steps.push(
         Replace::new(" ", SPM_SPACE)
             .map_err(ModelError::tokenizer)?
             .into(),
-    ]);
+    );
+    let normalizer = NormalizerSequence::new(steps);
     tokenizer
         .with_normalizer(Some(normalizer))
         .map_err(ModelError::tokenizer)?;
@@ -392,7 +429,7 @@ fn sentencepiece_bpe(vocab: &GgufVocab) -> Result<Tokenizer> {
             .into(),
         ByteFallback::new().into(),
         Fuse::new().into(),
-        Strip::new(' ', 1, 0).into(),
+        Strip::new(' ', usize::from(vocab.add_space_prefix.unwrap_or(true)), 0).into(),
     ]);
     tokenizer.with_decoder(Some(decoder));
     Ok(tokenizer)
@@ -545,6 +582,39 @@ mod tests {
         assert!(ids.ends_with(&[c3, a9]), "{ids:?}");
         assert_eq!(tokenizer.decode(&ids, true).unwrap(), "é");
         assert_eq!(tokenizer.decode(&[1, hello], true).unwrap(), "hello");
+    }
+
+    #[test]
+    fn reasoning_tags_survive_decoding_even_as_special_tokens() {
+        let mut vocab = spm_vocab();
+        vocab.tokens.push("<think>".into());
+        vocab.token_types.push(TOKEN_TYPE_CONTROL);
+        vocab.scores.push(0.0);
+        let tokenizer = TextTokenizer::from_gguf_vocab(&vocab, Path::new("test.gguf")).unwrap();
+        let think = tokenizer.token_id("<think>").unwrap();
+        let hello = tokenizer.token_id("\u{2581}hello").unwrap();
+        assert_eq!(tokenizer.decode(&[think, hello], true).unwrap(), "hello");
+        assert_eq!(
+            tokenizer.decode_reply(&[think, hello, 2]).unwrap(),
+            "<think>hello"
+        );
+    }
+
+    #[test]
+    fn sentencepiece_without_a_space_prefix_does_not_mark_the_first_word() {
+        let vocab = GgufVocab {
+            add_space_prefix: Some(false),
+            ..spm_vocab()
+        };
+        let tokenizer = TextTokenizer::from_gguf_vocab(&vocab, Path::new("test.gguf")).unwrap();
+        let ids = tokenizer.encode("hello").unwrap();
+        let id = |piece: &str| tokenizer.token_id(piece).unwrap();
+        // As llama.cpp: no `▁` before the text, so the pieces merge by score from the letters.
+        assert_eq!(ids, vec![id("h"), id("el"), id("lo")]);
+        assert_eq!(tokenizer.decode(&ids, true).unwrap(), "hello");
+        // A space inside the text still becomes `▁`.
+        let ids = tokenizer.encode("lo hello").unwrap();
+        assert_eq!(ids, vec![id("lo"), id("\u{2581}hello")]);
     }
 
     #[test]

@@ -341,3 +341,43 @@ fn a_json_schema_constraint_forces_valid_json_from_the_small_model() {
         out.stop_reason
     );
 }
+
+/// A ChatML template that opens the think section itself, as DeepSeek-R1 distills and
+/// Qwen3-style templates do.
+const THINKING_TEMPLATE: &str = "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n<think>\n{% endif %}";
+
+#[test]
+fn a_template_that_opens_think_and_a_spent_budget_still_give_steps_and_an_answer() {
+    use citrus_models::chat_template::ChatTemplate;
+    use citrus_models::reason::{reason, ReasonOptions, ReasoningMode};
+    use citrus_models::reasoning::{CaseInput, ClinicalCase};
+
+    let mut model = shared_model();
+    let template = ChatTemplate::new(Some(THINKING_TEMPLATE), None, None).unwrap();
+    let own = model.replace_template(template);
+    let mut case = ClinicalCase::new("Crushing chest pain for 45 minutes");
+    case.labs = Some("Troponin I 2.4 ng/mL".into());
+    let options = ReasonOptions {
+        mode: ReasoningMode::Free,
+        max_new_tokens: 48,
+        sampling: SamplingParams::greedy(),
+    };
+    let report = reason(
+        &mut model,
+        &CaseInput::Clinical(case),
+        &options,
+        &CancelToken::new(),
+        &mut |_| {},
+    );
+    model.replace_template(own);
+    let report = report.unwrap();
+    // The reply began inside <think>: the parser knew, so its text became steps.
+    assert!(report.structured, "{:?}", report.raw_text);
+    assert!(!report.steps.is_empty(), "{:?}", report.raw_text);
+    // The budget ran out while thinking: think was closed and the answer asked for.
+    assert!(report.thinking_cut_short, "{:?}", report.raw_text);
+    assert!(report.raw_text.contains("</think>\n\n<answer>\n"));
+    assert!(report.tokens <= 48, "{}", report.tokens);
+    let answer = report.answer.expect("an answer always comes");
+    assert!(!answer.trim().is_empty(), "{:?}", report.raw_text);
+}
