@@ -219,6 +219,26 @@ fn guided_reasoning_is_saved_reviewed_and_exported_from_the_command_line() {
         "{}",
         stderr(&out)
     );
+    // What `scripts/run` prints headless: every key finding is a quote of the case, with the
+    // field it comes from.
+    let printed = stdout(&out);
+    let case_text = std::fs::read_to_string(&case).unwrap();
+    let findings: Vec<&str> = printed
+        .lines()
+        .skip_while(|l| !l.starts_with("[FINDINGS]"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .collect();
+    assert!(!findings.is_empty(), "{printed}");
+    for line in findings {
+        let (quote, field) = line
+            .trim()
+            .split_once(". \"")
+            .and_then(|(_, rest)| rest.rsplit_once("\" ("))
+            .unwrap_or_else(|| panic!("not a quoted finding: {line:?}"));
+        assert!(case_text.contains(quote), "{quote:?} is not in the case");
+        assert!(field.ends_with(')'), "{line:?}");
+    }
 
     let out = citrus(&["runs", "list", "--db", db]);
     assert!(

@@ -272,6 +272,21 @@ fn a_physician_reasons_reviews_restarts_and_survives_a_kill() {
     assert!(!app.text(&app.find("#raw-text")).trim().is_empty());
     journey.shot(&app, "reasoning-done");
 
+    // The key findings are quotes of the case, linked to it: selecting one highlights its span
+    // in the case beside the timeline.
+    let first_finding = "#timeline .step[data-stage='findings'] .finding-link";
+    let link = app.find(first_finding);
+    let field = app.property(&link, "data-field").expect("a field");
+    let quote = app.text(&app.find(&format!("{first_finding} q")));
+    app.click(first_finding);
+    let highlighted = format!("#case-text .case-field[data-field='{field}'] mark.case-highlight");
+    app.wait_until("the finding highlighted in the case", || {
+        let marks = app.all(&highlighted);
+        let text: String = marks.iter().map(|m| app.text(m)).collect();
+        (!text.trim().is_empty() && quote.contains(text.trim())).then_some(())
+    });
+    journey.shot(&app, "findings-linked-to-case");
+
     // 4. A free run, stopped while it writes.
     reason(&app, false, "2000");
     app.wait_until("text streaming", || {

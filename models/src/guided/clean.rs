@@ -71,10 +71,9 @@ impl NotDiagnoses {
     /// Whether `name` is a usable diagnosis.
     fn allows(&self, name: &str) -> bool {
         let name = normalised(name);
-        !name.is_empty()
-            && !self.exact.contains(&name)
-            && !(name.split(' ').count() >= COPIED_WORDS
-                && self.case_text.contains(&format!(" {name} ")))
+        let copied = name.split(' ').count() >= COPIED_WORDS
+            && self.case_text.contains(&format!(" {name} "));
+        !(name.is_empty() || copied || self.exact.contains(&name))
     }
 }
 

@@ -116,7 +116,8 @@ pub struct Evaluation {
 pub struct Conclusion {
     /// The most likely diagnosis, one of the differential's.
     pub most_likely: String,
-    /// The answer: an option letter for an exam item, else a short statement.
+    /// The answer: an option letter for an exam item, words for an open question, the most
+    /// likely diagnosis for a clinical case.
     pub answer: String,
     /// What to do next.
     pub next_steps: Vec<String>,
@@ -266,7 +267,12 @@ impl Pathway {
                 Ok(true)
             }
             GuidedStage::Conclusion => {
-                self.conclusion = Some(from_value(stage, value.clone())?);
+                let mut value = value.clone();
+                if value.get("answer").is_none() {
+                    // A clinical case: its answer is the most likely diagnosis.
+                    value["answer"] = value["most_likely"].clone();
+                }
+                self.conclusion = Some(from_value(stage, value)?);
                 Ok(true)
             }
         }

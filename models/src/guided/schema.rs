@@ -13,8 +13,10 @@ use crate::reasoning::{CaseInput, CaseQuote};
 /// Words: a letter first, then letters, digits, spaces and everyday punctuation; a full stop
 /// only inside a number (`2.5 mg`). No slash, backslash, underscore, or `.ext`.
 const WORDS: &str = r"^[A-Za-z](?:[A-Za-z0-9 ,;:'()+%<>=-]|\.[0-9])*$";
-/// A diagnosis name: words without colons or semicolons (no `Field: value`).
-const DIAGNOSIS: &str = r"^[A-Za-z](?:[A-Za-z0-9 ,'()+-]|\.[0-9])*$";
+/// A diagnosis name: words without colons or semicolons (no `Field: value`) and without
+/// measurements; a number only as a type, stage, grade or class (`Type 2 diabetes mellitus`).
+const DIAGNOSIS: &str =
+    r"^[A-Za-z](?:[A-Za-z ,'()-]|(?:[Tt]ype|[Ss]tage|[Gg]rade|[Cc]lass) [0-9IVX]+)*$";
 /// At most this many key findings.
 const MOST_FINDINGS: usize = 4;
 
@@ -68,22 +70,28 @@ pub(super) fn stage_schema(stage: GuidedStage, input: &CaseInput, pathway: &Path
             }))
         }
         GuidedStage::Conclusion => {
-            let answer = match input {
-                CaseInput::Exam(item) if !item.options.is_empty() => {
-                    json!({"enum": item.options.iter().map(|o| o.letter.clone()).collect::<Vec<_>>()})
-                }
-                _ => words(3, 80),
-            };
             let names: Vec<&str> = pathway
                 .differential
                 .iter()
                 .map(|h| h.diagnosis.as_str())
                 .collect();
-            object(json!({
+            let mut properties = json!({
                 "most_likely": {"enum": names},
-                "answer": answer,
                 "next_steps": list(words(3, 60), 1, 2),
-            }))
+            });
+            // A clinical case's answer is its most likely diagnosis; an exam item answers with
+            // one of its letters, an open question in words.
+            let answer = match input {
+                CaseInput::Exam(item) if !item.options.is_empty() => Some(
+                    json!({"enum": item.options.iter().map(|o| o.letter.clone()).collect::<Vec<_>>()}),
+                ),
+                CaseInput::Exam(_) => Some(words(3, 80)),
+                CaseInput::Clinical(_) => None,
+            };
+            if let Some(answer) = answer {
+                properties["answer"] = answer;
+            }
+            object(properties)
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Guided stages as timeline steps, each linked to the key findings it quotes or cites.
 
 use super::{Conclusion, Evaluation, Hypothesis};
-use crate::reasoning::{CaseInput, CaseQuote, Stage, Step};
+use crate::reasoning::{CaseQuote, Stage, Step};
 
 fn bullets(items: &[String]) -> String {
     items
@@ -40,14 +40,7 @@ pub(super) fn findings_step(findings: &[CaseQuote]) -> Step {
     let text = findings
         .iter()
         .enumerate()
-        .map(|(i, q)| {
-            format!(
-                "{}. \"{}\" ({})",
-                i + 1,
-                q.text,
-                CaseInput::field_label(&q.field)
-            )
-        })
+        .map(|(i, q)| format!("{}. {}", i + 1, q.cited()))
         .collect::<Vec<_>>()
         .join("\n");
     Step {

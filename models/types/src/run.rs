@@ -94,6 +94,18 @@ pub struct CaseQuote {
     pub text: String,
 }
 
+impl CaseQuote {
+    /// The quote with the field it comes from, as the CLI and exports print it:
+    /// `"S4 gallop" (Physical examination)`.
+    pub fn cited(&self) -> String {
+        format!(
+            "\"{}\" ({})",
+            self.text,
+            crate::case::CaseInput::field_label(&self.field)
+        )
+    }
+}
+
 /// A piece of a field's text and how it is marked.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MarkedSegment {

@@ -192,6 +192,15 @@ pub fn markdown_report(reviewed: &ReviewedRun) -> String {
             step.title.as_deref().unwrap_or(""),
             step.text
         ));
+        let mentioned: Vec<String> = step
+            .mentions
+            .iter()
+            .filter(|q| !step.text.contains(&q.text))
+            .map(|q| q.cited())
+            .collect();
+        if !mentioned.is_empty() {
+            md.push_str(&format!("Case findings: {}\n\n", mentioned.join("; ")));
+        }
         if let Some(comment) = review
             .steps
             .iter()

@@ -2,6 +2,7 @@
 //! (the very structs the shell serializes), plus the shapes only the window has.
 
 pub use citrus_types::adapter::AdapterListing;
+pub use citrus_types::case::CaseInput;
 pub use citrus_types::case::{CaseRecord, CaseSummary};
 pub use citrus_types::evaluation::{
     BenchmarkInfo, Comparison, EvalItemDetail, EvalReport, EvalRunSummary, GroupSummary,
@@ -9,7 +10,6 @@ pub use citrus_types::evaluation::{
 };
 pub use citrus_types::model::{EngineSettings, EngineStatus, ListedModel, ModelEntry, ModelShape};
 pub use citrus_types::review::{QueuedReview, Review, StepReview, Verdict};
-pub use citrus_types::case::CaseInput;
 pub use citrus_types::run::{
     marked_segments, CaseQuote, DifferentialEntry, RunRecord, RunSummary, Step,
 };

@@ -125,7 +125,10 @@ pub fn ReasoningTab() -> impl IntoView {
     let mentions = Signal::derive(move || {
         let mut all: Vec<CaseQuote> = Vec::new();
         shown.with(|s| {
-            for quote in s.iter().flat_map(|s| s.steps.iter().flat_map(|step| &step.mentions)) {
+            for quote in s
+                .iter()
+                .flat_map(|s| s.steps.iter().flat_map(|step| &step.mentions))
+            {
                 if !all.contains(quote) {
                     all.push(quote.clone());
                 }
