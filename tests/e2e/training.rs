@@ -207,12 +207,12 @@ pub fn compare_with_adapter(journey: &mut Journey, app: &Session) {
     journey.shot(app, "adapter-list");
 
     app.click("#nav-cases");
-    let rows = app.all(".case-row");
-    let first = rows
-        .iter()
-        .find(|r| app.text(r).contains("Crushing substernal"))
-        .expect("the first case");
-    let id = app.property(first, "data-case-id").expect("case id");
+    let id = app.wait_until("the first case in the list", || {
+        app.all(".case-row")
+            .iter()
+            .find(|r| app.text(r).contains("Crushing substernal"))
+            .and_then(|r| app.property(r, "data-case-id"))
+    });
     app.click(&format!(".case-row[data-case-id='{id}']"));
     reason(app, false, "48");
     app.wait_text("#run-status", "the adapted run to finish", |t| {

@@ -25,6 +25,8 @@ const PLACEHOLDERS: [&str; 16] = [
 ];
 /// A diagnosis this many words long that occurs verbatim in the case is the case's text.
 const COPIED_WORDS: usize = 4;
+/// Words at least this long carry a diagnosis' meaning.
+const DISTINCTIVE_WORD: usize = 4;
 
 /// Lower-case words joined by single spaces, punctuation dropped.
 fn normalised(text: &str) -> String {
@@ -77,10 +79,34 @@ impl NotDiagnoses {
     }
 }
 
-/// The differential without repeats (ignoring case and punctuation), field names, placeholders
-/// or copies of the case, most likely first (the model's order within a likelihood), with
-/// names trimmed and finding numbers distinct.
-pub(super) fn differential(raw: Vec<Hypothesis>, not_diagnoses: &NotDiagnoses) -> Vec<Hypothesis> {
+/// Whether every distinctive word of `name` is a word of the key findings: then it is a finding
+/// rephrased ("Diaphoretic, S-Troponin I"), not a diagnosis.
+fn rephrases_findings(name: &str, findings: &[CaseQuote]) -> bool {
+    let finding_words: Vec<String> = findings
+        .iter()
+        .flat_map(|q| {
+            normalised(&q.text)
+                .split(' ')
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let distinctive: Vec<String> = normalised(name)
+        .split(' ')
+        .filter(|w| w.chars().count() >= DISTINCTIVE_WORD)
+        .map(str::to_string)
+        .collect();
+    !distinctive.is_empty() && distinctive.iter().all(|w| finding_words.contains(w))
+}
+
+/// The differential without repeats (ignoring case and punctuation), field names, placeholders,
+/// copies of the case or rephrased `findings`, most likely first (the model's order within a
+/// likelihood), with names trimmed and finding numbers distinct.
+pub(super) fn differential(
+    raw: Vec<Hypothesis>,
+    not_diagnoses: &NotDiagnoses,
+    findings: &[CaseQuote],
+) -> Vec<Hypothesis> {
     let mut seen: Vec<String> = Vec::new();
     let mut kept: Vec<Hypothesis> = Vec::new();
     for mut hypothesis in raw {
@@ -88,9 +114,14 @@ pub(super) fn differential(raw: Vec<Hypothesis>, not_diagnoses: &NotDiagnoses) -
             .diagnosis
             .split_whitespace()
             .collect::<Vec<_>>()
-            .join(" ");
+            .join(" ")
+            .trim_end_matches([' ', ',', '-', '(', '\''])
+            .to_string();
         let key = normalised(&hypothesis.diagnosis);
-        if seen.contains(&key) || !not_diagnoses.allows(&hypothesis.diagnosis) {
+        if seen.contains(&key)
+            || !not_diagnoses.allows(&hypothesis.diagnosis)
+            || rephrases_findings(&hypothesis.diagnosis, findings)
+        {
             continue;
         }
         seen.push(key);
@@ -115,7 +146,7 @@ pub(super) fn distinct_numbers(numbers: &mut Vec<usize>) {
 mod tests {
     use super::super::Likelihood;
     use super::*;
-    use crate::reasoning::finding_candidates;
+    use crate::reasoning::{finding_candidates, locate};
 
     fn hypothesis(name: &str, likelihood: Likelihood) -> Hypothesis {
         Hypothesis {
@@ -141,12 +172,20 @@ mod tests {
             hypothesis("acute appendicitis", Likelihood::Low),
             hypothesis("Tender right lower quadrant", Likelihood::Low),
             hypothesis("Ectopic pregnancy", Likelihood::Low),
+            hypothesis("Quadrant tender, ", Likelihood::Low),
+            hypothesis("Ovarian cyst, ", Likelihood::Low),
         ];
-        let clean = differential(raw, &not);
+        let findings = vec![locate(&input, "Tender right lower quadrant").unwrap()];
+        let clean = differential(raw, &not, &findings);
         let names: Vec<&str> = clean.iter().map(|h| h.diagnosis.as_str()).collect();
         assert_eq!(
             names,
-            ["Acute appendicitis", "Ovarian torsion", "Ectopic pregnancy"]
+            [
+                "Acute appendicitis",
+                "Ovarian torsion",
+                "Ectopic pregnancy",
+                "Ovarian cyst"
+            ]
         );
         assert_eq!(clean[0].because, [2, 1]);
     }

@@ -253,7 +253,7 @@ impl Pathway {
             }
             GuidedStage::Differential => {
                 let raw: Vec<Hypothesis> = from_value(stage, parse("differential"))?;
-                self.differential = clean::differential(raw, &self.not_diagnoses);
+                self.differential = clean::differential(raw, &self.not_diagnoses, &self.findings);
                 Ok(!self.differential.is_empty())
             }
             GuidedStage::Testing => {
