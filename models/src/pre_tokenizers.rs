@@ -85,12 +85,12 @@ mod tests {
 
     use crate::tokenizer::{GgufVocab, TextTokenizer};
 
-    /// Texts with digits, punctuation runs, contractions, CJK and emoji.
+    /// Texts with digits, punctuation runs, contractions, CJK, emoji and a combining mark.
     const TEXTS: [&str; 4] = [
         "I'm sure it's 12345 mg, isn't it?!! She'LL go... (really) --- ok",
         "Fever 38.5°C\n\n  BP 150/90   mmHg\tRR 20",
         "日本語のテキスト、東京。한국어 中文字符",
-        "emoji 😀👍🏽 café naïve",
+        "emoji 😀👍🏽 café naïve q\u{307}uick",
     ];
 
     /// The pieces each pre-tokenizer's published regexes cut [`TEXTS`] into (derived with
@@ -108,7 +108,7 @@ mod tests {
                     "  ", " mmHg", "\tRR", " ", "20",
                 ],
                 &["日本語のテキスト", "、東京", "。한국어", " 中文字符"],
-                &["emoji", " 😀👍🏽", " café", " naïve"],
+                &["emoji", " 😀👍🏽", " café", " naïve", " q", "\u{307}uick"],
             ],
         ),
         (
@@ -124,7 +124,7 @@ mod tests {
                     "/", "9", "0", "  ", " mmHg", "\tRR", " ", "2", "0",
                 ],
                 &["日本語のテキスト", "、東京", "。한국어", " 中文字符"],
-                &["emoji", " 😀👍🏽", " café", " naïve"],
+                &["emoji", " 😀👍🏽", " café", " naïve", " q", "\u{307}uick"],
             ],
         ),
         (
@@ -140,7 +140,7 @@ mod tests {
                     "/", "9", "0", "  ", " mmHg", "\tRR", " ", "2", "0",
                 ],
                 &["日本語のテキスト", "、東京", "。한국어", " 中文字符"],
-                &["emoji", " 😀👍🏽", " café", " naïve"],
+                &["emoji", " 😀👍🏽", " café", " naïve", " q\u{307}uick"],
             ],
         ),
         (
@@ -164,7 +164,18 @@ mod tests {
                     " ",
                     "中文字符",
                 ],
-                &["emoji", " 😀👍🏽", " caf", "é", " na", "ï", "ve"],
+                &[
+                    "emoji",
+                    " 😀👍🏽",
+                    " caf",
+                    "é",
+                    " na",
+                    "ï",
+                    "ve",
+                    " q",
+                    "\u{307}",
+                    "uick",
+                ],
             ],
         ),
         (
@@ -188,7 +199,7 @@ mod tests {
                     " ",
                     "中文字符",
                 ],
-                &["emoji", " 😀👍🏽", " café", " naïve"],
+                &["emoji", " 😀👍🏽", " café", " naïve", " q", "\u{307}", "uick"],
             ],
         ),
         (
@@ -211,7 +222,7 @@ mod tests {
                     " ",
                     "中文字符",
                 ],
-                &["emoji", " 😀👍🏽", " café", " naïve"],
+                &["emoji", " 😀👍🏽", " café", " naïve", " q\u{307}uick"],
             ],
         ),
     ];

@@ -160,7 +160,10 @@ impl GuidedReasoning {
             .map(|h| DifferentialEntry {
                 name: h.diagnosis.clone(),
                 mentions: 1,
-                ruled_out: h.likelihood == Likelihood::Low && !h.cant_miss,
+                // Unlikely and safe to miss, unless it is what the reasoning concluded.
+                ruled_out: h.likelihood == Likelihood::Low
+                    && !h.cant_miss
+                    && h.diagnosis != self.conclusion.most_likely,
             })
             .collect()
     }
