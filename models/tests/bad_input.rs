@@ -152,12 +152,12 @@ fn unknown_pre_tokenizer_is_named() {
     let path = dir.path().join("pre.gguf");
     let mut md = llama_hparams();
     md.extend(tiny_vocab());
-    md.push(("tokenizer.ggml.pre", Value::String("deepseek-coder".into())));
+    md.push(("tokenizer.ggml.pre", Value::String("chatglm-bpe".into())));
     write_gguf(&path, &md);
     assert_error(
         load(&path),
         "tokenizer.unknown_pre_tokenizer",
-        &["deepseek-coder"],
+        &["chatglm-bpe"],
     );
 }
 
