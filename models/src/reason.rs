@@ -11,10 +11,11 @@ use crate::generation::{CancelToken, StopReason};
 use crate::guided::{run_guided, score_grounding, Grounding, GuidedEvent, GuidedReasoning};
 use crate::model::{ChatSettings, Model};
 use crate::reasoning::{
-    build_prompt, finding_candidates, match_answer, mentioned_findings, AnswerMatch, CaseInput,
-    CaseQuote, DifferentialEntry, ParseEvent, Section, Step, StreamParser,
+    build_prompt, finding_candidates, match_answer, mentioned_findings, AnswerMatch, AnswerSource,
+    CaseInput, CaseQuote, DifferentialEntry, ParseEvent, Section, Step, StreamParser,
 };
 use crate::sampling::SamplingParams;
+use citrus_types::run::answer_in_differential;
 
 /// How the model is asked to reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
@@ -80,6 +81,9 @@ pub struct ReasoningReport {
     pub correct: Option<bool>,
     /// Whether the model's output had the think/answer structure (always true when guided).
     pub structured: bool,
+    /// Where the answer of free mode was found (in an answer block, after the think section,
+    /// an untagged reply's answer statement, or the whole untagged reply).
+    pub answer_source: Option<AnswerSource>,
     /// Tokens generated.
     pub tokens: usize,
     /// Wall-clock seconds.
@@ -128,19 +132,6 @@ fn linked(mut step: Step, candidates: &[CaseQuote]) -> Step {
     };
     step.mentions = mentioned_findings(&text, candidates);
     step
-}
-
-/// Whether `answer` names one of the `differential`'s diagnoses (ignoring case).
-fn names_a_diagnosis(answer: &str, differential: &[DifferentialEntry]) -> Option<bool> {
-    if differential.is_empty() {
-        return None;
-    }
-    let answer = answer.to_lowercase();
-    Some(
-        differential
-            .iter()
-            .any(|d| answer.contains(&d.name.to_lowercase())),
-    )
 }
 
 /// Runs the model on `input`, streaming events to `on_event`.
@@ -240,7 +231,7 @@ fn reason_free(
     let answer_in_differential = parsed
         .answer
         .as_deref()
-        .and_then(|answer| names_a_diagnosis(answer, &parsed.differential));
+        .and_then(|answer| answer_in_differential(answer, &parsed.differential));
     Ok(ReasoningReport {
         mode: ReasoningMode::Free,
         steps: parsed
@@ -253,6 +244,7 @@ fn reason_free(
         option: None,
         correct: None,
         structured: parsed.structured,
+        answer_source: parsed.answer_source,
         tokens: output.tokens.len(),
         seconds: 0.0,
         cancelled: output.stop_reason == StopReason::Cancelled,
@@ -316,6 +308,7 @@ fn reason_guided(
         option,
         correct: None,
         structured: true,
+        answer_source: None,
         tokens: run.tokens,
         seconds: 0.0,
         cancelled: run.cancelled,

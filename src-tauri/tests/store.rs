@@ -50,6 +50,7 @@ fn report(answer: &str) -> ReasoningReport {
         option: Some("B".into()),
         correct: Some(true),
         structured: true,
+        answer_source: None,
         tokens: 12,
         seconds: 1.5,
         cancelled: false,

@@ -160,6 +160,20 @@ pub struct DifferentialEntry {
     pub ruled_out: bool,
 }
 
+/// Whether `answer` names one of the `differential`'s diagnoses (ignoring case); `None` when
+/// there is no differential to compare with.
+pub fn answer_in_differential(answer: &str, differential: &[DifferentialEntry]) -> Option<bool> {
+    if differential.is_empty() {
+        return None;
+    }
+    let answer = answer.to_lowercase();
+    Some(
+        differential
+            .iter()
+            .any(|d| answer.contains(&d.name.to_lowercase())),
+    )
+}
+
 /// A run in a list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunSummary {
@@ -224,6 +238,25 @@ mod tests {
             end,
             text: text.into(),
         }
+    }
+
+    #[test]
+    fn an_answer_is_in_the_differential_when_it_names_one_of_its_diagnoses() {
+        let entry = |name: &str| DifferentialEntry {
+            name: name.into(),
+            mentions: 1,
+            ruled_out: false,
+        };
+        let differential = [entry("Aortic dissection"), entry("Inferior STEMI")];
+        assert_eq!(
+            answer_in_differential("Most likely an inferior STEMI.", &differential),
+            Some(true)
+        );
+        assert_eq!(
+            answer_in_differential("Pericarditis", &differential),
+            Some(false)
+        );
+        assert_eq!(answer_in_differential("Pericarditis", &[]), None);
     }
 
     #[test]

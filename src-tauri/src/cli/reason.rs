@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use citrus_models::generation::CancelToken;
 use citrus_models::guided::GuidedEvent;
 use citrus_models::reason::{reason, ReasonEvent, ReasoningMode, ReasoningReport};
-use citrus_models::reasoning::{parse_benchmark_line, parse_clinical_case, CaseInput, Step};
+use citrus_models::reasoning::{
+    parse_benchmark_line, parse_clinical_case, AnswerSource, CaseInput, Step,
+};
 use citrus_models::ModelError;
 
 use crate::error::AppResult;
@@ -215,8 +217,14 @@ fn print_step(step: &Step) {
 }
 
 fn print_answer(report: &ReasoningReport) {
-    if !report.structured {
-        println!("(the model did not use the <think>/<answer> format: its reply was split into steps and the answer taken from its last answer statement, or the whole reply when it had none)");
+    match report.answer_source {
+        Some(AnswerSource::Statement) => println!("(the model did not use the <think>/<answer> format: its reply was split into steps and the answer is its last answer statement)"),
+        Some(AnswerSource::Untagged) => println!("(the model did not use the <think>/<answer> format and made no answer statement: its whole reply is the answer)"),
+        Some(AnswerSource::AfterThink) => println!("(no <answer> block: the answer is the text after </think>)"),
+        Some(AnswerSource::Tagged) | None => {}
+    }
+    if report.answer_in_differential == Some(false) && report.option.is_none() {
+        println!("(the answer names none of the differential's diagnoses)");
     }
     if report.thinking_cut_short {
         println!("(the token budget ran out while thinking: the think section was closed and the answer asked for)");
@@ -256,6 +264,7 @@ fn json_report(report: &ReasoningReport) -> serde_json::Value {
         "option": report.option,
         "correct": report.correct,
         "structured": report.structured,
+        "answer_source": report.answer_source,
         "tokens": report.tokens,
         "seconds": report.seconds,
         "mode": report.mode,

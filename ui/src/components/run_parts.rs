@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use super::case_quotes::StepMentions;
-use crate::types::{DifferentialEntry, RunRecord, Step};
+use crate::types::{answer_in_differential, DifferentialEntry, RunRecord, Step};
 
 /// The reasoning pathway's stages in order, with their labels.
 pub const STAGES: [(&str, &str); 5] = [
@@ -152,15 +152,23 @@ pub struct Outcome {
     pub option: Option<String>,
     /// Whether the option matched the answer key, when known.
     pub correct: Option<bool>,
+    /// Whether a free-text answer names one of the differential's diagnoses, when there is a
+    /// differential and no option letter.
+    pub in_differential: Option<bool>,
 }
 
 impl Outcome {
     /// The outcome of a stored run.
     pub fn of(run: &RunRecord) -> Self {
+        let in_differential = match (&run.summary.answer, &run.option) {
+            (Some(answer), None) => answer_in_differential(answer, &run.differential),
+            _ => None,
+        };
         Self {
             answer: run.summary.answer.clone(),
             option: run.option.clone(),
             correct: run.correct,
+            in_differential,
         }
     }
 }
@@ -190,8 +198,16 @@ pub fn Answer(
                 let option = outcome
                     .option
                     .map(|letter| view! { <span class="option-letter">{format!("Option {letter}")}</span> });
+                let linked = outcome.in_differential.map(|named| {
+                    let (class, text) = if named {
+                        ("answer-link linked", "One of the differential's diagnoses")
+                    } else {
+                        ("answer-link unlinked", "Not among the differential's diagnoses")
+                    };
+                    view! { <span class=class id="answer-in-differential">{text}</span> }
+                });
                 view! {
-                    <div class="answer-meta">{option}{verdict}</div>
+                    <div class="answer-meta">{option}{verdict}{linked}</div>
                     <div class="answer-text">
                         {outcome.answer.unwrap_or_else(|| "No answer yet.".to_string())}
                     </div>

@@ -11,7 +11,8 @@ pub use citrus_types::evaluation::{
 pub use citrus_types::model::{EngineSettings, EngineStatus, ListedModel, ModelEntry, ModelShape};
 pub use citrus_types::review::{QueuedReview, Review, StepReview, Verdict};
 pub use citrus_types::run::{
-    marked_segments, CaseQuote, DifferentialEntry, RunRecord, RunSummary, Step,
+    answer_in_differential, marked_segments, CaseQuote, DifferentialEntry, RunRecord, RunSummary,
+    Step,
 };
 pub use citrus_types::training::{
     DatasetCheck, DatasetReport, PointKind, Preflight, TrainChoices, TrainPoint, TrainRunRecord,
