@@ -263,6 +263,10 @@ fn a_physician_reasons_reviews_restarts_and_survives_a_kill() {
     assert!(stages.iter().any(|s| s == "findings"), "{stages:?}");
     assert!(stages.iter().any(|s| s == "conclusion"), "{stages:?}");
     assert!(!app.text(&app.find("#answer")).trim().is_empty());
+    // A guided clinical answer is the differential's most likely diagnosis, and says so.
+    assert!(app
+        .text(&app.find("#answer-in-differential"))
+        .contains("One of the differential's diagnoses"));
     let speed = app.text(&app.find("#tokens-per-second"));
     assert!(
         speed.chars().any(|c| c.is_ascii_digit()),
