@@ -6,4 +6,5 @@ pub mod cases;
 pub mod evaluation;
 pub mod models;
 pub mod review;
+mod run_list;
 pub mod training;

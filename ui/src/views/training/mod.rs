@@ -9,45 +9,13 @@ mod form;
 mod live;
 mod runs;
 
-use leptos::prelude::*;
-use leptos::task::spawn_local;
-use serde_json::json;
-
-use crate::api;
-use crate::state::{use_app, AppState};
+use crate::state::use_app;
 use crate::types::TrainRunSummary;
+use crate::views::run_list::RunList;
+use leptos::prelude::*;
 
 /// What the screen's parts share: the recorded runs and the one open.
-#[derive(Clone, Copy)]
-pub(crate) struct TrainScreen {
-    /// The app.
-    pub app: AppState,
-    /// Every recorded run, newest first.
-    pub runs: RwSignal<Vec<TrainRunSummary>>,
-    /// Whether the list has loaded once.
-    pub loaded: RwSignal<bool>,
-    /// The run whose chart is open.
-    pub selected: RwSignal<Option<i64>>,
-    /// Bumped to reload the open run.
-    pub revision: RwSignal<u32>,
-}
-
-impl TrainScreen {
-    /// Reloads the list of runs (and, through `revision`, the open one).
-    pub fn reload(self) {
-        let app = self.app;
-        spawn_local(async move {
-            match api::call::<Vec<TrainRunSummary>>("list_training_runs", json!({})).await {
-                Ok(list) => {
-                    self.runs.try_set(list);
-                    self.loaded.try_set(true);
-                    self.revision.try_update(|r| *r += 1);
-                }
-                Err(err) => app.report(err),
-            }
-        });
-    }
-}
+pub(crate) type TrainScreen = RunList<TrainRunSummary>;
 
 fn use_screen() -> TrainScreen {
     expect_context::<TrainScreen>()
@@ -56,15 +24,7 @@ fn use_screen() -> TrainScreen {
 /// The Training screen.
 #[component]
 pub fn TrainingView() -> impl IntoView {
-    let screen = TrainScreen {
-        app: use_app(),
-        runs: RwSignal::new(Vec::new()),
-        loaded: RwSignal::new(false),
-        selected: RwSignal::new(None),
-        revision: RwSignal::new(0),
-    };
-    provide_context(screen);
-    screen.reload();
+    let screen = TrainScreen::provide(use_app(), "list_training_runs", false);
     // The list follows the live job: a run recorded, ended, paused (also after leaving and
     // coming back to this screen while it ran).
     let app = screen.app;
