@@ -20,6 +20,7 @@ pub mod hf_export;
 pub mod home;
 pub mod identity;
 pub mod json_schema;
+pub mod kernels;
 pub mod lora;
 pub mod memory;
 pub mod model;

@@ -9,10 +9,11 @@
 //! the delta's input may go through dropout, as PEFT does: `B·A·dropout(x)`.
 
 use candle_core::quantized::QMatMul;
-use candle_core::{Module, Tensor};
+use candle_core::{CpuStorage, DType, Module, Storage, Tensor};
 
 use crate::error::{ModelError, Result};
 use crate::frozen::frozen_linear;
+use crate::kernels::{matmul_shared, Kernels, QuantWeight};
 use crate::seeded::SeededRng;
 
 /// The projections of a transformer block that can carry a LoRA delta.
@@ -171,6 +172,8 @@ impl LoraDelta {
 #[derive(Debug, Clone)]
 pub struct Linear {
     weight: QMatMul,
+    /// The weight as the project's CPU kernels read it, when they have one for its type.
+    kernel: Option<QuantWeight>,
     bias: Option<Tensor>,
     in_features: usize,
     out_features: usize,
@@ -185,8 +188,13 @@ impl Linear {
         out_features: usize,
         in_features: usize,
     ) -> Self {
+        let kernel = match &weight {
+            QMatMul::QTensor(q) if Kernels::enabled() => QuantWeight::new(q.clone()),
+            _ => None,
+        };
         Self {
             weight,
+            kernel,
             bias,
             in_features,
             out_features,
@@ -239,6 +247,15 @@ impl Linear {
 
     /// Applies the layer to `x` of shape `(…, in_features)` for inference.
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        if self.kernel.is_some() {
+            let mut outputs = Self::forward_shared(&[self], x)?;
+            return Ok(outputs.remove(0));
+        }
+        self.forward_candle(x)
+    }
+
+    /// The layer with candle's matmul (dense weights, types without a kernel, accelerators).
+    fn forward_candle(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let y = match &self.weight {
             // Dense weights may be stored in half precision on accelerators.
             QMatMul::Tensor(w) if w.dtype() != x.dtype() => self
@@ -248,6 +265,36 @@ impl Linear {
             _ => self.weight.forward(x)?,
         };
         self.add_bias_and_delta(y, x)
+    }
+
+    /// Applies several layers that read the same input `x` (q/k/v, gate/up) for inference.
+    /// With the project's kernels the input is quantized once and every layer's rows run in
+    /// one parallel dispatch; otherwise each layer runs on its own.
+    pub fn forward_shared(layers: &[&Linear], x: &Tensor) -> candle_core::Result<Vec<Tensor>> {
+        let kernels: Option<Vec<&QuantWeight>> = layers.iter().map(|l| l.kernel.as_ref()).collect();
+        let (Some(kernels), DType::F32, true) = (kernels, x.dtype(), x.device().is_cpu()) else {
+            return layers.iter().map(|l| l.forward_candle(x)).collect();
+        };
+        let k = x.dim(candle_core::D::Minus1)?;
+        let x = x.contiguous()?;
+        let outputs = {
+            let (storage, layout) = x.storage_and_layout();
+            let Storage::Cpu(CpuStorage::F32(data)) = &*storage else {
+                unreachable!("a CPU f32 tensor has CPU f32 storage")
+            };
+            let values = &data[layout.start_offset()..layout.start_offset() + x.elem_count()];
+            matmul_shared(values, k, &kernels)
+        };
+        let mut dims = x.dims().to_vec();
+        layers
+            .iter()
+            .zip(outputs)
+            .map(|(layer, y)| {
+                *dims.last_mut().expect("an input has a last dimension") = layer.out_features;
+                let y = Tensor::from_vec(y, dims.as_slice(), x.device())?;
+                layer.add_bias_and_delta(y, &x)
+            })
+            .collect()
     }
 
     /// Applies the layer in a training pass: the base weight frozen (input gradient only), the

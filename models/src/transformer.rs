@@ -79,6 +79,26 @@ fn project(
     }
 }
 
+/// Projections of block `layer` that read the same input `x`: in inference the input is
+/// quantized once for all of them ([`Linear::forward_shared`]).
+fn project_shared<const N: usize>(
+    linears: [(&Linear, LoraTarget); N],
+    x: &Tensor,
+    pass: Pass,
+    layer: usize,
+) -> candle_core::Result<[Tensor; N]> {
+    let outputs = match pass {
+        Pass::Inference => Linear::forward_shared(&linears.map(|(l, _)| l), x)?,
+        Pass::Training(_) => linears
+            .iter()
+            .map(|(l, target)| project(l, x, pass, layer, *target))
+            .collect::<candle_core::Result<Vec<_>>>()?,
+    };
+    Ok(outputs
+        .try_into()
+        .unwrap_or_else(|_| unreachable!("one output per projection")))
+}
+
 /// The token embedding table, quantized rows or dense.
 #[derive(Debug, Clone)]
 enum TokenEmbedding {
@@ -256,9 +276,12 @@ impl Attention {
             };
             y.transpose(1, 2)
         };
-        let q = project(&self.q, x, pass, layer, LoraTarget::Q)?;
-        let k = project(&self.k, x, pass, layer, LoraTarget::K)?;
-        let v = project(&self.v, x, pass, layer, LoraTarget::V)?;
+        let [q, k, v] = project_shared(
+            [(&self.q, LoraTarget::Q), (&self.k, LoraTarget::K), (&self.v, LoraTarget::V)],
+            x,
+            pass,
+            layer,
+        )?;
         let q = heads(q, self.num_heads, &self.q_norm)?;
         let k = heads(k, self.num_kv_heads, &self.k_norm)?;
         let v = heads(v, self.num_kv_heads, &None)?.contiguous()?;
@@ -315,8 +338,12 @@ struct Mlp {
 
 impl Mlp {
     fn forward(&self, x: &Tensor, pass: Pass, layer: usize) -> candle_core::Result<Tensor> {
-        let gate = project(&self.gate, x, pass, layer, LoraTarget::Gate)?;
-        let up = project(&self.up, x, pass, layer, LoraTarget::Up)?;
+        let [gate, up] = project_shared(
+            [(&self.gate, LoraTarget::Gate), (&self.up, LoraTarget::Up)],
+            x,
+            pass,
+            layer,
+        )?;
         project(
             &self.down,
             &(candle_nn::ops::silu(&gate)? * up)?,

@@ -1,0 +1,303 @@
+//! Quantized matrix multiplication on the CPU: the project's own kernels for the block types
+//! model files carry (Q4_0, Q4_1, Q5_0, Q8_0, Q4_K, Q6_K).
+//!
+//! A layer input is quantized to 8 bits once ([`activation`]) and reused by every projection
+//! that reads it (q/k/v, gate/up: [`matmul_shared`]). Each weight row is unpacked once per tile
+//! of up to four input rows, so prefill reads the weights once per four tokens instead of once
+//! per token. The rows of all the projections are split into chunks of about equal size and
+//! run on candle's thread pool (rayon, sized by `--threads`), one parallel dispatch per layer
+//! input. The instruction set is chosen at run time: AVX2 + FMA on x86-64 where present, a
+//! portable kernel elsewhere (including aarch64, where candle's own NEON kernels are the
+//! faster path: see [`Kernels::enabled`]).
+
+pub mod activation;
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+pub mod blocks;
+mod portable;
+
+use std::sync::{Arc, OnceLock};
+
+use candle_core::quantized::QTensor;
+use rayon::prelude::*;
+
+use activation::{Q8KRows, Q8Rows};
+pub use blocks::BlockType;
+
+/// The instruction set the kernels use on this CPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Isa {
+    /// Plain Rust: any CPU.
+    Portable,
+    /// AVX2 and FMA (x86-64).
+    Avx2,
+}
+
+impl Isa {
+    /// The best instruction set this CPU supports.
+    pub fn detect() -> Self {
+        static DETECTED: OnceLock<Isa> = OnceLock::new();
+        *DETECTED.get_or_init(|| {
+            #[cfg(target_arch = "x86_64")]
+            if avx2::available() {
+                return Isa::Avx2;
+            }
+            Isa::Portable
+        })
+    }
+
+    /// Lower-case name, for reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Portable => "portable",
+            Self::Avx2 => "avx2",
+        }
+    }
+}
+
+/// Whether linear layers use these kernels (on by default on x86-64; `CITRUS_KERNELS=candle`
+/// switches to candle's quantized matmul, e.g. to compare).
+pub struct Kernels;
+
+impl Kernels {
+    /// Whether the project's kernels are used for quantized weights on the CPU.
+    pub fn enabled() -> bool {
+        static ENABLED: OnceLock<bool> = OnceLock::new();
+        *ENABLED.get_or_init(|| {
+            let choice = std::env::var("CITRUS_KERNELS").unwrap_or_default();
+            match choice.as_str() {
+                "candle" => false,
+                "citrus" => true,
+                _ => Isa::detect() != Isa::Portable,
+            }
+        })
+    }
+}
+
+/// A quantized weight matrix `(rows, cols)` the kernels can multiply.
+#[derive(Debug, Clone)]
+pub struct QuantWeight {
+    kind: BlockType,
+    rows: usize,
+    cols: usize,
+    tensor: Arc<QTensor>,
+}
+
+impl QuantWeight {
+    /// The kernel view of `tensor` when it is a 2-D CPU tensor of a type with a kernel.
+    pub fn new(tensor: Arc<QTensor>) -> Option<Self> {
+        let kind = BlockType::from_ggml(tensor.dtype())?;
+        let &[rows, cols] = tensor.shape().dims() else {
+            return None;
+        };
+        (tensor.device().is_cpu() && cols.is_multiple_of(kind.block_elements())).then_some(Self {
+            kind,
+            rows,
+            cols,
+            tensor,
+        })
+    }
+
+    /// Output width.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Input width.
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// The block type.
+    pub fn kind(&self) -> BlockType {
+        self.kind
+    }
+
+    fn row_bytes(&self) -> usize {
+        self.cols / self.kind.block_elements() * self.kind.block_bytes()
+    }
+}
+
+/// An input quantized for the kernels: each layout computed once, when a weight needs it.
+pub struct QuantizedInput<'a> {
+    x: &'a [f32],
+    k: usize,
+    q8: OnceLock<Q8Rows>,
+    q8k: OnceLock<Q8KRows>,
+}
+
+impl<'a> QuantizedInput<'a> {
+    /// `x` holds `x.len() / k` rows of `k` values.
+    pub fn new(x: &'a [f32], k: usize) -> Self {
+        Self {
+            x,
+            k,
+            q8: OnceLock::new(),
+            q8k: OnceLock::new(),
+        }
+    }
+
+    /// Rows of input.
+    pub fn rows(&self) -> usize {
+        self.x.len() / self.k
+    }
+
+    fn q8(&self) -> &Q8Rows {
+        self.q8.get_or_init(|| Q8Rows::quantize(self.x, self.k))
+    }
+
+    fn q8k(&self) -> &Q8KRows {
+        self.q8k.get_or_init(|| Q8KRows::quantize(self.x, self.k))
+    }
+}
+
+/// `x · Wᵀ` for each of `weights` (all `k` columns wide): one output `(m, rows)` per weight,
+/// row-major, where `x` holds `m` rows of `k`.
+///
+/// # Panics
+/// When a weight's width is not `k` (a caller's bug: shapes are checked at load).
+pub fn matmul_shared(x: &[f32], k: usize, weights: &[&QuantWeight]) -> Vec<Vec<f32>> {
+    matmul_with(Isa::detect(), x, k, weights)
+}
+
+/// [`matmul_shared`] with the kernels of `isa` (which this CPU must support).
+fn matmul_with(isa: Isa, x: &[f32], k: usize, weights: &[&QuantWeight]) -> Vec<Vec<f32>> {
+    let input = QuantizedInput::new(x, k);
+    let m = input.rows();
+    assert!(weights.iter().all(|w| w.cols == k), "weight width is not {k}");
+    if weights.iter().any(|w| !w.kind.is_k_quant()) {
+        input.q8();
+    }
+    if weights.iter().any(|w| w.kind.is_k_quant()) {
+        input.q8k();
+    }
+    let mut outputs: Vec<Vec<f32>> = weights.iter().map(|w| vec![0.0; m * w.rows]).collect();
+    let tasks = split_rows(weights, m);
+    let targets: Vec<OutPtr> = outputs.iter_mut().map(|o| OutPtr(o.as_mut_ptr())).collect();
+    let run = |task: &Task| {
+        let weight = weights[task.weight];
+        let data = weight.tensor.data().expect("CPU tensors expose their bytes");
+        // SAFETY: tasks cover disjoint weight rows, so each writes its own output columns.
+        unsafe { multiply_rows(isa, weight, &data, &input, task, targets[task.weight]) };
+    };
+    if tasks.len() > 1 {
+        tasks.par_iter().for_each(run);
+    } else {
+        tasks.iter().for_each(run);
+    }
+    outputs
+}
+
+/// An output buffer shared by the tasks that write disjoint parts of it.
+#[derive(Clone, Copy)]
+struct OutPtr(*mut f32);
+// SAFETY: every task writes a disjoint set of elements (its weight rows).
+unsafe impl Send for OutPtr {}
+unsafe impl Sync for OutPtr {}
+
+/// A chunk of one weight's rows.
+struct Task {
+    weight: usize,
+    rows: std::ops::Range<usize>,
+}
+
+/// Below this many multiply-adds a product runs on one thread (a dispatch costs more).
+const PARALLEL_THRESHOLD: usize = 1 << 16;
+
+/// Splits the weights' rows into chunks of about equal work: a few per thread, so a thread
+/// slowed by other work on its core is balanced by the others.
+fn split_rows(weights: &[&QuantWeight], m: usize) -> Vec<Task> {
+    let total_rows: usize = weights.iter().map(|w| w.rows).sum();
+    let work = total_rows * m * weights.first().map_or(0, |w| w.cols);
+    let threads = rayon::current_num_threads();
+    let chunks = if work < PARALLEL_THRESHOLD || threads == 1 {
+        weights.len()
+    } else {
+        threads * 4
+    };
+    let chunk_rows = total_rows.div_ceil(chunks).max(4);
+    weights
+        .iter()
+        .enumerate()
+        .flat_map(|(i, w)| {
+            (0..w.rows).step_by(chunk_rows).map(move |start| Task {
+                weight: i,
+                rows: start..(start + chunk_rows).min(w.rows),
+            })
+        })
+        .collect()
+}
+
+/// Rows `task.rows` of `weight` times every input row, written to `out` `(m, weight.rows)`.
+///
+/// # Safety
+/// `out` points to `m · weight.rows` floats that no other task writes in these columns.
+unsafe fn multiply_rows(
+    isa: Isa,
+    weight: &QuantWeight,
+    data: &[u8],
+    input: &QuantizedInput,
+    task: &Task,
+    out: OutPtr,
+) {
+    let m = input.rows();
+    let row_bytes = weight.row_bytes();
+    let mut tile = [0f32; TILE];
+    for j in task.rows.clone() {
+        let w = &data[j * row_bytes..(j + 1) * row_bytes];
+        let mut r = 0;
+        while r < m {
+            let count = if m - r >= TILE { TILE } else { 1 };
+            dot_rows(isa, weight.kind, w, input, r, count, &mut tile);
+            for (i, value) in tile[..count].iter().enumerate() {
+                *out.0.add((r + i) * weight.rows + j) = *value;
+            }
+            r += count;
+        }
+    }
+}
+
+/// Input rows per tile.
+const TILE: usize = 4;
+
+/// Dots of weight row `w` with input rows `r0..r0+count` (`count` is 1 or [`TILE`]).
+#[inline]
+fn dot_rows(
+    isa: Isa,
+    kind: BlockType,
+    w: &[u8],
+    input: &QuantizedInput,
+    r0: usize,
+    count: usize,
+    out: &mut [f32; TILE],
+) {
+    macro_rules! rows {
+        ($($kernel:ident)::+, $($arg:expr),*) => {
+            if count == TILE {
+                $($kernel)::+::<TILE>($($arg),*, r0, out)
+            } else {
+                $($kernel)::+::<1>($($arg),*, r0, out)
+            }
+        };
+    }
+    match (isa, kind.is_k_quant()) {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Isa::Avx2` is only detected on CPUs with AVX2 and FMA; shapes are checked.
+        (Isa::Avx2, false) => unsafe { rows!(avx2::dot_32, kind, w, input.q8()) },
+        #[cfg(target_arch = "x86_64")]
+        (Isa::Avx2, true) => unsafe {
+            match kind {
+                BlockType::Q4K => rows!(avx2::dot_q4k, w, input.q8k()),
+                _ => rows!(avx2::dot_q6k, w, input.q8k()),
+            }
+        },
+        (_, false) => rows!(portable::dot_32, kind, w, input.q8()),
+        (_, true) => match kind {
+            BlockType::Q4K => rows!(portable::dot_q4k, w, input.q8k()),
+            _ => rows!(portable::dot_q6k, w, input.q8k()),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests;
