@@ -1,4 +1,4 @@
-//! AVX2 + FMA kernels (x86-64, detected at run time): the portable kernels' arithmetic on 32
+//! AVX2 + FMA + F16C kernels (x86-64, detected at run time): the portable kernels' arithmetic on 32
 //! bytes at a time. A weight block is unpacked once and multiplied with `R` activation rows
 //! (`R` = 4 in prefill tiles), so each weight byte is read and unpacked once per tile.
 //!
@@ -10,11 +10,20 @@
 use std::arch::x86_64::*;
 
 use super::activation::{Q8KRows, Q8Rows, QK, QK_K};
-use super::blocks::{f16_at, q4k_scales_and_mins, BlockType};
+use super::blocks::BlockType;
 
 /// Whether this CPU runs these kernels.
 pub fn available() -> bool {
-    is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+    is_x86_feature_detected!("avx2")
+        && is_x86_feature_detected!("fma")
+        && is_x86_feature_detected!("f16c")
+}
+
+/// The f16 at `p` as f32, with the F16C instruction.
+#[inline(always)]
+unsafe fn f16(p: *const u8) -> f32 {
+    let bits = u16::from_le_bytes(*(p as *const [u8; 2]));
+    _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(bits as i32)))
 }
 
 /// Sum of the eight lanes.
@@ -59,134 +68,228 @@ unsafe fn load(p: *const i8) -> __m256i {
     _mm256_loadu_si256(p as *const __m256i)
 }
 
-/// A 32-element type (Q4_0, Q4_1, Q5_0, Q8_0) against rows `r0..r0+R` of `a`.
+/// Weight rows `w` (a tile of `W`) of a 32-element type (Q4_0, Q4_1, Q5_0, Q8_0) against input
+/// rows `r0..r0+R` of `a`: `out[i·R + r]` is the dot of weight row `i` with input row `r0 + r`.
 ///
 /// # Safety
-/// The CPU must have AVX2 and FMA ([`available`]); `w` is whole blocks of `kind` covering
-/// `a.k` elements and `r0 + R` rows exist in `a`.
-#[target_feature(enable = "avx2,fma")]
-pub unsafe fn dot_32<const R: usize>(
+/// The CPU must have AVX2, FMA and F16C ([`available`]); each of `w` is whole blocks of `kind`
+/// covering `a.k` elements and `r0 + R` rows exist in `a`.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn dot_32<const W: usize, const R: usize>(
     kind: BlockType,
-    w: &[u8],
+    w: [&[u8]; W],
+    a: &Q8Rows,
+    r0: usize,
+    out: &mut [f32],
+) {
+    // One copy of the loop per type, so the block decoding is resolved at compile time.
+    match kind {
+        BlockType::Q4_0 => dot_32_of::<W, R>(BlockType::Q4_0, w, a, r0, out),
+        BlockType::Q4_1 => dot_32_of::<W, R>(BlockType::Q4_1, w, a, r0, out),
+        BlockType::Q5_0 => dot_32_of::<W, R>(BlockType::Q5_0, w, a, r0, out),
+        _ => dot_32_of::<W, R>(BlockType::Q8_0, w, a, r0, out),
+    }
+}
+
+/// The 32 weights of a block as bytes and its `(d, m)`: signed values for Q4_0, Q5_0 and Q8_0
+/// (`w = d·q`), unsigned ones for Q4_1 (`w = d·q + m`).
+#[inline(always)]
+unsafe fn decode_32(kind: BlockType, block: *const u8) -> (__m256i, f32, f32) {
+    let d = f16(block);
+    match kind {
+        BlockType::Q4_0 => (
+            _mm256_sub_epi8(nibbles(block.add(2)), _mm256_set1_epi8(8)),
+            d,
+            0.0,
+        ),
+        BlockType::Q4_1 => (nibbles(block.add(4)), d, f16(block.add(2))),
+        BlockType::Q5_0 => {
+            let qh = u32::from_le_bytes(*(block.add(2) as *const [u8; 4]));
+            let high = _mm256_andnot_si256(bytes_from_bits(qh), _mm256_set1_epi8(0xF0u8 as i8));
+            (_mm256_or_si256(nibbles(block.add(6)), high), d, 0.0)
+        }
+        _ => (_mm256_loadu_si256(block.add(2) as *const __m256i), d, 0.0),
+    }
+}
+
+#[inline(always)]
+unsafe fn dot_32_of<const W: usize, const R: usize>(
+    kind: BlockType,
+    w: [&[u8]; W],
     a: &Q8Rows,
     r0: usize,
     out: &mut [f32],
 ) {
     let nb = a.blocks_per_row();
     let bytes = kind.block_bytes();
-    debug_assert!(w.len() >= nb * bytes && a.d.len() >= (r0 + R) * nb);
-    let mut acc = [_mm256_setzero_ps(); R];
-    let mut offset_sum = [0f32; R];
+    debug_assert!(w.iter().all(|w| w.len() >= nb * bytes) && a.d.len() >= (r0 + R) * nb);
+    let mut acc = [[_mm256_setzero_ps(); R]; W];
+    let mut offset_sum = [[0f32; R]; W];
     let (qs, ds, sums) = (a.qs.as_ptr(), a.d.as_ptr(), a.sums.as_ptr());
     let k = a.k;
     for b in 0..nb {
-        let block = w.as_ptr().add(b * bytes);
-        let d = f16_at(std::slice::from_raw_parts(block, 2), 0);
-        // Q4_1 weights are unsigned with an offset; the others are signed.
-        let (weights, m) = match kind {
-            BlockType::Q4_0 => (
-                _mm256_sub_epi8(nibbles(block.add(2)), _mm256_set1_epi8(8)),
-                0.0,
-            ),
-            BlockType::Q4_1 => (
-                nibbles(block.add(4)),
-                f16_at(std::slice::from_raw_parts(block, 4), 2),
-            ),
-            BlockType::Q5_0 => {
-                let qh = u32::from_le_bytes(*(block.add(2) as *const [u8; 4]));
-                let high = _mm256_andnot_si256(bytes_from_bits(qh), _mm256_set1_epi8(0xF0u8 as i8));
-                (_mm256_or_si256(nibbles(block.add(6)), high), 0.0)
-            }
-            BlockType::Q8_0 => (_mm256_loadu_si256(block.add(2) as *const __m256i), 0.0),
-            BlockType::Q4K | BlockType::Q6K => unreachable!("K types have super-blocks"),
-        };
-        if kind == BlockType::Q4_1 {
-            for r in 0..R {
-                let at = (r0 + r) * nb + b;
-                let act = load(qs.add((r0 + r) * k + b * QK));
-                let dot = _mm256_cvtepi32_ps(dot_u8_i8(weights, act));
-                acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d * *ds.add(at)), dot, acc[r]);
-                offset_sum[r] += m * *sums.add(at);
-            }
-        } else {
-            // The sign trick once per block: |w| and sign(w) are shared by the R rows.
-            let abs = _mm256_sign_epi8(weights, weights);
-            for r in 0..R {
-                let at = (r0 + r) * nb + b;
-                let act = _mm256_sign_epi8(load(qs.add((r0 + r) * k + b * QK)), weights);
-                let dot = _mm256_cvtepi32_ps(dot_u8_i8(abs, act));
-                acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d * *ds.add(at)), dot, acc[r]);
-            }
-        }
-    }
-    for r in 0..R {
-        out[r] = hsum(acc[r]) + offset_sum[r];
-    }
-}
-
-/// Q4_K against rows `r0..r0+R` of `a`.
-///
-/// # Safety
-/// As [`dot_32`], for super-blocks of 256.
-#[target_feature(enable = "avx2,fma")]
-pub unsafe fn dot_q4k<const R: usize>(w: &[u8], a: &Q8KRows, r0: usize, out: &mut [f32]) {
-    let nb = a.blocks_per_row();
-    let bytes = BlockType::Q4K.block_bytes();
-    debug_assert!(w.len() >= nb * bytes && a.d.len() >= (r0 + R) * nb);
-    let mut acc = [_mm256_setzero_ps(); R];
-    let mut min_acc = [0f32; R];
-    let low = _mm256_set1_epi8(0xF);
-    let k = a.k;
-    for b in 0..nb {
-        let block = &w[b * bytes..(b + 1) * bytes];
-        let (d, dmin) = (f16_at(block, 0), f16_at(block, 2));
-        let (scales, mins) = q4k_scales_and_mins(&block[4..16]);
-        let mut sumi = [_mm256_setzero_si256(); R];
-        let q4 = block.as_ptr().add(16);
-        for chunk in 0..4 {
-            let bits = _mm256_loadu_si256(q4.add(chunk * 32) as *const __m256i);
-            let lo = _mm256_and_si256(bits, low);
-            let hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), low);
-            let scale_lo = _mm256_set1_epi16(scales[2 * chunk] as i16);
-            let scale_hi = _mm256_set1_epi16(scales[2 * chunk + 1] as i16);
-            for r in 0..R {
-                let q8 = a.qs.as_ptr().add((r0 + r) * k + b * QK_K + chunk * 64);
-                let p_lo = _mm256_maddubs_epi16(lo, load(q8));
-                let p_hi = _mm256_maddubs_epi16(hi, load(q8.add(32)));
-                let p = _mm256_add_epi32(
-                    _mm256_madd_epi16(scale_lo, p_lo),
-                    _mm256_madd_epi16(scale_hi, p_hi),
-                );
-                sumi[r] = _mm256_add_epi32(sumi[r], p);
-            }
+        let mut weights = [_mm256_setzero_si256(); W];
+        let mut abs = [_mm256_setzero_si256(); W];
+        let mut d = [0f32; W];
+        let mut m = [0f32; W];
+        for i in 0..W {
+            (weights[i], d[i], m[i]) = decode_32(kind, w[i].as_ptr().add(b * bytes));
+            // The sign trick once per block: |w| is shared by the R input rows.
+            abs[i] = _mm256_sign_epi8(weights[i], weights[i]);
         }
         for r in 0..R {
             let at = (r0 + r) * nb + b;
-            let dy = a.d[at];
-            let bsums = &a.bsums[at * 16..at * 16 + 16];
-            let mut min_sum = 0i32;
-            for j in 0..8 {
-                min_sum += mins[j] as i32 * (bsums[2 * j] as i32 + bsums[2 * j + 1] as i32);
+            let act = load(qs.add((r0 + r) * k + b * QK));
+            let dy = *ds.add(at);
+            for i in 0..W {
+                let dot = if kind == BlockType::Q4_1 {
+                    offset_sum[i][r] += m[i] * *sums.add(at);
+                    dot_u8_i8(weights[i], act)
+                } else {
+                    dot_u8_i8(abs[i], _mm256_sign_epi8(act, weights[i]))
+                };
+                let scale = _mm256_set1_ps(d[i] * dy);
+                acc[i][r] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(dot), acc[i][r]);
             }
-            min_acc[r] -= dy * dmin * min_sum as f32;
-            acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(dy * d), _mm256_cvtepi32_ps(sumi[r]), acc[r]);
         }
     }
-    for r in 0..R {
-        out[r] = hsum(acc[r]) + min_acc[r];
+    for i in 0..W {
+        for r in 0..R {
+            out[i * R + r] = hsum(acc[i][r]) + offset_sum[i][r];
+        }
     }
 }
 
-/// Q6_K against rows `r0..r0+R` of `a`.
+/// Q4_K's twelve scale bytes as sixteen i16: the eight 6-bit scales, then the eight minimums.
+#[inline(always)]
+unsafe fn q4k_scales_and_mins_i16(p: *const u8) -> __m256i {
+    const LOW6: u32 = 0x3f3f3f3f;
+    const LOW4: u32 = 0x0f0f0f0f;
+    const LOW2: u32 = 0x03030303;
+    let q = *(p as *const [u32; 3]);
+    let mins_hi = ((q[2] >> 4) & LOW4) | (((q[1] >> 6) & LOW2) << 4);
+    let mins_lo = q[1] & LOW6;
+    let scales_hi = (q[2] & LOW4) | (((q[0] >> 6) & LOW2) << 4);
+    let scales_lo = q[0] & LOW6;
+    _mm256_cvtepu8_epi16(_mm_set_epi32(
+        mins_hi as i32,
+        mins_lo as i32,
+        scales_hi as i32,
+        scales_lo as i32,
+    ))
+}
+
+/// Q4_K weight rows `w` against input rows `r0..r0+R` of `a` (output as [`dot_32`]).
 ///
 /// # Safety
 /// As [`dot_32`], for super-blocks of 256.
-#[target_feature(enable = "avx2,fma")]
-pub unsafe fn dot_q6k<const R: usize>(w: &[u8], a: &Q8KRows, r0: usize, out: &mut [f32]) {
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn dot_q4k<const W: usize, const R: usize>(
+    w: [&[u8]; W],
+    a: &Q8KRows,
+    r0: usize,
+    out: &mut [f32],
+) {
+    let nb = a.blocks_per_row();
+    let bytes = BlockType::Q4K.block_bytes();
+    debug_assert!(w.iter().all(|w| w.len() >= nb * bytes) && a.d.len() >= (r0 + R) * nb);
+    let mut acc = [[_mm256_setzero_ps(); R]; W];
+    let mut min_acc = [[_mm_setzero_ps(); R]; W];
+    let low = _mm256_set1_epi8(0xF);
+    let k = a.k;
+    for b in 0..nb {
+        let mut d = [0f32; W];
+        let mut dmin = [0f32; W];
+        let mut scales = [_mm256_setzero_si256(); W];
+        let mut mins = [_mm_setzero_si128(); W];
+        for i in 0..W {
+            let block = w[i].as_ptr().add(b * bytes);
+            (d[i], dmin[i]) = (f16(block), f16(block.add(2)));
+            let both = q4k_scales_and_mins_i16(block.add(4));
+            let scales128 = _mm256_castsi256_si128(both);
+            scales[i] = _mm256_set_m128i(scales128, scales128);
+            mins[i] = _mm256_extracti128_si256(both, 1);
+        }
+        // Minimums: Σ_j min_j · (sum of input block j), with the input's 16-sums paired.
+        for r in 0..R {
+            let at = (r0 + r) * nb + b;
+            let bsums = _mm256_loadu_si256(a.bsums.as_ptr().add(at * 16) as *const __m256i);
+            let pairs = _mm_hadd_epi16(
+                _mm256_castsi256_si128(bsums),
+                _mm256_extracti128_si256(bsums, 1),
+            );
+            for i in 0..W {
+                let prod = _mm_cvtepi32_ps(_mm_madd_epi16(mins[i], pairs));
+                let scale = _mm_set1_ps(-a.d[at] * dmin[i]);
+                min_acc[i][r] = _mm_fmadd_ps(scale, prod, min_acc[i][r]);
+            }
+        }
+        let mut sumi = [[_mm256_setzero_si256(); R]; W];
+        for chunk in 0..4 {
+            let mut lo = [_mm256_setzero_si256(); W];
+            let mut hi = [_mm256_setzero_si256(); W];
+            let mut scale_lo = [_mm256_setzero_si256(); W];
+            let mut scale_hi = [_mm256_setzero_si256(); W];
+            for i in 0..W {
+                let q4 = w[i].as_ptr().add(b * bytes + 16 + chunk * 32);
+                let bits = _mm256_loadu_si256(q4 as *const __m256i);
+                lo[i] = _mm256_and_si256(bits, low);
+                hi[i] = _mm256_and_si256(_mm256_srli_epi16(bits, 4), low);
+                scale_lo[i] = _mm256_shuffle_epi8(scales[i], broadcast_i16(2 * chunk));
+                scale_hi[i] = _mm256_shuffle_epi8(scales[i], broadcast_i16(2 * chunk + 1));
+            }
+            for r in 0..R {
+                let q8 = a.qs.as_ptr().add((r0 + r) * k + b * QK_K + chunk * 64);
+                let (act_lo, act_hi) = (load(q8), load(q8.add(32)));
+                for i in 0..W {
+                    let p = _mm256_add_epi32(
+                        _mm256_madd_epi16(scale_lo[i], _mm256_maddubs_epi16(lo[i], act_lo)),
+                        _mm256_madd_epi16(scale_hi[i], _mm256_maddubs_epi16(hi[i], act_hi)),
+                    );
+                    sumi[i][r] = _mm256_add_epi32(sumi[i][r], p);
+                }
+            }
+        }
+        for r in 0..R {
+            let dy = a.d[(r0 + r) * nb + b];
+            for i in 0..W {
+                let scale = _mm256_set1_ps(dy * d[i]);
+                acc[i][r] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sumi[i][r]), acc[i][r]);
+            }
+        }
+    }
+    for i in 0..W {
+        for r in 0..R {
+            let m = min_acc[i][r];
+            let m = _mm_add_ps(m, _mm_movehl_ps(m, m));
+            let m = _mm_add_ss(m, _mm_movehdup_ps(m));
+            out[i * R + r] = hsum(acc[i][r]) + _mm_cvtss_f32(m);
+        }
+    }
+}
+
+/// A shuffle that copies the i16 lane `lane` (of each 128-bit half) to every lane.
+#[inline(always)]
+unsafe fn broadcast_i16(lane: usize) -> __m256i {
+    let pair = ((2 * lane + 1) << 8 | 2 * lane) as i16;
+    _mm256_set1_epi16(pair)
+}
+
+/// Q6_K weight rows `w` against input rows `r0..r0+R` of `a` (output as [`dot_32`]).
+///
+/// # Safety
+/// As [`dot_32`], for super-blocks of 256.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn dot_q6k<const W: usize, const R: usize>(
+    w: [&[u8]; W],
+    a: &Q8KRows,
+    r0: usize,
+    out: &mut [f32],
+) {
     let nb = a.blocks_per_row();
     let bytes = BlockType::Q6K.block_bytes();
-    debug_assert!(w.len() >= nb * bytes && a.d.len() >= (r0 + R) * nb);
-    let mut acc = [_mm256_setzero_ps(); R];
+    debug_assert!(w.iter().all(|w| w.len() >= nb * bytes) && a.d.len() >= (r0 + R) * nb);
+    let mut acc = [[_mm256_setzero_ps(); R]; W];
     let (low, two_bits, m32) = (
         _mm256_set1_epi8(0xF),
         _mm256_set1_epi8(3),
@@ -194,57 +297,56 @@ pub unsafe fn dot_q6k<const R: usize>(w: &[u8], a: &Q8KRows, r0: usize, out: &mu
     );
     let k = a.k;
     for b in 0..nb {
-        let block = &w[b * bytes..(b + 1) * bytes];
-        let d = f16_at(block, 208);
-        let scales = &block[192..208];
-        let mut sumi = [_mm256_setzero_si256(); R];
+        let mut sumi = [[_mm256_setzero_si256(); R]; W];
         for half in 0..2 {
-            let ql = block.as_ptr().add(half * 64);
-            let qh = _mm256_loadu_si256(block.as_ptr().add(128 + half * 32) as *const __m256i);
-            let bits1 = _mm256_loadu_si256(ql as *const __m256i);
-            let bits2 = _mm256_loadu_si256(ql.add(32) as *const __m256i);
-            let q6 = [
-                _mm256_or_si256(_mm256_and_si256(bits1, low), high_bits(qh, two_bits)),
-                _mm256_or_si256(
-                    _mm256_and_si256(bits2, low),
-                    high_bits(_mm256_srli_epi16(qh, 2), two_bits),
-                ),
-                _mm256_or_si256(
-                    _mm256_and_si256(_mm256_srli_epi16(bits1, 4), low),
-                    high_bits(_mm256_srli_epi16(qh, 4), two_bits),
-                ),
-                _mm256_or_si256(
-                    _mm256_and_si256(_mm256_srli_epi16(bits2, 4), low),
-                    high_bits(_mm256_srli_epi16(qh, 6), two_bits),
-                ),
-            ];
-            let s = &scales[half * 8..half * 8 + 8];
-            let sc = [
-                scale_pair(s[0], s[1]),
-                scale_pair(s[2], s[3]),
-                scale_pair(s[4], s[5]),
-                scale_pair(s[6], s[7]),
-            ];
-            for r in 0..R {
-                let q8 = a.qs.as_ptr().add((r0 + r) * k + b * QK_K + half * 128);
-                for g in 0..4 {
-                    let act = load(q8.add(g * 32));
+            // 32·a for each group of input values, shared by the weight rows.
+            for g in 0..4 {
+                let mut q6 = [_mm256_setzero_si256(); W];
+                let mut sc = [_mm256_setzero_si256(); W];
+                for i in 0..W {
+                    let block = w[i].as_ptr().add(b * bytes);
+                    let ql = _mm256_loadu_si256(block.add(half * 64 + (g & 1) * 32) as *const __m256i);
+                    let qh = _mm256_loadu_si256(block.add(128 + half * 32) as *const __m256i);
+                    let nib = if g < 2 {
+                        _mm256_and_si256(ql, low)
+                    } else {
+                        _mm256_and_si256(_mm256_srli_epi16(ql, 4), low)
+                    };
+                    let high = match g {
+                        0 => high_bits(qh, two_bits),
+                        1 => high_bits(_mm256_srli_epi16(qh, 2), two_bits),
+                        2 => high_bits(_mm256_srli_epi16(qh, 4), two_bits),
+                        _ => high_bits(_mm256_srli_epi16(qh, 6), two_bits),
+                    };
+                    q6[i] = _mm256_or_si256(nib, high);
+                    let s = block.add(192 + half * 8 + 2 * g);
+                    sc[i] = scale_pair(*s, *s.add(1));
+                }
+                for r in 0..R {
+                    let q8 = a.qs.as_ptr().add((r0 + r) * k + b * QK_K + half * 128 + g * 32);
+                    let act = load(q8);
                     // (q6 − 32)·a = q6·a − 32·a, both as unsigned × signed bytes.
-                    let p = _mm256_sub_epi16(
-                        _mm256_maddubs_epi16(q6[g], act),
-                        _mm256_maddubs_epi16(m32, act),
-                    );
-                    sumi[r] = _mm256_add_epi32(sumi[r], _mm256_madd_epi16(sc[g], p));
+                    let act32 = _mm256_maddubs_epi16(m32, act);
+                    for i in 0..W {
+                        let p = _mm256_sub_epi16(_mm256_maddubs_epi16(q6[i], act), act32);
+                        sumi[i][r] = _mm256_add_epi32(sumi[i][r], _mm256_madd_epi16(sc[i], p));
+                    }
                 }
             }
         }
-        for r in 0..R {
-            let dy = a.d[(r0 + r) * nb + b];
-            acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(dy * d), _mm256_cvtepi32_ps(sumi[r]), acc[r]);
+        for i in 0..W {
+            let d = f16(w[i].as_ptr().add(b * bytes + 208));
+            for r in 0..R {
+                let dy = a.d[(r0 + r) * nb + b];
+                let scale = _mm256_set1_ps(dy * d);
+                acc[i][r] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sumi[i][r]), acc[i][r]);
+            }
         }
     }
-    for r in 0..R {
-        out[r] = hsum(acc[r]);
+    for i in 0..W {
+        for r in 0..R {
+            out[i * R + r] = hsum(acc[i][r]);
+        }
     }
 }
 

@@ -229,6 +229,8 @@ fn split_rows(weights: &[&QuantWeight], m: usize) -> Vec<Task> {
 }
 
 /// Rows `task.rows` of `weight` times every input row, written to `out` `(m, weight.rows)`.
+/// With several input rows (prefill) a weight row is unpacked once per [`TILE`] input rows;
+/// with fewer (decode) an input block is loaded once per [`TILE`] weight rows.
 ///
 /// # Safety
 /// `out` points to `m · weight.rows` floats that no other task writes in these columns.
@@ -240,62 +242,69 @@ unsafe fn multiply_rows(
     task: &Task,
     out: OutPtr,
 ) {
-    let m = input.rows();
+    let (m, n) = (input.rows(), weight.rows);
     let row_bytes = weight.row_bytes();
+    let row = |j: usize| &data[j * row_bytes..(j + 1) * row_bytes];
     let mut tile = [0f32; TILE];
-    for j in task.rows.clone() {
-        let w = &data[j * row_bytes..(j + 1) * row_bytes];
-        let mut r = 0;
-        while r < m {
-            let count = if m - r >= TILE { TILE } else { 1 };
-            dot_rows(isa, weight.kind, w, input, r, count, &mut tile);
-            for (i, value) in tile[..count].iter().enumerate() {
-                *out.0.add((r + i) * weight.rows + j) = *value;
+    let write = |j: usize, r: usize, value: f32| *out.0.add(r * n + j) = value;
+    let kind = weight.kind;
+    if m >= TILE {
+        for j in task.rows.clone() {
+            let mut r = 0;
+            while r + TILE <= m {
+                dot_tile::<1, TILE>(isa, kind, [row(j)], input, r, &mut tile);
+                (0..TILE).for_each(|i| write(j, r + i, tile[i]));
+                r += TILE;
             }
-            r += count;
+            for r in r..m {
+                dot_tile::<1, 1>(isa, kind, [row(j)], input, r, &mut tile);
+                write(j, r, tile[0]);
+            }
         }
+        return;
+    }
+    let mut j = task.rows.start;
+    while j < task.rows.end {
+        let wide = task.rows.end - j >= TILE;
+        for r in 0..m {
+            if wide {
+                let rows = [row(j), row(j + 1), row(j + 2), row(j + 3)];
+                dot_tile::<TILE, 1>(isa, kind, rows, input, r, &mut tile);
+                (0..TILE).for_each(|i| write(j + i, r, tile[i]));
+            } else {
+                dot_tile::<1, 1>(isa, kind, [row(j)], input, r, &mut tile);
+                write(j, r, tile[0]);
+            }
+        }
+        j += if wide { TILE } else { 1 };
     }
 }
 
-/// Input rows per tile.
+/// Weight rows or input rows per tile.
 const TILE: usize = 4;
 
-/// Dots of weight row `w` with input rows `r0..r0+count` (`count` is 1 or [`TILE`]).
+/// Dots of the `W` weight rows `w` with input rows `r0..r0+R`: `out[i·R + r]`.
 #[inline]
-fn dot_rows(
+fn dot_tile<const W: usize, const R: usize>(
     isa: Isa,
     kind: BlockType,
-    w: &[u8],
+    w: [&[u8]; W],
     input: &QuantizedInput,
     r0: usize,
-    count: usize,
-    out: &mut [f32; TILE],
+    out: &mut [f32],
 ) {
-    macro_rules! rows {
-        ($($kernel:ident)::+, $($arg:expr),*) => {
-            if count == TILE {
-                $($kernel)::+::<TILE>($($arg),*, r0, out)
-            } else {
-                $($kernel)::+::<1>($($arg),*, r0, out)
-            }
-        };
-    }
-    match (isa, kind.is_k_quant()) {
+    match (isa, kind) {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `Isa::Avx2` is only detected on CPUs with AVX2 and FMA; shapes are checked.
-        (Isa::Avx2, false) => unsafe { rows!(avx2::dot_32, kind, w, input.q8()) },
+        // SAFETY: `Isa::Avx2` is only detected on CPUs with AVX2, FMA and F16C; the rows and
+        // the input have the widths checked in `matmul_with`.
+        (Isa::Avx2, BlockType::Q4K) => unsafe { avx2::dot_q4k::<W, R>(w, input.q8k(), r0, out) },
         #[cfg(target_arch = "x86_64")]
-        (Isa::Avx2, true) => unsafe {
-            match kind {
-                BlockType::Q4K => rows!(avx2::dot_q4k, w, input.q8k()),
-                _ => rows!(avx2::dot_q6k, w, input.q8k()),
-            }
-        },
-        (_, false) => rows!(portable::dot_32, kind, w, input.q8()),
-        (_, true) => match kind {
-            BlockType::Q4K => rows!(portable::dot_q4k, w, input.q8k()),
-            _ => rows!(portable::dot_q6k, w, input.q8k()),
-        },
+        (Isa::Avx2, BlockType::Q6K) => unsafe { avx2::dot_q6k::<W, R>(w, input.q8k(), r0, out) },
+        #[cfg(target_arch = "x86_64")]
+        (Isa::Avx2, _) => unsafe { avx2::dot_32::<W, R>(kind, w, input.q8(), r0, out) },
+        (_, BlockType::Q4K) => portable::dot_q4k::<W, R>(w, input.q8k(), r0, out),
+        (_, BlockType::Q6K) => portable::dot_q6k::<W, R>(w, input.q8k(), r0, out),
+        _ => portable::dot_32::<W, R>(kind, w, input.q8(), r0, out),
     }
 }
 

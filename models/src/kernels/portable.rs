@@ -47,8 +47,46 @@ fn unpack32(kind: BlockType, block: &[u8], q: &mut [i8; QK]) -> (f32, f32) {
     }
 }
 
-/// A 32-element type (Q4_0, Q4_1, Q5_0, Q8_0) against rows `r0..r0+R` of `a`.
-pub fn dot_32<const R: usize>(kind: BlockType, w: &[u8], a: &Q8Rows, r0: usize, out: &mut [f32]) {
+/// Weight rows `w` of a 32-element type (Q4_0, Q4_1, Q5_0, Q8_0) against input rows
+/// `r0..r0+R` of `a`: `out[i·R + r]` is the dot of weight row `i` with input row `r0 + r`.
+pub fn dot_32<const W: usize, const R: usize>(
+    kind: BlockType,
+    w: [&[u8]; W],
+    a: &Q8Rows,
+    r0: usize,
+    out: &mut [f32],
+) {
+    for (i, w) in w.into_iter().enumerate() {
+        row_32::<R>(kind, w, a, r0, &mut out[i * R..]);
+    }
+}
+
+/// Q4_K weight rows `w` against input rows `r0..r0+R` of `a` (output as [`dot_32`]).
+pub fn dot_q4k<const W: usize, const R: usize>(
+    w: [&[u8]; W],
+    a: &Q8KRows,
+    r0: usize,
+    out: &mut [f32],
+) {
+    for (i, w) in w.into_iter().enumerate() {
+        row_q4k::<R>(w, a, r0, &mut out[i * R..]);
+    }
+}
+
+/// Q6_K weight rows `w` against input rows `r0..r0+R` of `a` (output as [`dot_32`]).
+pub fn dot_q6k<const W: usize, const R: usize>(
+    w: [&[u8]; W],
+    a: &Q8KRows,
+    r0: usize,
+    out: &mut [f32],
+) {
+    for (i, w) in w.into_iter().enumerate() {
+        row_q6k::<R>(w, a, r0, &mut out[i * R..]);
+    }
+}
+
+/// One weight row of a 32-element type against rows `r0..r0+R` of `a`.
+fn row_32<const R: usize>(kind: BlockType, w: &[u8], a: &Q8Rows, r0: usize, out: &mut [f32]) {
     let mut acc = [0f32; R];
     let mut q = [0i8; QK];
     for (b, block) in w.chunks_exact(kind.block_bytes()).enumerate() {
@@ -62,8 +100,8 @@ pub fn dot_32<const R: usize>(kind: BlockType, w: &[u8], a: &Q8Rows, r0: usize, 
     out[..R].copy_from_slice(&acc);
 }
 
-/// Q4_K against rows `r0..r0+R` of `a`.
-pub fn dot_q4k<const R: usize>(w: &[u8], a: &Q8KRows, r0: usize, out: &mut [f32]) {
+/// One Q4_K weight row against rows `r0..r0+R` of `a`.
+fn row_q4k<const R: usize>(w: &[u8], a: &Q8KRows, r0: usize, out: &mut [f32]) {
     let mut acc = [0f32; R];
     let mut q = [0i8; QK_K];
     for (b, block) in w.chunks_exact(BlockType::Q4K.block_bytes()).enumerate() {
@@ -90,8 +128,8 @@ pub fn dot_q4k<const R: usize>(w: &[u8], a: &Q8KRows, r0: usize, out: &mut [f32]
     out[..R].copy_from_slice(&acc);
 }
 
-/// Q6_K against rows `r0..r0+R` of `a`.
-pub fn dot_q6k<const R: usize>(w: &[u8], a: &Q8KRows, r0: usize, out: &mut [f32]) {
+/// One Q6_K weight row against rows `r0..r0+R` of `a`.
+fn row_q6k<const R: usize>(w: &[u8], a: &Q8KRows, r0: usize, out: &mut [f32]) {
     let mut acc = [0f32; R];
     let mut q = [0i8; QK_K];
     for (b, block) in w.chunks_exact(BlockType::Q6K.block_bytes()).enumerate() {

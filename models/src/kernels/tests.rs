@@ -68,7 +68,7 @@ fn every_block_type_matches_candle_on_every_instruction_set() {
         .into_iter()
         .collect();
     for kind in BlockType::ALL {
-        for m in [1, 5, 9] {
+        for m in [1, 3, 5, 9] {
             let c = case(kind, m, 37, 512);
             let scale = c.dense.iter().fold(0f32, |s, v| s.max(v.abs()));
             let candle_error = max_abs_diff(&c.candle, &c.dense);
