@@ -11,20 +11,25 @@ use candle_core::quantized::{QMatMul, QTensor};
 use candle_core::{Device, Module, Tensor};
 use citrus_models::kernels::{matmul_shared, BlockType, Isa, QuantWeight};
 
-/// Weight rows and columns: the shape of a 1.5B model's feed-forward projection.
-const ROWS: usize = 8960;
+/// Weight columns: the width of a 1.5B model's hidden state.
 const COLS: usize = 1536;
 
 fn main() {
+    // 8960 rows (a 1.5B model's feed-forward projection, in cache) or more with
+    // CITRUS_BENCH_ROWS (e.g. 65536: weights larger than the last-level cache, as in a model).
+    let rows: usize = std::env::var("CITRUS_BENCH_ROWS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(8960);
     println!(
-        "{} threads, kernels: {}; weight {ROWS}×{COLS}; GB/s of weights (decode), GMAC/s (prefill)",
+        "{} threads, kernels: {}; weight {rows}×{COLS}; GB/s of weights (decode), GMAC/s (prefill)",
         rayon::current_num_threads(),
         Isa::detect().name()
     );
     println!("{:<6} {:>22} {:>22}", "type", "decode citrus / candle", "prefill citrus / candle");
     let dev = Device::Cpu;
-    let values: Vec<f32> = (0..ROWS * COLS).map(|i| ((i * 7919 % 2003) as f32 / 1001.0) - 1.0).collect();
-    let dense = Tensor::from_vec(values, (ROWS, COLS), &dev).expect("weights");
+    let values: Vec<f32> = (0..rows * COLS).map(|i| ((i * 7919 % 2003) as f32 / 1001.0) - 1.0).collect();
+    let dense = Tensor::from_vec(values, (rows, COLS), &dev).expect("weights");
     for kind in BlockType::ALL {
         let q = Arc::new(QTensor::quantize(&dense, kind.ggml()).expect("quantize"));
         let bytes = q.storage_size_in_bytes() as f64;
@@ -41,7 +46,7 @@ fn main() {
             let theirs_s = seconds(repeats, || {
                 std::hint::black_box(theirs.forward(&xt).expect("forward"));
             });
-            let work = if m == 1 { bytes } else { (m * ROWS * COLS) as f64 };
+            let work = if m == 1 { bytes } else { (m * rows * COLS) as f64 };
             cells.push(format!("{:>9.1} / {:<9.1}", work / ours_s / 1e9, work / theirs_s / 1e9));
         }
         println!("{:<6} {:>22} {:>22}", format!("{kind:?}"), cells[0], cells[1]);

@@ -21,6 +21,7 @@ pub mod home;
 pub mod identity;
 pub mod json_schema;
 pub mod kernels;
+pub mod kv_cache;
 pub mod lora;
 pub mod memory;
 pub mod model;

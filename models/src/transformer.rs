@@ -15,10 +15,12 @@ use std::sync::Arc;
 
 use candle_core::backprop::GradStore;
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
-use candle_core::{DType, Device, Tensor, Var};
+use candle_core::{CpuStorage, DType, Device, Storage, Tensor, Var};
 
 use crate::config::TransformerConfig;
 use crate::error::{ModelError, Result};
+use crate::kernels::attention::{causal_attention, AttentionShape};
+use crate::kv_cache::KvCache;
 use crate::lora::{Linear, LoraDropout, LoraTarget};
 use crate::seeded::SeededRng;
 use crate::weights::{compute_dtype, requantize_target, Weight, WeightSource};
@@ -220,11 +222,12 @@ struct Attention {
     num_heads: usize,
     num_kv_heads: usize,
     head_dim: usize,
-    cache: Option<(Tensor, Tensor)>,
+    cache: KvCache,
 }
 
 impl Attention {
-    /// Inference: attends over the cached positions and this chunk, then caches the chunk.
+    /// Inference: caches this chunk, then attends over the cached positions. On the CPU the
+    /// attention reads the cache in place ([`causal_attention`]); elsewhere it uses `mask`.
     fn forward(
         &mut self,
         x: &Tensor,
@@ -234,15 +237,34 @@ impl Attention {
         layer: usize,
     ) -> candle_core::Result<Tensor> {
         let (q, k, v) = self.qkv(x, start, rotary, Pass::Inference, layer)?;
-        let (k, v) = match (&self.cache, start) {
-            (Some((k_cache, v_cache)), s) if s > 0 => (
-                Tensor::cat(&[k_cache, &k], 2)?,
-                Tensor::cat(&[v_cache, &v], 2)?,
-            ),
-            _ => (k, v),
-        };
-        self.cache = Some((k.clone(), v.clone()));
+        let (k, v) = self.cache.append(start, &k, &v)?;
+        if x.device().is_cpu() {
+            let y = self.attend_in_cache(&q, start)?;
+            return project(&self.o, &y, Pass::Inference, layer, LoraTarget::O);
+        }
         self.attend(x, &q, &k, &v, mask, Pass::Inference, layer)
+    }
+
+    /// CPU attention of `q` `(1, heads, t, head_dim)` at positions `start..` over the cache,
+    /// returning `(1, t, heads · head_dim)`.
+    fn attend_in_cache(&self, q: &Tensor, start: usize) -> candle_core::Result<Tensor> {
+        let (_, heads, t, head_dim) = q.dims4()?;
+        let (k, v) = self.cache.buffers().expect("the chunk was just cached");
+        let shape = AttentionShape {
+            heads,
+            kv_heads: self.num_kv_heads,
+            head_dim,
+            t,
+            start,
+            capacity: self.cache.capacity(),
+        };
+        let q = q.to_dtype(DType::F32)?.contiguous()?;
+        let scale = 1.0 / (head_dim as f32).sqrt();
+        let y = {
+            let (q_data, k_data, v_data) = (cpu_f32(&q)?, cpu_f32(k)?, cpu_f32(v)?);
+            causal_attention(&q_data, &k_data, &v_data, shape, scale)
+        };
+        Tensor::from_vec(y, (1, t, heads * head_dim), q.device())
     }
 
     /// Training: the whole sequence at once, no cache.
@@ -448,7 +470,7 @@ impl BlockLoader<'_> {
             num_heads: c.num_heads,
             num_kv_heads: c.num_kv_heads,
             head_dim: c.head_dim,
-            cache: None,
+            cache: KvCache::new(positions(c, self.options)),
         };
         let mlp = Mlp {
             gate: self.linear("ffn_gate", c.intermediate_size, h, false)?,
@@ -495,8 +517,7 @@ impl Transformer {
         let lm_head = Linear::new(lm_head_weight, None, vocab, hidden);
 
         let freq_factors = rope_freq_factors(&config, source, device)?;
-        let positions = options.context_length.min(config.context_length).max(1);
-        let rotary = Rotary::new(&config, positions, freq_factors, device)?;
+        let rotary = Rotary::new(&config, positions(&config, options), freq_factors, device)?;
 
         let mut blocks = Vec::with_capacity(config.num_layers);
         for layer in 0..config.num_layers {
@@ -565,18 +586,7 @@ impl Transformer {
             return;
         }
         for block in &mut self.blocks {
-            let cache = &mut block.attention.cache;
-            *cache = match cache.take() {
-                Some((k, v)) if len > 0 => match (k.narrow(2, 0, len), v.narrow(2, 0, len)) {
-                    (Ok(k), Ok(v)) => Some((k, v)),
-                    _ => None,
-                },
-                _ => None,
-            };
-        }
-        if len > 0 && self.blocks.iter().any(|b| b.attention.cache.is_none()) {
-            self.clear_cache();
-            return;
+            block.attention.cache.truncate(len);
         }
         self.cached_ids.truncate(len);
     }
@@ -646,7 +656,8 @@ impl Transformer {
         let ids = Tensor::new(tokens, &self.device)?.unsqueeze(0)?;
         let mut x = self.embedding.forward(&ids)?.to_dtype(DType::F32)?;
         let group = self.config.num_heads / self.config.num_kv_heads;
-        let mask = if t > 1 {
+        // The CPU attends without a mask tensor (`causal_attention`).
+        let mask = if t > 1 && !self.device.is_cpu() {
             Some(causal_mask(t, start, group, &self.device)?)
         } else {
             None
@@ -812,6 +823,38 @@ pub fn nll_sum(logits: &Tensor, targets: &Tensor) -> candle_core::Result<Tensor>
         .sum_all()?
         .neg()?
         .to_dtype(DType::F32)
+}
+
+/// The values of a contiguous f32 CPU tensor, borrowed from its storage.
+fn cpu_f32(t: &Tensor) -> candle_core::Result<CpuSlice<'_>> {
+    let (storage, layout) = t.storage_and_layout();
+    let range = layout.start_offset()..layout.start_offset() + t.elem_count();
+    match &*storage {
+        Storage::Cpu(CpuStorage::F32(_)) if t.is_contiguous() => Ok(CpuSlice { storage, range }),
+        _ => candle_core::bail!("expected a contiguous f32 CPU tensor, got {:?}", t.dtype()),
+    }
+}
+
+/// A borrowed run of an f32 CPU tensor's storage.
+struct CpuSlice<'a> {
+    storage: candle_core::StorageRef<'a>,
+    range: std::ops::Range<usize>,
+}
+
+impl std::ops::Deref for CpuSlice<'_> {
+    type Target = [f32];
+
+    fn deref(&self) -> &[f32] {
+        match &*self.storage {
+            Storage::Cpu(CpuStorage::F32(data)) => &data[self.range.clone()],
+            _ => unreachable!("checked in cpu_f32"),
+        }
+    }
+}
+
+/// Positions a model built with `options` supports: the requested context, at most the model's.
+fn positions(config: &TransformerConfig, options: &BuildOptions) -> usize {
+    options.context_length.min(config.context_length).max(1)
 }
 
 /// The output head when it shares the embedding matrix.

@@ -63,6 +63,10 @@ unsafe fn bytes_from_bits(bits: u32) -> __m256i {
     _mm256_cmpeq_epi8(_mm256_or_si256(bytes, mask), _mm256_set1_epi64x(-1))
 }
 
+/// How far ahead of the block being read the weights are prefetched (streams of weights cross
+/// 4 KiB pages, where the hardware prefetcher stops).
+const PREFETCH_BYTES: usize = 768;
+
 #[inline(always)]
 unsafe fn load(p: *const i8) -> __m256i {
     _mm256_loadu_si256(p as *const __m256i)
@@ -133,7 +137,9 @@ unsafe fn dot_32_of<const W: usize, const R: usize>(
         let mut d = [0f32; W];
         let mut m = [0f32; W];
         for i in 0..W {
-            (weights[i], d[i], m[i]) = decode_32(kind, w[i].as_ptr().add(b * bytes));
+            let block = w[i].as_ptr().add(b * bytes);
+            _mm_prefetch::<_MM_HINT_T0>(block.add(PREFETCH_BYTES) as *const i8);
+            (weights[i], d[i], m[i]) = decode_32(kind, block);
             // The sign trick once per block: |w| is shared by the R input rows.
             abs[i] = _mm256_sign_epi8(weights[i], weights[i]);
         }

@@ -11,6 +11,7 @@
 //! faster path: see [`Kernels::enabled`]).
 
 pub mod activation;
+pub mod attention;
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 pub mod blocks;
@@ -265,7 +266,8 @@ unsafe fn multiply_rows(
     }
     let mut j = task.rows.start;
     while j < task.rows.end {
-        let wide = task.rows.end - j >= TILE;
+        // Q6_K unpacks into more registers than AVX2 has for four rows at once.
+        let wide = task.rows.end - j >= TILE && kind != BlockType::Q6K;
         for r in 0..m {
             if wide {
                 let rows = [row(j), row(j + 1), row(j + 2), row(j + 3)];
