@@ -26,9 +26,14 @@ fn main() {
         rayon::current_num_threads(),
         Isa::detect().name()
     );
-    println!("{:<6} {:>22} {:>22}", "type", "decode citrus / candle", "prefill citrus / candle");
+    println!(
+        "{:<6} {:>22} {:>22}",
+        "type", "decode citrus / candle", "prefill citrus / candle"
+    );
     let dev = Device::Cpu;
-    let values: Vec<f32> = (0..rows * COLS).map(|i| ((i * 7919 % 2003) as f32 / 1001.0) - 1.0).collect();
+    let values: Vec<f32> = (0..rows * COLS)
+        .map(|i| ((i * 7919 % 2003) as f32 / 1001.0) - 1.0)
+        .collect();
     let dense = Tensor::from_vec(values, (rows, COLS), &dev).expect("weights");
     for kind in BlockType::ALL {
         let q = Arc::new(QTensor::quantize(&dense, kind.ggml()).expect("quantize"));
@@ -37,7 +42,9 @@ fn main() {
         let theirs = QMatMul::from_arc(q).expect("qmatmul");
         let mut cells = Vec::new();
         for m in [1usize, 64] {
-            let x: Vec<f32> = (0..m * COLS).map(|i| ((i * 31 % 97) as f32 / 48.0) - 1.0).collect();
+            let x: Vec<f32> = (0..m * COLS)
+                .map(|i| ((i * 31 % 97) as f32 / 48.0) - 1.0)
+                .collect();
             let xt = Tensor::from_vec(x.clone(), (m, COLS), &dev).expect("input");
             let repeats = if m == 1 { 40 } else { 4 };
             let ours_s = seconds(repeats, || {
@@ -46,10 +53,23 @@ fn main() {
             let theirs_s = seconds(repeats, || {
                 std::hint::black_box(theirs.forward(&xt).expect("forward"));
             });
-            let work = if m == 1 { bytes } else { (m * rows * COLS) as f64 };
-            cells.push(format!("{:>9.1} / {:<9.1}", work / ours_s / 1e9, work / theirs_s / 1e9));
+            let work = if m == 1 {
+                bytes
+            } else {
+                (m * rows * COLS) as f64
+            };
+            cells.push(format!(
+                "{:>9.1} / {:<9.1}",
+                work / ours_s / 1e9,
+                work / theirs_s / 1e9
+            ));
         }
-        println!("{:<6} {:>22} {:>22}", format!("{kind:?}"), cells[0], cells[1]);
+        println!(
+            "{:<6} {:>22} {:>22}",
+            format!("{kind:?}"),
+            cells[0],
+            cells[1]
+        );
     }
 }
 

@@ -112,18 +112,26 @@ mod tests {
     #[test]
     fn appends_in_place_grows_in_steps_and_truncates() {
         let mut cache = KvCache::new(1000);
-        let (k, _) = cache.append(0, &positions(&[1.0, 2.0]), &positions(&[1.0, 2.0])).unwrap();
+        let (k, _) = cache
+            .append(0, &positions(&[1.0, 2.0]), &positions(&[1.0, 2.0]))
+            .unwrap();
         assert_eq!(held(&k), [1.0, 2.0]);
         assert_eq!(cache.capacity(), GROWTH_STEP);
-        let (k, v) = cache.append(2, &positions(&[3.0]), &positions(&[4.0])).unwrap();
+        let (k, v) = cache
+            .append(2, &positions(&[3.0]), &positions(&[4.0]))
+            .unwrap();
         assert_eq!(held(&k), [1.0, 2.0, 3.0]);
         assert_eq!(held(&v), [1.0, 2.0, 4.0]);
         // Reusing a prefix overwrites what followed it.
-        let (k, _) = cache.append(1, &positions(&[9.0]), &positions(&[9.0])).unwrap();
+        let (k, _) = cache
+            .append(1, &positions(&[9.0]), &positions(&[9.0]))
+            .unwrap();
         assert_eq!(held(&k), [1.0, 9.0]);
         // Growing keeps the held positions; the limit caps the capacity.
         let long = vec![5.0; 600];
-        let (k, _) = cache.append(2, &positions(&long), &positions(&long)).unwrap();
+        let (k, _) = cache
+            .append(2, &positions(&long), &positions(&long))
+            .unwrap();
         assert_eq!(k.dim(2).unwrap(), 602);
         assert_eq!(cache.capacity(), 1000);
         assert_eq!(&held(&k)[..3], [1.0, 9.0, 5.0]);

@@ -217,6 +217,16 @@ impl Linear {
         &self.weight
     }
 
+    /// Whether the project's CPU kernels compute this layer ([`crate::kernels`]).
+    pub fn uses_project_kernels(&self) -> bool {
+        self.kernel.is_some()
+    }
+
+    /// Computes this layer with candle's quantized matmul from now on (the reference kernels).
+    pub fn use_candle_matmul(&mut self) {
+        self.kernel = None;
+    }
+
     /// The attached LoRA delta, if any.
     pub fn lora(&self) -> Option<&LoraDelta> {
         self.lora.as_ref()

@@ -223,6 +223,8 @@ struct Attention {
     num_kv_heads: usize,
     head_dim: usize,
     cache: KvCache,
+    /// Attend with candle's matmul and softmax even on the CPU (the reference).
+    reference_kernels: bool,
 }
 
 impl Attention {
@@ -238,7 +240,7 @@ impl Attention {
     ) -> candle_core::Result<Tensor> {
         let (q, k, v) = self.qkv(x, start, rotary, Pass::Inference, layer)?;
         let (k, v) = self.cache.append(start, &k, &v)?;
-        if x.device().is_cpu() {
+        if attends_in_cache(x.device(), self.reference_kernels) {
             let y = self.attend_in_cache(&q, start)?;
             return project(&self.o, &y, Pass::Inference, layer, LoraTarget::O);
         }
@@ -299,7 +301,11 @@ impl Attention {
             y.transpose(1, 2)
         };
         let [q, k, v] = project_shared(
-            [(&self.q, LoraTarget::Q), (&self.k, LoraTarget::K), (&self.v, LoraTarget::V)],
+            [
+                (&self.q, LoraTarget::Q),
+                (&self.k, LoraTarget::K),
+                (&self.v, LoraTarget::V),
+            ],
             x,
             pass,
             layer,
@@ -471,6 +477,7 @@ impl BlockLoader<'_> {
             num_kv_heads: c.num_kv_heads,
             head_dim: c.head_dim,
             cache: KvCache::new(positions(c, self.options)),
+            reference_kernels: false,
         };
         let mlp = Mlp {
             gate: self.linear("ffn_gate", c.intermediate_size, h, false)?,
@@ -605,6 +612,23 @@ impl Transformer {
         })
     }
 
+    /// Computes with candle's kernels from now on instead of the project's: every projection
+    /// with candle's quantized matmul, attention with its matmul and softmax. The reference, to
+    /// compare the two.
+    pub fn use_reference_kernels(&mut self) {
+        for block in &mut self.blocks {
+            block.attention.reference_kernels = true;
+        }
+        for layer in 0..self.blocks.len() {
+            for target in LoraTarget::ALL {
+                if let Some(linear) = self.linear_mut(layer, target) {
+                    linear.use_candle_matmul();
+                }
+            }
+        }
+        self.lm_head.use_candle_matmul();
+    }
+
     /// Removes every LoRA delta.
     pub fn clear_lora(&mut self) {
         for layer in 0..self.blocks.len() {
@@ -657,7 +681,8 @@ impl Transformer {
         let mut x = self.embedding.forward(&ids)?.to_dtype(DType::F32)?;
         let group = self.config.num_heads / self.config.num_kv_heads;
         // The CPU attends without a mask tensor (`causal_attention`).
-        let mask = if t > 1 && !self.device.is_cpu() {
+        let reference = self.blocks.iter().any(|b| b.attention.reference_kernels);
+        let mask = if t > 1 && !attends_in_cache(&self.device, reference) {
             Some(causal_mask(t, start, group, &self.device)?)
         } else {
             None
@@ -823,6 +848,11 @@ pub fn nll_sum(logits: &Tensor, targets: &Tensor) -> candle_core::Result<Tensor>
         .sum_all()?
         .neg()?
         .to_dtype(DType::F32)
+}
+
+/// Whether attention on `device` runs [`causal_attention`] over the cache in place.
+fn attends_in_cache(device: &Device, reference_kernels: bool) -> bool {
+    device.is_cpu() && !reference_kernels
 }
 
 /// The values of a contiguous f32 CPU tensor, borrowed from its storage.

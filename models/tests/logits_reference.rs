@@ -1,10 +1,12 @@
 //! Our transformer against candle-transformers' `quantized_llama` on the default GGUF file.
 //!
-//! On the same kernels the two agree exactly: token by token through the KV cache at every
+//! With candle's quantized matmul ([`Transformer::use_reference_kernels`]) the two agree exactly: token by token through the KV cache at every
 //! position, and for a whole-prompt prefill at its last position (the only one the reference
 //! returns). candle's batched quantized matmul (prefill) and its single-row path (decode)
 //! round activations differently, so prefill and token-by-token logits differ slightly in
-//! both engines alike; that drift is bounded here, and it may only flip near-ties.
+//! both engines alike; that drift is bounded here, and it may only flip near-ties. The project's
+//! own kernels (the default) round activations in their own way too: their drift from the
+//! reference is bounded the same way.
 
 mod common;
 
@@ -12,9 +14,24 @@ use candle_core::quantized::gguf_file;
 use candle_core::{Device, Tensor};
 use candle_transformers::models::quantized_llama::ModelWeights;
 use citrus_models::chat_template::ChatMessage;
+use citrus_models::model::LoadOptions;
 use citrus_models::model::Model;
 use citrus_models::sampling::argmax;
 use common::{max_delta, model_path, shared_model};
+
+/// The shared model computing with candle's kernels, as the reference does.
+fn model_on_reference_kernels() -> std::sync::MutexGuard<'static, Model> {
+    let mut model = shared_model();
+    model.transformer_mut().use_reference_kernels();
+    model
+}
+
+/// Whether argmax `a` of `ours` and `b` of `theirs` agree, or differ only between two nearly
+/// equal candidates (within twice the drift `delta`).
+fn same_or_near_tie(ours: &[f32], theirs: &[f32], delta: f32) -> bool {
+    let (a, b) = (argmax(ours) as usize, argmax(theirs) as usize);
+    a == b || (theirs[b] - theirs[a]).abs() <= 2.0 * delta
+}
 
 fn reference_model() -> ModelWeights {
     let mut file = std::fs::File::open(model_path()).unwrap();
@@ -39,7 +56,7 @@ fn clinical_prompt(model: &Model) -> Vec<u32> {
 
 #[test]
 fn token_by_token_logits_equal_the_reference_at_every_position() {
-    let mut model = shared_model();
+    let mut model = model_on_reference_kernels();
     let prompt = clinical_prompt(&model);
     let mut reference = reference_model();
     let transformer = model.transformer_mut();
@@ -75,7 +92,7 @@ fn token_by_token_logits_equal_the_reference_at_every_position() {
 
 #[test]
 fn prefill_logits_equal_the_reference_and_agree_with_decoding() {
-    let mut model = shared_model();
+    let mut model = model_on_reference_kernels();
     let prompt = clinical_prompt(&model);
     let transformer = model.transformer_mut();
     transformer.clear_cache();
@@ -136,6 +153,64 @@ fn prefill_logits_equal_the_reference_and_agree_with_decoding() {
         prompt.len()
     );
     assert!(drift < DRIFT_BOUND, "kernel drift {drift}");
+    assert!(
+        agree * 10 >= prompt.len() * 9,
+        "argmax equal at only {agree}/{}",
+        prompt.len()
+    );
+}
+
+#[test]
+fn project_kernels_stay_close_to_the_reference() {
+    let mut model = Model::load(&model_path(), &LoadOptions::default(), &mut |_| {}).unwrap();
+    let prompt = clinical_prompt(&model);
+    let mut reference = reference_model();
+    let transformer = model.transformer_mut();
+    let prefill = transformer
+        .forward(&prompt, true)
+        .unwrap()
+        .to_vec2::<f32>()
+        .unwrap();
+    let theirs_prefill = reference
+        .forward(&input(&prompt), 0)
+        .unwrap()
+        .squeeze(0)
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    let prefill_delta = max_delta(prefill.last().unwrap(), &theirs_prefill);
+    transformer.clear_cache();
+    let mut reference = reference_model();
+    let (mut worst, mut agree) = (0f32, 0);
+    for (pos, &token) in prompt.iter().enumerate() {
+        let ours = transformer
+            .forward(&[token], false)
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let theirs = reference
+            .forward(&input(&[token]), pos)
+            .unwrap()
+            .squeeze(0)
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let delta = max_delta(&ours, &theirs);
+        worst = worst.max(delta);
+        assert!(
+            same_or_near_tie(&ours, &theirs, delta),
+            "position {pos}: argmax differs by more than a near-tie"
+        );
+        agree += usize::from(argmax(&ours) == argmax(&theirs));
+    }
+    println!(
+        "project kernels vs quantized_llama: prefill max |Δlogit| {prefill_delta:.3}, token by token {worst:.3}, argmax equal at {agree}/{}",
+        prompt.len()
+    );
+    assert!(
+        prefill_delta < 2.0 && worst < 2.0,
+        "kernel drift {prefill_delta} / {worst}"
+    );
     assert!(
         agree * 10 >= prompt.len() * 9,
         "argmax equal at only {agree}/{}",

@@ -32,7 +32,11 @@ impl Q8Rows {
             d: vec![0.0; blocks],
             sums: vec![0.0; blocks],
         };
-        for (b, (src, dst)) in x.chunks_exact(QK).zip(rows.qs.chunks_exact_mut(QK)).enumerate() {
+        for (b, (src, dst)) in x
+            .chunks_exact(QK)
+            .zip(rows.qs.chunks_exact_mut(QK))
+            .enumerate()
+        {
             let d = quantize_block(src, dst);
             rows.d[b] = d;
             rows.sums[b] = d * dst.iter().map(|&q| q as i32).sum::<i32>() as f32;
@@ -128,7 +132,9 @@ mod tests {
 
     #[test]
     fn blocks_reconstruct_their_values() {
-        let x: Vec<f32> = (0..512).map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0).collect();
+        let x: Vec<f32> = (0..512)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0)
+            .collect();
         let q = Q8Rows::quantize(&x, 256);
         let qk = Q8KRows::quantize(&x, 256);
         for (i, &v) in x.iter().enumerate() {

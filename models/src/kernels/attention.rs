@@ -29,7 +29,13 @@ pub struct AttentionShape {
 /// `softmax(q·kᵀ·scale + causal mask)·v` for `q` `(heads, t, head_dim)` against `k`/`v`
 /// `(kv_heads, capacity, head_dim)` whose first `start + t` positions are filled; returns
 /// `(t, heads · head_dim)`, the layout the output projection reads.
-pub fn causal_attention(q: &[f32], k: &[f32], v: &[f32], s: AttentionShape, scale: f32) -> Vec<f32> {
+pub fn causal_attention(
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    s: AttentionShape,
+    scale: f32,
+) -> Vec<f32> {
     let (d, t) = (s.head_dim, s.t);
     let group = s.heads / s.kv_heads;
     let mut out = vec![0f32; t * s.heads * d];
@@ -43,9 +49,13 @@ pub fn causal_attention(q: &[f32], k: &[f32], v: &[f32], s: AttentionShape, scal
         attend_row(query, keys, values, scale, out);
     };
     if t * s.heads > 1 && (s.start + t) * t * s.heads * d > 1 << 15 {
-        out.par_chunks_mut(d).enumerate().for_each(|(index, o)| row(index, o));
+        out.par_chunks_mut(d)
+            .enumerate()
+            .for_each(|(index, o)| row(index, o));
     } else {
-        out.chunks_mut(d).enumerate().for_each(|(index, o)| row(index, o));
+        out.chunks_mut(d)
+            .enumerate()
+            .for_each(|(index, o)| row(index, o));
     }
     out
 }
@@ -69,7 +79,13 @@ fn avx2_fma() -> bool {
 /// [`attend_row_body`] compiled for AVX2 + FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn attend_row_avx2(query: &[f32], keys: &[f32], values: &[f32], scale: f32, out: &mut [f32]) {
+unsafe fn attend_row_avx2(
+    query: &[f32],
+    keys: &[f32],
+    values: &[f32],
+    scale: f32,
+    out: &mut [f32],
+) {
     attend_row_body(query, keys, values, scale, out)
 }
 
@@ -106,7 +122,12 @@ fn attend_row_body(query: &[f32], keys: &[f32], values: &[f32], scale: f32, out:
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut lanes = [0f32; 8];
     let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = a8.remainder().iter().zip(b8.remainder()).map(|(x, y)| x * y).sum();
+    let tail: f32 = a8
+        .remainder()
+        .iter()
+        .zip(b8.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
     for (x, y) in a8.zip(b8) {
         for l in 0..8 {
             lanes[l] += x[l] * y[l];
@@ -136,12 +157,26 @@ mod tests {
         let (k, v) = (kv(k), kv(v));
         let scores = (q.matmul(&k.t().unwrap()).unwrap() * scale as f64).unwrap();
         let mask: Vec<f32> = (0..t)
-            .flat_map(|i| (0..n).map(move |j| if j > s.start + i { f32::NEG_INFINITY } else { 0.0 }))
+            .flat_map(|i| {
+                (0..n).map(move |j| {
+                    if j > s.start + i {
+                        f32::NEG_INFINITY
+                    } else {
+                        0.0
+                    }
+                })
+            })
             .collect();
         let mask = Tensor::from_vec(mask, (t, n), &dev).unwrap();
-        let weights = candle_nn::ops::softmax_last_dim(&scores.broadcast_add(&mask).unwrap()).unwrap();
+        let weights =
+            candle_nn::ops::softmax_last_dim(&scores.broadcast_add(&mask).unwrap()).unwrap();
         let y = weights.matmul(&v).unwrap(); // (heads, t, d)
-        y.transpose(0, 1).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap()
+        y.transpose(0, 1)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap()
     }
 
     trait RepeatHeads {
@@ -161,19 +196,32 @@ mod tests {
     }
 
     fn values(n: usize, seed: u32) -> Vec<f32> {
-        (0..n).map(|i| (((i as u32).wrapping_mul(2654435761) ^ seed) % 1000) as f32 / 500.0 - 1.0).collect()
+        (0..n)
+            .map(|i| (((i as u32).wrapping_mul(2654435761) ^ seed) % 1000) as f32 / 500.0 - 1.0)
+            .collect()
     }
 
     #[test]
     fn matches_masked_softmax_attention_in_prefill_and_decode() {
         for (t, start) in [(5, 0), (3, 4), (1, 40)] {
-            let s = AttentionShape { heads: 6, kv_heads: 2, head_dim: 12, t, start, capacity: 64 };
+            let s = AttentionShape {
+                heads: 6,
+                kv_heads: 2,
+                head_dim: 12,
+                t,
+                start,
+                capacity: 64,
+            };
             let q = values(s.heads * t * s.head_dim, 1);
             let k = values(s.kv_heads * s.capacity * s.head_dim, 2);
             let v = values(s.kv_heads * s.capacity * s.head_dim, 3);
             let ours = causal_attention(&q, &k, &v, s, 0.3);
             let theirs = reference(&q, &k, &v, s, 0.3);
-            let diff = ours.iter().zip(&theirs).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+            let diff = ours
+                .iter()
+                .zip(&theirs)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
             assert!(diff < 1e-5, "t={t} start={start}: max |Δ| {diff}");
         }
     }

@@ -6,6 +6,8 @@
 //! signed weights go through the sign trick (`|w|`, `sign(w)·a`).
 
 #![allow(unsafe_op_in_unsafe_fn)]
+// Tiles index several per-row arrays (accumulators, unpacked weights, scales) in lockstep.
+#![allow(clippy::needless_range_loop)]
 
 use std::arch::x86_64::*;
 
@@ -277,7 +279,7 @@ pub unsafe fn dot_q4k<const W: usize, const R: usize>(
 /// A shuffle that copies the i16 lane `lane` (of each 128-bit half) to every lane.
 #[inline(always)]
 unsafe fn broadcast_i16(lane: usize) -> __m256i {
-    let pair = ((2 * lane + 1) << 8 | 2 * lane) as i16;
+    let pair = (((2 * lane + 1) << 8) | (2 * lane)) as i16;
     _mm256_set1_epi16(pair)
 }
 
@@ -311,7 +313,8 @@ pub unsafe fn dot_q6k<const W: usize, const R: usize>(
                 let mut sc = [_mm256_setzero_si256(); W];
                 for i in 0..W {
                     let block = w[i].as_ptr().add(b * bytes);
-                    let ql = _mm256_loadu_si256(block.add(half * 64 + (g & 1) * 32) as *const __m256i);
+                    let ql =
+                        _mm256_loadu_si256(block.add(half * 64 + (g & 1) * 32) as *const __m256i);
                     let qh = _mm256_loadu_si256(block.add(128 + half * 32) as *const __m256i);
                     let nib = if g < 2 {
                         _mm256_and_si256(ql, low)
@@ -329,7 +332,9 @@ pub unsafe fn dot_q6k<const W: usize, const R: usize>(
                     sc[i] = scale_pair(*s, *s.add(1));
                 }
                 for r in 0..R {
-                    let q8 = a.qs.as_ptr().add((r0 + r) * k + b * QK_K + half * 128 + g * 32);
+                    let q8 =
+                        a.qs.as_ptr()
+                            .add((r0 + r) * k + b * QK_K + half * 128 + g * 32);
                     let act = load(q8);
                     // (q6 − 32)·a = q6·a − 32·a, both as unsigned × signed bytes.
                     let act32 = _mm256_maddubs_epi16(m32, act);
@@ -365,5 +370,8 @@ unsafe fn high_bits(bits: __m256i, two_bits: __m256i) -> __m256i {
 /// Sixteen i16: eight of the scale `lo` (the first 16 values), eight of `hi` (the next 16).
 #[inline(always)]
 unsafe fn scale_pair(lo: u8, hi: u8) -> __m256i {
-    _mm256_set_m128i(_mm_set1_epi16(hi as i8 as i16), _mm_set1_epi16(lo as i8 as i16))
+    _mm256_set_m128i(
+        _mm_set1_epi16(hi as i8 as i16),
+        _mm_set1_epi16(lo as i8 as i16),
+    )
 }

@@ -165,7 +165,10 @@ pub fn matmul_shared(x: &[f32], k: usize, weights: &[&QuantWeight]) -> Vec<Vec<f
 fn matmul_with(isa: Isa, x: &[f32], k: usize, weights: &[&QuantWeight]) -> Vec<Vec<f32>> {
     let input = QuantizedInput::new(x, k);
     let m = input.rows();
-    assert!(weights.iter().all(|w| w.cols == k), "weight width is not {k}");
+    assert!(
+        weights.iter().all(|w| w.cols == k),
+        "weight width is not {k}"
+    );
     if weights.iter().any(|w| !w.kind.is_k_quant()) {
         input.q8();
     }
@@ -177,7 +180,10 @@ fn matmul_with(isa: Isa, x: &[f32], k: usize, weights: &[&QuantWeight]) -> Vec<V
     let targets: Vec<OutPtr> = outputs.iter_mut().map(|o| OutPtr(o.as_mut_ptr())).collect();
     let run = |task: &Task| {
         let weight = weights[task.weight];
-        let data = weight.tensor.data().expect("CPU tensors expose their bytes");
+        let data = weight
+            .tensor
+            .data()
+            .expect("CPU tensors expose their bytes");
         // SAFETY: tasks cover disjoint weight rows, so each writes its own output columns.
         unsafe { multiply_rows(isa, weight, &data, &input, task, targets[task.weight]) };
     };

@@ -118,7 +118,8 @@ fn row_q4k<const R: usize>(w: &[u8], a: &Q8KRows, r0: usize, out: &mut [f32]) {
             let qs = &qs[b * QK_K..(b + 1) * QK_K];
             let (mut sum, mut min_sum) = (0i32, 0i32);
             for j in 0..8 {
-                sum += scales[j] as i32 * dot_i8(&q[j * 32..(j + 1) * 32], &qs[j * 32..(j + 1) * 32]);
+                sum +=
+                    scales[j] as i32 * dot_i8(&q[j * 32..(j + 1) * 32], &qs[j * 32..(j + 1) * 32]);
                 let pair = bsums[b * 16 + 2 * j] as i32 + bsums[b * 16 + 2 * j + 1] as i32;
                 min_sum += mins[j] as i32 * pair;
             }

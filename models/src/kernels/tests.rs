@@ -27,7 +27,10 @@ fn values(n: usize, seed: u64) -> Vec<f32> {
 }
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 struct Case {
@@ -100,18 +103,32 @@ fn every_block_type_matches_candle_on_every_instruction_set() {
 
 #[test]
 fn one_input_feeds_several_weights_of_different_families() {
-    let (a, b) = (case(BlockType::Q4K, 6, 40, 256), case(BlockType::Q8_0, 6, 24, 256));
+    let (a, b) = (
+        case(BlockType::Q4K, 6, 40, 256),
+        case(BlockType::Q8_0, 6, 24, 256),
+    );
     let b_on_a_input = {
         let dev = Device::Cpu;
         let xt = Tensor::from_vec(a.x.clone(), (6, 256), &dev).unwrap();
         let w = b.weight.tensor.dequantize(&dev).unwrap();
-        xt.matmul(&w.t().unwrap()).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap()
+        xt.matmul(&w.t().unwrap())
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap()
     };
     let outputs = matmul_shared(&a.x, 256, &[&a.weight, &b.weight]);
     assert_eq!(outputs[0].len(), 6 * 40);
     assert_eq!(outputs[1].len(), 6 * 24);
-    assert!(max_abs_diff(&outputs[0], &a.dense) < 0.05 * a.dense.iter().fold(0f32, |s, v| s.max(v.abs())));
-    assert!(max_abs_diff(&outputs[1], &b_on_a_input) < 0.05 * b_on_a_input.iter().fold(0f32, |s, v| s.max(v.abs())));
+    assert!(
+        max_abs_diff(&outputs[0], &a.dense)
+            < 0.05 * a.dense.iter().fold(0f32, |s, v| s.max(v.abs()))
+    );
+    assert!(
+        max_abs_diff(&outputs[1], &b_on_a_input)
+            < 0.05 * b_on_a_input.iter().fold(0f32, |s, v| s.max(v.abs()))
+    );
 }
 
 #[test]
