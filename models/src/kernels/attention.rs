@@ -3,11 +3,12 @@
 //! For each query head and query position the scores over the visible cached positions are
 //! computed, soft-maxed and used to sum the values in one pass, with one scratch row per task:
 //! no score matrix, no mask tensor and no copy of the cache, whatever the depth. Query rows run
-//! in parallel on candle's thread pool.
+//! in parallel on the kernels' thread pool.
 
 use std::sync::OnceLock;
 
-use rayon::prelude::*;
+use super::pool::Pool;
+use super::OutPtr;
 
 /// The shapes of one attention call.
 #[derive(Debug, Clone, Copy)]
@@ -48,15 +49,22 @@ pub fn causal_attention(
         let values = &v[kv * s.capacity * d..(kv * s.capacity + visible) * d];
         attend_row(query, keys, values, scale, out);
     };
-    if t * s.heads > 1 && (s.start + t) * t * s.heads * d > 1 << 15 {
-        out.par_chunks_mut(d)
-            .enumerate()
-            .for_each(|(index, o)| row(index, o));
+    let rows = t * s.heads;
+    let pool = Pool::global();
+    let tasks = if (s.start + t) * rows * d > 1 << 15 {
+        rows.min(pool.threads() * 4)
     } else {
-        out.chunks_mut(d)
-            .enumerate()
-            .for_each(|(index, o)| row(index, o));
-    }
+        1
+    };
+    let per_task = rows.div_ceil(tasks);
+    let target = OutPtr(out.as_mut_ptr());
+    pool.run(tasks, &|task| {
+        for index in task * per_task..((task + 1) * per_task).min(rows) {
+            // SAFETY: each task writes its own rows of `out`, which outlives the job.
+            let o = unsafe { std::slice::from_raw_parts_mut(target.at(index * d), d) };
+            row(index, o);
+        }
+    });
     out
 }
 

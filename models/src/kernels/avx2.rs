@@ -65,9 +65,13 @@ unsafe fn bytes_from_bits(bits: u32) -> __m256i {
     _mm256_cmpeq_epi8(_mm256_or_si256(bytes, mask), _mm256_set1_epi64x(-1))
 }
 
-/// How far ahead of the block being read the weights are prefetched (streams of weights cross
-/// 4 KiB pages, where the hardware prefetcher stops).
-const PREFETCH_BYTES: usize = 768;
+/// Prefetches the weights one tile ahead: the same block of the rows `W` rows further on (the
+/// rows of a tile are adjacent, so this runs ahead of the whole tile). Streams of weights cross
+/// 4 KiB pages, where the hardware prefetcher stops.
+#[inline(always)]
+unsafe fn prefetch_next_tile<const W: usize>(block: *const u8, row_bytes: usize) {
+    _mm_prefetch::<_MM_HINT_T0>(block.add(W * row_bytes) as *const i8);
+}
 
 #[inline(always)]
 unsafe fn load(p: *const i8) -> __m256i {
@@ -140,7 +144,7 @@ unsafe fn dot_32_of<const W: usize, const R: usize>(
         let mut m = [0f32; W];
         for i in 0..W {
             let block = w[i].as_ptr().add(b * bytes);
-            _mm_prefetch::<_MM_HINT_T0>(block.add(PREFETCH_BYTES) as *const i8);
+            prefetch_next_tile::<W>(block, nb * bytes);
             (weights[i], d[i], m[i]) = decode_32(kind, block);
             // The sign trick once per block: |w| is shared by the R input rows.
             abs[i] = _mm256_sign_epi8(weights[i], weights[i]);
@@ -212,6 +216,9 @@ pub unsafe fn dot_q4k<const W: usize, const R: usize>(
         let mut mins = [_mm_setzero_si128(); W];
         for i in 0..W {
             let block = w[i].as_ptr().add(b * bytes);
+            for line in (0..bytes).step_by(64) {
+                prefetch_next_tile::<W>(block.add(line), nb * bytes);
+            }
             (d[i], dmin[i]) = (f16(block), f16(block.add(2)));
             let both = q4k_scales_and_mins_i16(block.add(4));
             let scales128 = _mm256_castsi256_si128(both);
@@ -305,6 +312,11 @@ pub unsafe fn dot_q6k<const W: usize, const R: usize>(
     );
     let k = a.k;
     for b in 0..nb {
+        for i in 0..W {
+            for line in (0..bytes).step_by(64) {
+                prefetch_next_tile::<W>(w[i].as_ptr().add(b * bytes + line), nb * bytes);
+            }
+        }
         let mut sumi = [[_mm256_setzero_si256(); R]; W];
         for half in 0..2 {
             // 32·a for each group of input values, shared by the weight rows.

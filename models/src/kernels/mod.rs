@@ -5,7 +5,7 @@
 //! that reads it (q/k/v, gate/up: [`matmul_shared`]). Each weight row is unpacked once per tile
 //! of up to four input rows, so prefill reads the weights once per four tokens instead of once
 //! per token. The rows of all the projections are split into chunks of about equal size and
-//! run on candle's thread pool (rayon, sized by `--threads`), one parallel dispatch per layer
+//! run on the kernels' thread pool ([`pool`], sized by `--threads`), one dispatch per layer
 //! input. The instruction set is chosen at run time: AVX2 + FMA on x86-64 where present, a
 //! portable kernel elsewhere (including aarch64, where candle's own NEON kernels are the
 //! faster path: see [`Kernels::enabled`]).
@@ -15,14 +15,15 @@ pub mod attention;
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 pub mod blocks;
+pub mod pool;
 mod portable;
 
 use std::sync::{Arc, OnceLock};
 
 use candle_core::quantized::QTensor;
-use rayon::prelude::*;
 
 use activation::{Q8KRows, Q8Rows};
+use pool::Pool;
 pub use blocks::BlockType;
 
 /// The instruction set the kernels use on this CPU.
@@ -187,20 +188,26 @@ fn matmul_with(isa: Isa, x: &[f32], k: usize, weights: &[&QuantWeight]) -> Vec<V
         // SAFETY: tasks cover disjoint weight rows, so each writes its own output columns.
         unsafe { multiply_rows(isa, weight, &data, &input, task, targets[task.weight]) };
     };
-    if tasks.len() > 1 {
-        tasks.par_iter().for_each(run);
-    } else {
-        tasks.iter().for_each(run);
-    }
+    Pool::global().run(tasks.len(), &|i| run(&tasks[i]));
     outputs
 }
 
 /// An output buffer shared by the tasks that write disjoint parts of it.
 #[derive(Clone, Copy)]
-struct OutPtr(*mut f32);
+pub(crate) struct OutPtr(pub(crate) *mut f32);
 // SAFETY: every task writes a disjoint set of elements (its weight rows).
 unsafe impl Send for OutPtr {}
 unsafe impl Sync for OutPtr {}
+
+impl OutPtr {
+    /// The element at `offset` (a method, so closures capture the whole `Send` wrapper).
+    ///
+    /// # Safety
+    /// `offset` is inside the buffer.
+    pub(crate) unsafe fn at(self, offset: usize) -> *mut f32 {
+        self.0.add(offset)
+    }
+}
 
 /// A chunk of one weight's rows.
 struct Task {
@@ -216,7 +223,7 @@ const PARALLEL_THRESHOLD: usize = 1 << 16;
 fn split_rows(weights: &[&QuantWeight], m: usize) -> Vec<Task> {
     let total_rows: usize = weights.iter().map(|w| w.rows).sum();
     let work = total_rows * m * weights.first().map_or(0, |w| w.cols);
-    let threads = rayon::current_num_threads();
+    let threads = Pool::global().threads();
     let chunks = if work < PARALLEL_THRESHOLD || threads == 1 {
         weights.len()
     } else {
