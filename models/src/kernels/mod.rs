@@ -263,17 +263,30 @@ unsafe fn multiply_rows(
     let write = |j: usize, r: usize, value: f32| *out.0.add(r * n + j) = value;
     let kind = weight.kind;
     if m >= TILE {
-        for j in task.rows.clone() {
+        // Two weight rows by four input rows: eight accumulators, within AVX2's registers.
+        let mut j = task.rows.start;
+        while j < task.rows.end {
+            let pair = task.rows.end - j >= 2 && kind != BlockType::Q6K;
             let mut r = 0;
             while r + TILE <= m {
-                dot_tile::<1, TILE>(isa, kind, [row(j)], input, r, &mut tile);
-                (0..TILE).for_each(|i| write(j, r + i, tile[i]));
+                if pair {
+                    let mut tile = [0f32; 2 * TILE];
+                    dot_tile::<2, TILE>(isa, kind, [row(j), row(j + 1)], input, r, &mut tile);
+                    (0..TILE).for_each(|i| write(j, r + i, tile[i]));
+                    (0..TILE).for_each(|i| write(j + 1, r + i, tile[TILE + i]));
+                } else {
+                    dot_tile::<1, TILE>(isa, kind, [row(j)], input, r, &mut tile);
+                    (0..TILE).for_each(|i| write(j, r + i, tile[i]));
+                }
                 r += TILE;
             }
-            for r in r..m {
-                dot_tile::<1, 1>(isa, kind, [row(j)], input, r, &mut tile);
-                write(j, r, tile[0]);
+            for j in j..j + if pair { 2 } else { 1 } {
+                for r in r..m {
+                    dot_tile::<1, 1>(isa, kind, [row(j)], input, r, &mut tile);
+                    write(j, r, tile[0]);
+                }
             }
+            j += if pair { 2 } else { 1 };
         }
         return;
     }
