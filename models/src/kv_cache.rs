@@ -3,13 +3,12 @@
 //! Appending a token writes its keys and values into the next free position (`slice_set`)
 //! instead of concatenating a new cache each step, and attention reads a view of the filled
 //! positions, so decoding at depth `n` copies nothing of the `n` cached positions. The buffers
-//! grow in steps of [`GROWTH_STEP`] positions up to the context the model was loaded for, so
-//! memory follows the context actually used.
+//! are sized once, at the first append, to the context the model was loaded for. On the CPU
+//! they are allocated zeroed by the operating system, page by page on first write, so resident
+//! memory follows the positions actually used, with no reallocation and no copy as the
+//! sequence grows.
 
-use candle_core::{Result, Tensor};
-
-/// Positions added when the buffers are full.
-pub const GROWTH_STEP: usize = 512;
+use candle_core::{DType, Result, Tensor};
 
 /// Keys and values `(batch, kv_heads, capacity, head_dim)`, the first `len` positions filled.
 #[derive(Debug, Clone)]
@@ -17,16 +16,28 @@ pub struct KvCache {
     buffers: Option<(Tensor, Tensor)>,
     len: usize,
     limit: usize,
+    dtype: DType,
 }
 
 impl KvCache {
-    /// An empty cache that holds at most `limit` positions.
-    pub fn new(limit: usize) -> Self {
+    /// An empty cache that holds at most `limit` positions of type `dtype`.
+    pub fn new(limit: usize, dtype: DType) -> Self {
         Self {
             buffers: None,
             len: 0,
             limit,
+            dtype,
         }
+    }
+
+    /// The type keys and values are stored as (appended ones are converted).
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    /// The same cache, empty, storing `dtype`.
+    pub fn emptied_as(&self, dtype: DType) -> Self {
+        Self::new(self.limit, dtype)
     }
 
     /// Positions held.
@@ -57,7 +68,8 @@ impl KvCache {
     }
 
     /// Writes `k`/`v` `(batch, kv_heads, t, head_dim)` at position `start` (dropping what was
-    /// held after it) and returns views of all positions up to `start + t`.
+    /// held after it), as the cache's type, and returns views of all positions up to
+    /// `start + t`.
     pub fn append(&mut self, start: usize, k: &Tensor, v: &Tensor) -> Result<(Tensor, Tensor)> {
         self.truncate(start);
         if self.len != start {
@@ -67,36 +79,38 @@ impl KvCache {
         if end > self.limit {
             candle_core::bail!("kv cache limit of {} positions exceeded", self.limit);
         }
-        if end > self.capacity() {
-            self.grow(end, k)?;
+        if self.buffers.is_none() {
+            self.allocate(k)?;
         }
         let (k_all, v_all) = self.buffers.as_ref().expect("grown to fit");
-        k_all.slice_set(&k.contiguous()?, 2, start)?;
-        v_all.slice_set(&v.contiguous()?, 2, start)?;
+        k_all.slice_set(&k.to_dtype(self.dtype)?.contiguous()?, 2, start)?;
+        v_all.slice_set(&v.to_dtype(self.dtype)?.contiguous()?, 2, start)?;
         self.len = end;
         Ok((k_all.narrow(2, 0, end)?, v_all.narrow(2, 0, end)?))
     }
 
-    /// Reallocates the buffers for at least `needed` positions, keeping the held ones.
-    fn grow(&mut self, needed: usize, like: &Tensor) -> Result<()> {
-        let capacity = needed.next_multiple_of(GROWTH_STEP).min(self.limit);
+    /// Allocates the buffers for `limit` positions, shaped like `like` otherwise.
+    fn allocate(&mut self, like: &Tensor) -> Result<()> {
         let (b, heads, _, dim) = like.dims4()?;
-        let empty = || Tensor::zeros((b, heads, capacity, dim), like.dtype(), like.device());
-        let (k_new, v_new) = (empty()?, empty()?);
-        if let Some((k_old, v_old)) = &self.buffers {
-            if self.len > 0 {
-                k_new.slice_set(&k_old.narrow(2, 0, self.len)?.contiguous()?, 2, 0)?;
-                v_new.slice_set(&v_old.narrow(2, 0, self.len)?.contiguous()?, 2, 0)?;
-            }
-        }
-        self.buffers = Some((k_new, v_new));
+        let shape = (b, heads, self.limit, dim);
+        let empty = || match (like.device().is_cpu(), self.dtype) {
+            // `vec![0f32; n]` asks the allocator for zeroed memory, mapped on first write
+            // (`Tensor::zeros` would write every zero).
+            (true, DType::F32) => Tensor::from_vec(
+                vec![0f32; b * heads * self.limit * dim],
+                shape,
+                like.device(),
+            ),
+            _ => Tensor::zeros(shape, self.dtype, like.device()),
+        };
+        self.buffers = Some((empty()?, empty()?));
         Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use candle_core::{DType, Device};
+    use candle_core::Device;
 
     use super::*;
 
@@ -110,13 +124,13 @@ mod tests {
     }
 
     #[test]
-    fn appends_in_place_grows_in_steps_and_truncates() {
-        let mut cache = KvCache::new(1000);
+    fn appends_in_place_and_truncates() {
+        let mut cache = KvCache::new(1000, DType::F32);
         let (k, _) = cache
             .append(0, &positions(&[1.0, 2.0]), &positions(&[1.0, 2.0]))
             .unwrap();
         assert_eq!(held(&k), [1.0, 2.0]);
-        assert_eq!(cache.capacity(), GROWTH_STEP);
+        assert_eq!(cache.capacity(), 1000);
         let (k, v) = cache
             .append(2, &positions(&[3.0]), &positions(&[4.0]))
             .unwrap();
@@ -141,7 +155,7 @@ mod tests {
 
     #[test]
     fn a_gap_or_an_overflow_is_an_error() {
-        let mut cache = KvCache::new(4);
+        let mut cache = KvCache::new(4, DType::F32);
         let one = Tensor::zeros((1, 1, 1, 1), DType::F32, &Device::Cpu).unwrap();
         assert!(cache.append(1, &one, &one).is_err());
         let five = Tensor::zeros((1, 1, 5, 1), DType::F32, &Device::Cpu).unwrap();

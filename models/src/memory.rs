@@ -28,6 +28,25 @@ pub fn estimate_memory(
     }
 }
 
+/// Allocations of at least this many bytes get their own pages from the system.
+const OWN_PAGES_FROM: i32 = 1 << 20;
+
+/// Makes allocations of a megabyte or more map their own pages (glibc): a freed KV cache or
+/// activation goes back to the system at once, and a zeroed allocation (the KV cache) is only
+/// resident where written. Without this glibc raises its threshold after the first large free
+/// and serves later ones from the heap, zeroing them by hand and keeping them resident after
+/// they are freed. Idempotent.
+pub fn use_own_pages_for_large_allocations() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        // SAFETY: mallopt only changes the allocator's tuning; M_MMAP_THRESHOLD takes a size.
+        ONCE.call_once(|| unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, OWN_PAGES_FROM);
+        });
+    }
+}
+
 /// Memory the system can give a new allocation now (Linux `MemAvailable`), if known.
 pub fn available_system_memory() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/meminfo").ok()?;

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use candle_core::backprop::GradStore;
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
-use candle_core::{CpuStorage, DType, Device, Storage, Tensor, Var};
+use candle_core::{DType, Device, Storage, Tensor, Var, WithDType};
 
 use crate::config::TransformerConfig;
 use crate::error::{ModelError, Result};
@@ -244,6 +244,7 @@ impl Attention {
             let y = self.attend_in_cache(&q, start)?;
             return project(&self.o, &y, Pass::Inference, layer, LoraTarget::O);
         }
+        let (k, v) = (k.to_dtype(q.dtype())?, v.to_dtype(q.dtype())?);
         self.attend(x, &q, &k, &v, mask, Pass::Inference, layer)
     }
 
@@ -263,7 +264,11 @@ impl Attention {
         let q = q.to_dtype(DType::F32)?.contiguous()?;
         let scale = 1.0 / (head_dim as f32).sqrt();
         let y = {
-            let (q_data, k_data, v_data) = (cpu_f32(&q)?, cpu_f32(k)?, cpu_f32(v)?);
+            let (q_data, k_data, v_data) = (
+                cpu_slice::<f32>(&q)?,
+                cpu_slice::<f32>(k)?,
+                cpu_slice::<f32>(v)?,
+            );
             causal_attention(&q_data, &k_data, &v_data, shape, scale)
         };
         Tensor::from_vec(y, (1, t, heads * head_dim), q.device())
@@ -476,7 +481,10 @@ impl BlockLoader<'_> {
             num_heads: c.num_heads,
             num_kv_heads: c.num_kv_heads,
             head_dim: c.head_dim,
-            cache: KvCache::new(positions(c, self.options)),
+            cache: KvCache::new(
+                positions(c, self.options),
+                compute_dtype(&self.options.device),
+            ),
             reference_kernels: false,
         };
         let mlp = Mlp {
@@ -502,6 +510,7 @@ impl Transformer {
         options: &BuildOptions,
         progress: &mut dyn FnMut(u64),
     ) -> Result<Self> {
+        crate::memory::use_own_pages_for_large_allocations();
         let device = &options.device;
         let (vocab, hidden) = (config.vocab_size, config.hidden_size);
         let embed_weight = source.load_checked("token_embd.weight", &[vocab, hidden], device)?;
@@ -617,8 +626,11 @@ impl Transformer {
     /// compare the two.
     pub fn use_reference_kernels(&mut self) {
         for block in &mut self.blocks {
-            block.attention.reference_kernels = true;
+            let attention = &mut block.attention;
+            attention.reference_kernels = true;
+            attention.cache = attention.cache.emptied_as(DType::F32);
         }
+        self.cached_ids.clear();
         for layer in 0..self.blocks.len() {
             for target in LoraTarget::ALL {
                 if let Some(linear) = self.linear_mut(layer, target) {
@@ -855,29 +867,40 @@ fn attends_in_cache(device: &Device, reference_kernels: bool) -> bool {
     device.is_cpu() && !reference_kernels
 }
 
-/// The values of a contiguous f32 CPU tensor, borrowed from its storage.
-fn cpu_f32(t: &Tensor) -> candle_core::Result<CpuSlice<'_>> {
+/// The values of a contiguous CPU tensor of element type `T`, borrowed from its storage.
+fn cpu_slice<T: WithDType>(t: &Tensor) -> candle_core::Result<CpuSlice<'_, T>> {
     let (storage, layout) = t.storage_and_layout();
     let range = layout.start_offset()..layout.start_offset() + t.elem_count();
     match &*storage {
-        Storage::Cpu(CpuStorage::F32(_)) if t.is_contiguous() => Ok(CpuSlice { storage, range }),
-        _ => candle_core::bail!("expected a contiguous f32 CPU tensor, got {:?}", t.dtype()),
+        Storage::Cpu(cpu) if t.is_contiguous() && cpu.as_slice::<T>().is_ok() => Ok(CpuSlice {
+            storage,
+            range,
+            element: std::marker::PhantomData,
+        }),
+        _ => candle_core::bail!(
+            "expected a contiguous {:?} CPU tensor, got {:?}",
+            T::DTYPE,
+            t.dtype()
+        ),
     }
 }
 
-/// A borrowed run of an f32 CPU tensor's storage.
-struct CpuSlice<'a> {
+/// A borrowed run of a CPU tensor's storage.
+struct CpuSlice<'a, T> {
     storage: candle_core::StorageRef<'a>,
     range: std::ops::Range<usize>,
+    element: std::marker::PhantomData<T>,
 }
 
-impl std::ops::Deref for CpuSlice<'_> {
-    type Target = [f32];
+impl<T: WithDType> std::ops::Deref for CpuSlice<'_, T> {
+    type Target = [T];
 
-    fn deref(&self) -> &[f32] {
+    fn deref(&self) -> &[T] {
         match &*self.storage {
-            Storage::Cpu(CpuStorage::F32(data)) => &data[self.range.clone()],
-            _ => unreachable!("checked in cpu_f32"),
+            Storage::Cpu(cpu) => {
+                &cpu.as_slice::<T>().expect("checked in cpu_slice")[self.range.clone()]
+            }
+            _ => unreachable!("checked in cpu_slice"),
         }
     }
 }

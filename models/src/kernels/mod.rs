@@ -23,8 +23,8 @@ use std::sync::{Arc, OnceLock};
 use candle_core::quantized::QTensor;
 
 use activation::{Q8KRows, Q8Rows};
-use pool::Pool;
 pub use blocks::BlockType;
+use pool::Pool;
 
 /// The instruction set the kernels use on this CPU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -84,7 +84,8 @@ impl Pool {
         let _one_job = self.running.lock().unwrap_or_else(|e| e.into_inner());
         let s = &*self.shared;
         let job: Job = f;
-        s.job.store(&job as *const Job as *mut (), Ordering::Relaxed);
+        s.job
+            .store(&job as *const Job as *mut (), Ordering::Relaxed);
         s.tasks.store(tasks, Ordering::Relaxed);
         s.finished.store(0, Ordering::Relaxed);
         let generation = (s.next.load(Ordering::Relaxed) >> 32).wrapping_add(1) & 0xFFFF_FFFF;
@@ -112,10 +113,12 @@ fn run_tasks(s: &Shared, generation: u64) {
         if current >> 32 != generation || index >= tasks {
             return;
         }
-        match s
-            .next
-            .compare_exchange_weak(current, current + 1, Ordering::AcqRel, Ordering::Acquire)
-        {
+        match s.next.compare_exchange_weak(
+            current,
+            current + 1,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
             Ok(_) => {
                 // SAFETY: a task of `generation` was claimed, so its caller is still waiting
                 // for it to finish: the job it published is alive and not yet replaced.

@@ -20,7 +20,7 @@ pub struct ModelArgs {
     /// A .gguf file or a Hugging Face folder [default: the installed SmolLM2-135M-Instruct].
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// Re-quantize weights while loading, e.g. q8_0 (faster than q4_1 on CPU).
+    /// Re-quantize weights while loading, e.g. q8_0 (for types without a CPU kernel).
     #[arg(long, value_name = "TYPE")]
     pub requantize: Option<String>,
     /// cpu, cuda[:N] or metal[:N].
