@@ -54,27 +54,45 @@ fn clinical_prompt(model: &Model) -> Vec<u32> {
         .unwrap()
 }
 
+/// Our logits and the reference's at one position.
+type LogitPair = (Vec<f32>, Vec<f32>);
+
+/// Our logits and the reference's at each position of `prompt`, fed one token at a time
+/// through both KV caches from empty.
+fn token_by_token(
+    transformer: &mut citrus_models::transformer::Transformer,
+    reference: &mut ModelWeights,
+    prompt: &[u32],
+) -> Vec<(usize, LogitPair)> {
+    transformer.clear_cache();
+    let pairs = prompt
+        .iter()
+        .enumerate()
+        .map(|(pos, &token)| {
+            let ours = transformer.forward(&[token], false).unwrap();
+            let theirs = reference.forward(&input(&[token]), pos).unwrap();
+            let theirs = theirs.squeeze(0).unwrap();
+            (
+                pos,
+                (
+                    ours.to_vec1::<f32>().unwrap(),
+                    theirs.to_vec1::<f32>().unwrap(),
+                ),
+            )
+        })
+        .collect();
+    transformer.clear_cache();
+    pairs
+}
+
 #[test]
 fn token_by_token_logits_equal_the_reference_at_every_position() {
     let mut model = model_on_reference_kernels();
     let prompt = clinical_prompt(&model);
     let mut reference = reference_model();
     let transformer = model.transformer_mut();
-    transformer.clear_cache();
     let mut worst = 0f32;
-    for (pos, &token) in prompt.iter().enumerate() {
-        let ours = transformer
-            .forward(&[token], false)
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
-        let theirs = reference
-            .forward(&input(&[token]), pos)
-            .unwrap()
-            .squeeze(0)
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
+    for (pos, (ours, theirs)) in token_by_token(transformer, &mut reference, &prompt) {
         assert_eq!(
             argmax(&ours),
             argmax(&theirs),
@@ -82,7 +100,6 @@ fn token_by_token_logits_equal_the_reference_at_every_position() {
         );
         worst = worst.max(max_delta(&ours, &theirs));
     }
-    transformer.clear_cache();
     println!(
         "{} positions, token by token: max |Δlogit| vs quantized_llama = {worst:e}",
         prompt.len()
@@ -179,22 +196,9 @@ fn project_kernels_stay_close_to_the_reference() {
         .to_vec1::<f32>()
         .unwrap();
     let prefill_delta = max_delta(prefill.last().unwrap(), &theirs_prefill);
-    transformer.clear_cache();
     let mut reference = reference_model();
     let (mut worst, mut agree) = (0f32, 0);
-    for (pos, &token) in prompt.iter().enumerate() {
-        let ours = transformer
-            .forward(&[token], false)
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
-        let theirs = reference
-            .forward(&input(&[token]), pos)
-            .unwrap()
-            .squeeze(0)
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
+    for (pos, (ours, theirs)) in token_by_token(transformer, &mut reference, &prompt) {
         let delta = max_delta(&ours, &theirs);
         worst = worst.max(delta);
         assert!(
