@@ -1,6 +1,6 @@
 //! Throughput of the quantized matmul kernels against candle's, for every block type: one
 //! decode-shaped product (1 input row) and one prefill-shaped product (64 rows), weight bytes
-//! read per second and multiply-adds per second, on the threads candle uses (`RAYON_NUM_THREADS`).
+//! read per second and multiply-adds per second, on the kernels' pool (`RAYON_NUM_THREADS` threads, as `--threads` sets).
 //!
 //! `cargo bench -p citrus-models --bench kernels`
 
@@ -23,7 +23,7 @@ fn main() {
         .unwrap_or(8960);
     println!(
         "{} threads, kernels: {}; weight {rows}×{COLS}; GB/s of weights (decode), GMAC/s (prefill)",
-        rayon::current_num_threads(),
+        citrus_models::kernels::pool::Pool::global().threads(),
         Isa::detect().name()
     );
     println!(

@@ -2,11 +2,11 @@
 //! model files carry (Q4_0, Q4_1, Q5_0, Q8_0, Q4_K, Q6_K).
 //!
 //! A layer input is quantized to 8 bits once ([`activation`]) and reused by every projection
-//! that reads it (q/k/v, gate/up: [`matmul_shared`]). Each weight row is unpacked once per tile
-//! of up to four input rows, so prefill reads the weights once per four tokens instead of once
-//! per token. The rows of all the projections are split into chunks of about equal size and
+//! that reads it (q/k/v, gate/up: [`matmul_shared`]). Products run in tiles: in decode an input
+//! block is loaded once for four weight rows; in prefill two weight rows are unpacked once for
+//! four tokens. The rows of all the projections are split into chunks of about equal size and
 //! run on the kernels' thread pool ([`pool`], sized by `--threads`), one dispatch per layer
-//! input. The instruction set is chosen at run time: AVX2 + FMA on x86-64 where present, a
+//! input. The instruction set is chosen at run time: AVX2 + FMA + F16C on x86-64 where present, a
 //! portable kernel elsewhere (including aarch64, where candle's own NEON kernels are the
 //! faster path: see [`Kernels::enabled`]).
 
