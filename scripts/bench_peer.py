@@ -12,16 +12,20 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 
 
 def measured(cmd):
-    """Runs `cmd` under /usr/bin/time, returns (stdout, peak RSS MiB)."""
-    timed = ["/usr/bin/time", "-f", "MAXRSS_KB=%M", *cmd]
-    proc = subprocess.run(timed, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{cmd[0]} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
-    rss = [l for l in proc.stderr.splitlines() if l.startswith("MAXRSS_KB=")]
-    return proc.stdout, int(rss[-1].split("=")[1]) / 1024 if rss else float("nan")
+    """Runs `cmd`, returns (stdout, its peak RSS in MiB) from the kernel's rusage of the child."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{cmd[0]} failed ({proc.returncode}):\n{err.read()[-2000:]}")
+        return out.read(), usage.ru_maxrss / 1024
 
 
 def llama(model, threads, prompt, gen, depth):

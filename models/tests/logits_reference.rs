@@ -39,6 +39,12 @@ fn reference_model() -> ModelWeights {
     ModelWeights::from_gguf(content, &mut file, &Device::Cpu).unwrap()
 }
 
+/// The reference's logits at the last position of a whole-prompt prefill (a fresh model).
+fn reference_prefill(prompt: &[u32]) -> Vec<f32> {
+    let logits = reference_model().forward(&input(prompt), 0).unwrap();
+    logits.squeeze(0).unwrap().to_vec1::<f32>().unwrap()
+}
+
 fn input(tokens: &[u32]) -> Tensor {
     Tensor::new(tokens, &Device::Cpu)
         .unwrap()
@@ -131,14 +137,7 @@ fn prefill_logits_equal_the_reference_and_agree_with_decoding() {
         .collect();
     transformer.clear_cache();
 
-    let mut reference = reference_model();
-    let theirs = reference
-        .forward(&input(&prompt), 0)
-        .unwrap()
-        .squeeze(0)
-        .unwrap()
-        .to_vec1::<f32>()
-        .unwrap();
+    let theirs = reference_prefill(&prompt);
     let last = prefill.last().unwrap();
     let exact = max_delta(last, &theirs);
     println!(
@@ -181,20 +180,13 @@ fn prefill_logits_equal_the_reference_and_agree_with_decoding() {
 fn project_kernels_stay_close_to_the_reference() {
     let mut model = Model::load(&model_path(), &LoadOptions::default(), &mut |_| {}).unwrap();
     let prompt = clinical_prompt(&model);
-    let mut reference = reference_model();
     let transformer = model.transformer_mut();
     let prefill = transformer
         .forward(&prompt, true)
         .unwrap()
         .to_vec2::<f32>()
         .unwrap();
-    let theirs_prefill = reference
-        .forward(&input(&prompt), 0)
-        .unwrap()
-        .squeeze(0)
-        .unwrap()
-        .to_vec1::<f32>()
-        .unwrap();
+    let theirs_prefill = reference_prefill(&prompt);
     let prefill_delta = max_delta(prefill.last().unwrap(), &theirs_prefill);
     let mut reference = reference_model();
     let (mut worst, mut agree) = (0f32, 0);
