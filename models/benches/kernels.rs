@@ -11,18 +11,24 @@ use candle_core::quantized::{QMatMul, QTensor};
 use candle_core::{Device, Module, Tensor};
 use citrus_models::kernels::{matmul_shared, BlockType, Isa, QuantWeight};
 
-/// Weight columns: the width of a 1.5B model's hidden state.
-const COLS: usize = 1536;
+/// A size from the environment variable `name`, or `default`.
+fn size_from_env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
 
 fn main() {
     // 8960 rows (a 1.5B model's feed-forward projection, in cache) or more with
     // CITRUS_BENCH_ROWS (e.g. 65536: weights larger than the last-level cache, as in a model).
-    let rows: usize = std::env::var("CITRUS_BENCH_ROWS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(8960);
+    let rows = size_from_env("CITRUS_BENCH_ROWS", 8960);
+    // Weight columns: the width of a 1.5B model's hidden state, or CITRUS_BENCH_COLS.
+    let cols = size_from_env("CITRUS_BENCH_COLS", 1536);
+    // Input rows of the prefill-shaped product.
+    let prefill_rows = size_from_env("CITRUS_BENCH_PREFILL", 64);
     println!(
-        "{} threads, kernels: {}; weight {rows}×{COLS}; GB/s of weights (decode), GMAC/s (prefill)",
+        "{} threads, kernels: {}; weight {rows}×{cols}; GB/s of weights (decode), GMAC/s (prefill)",
         citrus_models::kernels::pool::Pool::global().threads(),
         Isa::detect().name()
     );
@@ -31,24 +37,27 @@ fn main() {
         "type", "decode citrus / candle", "prefill citrus / candle"
     );
     let dev = Device::Cpu;
-    let values: Vec<f32> = (0..rows * COLS)
+    let values: Vec<f32> = (0..rows * cols)
         .map(|i| ((i * 7919 % 2003) as f32 / 1001.0) - 1.0)
         .collect();
-    let dense = Tensor::from_vec(values, (rows, COLS), &dev).expect("weights");
+    let dense = Tensor::from_vec(values, (rows, cols), &dev).expect("weights");
     for kind in BlockType::ALL {
+        if !cols.is_multiple_of(kind.block_elements()) {
+            continue;
+        }
         let q = Arc::new(QTensor::quantize(&dense, kind.ggml()).expect("quantize"));
         let bytes = q.storage_size_in_bytes() as f64;
         let ours = QuantWeight::new(q.clone()).expect("kernel");
         let theirs = QMatMul::from_arc(q).expect("qmatmul");
         let mut cells = Vec::new();
-        for m in [1usize, 64] {
-            let x: Vec<f32> = (0..m * COLS)
+        for m in [1usize, prefill_rows] {
+            let x: Vec<f32> = (0..m * cols)
                 .map(|i| ((i * 31 % 97) as f32 / 48.0) - 1.0)
                 .collect();
-            let xt = Tensor::from_vec(x.clone(), (m, COLS), &dev).expect("input");
+            let xt = Tensor::from_vec(x.clone(), (m, cols), &dev).expect("input");
             let repeats = if m == 1 { 40 } else { 4 };
             let ours_s = seconds(repeats, || {
-                std::hint::black_box(matmul_shared(&x, COLS, &[&ours]));
+                std::hint::black_box(matmul_shared(&x, cols, &[&ours]));
             });
             let theirs_s = seconds(repeats, || {
                 std::hint::black_box(theirs.forward(&xt).expect("forward"));
@@ -56,7 +65,7 @@ fn main() {
             let work = if m == 1 {
                 bytes
             } else {
-                (m * rows * COLS) as f64
+                (m * rows * cols) as f64
             };
             cells.push(format!(
                 "{:>9.1} / {:<9.1}",
