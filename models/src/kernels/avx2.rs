@@ -172,6 +172,156 @@ unsafe fn dot_32_of<const W: usize, const R: usize>(
     }
 }
 
+/// Weight rows per tile of [`rows8_32`]: one per f32 lane.
+pub const ROWS8: usize = 8;
+
+/// The 8×8 transpose of 32-bit lanes: `g[c]` holds dword `c` of each of `r[0..8]`, row `i` in
+/// lane `i`.
+#[inline(always)]
+unsafe fn transpose_dwords(r: [__m256i; ROWS8]) -> [__m256i; ROWS8] {
+    let t = [
+        _mm256_unpacklo_epi32(r[0], r[1]),
+        _mm256_unpackhi_epi32(r[0], r[1]),
+        _mm256_unpacklo_epi32(r[2], r[3]),
+        _mm256_unpackhi_epi32(r[2], r[3]),
+        _mm256_unpacklo_epi32(r[4], r[5]),
+        _mm256_unpackhi_epi32(r[4], r[5]),
+        _mm256_unpacklo_epi32(r[6], r[7]),
+        _mm256_unpackhi_epi32(r[6], r[7]),
+    ];
+    // Dwords (0|4), (1|5), (2|6), (3|7) of rows 0–3, then of rows 4–7.
+    let u = [
+        _mm256_unpacklo_epi64(t[0], t[2]),
+        _mm256_unpackhi_epi64(t[0], t[2]),
+        _mm256_unpacklo_epi64(t[1], t[3]),
+        _mm256_unpackhi_epi64(t[1], t[3]),
+        _mm256_unpacklo_epi64(t[4], t[6]),
+        _mm256_unpackhi_epi64(t[4], t[6]),
+        _mm256_unpacklo_epi64(t[5], t[7]),
+        _mm256_unpackhi_epi64(t[5], t[7]),
+    ];
+    [
+        _mm256_permute2x128_si256(u[0], u[4], 0x20),
+        _mm256_permute2x128_si256(u[1], u[5], 0x20),
+        _mm256_permute2x128_si256(u[2], u[6], 0x20),
+        _mm256_permute2x128_si256(u[3], u[7], 0x20),
+        _mm256_permute2x128_si256(u[0], u[4], 0x31),
+        _mm256_permute2x128_si256(u[1], u[5], 0x31),
+        _mm256_permute2x128_si256(u[2], u[6], 0x31),
+        _mm256_permute2x128_si256(u[3], u[7], 0x31),
+    ]
+}
+
+/// The 32 weights of a block as unsigned bytes `q` with `w = d·q + m`: Q4_0 and Q5_0 store
+/// `q − 8` and `q − 16`, so their `m` is `−8·d` and `−16·d`; Q4_1 stores `m`.
+#[inline(always)]
+unsafe fn decode_unsigned_32(kind: BlockType, block: *const u8) -> (__m256i, f32, f32) {
+    let d = f16(block);
+    match kind {
+        BlockType::Q4_0 => (nibbles(block.add(2)), d, -8.0 * d),
+        BlockType::Q4_1 => (nibbles(block.add(4)), d, f16(block.add(2))),
+        _ => {
+            let qh = u32::from_le_bytes(*(block.add(2) as *const [u8; 4]));
+            let high = _mm256_and_si256(bytes_from_bits(qh), _mm256_set1_epi8(0x10));
+            (_mm256_or_si256(nibbles(block.add(6)), high), d, -16.0 * d)
+        }
+    }
+}
+
+/// Eight weight rows `w` of a 32-element type against input rows `r0..r0+R` of `a`, for prefill:
+/// each block of the eight rows is transposed in registers so that lane `i` of a product is
+/// row `i`. Scales, offsets and sums then work on eight rows at once, with no horizontal sums,
+/// and the four- and five-bit types multiply unsigned values (their offset is applied through
+/// the input's block sums). Writes `out[r·n + i]` for input row `r0 + r` and weight row `i`.
+///
+/// # Safety
+/// As [`dot_32`]; `out` has room for `R` rows of stride `n` from `r0`'s row on.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn rows8_32<const R: usize>(
+    kind: BlockType,
+    w: [&[u8]; ROWS8],
+    a: &Q8Rows,
+    r0: usize,
+    out: *mut f32,
+    n: usize,
+) {
+    match kind {
+        BlockType::Q4_0 => rows8_32_of::<R>(BlockType::Q4_0, w, a, r0, out, n),
+        BlockType::Q4_1 => rows8_32_of::<R>(BlockType::Q4_1, w, a, r0, out, n),
+        BlockType::Q5_0 => rows8_32_of::<R>(BlockType::Q5_0, w, a, r0, out, n),
+        _ => rows8_32_of::<R>(BlockType::Q8_0, w, a, r0, out, n),
+    }
+}
+
+#[inline(always)]
+unsafe fn rows8_32_of<const R: usize>(
+    kind: BlockType,
+    w: [&[u8]; ROWS8],
+    a: &Q8Rows,
+    r0: usize,
+    out: *mut f32,
+    n: usize,
+) {
+    let nb = a.blocks_per_row();
+    let bytes = kind.block_bytes();
+    let signed = kind == BlockType::Q8_0;
+    debug_assert!(w.iter().all(|w| w.len() >= nb * bytes) && a.d.len() >= (r0 + R) * nb);
+    let ones = _mm256_set1_epi16(1);
+    let mut acc = [_mm256_setzero_ps(); R];
+    let (qs, ds, sums) = (a.qs.as_ptr(), a.d.as_ptr(), a.sums.as_ptr());
+    let k = a.k;
+    for b in 0..nb {
+        let mut rows = [_mm256_setzero_si256(); ROWS8];
+        let mut d = [0f32; ROWS8];
+        let mut m = [0f32; ROWS8];
+        for i in 0..ROWS8 {
+            let block = w[i].as_ptr().add(b * bytes);
+            prefetch_next_tile::<ROWS8>(block, nb * bytes);
+            (rows[i], d[i], m[i]) = if signed {
+                decode_32(kind, block)
+            } else {
+                decode_unsigned_32(kind, block)
+            };
+        }
+        let groups = transpose_dwords(rows);
+        let d = _mm256_loadu_ps(d.as_ptr());
+        let m = _mm256_loadu_ps(m.as_ptr());
+        for r in 0..R {
+            let at = (r0 + r) * nb + b;
+            let act = qs.add((r0 + r) * k + b * QK) as *const i32;
+            let dot = if signed {
+                let mut sum = _mm256_setzero_si256();
+                for g in 0..ROWS8 {
+                    let x = _mm256_set1_epi32(std::ptr::read_unaligned(act.add(g)));
+                    let abs = _mm256_sign_epi8(groups[g], groups[g]);
+                    sum = _mm256_add_epi32(sum, dot_u8_i8(abs, _mm256_sign_epi8(x, groups[g])));
+                }
+                sum
+            } else {
+                // Up to four products of 31 × 127 pairs stay within i16.
+                let mut halves = [_mm256_setzero_si256(); 2];
+                for g in 0..ROWS8 {
+                    let x = _mm256_set1_epi32(std::ptr::read_unaligned(act.add(g)));
+                    let p = _mm256_maddubs_epi16(groups[g], x);
+                    halves[g / 4] = _mm256_add_epi16(halves[g / 4], p);
+                }
+                _mm256_add_epi32(
+                    _mm256_madd_epi16(halves[0], ones),
+                    _mm256_madd_epi16(halves[1], ones),
+                )
+            };
+            let scale = _mm256_mul_ps(d, _mm256_set1_ps(*ds.add(at)));
+            acc[r] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(dot), acc[r]);
+            if !signed {
+                acc[r] = _mm256_fmadd_ps(m, _mm256_set1_ps(*sums.add(at)), acc[r]);
+            }
+        }
+    }
+    for r in 0..R {
+        _mm256_storeu_ps(out.add(r * n), acc[r]);
+    }
+}
+
 /// Q4_K's twelve scale bytes as sixteen i16: the eight 6-bit scales, then the eight minimums.
 #[inline(always)]
 unsafe fn q4k_scales_and_mins_i16(p: *const u8) -> __m256i {

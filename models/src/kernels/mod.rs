@@ -229,7 +229,8 @@ fn split_rows(weights: &[&QuantWeight], m: usize) -> Vec<Task> {
     } else {
         threads * 4
     };
-    let chunk_rows = total_rows.div_ceil(chunks).max(4);
+    // Whole tiles of eight rows (the prefill kernels' width).
+    let chunk_rows = total_rows.div_ceil(chunks).next_multiple_of(8);
     weights
         .iter()
         .enumerate()
@@ -263,8 +264,27 @@ unsafe fn multiply_rows(
     let write = |j: usize, r: usize, value: f32| *out.0.add(r * n + j) = value;
     let kind = weight.kind;
     if m >= TILE {
-        // Two weight rows by four input rows: eight accumulators, within AVX2's registers.
         let mut j = task.rows.start;
+        #[cfg(target_arch = "x86_64")]
+        if isa == Isa::Avx2 && !kind.is_k_quant() {
+            // Eight weight rows, transposed into the lanes, by four input rows.
+            while task.rows.end - j >= avx2::ROWS8 {
+                let rows = std::array::from_fn(|i| row(j + i));
+                let mut r = 0;
+                while r < m {
+                    let dst = out.at(r * n + j);
+                    if m - r >= TILE {
+                        avx2::rows8_32::<TILE>(kind, rows, input.q8(), r, dst, n);
+                        r += TILE;
+                    } else {
+                        avx2::rows8_32::<1>(kind, rows, input.q8(), r, dst, n);
+                        r += 1;
+                    }
+                }
+                j += avx2::ROWS8;
+            }
+        }
+        // Two weight rows by four input rows: eight accumulators, within AVX2's registers.
         while j < task.rows.end {
             let pair = task.rows.end - j >= 2 && kind != BlockType::Q6K;
             let mut r = 0;
