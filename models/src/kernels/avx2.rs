@@ -212,19 +212,31 @@ unsafe fn transpose_dwords(r: [__m256i; ROWS8]) -> [__m256i; ROWS8] {
     ]
 }
 
-/// The 32 weights of a block as unsigned bytes `q` with `w = d·q + m`: Q4_0 and Q5_0 store
-/// `q − 8` and `q − 16`, so their `m` is `−8·d` and `−16·d`; Q4_1 stores `m`.
+/// The 32 weights of a block as bytes `q`, with `w = d·q + m`: unsigned for the 4- and 5-bit
+/// types (Q4_0 and Q5_0 store `q − 8` and `q − 16`: see [`offsets_32`]), signed for Q8_0.
 #[inline(always)]
-unsafe fn decode_unsigned_32(kind: BlockType, block: *const u8) -> (__m256i, f32, f32) {
-    let d = f16(block);
+unsafe fn block_values_32(kind: BlockType, block: *const u8) -> __m256i {
     match kind {
-        BlockType::Q4_0 => (nibbles(block.add(2)), d, -8.0 * d),
-        BlockType::Q4_1 => (nibbles(block.add(4)), d, f16(block.add(2))),
-        _ => {
+        BlockType::Q4_0 => nibbles(block.add(2)),
+        BlockType::Q4_1 => nibbles(block.add(4)),
+        BlockType::Q5_0 => {
             let qh = u32::from_le_bytes(*(block.add(2) as *const [u8; 4]));
             let high = _mm256_and_si256(bytes_from_bits(qh), _mm256_set1_epi8(0x10));
-            (_mm256_or_si256(nibbles(block.add(6)), high), d, -16.0 * d)
+            _mm256_or_si256(nibbles(block.add(6)), high)
         }
+        _ => _mm256_loadu_si256(block.add(2) as *const __m256i),
+    }
+}
+
+/// The offsets `m` of eight blocks of unsigned values ([`block_values_32`]) with scales `d`;
+/// `m_bits` are Q4_1's stored f16 offsets.
+#[inline(always)]
+unsafe fn offsets_32(kind: BlockType, d: __m256, m_bits: &[u16; ROWS8]) -> __m256 {
+    match kind {
+        BlockType::Q4_0 => _mm256_mul_ps(d, _mm256_set1_ps(-8.0)),
+        BlockType::Q4_1 => _mm256_cvtph_ps(_mm_loadu_si128(m_bits.as_ptr() as *const __m128i)),
+        BlockType::Q5_0 => _mm256_mul_ps(d, _mm256_set1_ps(-16.0)),
+        _ => _mm256_setzero_ps(),
     }
 }
 
@@ -272,20 +284,27 @@ unsafe fn rows8_32_of<const R: usize>(
     let k = a.k;
     for b in 0..nb {
         let mut rows = [_mm256_setzero_si256(); ROWS8];
-        let mut d = [0f32; ROWS8];
-        let mut m = [0f32; ROWS8];
+        let mut d_bits = [0u16; ROWS8];
+        let mut m_bits = [0u16; ROWS8];
         for i in 0..ROWS8 {
             let block = w[i].as_ptr().add(b * bytes);
             prefetch_next_tile::<ROWS8>(block, nb * bytes);
-            (rows[i], d[i], m[i]) = if signed {
-                decode_32(kind, block)
-            } else {
-                decode_unsigned_32(kind, block)
-            };
+            rows[i] = block_values_32(kind, block);
+            d_bits[i] = std::ptr::read_unaligned(block as *const u16);
+            if kind == BlockType::Q4_1 {
+                m_bits[i] = std::ptr::read_unaligned(block.add(2) as *const u16);
+            }
         }
         let groups = transpose_dwords(rows);
-        let d = _mm256_loadu_ps(d.as_ptr());
-        let m = _mm256_loadu_ps(m.as_ptr());
+        // The eight rows' f16 scales (and offsets) converted at once.
+        let d = _mm256_cvtph_ps(_mm_loadu_si128(d_bits.as_ptr() as *const __m128i));
+        let m = offsets_32(kind, d, &m_bits);
+        // Q8_0's sign trick: |w| once per block, shared by the R input rows.
+        let abs = if signed {
+            groups.map(|g| _mm256_sign_epi8(g, g))
+        } else {
+            groups
+        };
         for r in 0..R {
             let at = (r0 + r) * nb + b;
             let act = qs.add((r0 + r) * k + b * QK) as *const i32;
@@ -293,8 +312,8 @@ unsafe fn rows8_32_of<const R: usize>(
                 let mut sum = _mm256_setzero_si256();
                 for g in 0..ROWS8 {
                     let x = _mm256_set1_epi32(std::ptr::read_unaligned(act.add(g)));
-                    let abs = _mm256_sign_epi8(groups[g], groups[g]);
-                    sum = _mm256_add_epi32(sum, dot_u8_i8(abs, _mm256_sign_epi8(x, groups[g])));
+                    let x = _mm256_sign_epi8(x, groups[g]);
+                    sum = _mm256_add_epi32(sum, dot_u8_i8(abs[g], x));
                 }
                 sum
             } else {

@@ -273,7 +273,10 @@ unsafe fn multiply_rows(
                 let mut r = 0;
                 while r < m {
                     let dst = out.at(r * n + j);
-                    if m - r >= TILE {
+                    if m - r >= 8 {
+                        avx2::rows8_32::<8>(kind, rows, input.q8(), r, dst, n);
+                        r += 8;
+                    } else if m - r >= TILE {
                         avx2::rows8_32::<TILE>(kind, rows, input.q8(), r, dst, n);
                         r += TILE;
                     } else {

@@ -114,9 +114,7 @@ pub fn run(args: BenchArgs) -> AppResult<()> {
 /// passes then find the thread pool awake and the buffers' pages mapped.
 fn warm_up(model: &mut Model, prompt: &[u32]) -> AppResult<()> {
     let logits = prefill(model.transformer_mut(), prompt)?;
-    model
-        .transformer_mut()
-        .forward(&[argmax(&logits)], false)?;
+    model.transformer_mut().forward(&[argmax(&logits)], false)?;
     Ok(())
 }
 
