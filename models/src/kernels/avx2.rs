@@ -1,6 +1,7 @@
 //! AVX2 + FMA + F16C kernels (x86-64, detected at run time): the portable kernels' arithmetic on 32
 //! bytes at a time. A weight block is unpacked once and multiplied with `R` activation rows
-//! (`R` = 4 in prefill tiles), so each weight byte is read and unpacked once per tile.
+//! (`R` = 4 in prefill tiles), so each weight byte is read and unpacked once per tile. For the
+//! 32-element types prefill transposes eight weight rows into the lanes instead ([`rows8_32`]).
 //!
 //! The integer products use `maddubs` (unsigned × signed bytes → i16 pairs), as ggml does:
 //! signed weights go through the sign trick (`|w|`, `sign(w)·a`).
@@ -244,7 +245,8 @@ unsafe fn offsets_32(kind: BlockType, d: __m256, m_bits: &[u16; ROWS8]) -> __m25
 /// each block of the eight rows is transposed in registers so that lane `i` of a product is
 /// row `i`. Scales, offsets and sums then work on eight rows at once, with no horizontal sums,
 /// and the four- and five-bit types multiply unsigned values (their offset is applied through
-/// the input's block sums). Writes `out[r·n + i]` for input row `r0 + r` and weight row `i`.
+/// the input's block sums). Writes `out[r·n + i]` for input row `r0 + r` and weight row `i`;
+/// returns `R`, the input rows done.
 ///
 /// # Safety
 /// As [`dot_32`]; `out` has room for `R` rows of stride `n` from `r0`'s row on.
@@ -256,13 +258,14 @@ pub unsafe fn rows8_32<const R: usize>(
     r0: usize,
     out: *mut f32,
     n: usize,
-) {
+) -> usize {
     match kind {
         BlockType::Q4_0 => rows8_32_of::<R>(BlockType::Q4_0, w, a, r0, out, n),
         BlockType::Q4_1 => rows8_32_of::<R>(BlockType::Q4_1, w, a, r0, out, n),
         BlockType::Q5_0 => rows8_32_of::<R>(BlockType::Q5_0, w, a, r0, out, n),
         _ => rows8_32_of::<R>(BlockType::Q8_0, w, a, r0, out, n),
     }
+    R
 }
 
 #[inline(always)]

@@ -3,8 +3,9 @@
 //!
 //! A layer input is quantized to 8 bits once ([`activation`]) and reused by every projection
 //! that reads it (q/k/v, gate/up: [`matmul_shared`]). Products run in tiles: in decode an input
-//! block is loaded once for four weight rows; in prefill two weight rows are unpacked once for
-//! four tokens. The rows of all the projections are split into chunks of about equal size and
+//! block is loaded once for four weight rows; in prefill a tile of weight rows is unpacked once
+//! for a tile of tokens (for the 32-element types on AVX2, eight rows transposed into the vector
+//! lanes by eight tokens, so scales and sums work on eight rows at once). The rows of all the projections are split into chunks of about equal size and
 //! run on the kernels' thread pool ([`pool`], sized by `--threads`), one dispatch per layer
 //! input. The instruction set is chosen at run time: AVX2 + FMA + F16C on x86-64 where present, a
 //! portable kernel elsewhere (including aarch64, where candle's own NEON kernels are the
@@ -244,8 +245,8 @@ fn split_rows(weights: &[&QuantWeight], m: usize) -> Vec<Task> {
 }
 
 /// Rows `task.rows` of `weight` times every input row, written to `out` `(m, weight.rows)`.
-/// With several input rows (prefill) a weight row is unpacked once per [`TILE`] input rows;
-/// with fewer (decode) an input block is loaded once per [`TILE`] weight rows.
+/// With fewer than [`TILE`] input rows (decode) an input block is loaded once per [`TILE`]
+/// weight rows; with more (prefill) weight blocks are unpacked once per tile of input rows.
 ///
 /// # Safety
 /// `out` points to `m · weight.rows` floats that no other task writes in these columns.
@@ -257,77 +258,133 @@ unsafe fn multiply_rows(
     task: &Task,
     out: OutPtr,
 ) {
-    let (m, n) = (input.rows(), weight.rows);
-    let row_bytes = weight.row_bytes();
-    let row = |j: usize| &data[j * row_bytes..(j + 1) * row_bytes];
-    let mut tile = [0f32; TILE];
-    let write = |j: usize, r: usize, value: f32| *out.0.add(r * n + j) = value;
-    let kind = weight.kind;
-    if m >= TILE {
-        let mut j = task.rows.start;
-        #[cfg(target_arch = "x86_64")]
-        if isa == Isa::Avx2 && !kind.is_k_quant() {
-            // Eight weight rows, transposed into the lanes, by four input rows.
-            while task.rows.end - j >= avx2::ROWS8 {
-                let rows = std::array::from_fn(|i| row(j + i));
-                let mut r = 0;
-                while r < m {
-                    let dst = out.at(r * n + j);
-                    if m - r >= 8 {
-                        avx2::rows8_32::<8>(kind, rows, input.q8(), r, dst, n);
-                        r += 8;
-                    } else if m - r >= TILE {
-                        avx2::rows8_32::<TILE>(kind, rows, input.q8(), r, dst, n);
-                        r += TILE;
-                    } else {
-                        avx2::rows8_32::<1>(kind, rows, input.q8(), r, dst, n);
-                        r += 1;
-                    }
-                }
-                j += avx2::ROWS8;
-            }
-        }
-        // Two weight rows by four input rows: eight accumulators, within AVX2's registers.
-        while j < task.rows.end {
-            let pair = task.rows.end - j >= 2 && kind != BlockType::Q6K;
-            let mut r = 0;
-            while r + TILE <= m {
-                if pair {
-                    let mut tile = [0f32; 2 * TILE];
-                    dot_tile::<2, TILE>(isa, kind, [row(j), row(j + 1)], input, r, &mut tile);
-                    (0..TILE).for_each(|i| write(j, r + i, tile[i]));
-                    (0..TILE).for_each(|i| write(j + 1, r + i, tile[TILE + i]));
-                } else {
-                    dot_tile::<1, TILE>(isa, kind, [row(j)], input, r, &mut tile);
-                    (0..TILE).for_each(|i| write(j, r + i, tile[i]));
-                }
-                r += TILE;
-            }
-            for j in j..j + if pair { 2 } else { 1 } {
-                for r in r..m {
-                    dot_tile::<1, 1>(isa, kind, [row(j)], input, r, &mut tile);
-                    write(j, r, tile[0]);
-                }
-            }
-            j += if pair { 2 } else { 1 };
-        }
-        return;
+    let rows = WeightRows {
+        weight,
+        data,
+        row_bytes: weight.row_bytes(),
+    };
+    if input.rows() < TILE {
+        return decode_tiles(isa, &rows, input, task.rows.clone(), out);
     }
-    let mut j = task.rows.start;
-    while j < task.rows.end {
-        // Q6_K unpacks into more registers than AVX2 has for four rows at once.
-        let wide = task.rows.end - j >= TILE && kind != BlockType::Q6K;
-        for r in 0..m {
+    let mut rest = task.rows.clone();
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa::Avx2 && !weight.kind.is_k_quant() {
+        rest.start = prefill_rows8(&rows, input, rest.clone(), out);
+    }
+    prefill_tiles(isa, &rows, input, rest, out);
+}
+
+/// A weight's rows, as bytes.
+struct WeightRows<'a> {
+    weight: &'a QuantWeight,
+    data: &'a [u8],
+    row_bytes: usize,
+}
+
+impl WeightRows<'_> {
+    fn row(&self, j: usize) -> &[u8] {
+        &self.data[j * self.row_bytes..(j + 1) * self.row_bytes]
+    }
+}
+
+/// Decode: [`TILE`] weight rows per loaded input block (one row at a time for Q6_K, which
+/// unpacks into more registers than AVX2 has for four).
+fn decode_tiles(
+    isa: Isa,
+    rows: &WeightRows,
+    input: &QuantizedInput,
+    range: std::ops::Range<usize>,
+    out: OutPtr,
+) {
+    let (kind, n) = (rows.weight.kind, rows.weight.rows);
+    // SAFETY (of the writes): the caller owns these output columns.
+    let write = |j: usize, r: usize, value: f32| unsafe { *out.at(r * n + j) = value };
+    let mut tile = [0f32; TILE];
+    let mut j = range.start;
+    while j < range.end {
+        let wide = range.end - j >= TILE && kind != BlockType::Q6K;
+        for r in 0..input.rows() {
             if wide {
-                let rows = [row(j), row(j + 1), row(j + 2), row(j + 3)];
-                dot_tile::<TILE, 1>(isa, kind, rows, input, r, &mut tile);
+                let tile_rows = std::array::from_fn(|i| rows.row(j + i));
+                dot_tile::<TILE, 1>(isa, kind, tile_rows, input, r, &mut tile);
                 (0..TILE).for_each(|i| write(j + i, r, tile[i]));
             } else {
-                dot_tile::<1, 1>(isa, kind, [row(j)], input, r, &mut tile);
+                dot_tile::<1, 1>(isa, kind, [rows.row(j)], input, r, &mut tile);
                 write(j, r, tile[0]);
             }
         }
         j += if wide { TILE } else { 1 };
+    }
+}
+
+/// Prefill for the 32-element types on AVX2: eight weight rows, transposed into the lanes, by
+/// eight input rows (then four, then one). Returns the first row it left (fewer than eight).
+///
+/// # Safety
+/// As [`multiply_rows`]; the CPU has AVX2 ([`Isa::Avx2`]).
+#[cfg(target_arch = "x86_64")]
+unsafe fn prefill_rows8(
+    rows: &WeightRows,
+    input: &QuantizedInput,
+    range: std::ops::Range<usize>,
+    out: OutPtr,
+) -> usize {
+    let (kind, n, m) = (rows.weight.kind, rows.weight.rows, input.rows());
+    let mut j = range.start;
+    while range.end - j >= avx2::ROWS8 {
+        let tile_rows = std::array::from_fn(|i| rows.row(j + i));
+        let mut r = 0;
+        while r < m {
+            let dst = out.at(r * n + j);
+            r += match m - r {
+                8.. => avx2::rows8_32::<8>(kind, tile_rows, input.q8(), r, dst, n),
+                TILE.. => avx2::rows8_32::<TILE>(kind, tile_rows, input.q8(), r, dst, n),
+                _ => avx2::rows8_32::<1>(kind, tile_rows, input.q8(), r, dst, n),
+            };
+        }
+        j += avx2::ROWS8;
+    }
+    j
+}
+
+/// Prefill: two weight rows by [`TILE`] input rows (eight accumulators, within AVX2's
+/// registers), then the remaining input rows one by one.
+fn prefill_tiles(
+    isa: Isa,
+    rows: &WeightRows,
+    input: &QuantizedInput,
+    range: std::ops::Range<usize>,
+    out: OutPtr,
+) {
+    let (kind, n, m) = (rows.weight.kind, rows.weight.rows, input.rows());
+    // SAFETY (of the writes): the caller owns these output columns.
+    let write = |j: usize, r: usize, value: f32| unsafe { *out.at(r * n + j) = value };
+    let mut j = range.start;
+    while j < range.end {
+        let pair = range.end - j >= 2 && kind != BlockType::Q6K;
+        let mut r = 0;
+        while r + TILE <= m {
+            if pair {
+                let mut tile = [0f32; 2 * TILE];
+                let tile_rows = [rows.row(j), rows.row(j + 1)];
+                dot_tile::<2, TILE>(isa, kind, tile_rows, input, r, &mut tile);
+                (0..TILE).for_each(|i| write(j, r + i, tile[i]));
+                (0..TILE).for_each(|i| write(j + 1, r + i, tile[TILE + i]));
+            } else {
+                let mut tile = [0f32; TILE];
+                dot_tile::<1, TILE>(isa, kind, [rows.row(j)], input, r, &mut tile);
+                (0..TILE).for_each(|i| write(j, r + i, tile[i]));
+            }
+            r += TILE;
+        }
+        for j in j..j + if pair { 2 } else { 1 } {
+            for r in r..m {
+                let mut tile = [0f32; 1];
+                dot_tile::<1, 1>(isa, kind, [rows.row(j)], input, r, &mut tile);
+                write(j, r, tile[0]);
+            }
+        }
+        j += if pair { 2 } else { 1 };
     }
 }
 

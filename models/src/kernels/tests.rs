@@ -71,6 +71,8 @@ fn every_block_type_matches_candle_on_every_instruction_set() {
         .into_iter()
         .collect();
     for kind in BlockType::ALL {
+        // m = 5 and 9 reach the prefill tiles of four and eight input rows, and 37 weight rows
+        // make four tiles of eight rows and a remainder.
         for m in [1, 3, 5, 9] {
             let c = case(kind, m, 37, 512);
             let scale = c.dense.iter().fold(0f32, |s, v| s.max(v.abs()));
