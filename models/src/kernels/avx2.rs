@@ -179,7 +179,7 @@ pub const ROWS8: usize = 8;
 /// The 8×8 transpose of 32-bit lanes: `g[c]` holds dword `c` of each of `r[0..8]`, row `i` in
 /// lane `i`.
 #[inline(always)]
-unsafe fn transpose_dwords(r: [__m256i; ROWS8]) -> [__m256i; ROWS8] {
+pub(super) unsafe fn transpose_dwords(r: [__m256i; ROWS8]) -> [__m256i; ROWS8] {
     let t = [
         _mm256_unpacklo_epi32(r[0], r[1]),
         _mm256_unpackhi_epi32(r[0], r[1]),
@@ -346,7 +346,7 @@ unsafe fn rows8_32_of<const R: usize>(
 
 /// Q4_K's twelve scale bytes as sixteen i16: the eight 6-bit scales, then the eight minimums.
 #[inline(always)]
-unsafe fn q4k_scales_and_mins_i16(p: *const u8) -> __m256i {
+pub(super) unsafe fn q4k_scales_and_mins_i16(p: *const u8) -> __m256i {
     const LOW6: u32 = 0x3f3f3f3f;
     const LOW4: u32 = 0x0f0f0f0f;
     const LOW2: u32 = 0x03030303;

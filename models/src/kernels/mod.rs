@@ -16,6 +16,8 @@ pub mod attention;
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 pub mod blocks;
+#[cfg(target_arch = "x86_64")]
+mod panel;
 pub mod pool;
 mod portable;
 
@@ -268,7 +270,7 @@ unsafe fn multiply_rows(
     }
     let mut rest = task.rows.clone();
     #[cfg(target_arch = "x86_64")]
-    if isa == Isa::Avx2 && !weight.kind.is_k_quant() {
+    if isa == Isa::Avx2 {
         rest.start = prefill_rows8(&rows, input, rest.clone(), out);
     }
     prefill_tiles(isa, &rows, input, rest, out);
@@ -317,8 +319,10 @@ fn decode_tiles(
     }
 }
 
-/// Prefill for the 32-element types on AVX2: eight weight rows, transposed into the lanes, by
-/// eight input rows (then four, then one). Returns the first row it left (fewer than eight).
+/// Prefill on AVX2: eight weight rows at a time, one per vector lane, by tiles of input rows.
+/// The 32-element types transpose each block of the eight rows as they go ([`avx2::rows8_32`]);
+/// the K types are repacked once into a [`panel::Panel`] that every input row then reuses.
+/// Returns the first row it left (fewer than eight remain).
 ///
 /// # Safety
 /// As [`multiply_rows`]; the CPU has AVX2 ([`Isa::Avx2`]).
@@ -330,21 +334,71 @@ unsafe fn prefill_rows8(
     out: OutPtr,
 ) -> usize {
     let (kind, n, m) = (rows.weight.kind, rows.weight.rows, input.rows());
+    let mut panel = kind
+        .is_k_quant()
+        .then(|| panel::Panel::new(kind, rows.weight.cols / kind.block_elements()));
     let mut j = range.start;
     while range.end - j >= avx2::ROWS8 {
         let tile_rows = std::array::from_fn(|i| rows.row(j + i));
+        if let Some(panel) = &mut panel {
+            panel.pack(tile_rows);
+        }
         let mut r = 0;
         while r < m {
             let dst = out.at(r * n + j);
-            r += match m - r {
-                8.. => avx2::rows8_32::<8>(kind, tile_rows, input.q8(), r, dst, n),
-                TILE.. => avx2::rows8_32::<TILE>(kind, tile_rows, input.q8(), r, dst, n),
-                _ => avx2::rows8_32::<1>(kind, tile_rows, input.q8(), r, dst, n),
+            r += match &panel {
+                Some(panel) => panel_tile(panel, input.q8k(), r, dst, n, m - r),
+                None => rows8_tile(kind, tile_rows, input.q8(), r, dst, n, m - r),
             };
         }
         j += avx2::ROWS8;
     }
     j
+}
+
+/// One tile of [`avx2::rows8_32`]: eight input rows from `r`, or four, or one (`left` remain).
+/// Returns the rows done.
+///
+/// # Safety
+/// As [`avx2::rows8_32`].
+#[cfg(target_arch = "x86_64")]
+unsafe fn rows8_tile(
+    kind: BlockType,
+    w: [&[u8]; avx2::ROWS8],
+    a: &activation::Q8Rows,
+    r: usize,
+    dst: *mut f32,
+    n: usize,
+    left: usize,
+) -> usize {
+    match left {
+        8.. => avx2::rows8_32::<8>(kind, w, a, r, dst, n),
+        TILE.. => avx2::rows8_32::<TILE>(kind, w, a, r, dst, n),
+        _ => avx2::rows8_32::<1>(kind, w, a, r, dst, n),
+    }
+}
+
+/// One tile of [`panel::multiply`]: [`panel::TOKENS`] input rows from `r`, or one (`left`
+/// remain). Returns the rows done.
+///
+/// # Safety
+/// As [`panel::multiply`].
+#[cfg(target_arch = "x86_64")]
+unsafe fn panel_tile(
+    panel: &panel::Panel,
+    a: &Q8KRows,
+    r: usize,
+    dst: *mut f32,
+    n: usize,
+    left: usize,
+) -> usize {
+    if left >= panel::TOKENS {
+        panel::multiply::<{ panel::TOKENS }>(panel, a, r, dst, n);
+        panel::TOKENS
+    } else {
+        panel::multiply::<1>(panel, a, r, dst, n);
+        1
+    }
 }
 
 /// Prefill: two weight rows by [`TILE`] input rows (eight accumulators, within AVX2's
