@@ -85,6 +85,22 @@ pub fn set_cpu_threads(threads: usize) -> Result<()> {
     Ok(())
 }
 
+/// Spin rounds after which candle's pool workers sleep, when the project's kernels compute on
+/// the CPU (candle's default is 25,000).
+const CANDLE_SPIN_ROUNDS: &str = "64";
+
+/// Lets candle's pool workers sleep soon after each of its operations when the project's
+/// kernels run the heavy work on their own pool ([`crate::kernels`]): otherwise both pools'
+/// idle workers spin at once and take turns on the same cores, which costs prefill about a
+/// fifth on two cores. A value set in `CANDLE_BARRIER_POOL_SPIN_LIMIT` is kept. candle reads it
+/// once, when its pool starts: call this before the first tensor operation.
+pub fn quiet_candle_spinning() {
+    const VARIABLE: &str = "CANDLE_BARRIER_POOL_SPIN_LIMIT";
+    if crate::kernels::Kernels::enabled() && std::env::var_os(VARIABLE).is_none() {
+        std::env::set_var(VARIABLE, CANDLE_SPIN_ROUNDS);
+    }
+}
+
 /// The number of CPU threads candle will use.
 pub fn cpu_threads() -> usize {
     candle_core::utils::get_num_threads()

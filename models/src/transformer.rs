@@ -511,6 +511,7 @@ impl Transformer {
         progress: &mut dyn FnMut(u64),
     ) -> Result<Self> {
         crate::memory::use_own_pages_for_large_allocations();
+        crate::device::quiet_candle_spinning();
         let device = &options.device;
         let (vocab, hidden) = (config.vocab_size, config.hidden_size);
         let embed_weight = source.load_checked("token_embd.weight", &[vocab, hidden], device)?;
