@@ -106,20 +106,12 @@ pub unsafe fn dot_32<const W: usize, const R: usize>(
 /// (`w = d·q`), unsigned ones for Q4_1 (`w = d·q + m`).
 #[inline(always)]
 unsafe fn decode_32(kind: BlockType, block: *const u8) -> (__m256i, f32, f32) {
-    let d = f16(block);
+    let (q, d) = (block_values_32(kind, block), f16(block));
     match kind {
-        BlockType::Q4_0 => (
-            _mm256_sub_epi8(nibbles(block.add(2)), _mm256_set1_epi8(8)),
-            d,
-            0.0,
-        ),
-        BlockType::Q4_1 => (nibbles(block.add(4)), d, f16(block.add(2))),
-        BlockType::Q5_0 => {
-            let qh = u32::from_le_bytes(*(block.add(2) as *const [u8; 4]));
-            let high = _mm256_andnot_si256(bytes_from_bits(qh), _mm256_set1_epi8(0xF0u8 as i8));
-            (_mm256_or_si256(nibbles(block.add(6)), high), d, 0.0)
-        }
-        _ => (_mm256_loadu_si256(block.add(2) as *const __m256i), d, 0.0),
+        BlockType::Q4_0 => (_mm256_sub_epi8(q, _mm256_set1_epi8(8)), d, 0.0),
+        BlockType::Q4_1 => (q, d, f16(block.add(2))),
+        BlockType::Q5_0 => (_mm256_sub_epi8(q, _mm256_set1_epi8(16)), d, 0.0),
+        _ => (q, d, 0.0),
     }
 }
 

@@ -4,12 +4,14 @@
 //! A layer input is quantized to 8 bits once ([`activation`]) and reused by every projection
 //! that reads it (q/k/v, gate/up: [`matmul_shared`]). Products run in tiles: in decode an input
 //! block is loaded once for four weight rows; in prefill a tile of weight rows is unpacked once
-//! for a tile of tokens (for the 32-element types on AVX2, eight rows transposed into the vector
-//! lanes by eight tokens, so scales and sums work on eight rows at once). The rows of all the projections are split into chunks of about equal size and
-//! run on the kernels' thread pool ([`pool`], sized by `--threads`), one dispatch per layer
-//! input. The instruction set is chosen at run time: AVX2 + FMA + F16C on x86-64 where present, a
-//! portable kernel elsewhere (including aarch64, where candle's own NEON kernels are the
-//! faster path: see [`Kernels::enabled`]).
+//! for a tile of tokens. On AVX2 prefill takes eight weight rows at once, one per vector lane,
+//! so scales and sums work on eight rows per instruction: the 32-element types transpose each
+//! block of the rows as they go, the K types are repacked once into a [`panel`]. The rows of
+//! all the projections are split into chunks of about equal size and run on the kernels'
+//! thread pool ([`pool`], sized by `--threads`), one dispatch per layer input. The instruction
+//! set is chosen at run time: AVX2 + FMA + F16C on x86-64 where present, a portable kernel
+//! elsewhere (including aarch64, where candle's own NEON kernels are the faster path: see
+//! [`Kernels::enabled`]).
 
 pub mod activation;
 pub mod attention;

@@ -169,30 +169,30 @@ unsafe fn input_group(a: &Q8KRows, r: usize, b: usize, t: usize) -> __m256i {
     _mm256_set1_epi32(std::ptr::read_unaligned(at))
 }
 
-/// The input's eight pairs of 16-sums `(Σ0+Σ1, …)` of super-block `b` of row `r` as i16, in
-/// dwords `(pair 2c, pair 2c+1)` broadcast by [`pair_lanes`].
+/// `Σ_s w_s · (sum of the input's values in sub-block s)` per lane, for super-block `b` of
+/// input row `r`. `pairs` holds each row's sub-block weights as i16 pairs `(w_2c, w_2c+1)`: four
+/// pairs are Q4_K's eight sub-blocks of 32 values, eight pairs Q6_K's sixteen of 16.
 #[inline(always)]
-unsafe fn sub_block_sums(a: &Q8KRows, r: usize, b: usize, per_sub_block: usize) -> [i32; 8] {
+unsafe fn sub_block_dot(pairs: &[__m256i], a: &Q8KRows, r: usize, b: usize) -> __m256i {
     let at = (r * a.k / QK_K + b) * 16;
-    let sums = _mm256_loadu_si256(a.bsums.as_ptr().add(at) as *const __m256i);
-    let mut out = [0i32; 8];
-    if per_sub_block == 32 {
-        // Q4_K's sub-blocks are 32 values: add the 16-sums in pairs, then pair them up.
-        let pairs = _mm_hadd_epi16(
-            _mm256_castsi256_si128(sums),
-            _mm256_extracti128_si256(sums, 1),
+    let sixteens = _mm256_loadu_si256(a.bsums.as_ptr().add(at) as *const __m256i);
+    let mut sums = [0i32; 8];
+    if pairs.len() == 4 {
+        // Sub-blocks of 32 values: add the input's 16-sums in pairs.
+        let halves = (
+            _mm256_castsi256_si128(sixteens),
+            _mm256_extracti128_si256(sixteens, 1),
         );
-        _mm_storeu_si128(out.as_mut_ptr() as *mut __m128i, pairs);
+        let thirty_twos = _mm_hadd_epi16(halves.0, halves.1);
+        _mm_storeu_si128(sums.as_mut_ptr() as *mut __m128i, thirty_twos);
     } else {
-        _mm256_storeu_si256(out.as_mut_ptr() as *mut __m256i, sums);
+        _mm256_storeu_si256(sums.as_mut_ptr() as *mut __m256i, sixteens);
     }
-    out
-}
-
-/// Broadcasts a dword of i16 pairs to every lane.
-#[inline(always)]
-unsafe fn pair_lanes(pair: i32) -> __m256i {
-    _mm256_set1_epi32(pair)
+    let mut total = _mm256_setzero_si256();
+    for (c, &w) in pairs.iter().enumerate() {
+        total = _mm256_add_epi32(total, _mm256_madd_epi16(w, _mm256_set1_epi32(sums[c])));
+    }
+    total
 }
 
 /// The panel's eight rows against input rows `r0..r0+R` of `a`: writes `out[r·n + i]`.
@@ -242,12 +242,7 @@ unsafe fn q4k<const R: usize>(panel: &Panel, a: &Q8KRows, r0: usize) -> [__m256;
             _mm256_castsi256_ps(p[GROUPS + 13]),
         );
         for r in 0..R {
-            let sums = sub_block_sums(a, r0 + r, b, 32);
-            let mut msum = _mm256_setzero_si256();
-            for c in 0..4 {
-                let m = _mm256_madd_epi16(p[GROUPS + 8 + c], pair_lanes(sums[c]));
-                msum = _mm256_add_epi32(msum, m);
-            }
+            let msum = sub_block_dot(&p[GROUPS + 8..GROUPS + 12], a, r0 + r, b);
             let dy = _mm256_set1_ps(a.d[(r0 + r) * panel.blocks + b]);
             acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[r]), _mm256_mul_ps(d, dy), acc[r]);
             acc[r] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_mul_ps(dmin, dy), acc[r]);
@@ -277,12 +272,7 @@ unsafe fn q6k<const R: usize>(panel: &Panel, a: &Q8KRows, r0: usize) -> [__m256;
         let d = _mm256_castsi256_ps(p[GROUPS + 24]);
         for r in 0..R {
             // The stored values are q + 32: subtract 32 · Σ scale · (sum of 16 inputs).
-            let sums = sub_block_sums(a, r0 + r, b, 16);
-            let mut offset = _mm256_setzero_si256();
-            for c in 0..8 {
-                let o = _mm256_madd_epi16(p[GROUPS + 16 + c], pair_lanes(sums[c]));
-                offset = _mm256_add_epi32(offset, o);
-            }
+            let offset = sub_block_dot(&p[GROUPS + 16..GROUPS + 24], a, r0 + r, b);
             let exact = _mm256_sub_epi32(isum[r], _mm256_slli_epi32(offset, 5));
             let dy = _mm256_set1_ps(a.d[(r0 + r) * panel.blocks + b]);
             acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(exact), _mm256_mul_ps(d, dy), acc[r]);
