@@ -41,9 +41,11 @@ def llama(model, threads, prompt, gen, depth):
 
 def citrus(model, threads, prompt, gen, depth):
     """citrus bench: (prefill tok/s, decode tok/s, peak RSS MiB) with the same context."""
-    tokens = max(prompt, depth)
+    tokens = max(prompt, depth, 1)
+    # Decode starts at `depth` cached tokens, as llama-bench's generation test does (for depth 0
+    # after the timed prefill the cache is emptied first).
     cmd = [os.environ["CITRUS_BIN"], "bench", "--model", model, "--threads", str(threads),
-           "--prompt-tokens", str(tokens), "--gen-tokens", str(gen),
+           "--prompt-tokens", str(tokens), "--gen-tokens", str(gen), "--decode-depth", str(depth),
            "--context", str(tokens + gen), "--json"]
     out, rss = measured(cmd)
     report = json.loads(out.strip().splitlines()[-1])

@@ -47,6 +47,56 @@ pub fn use_own_pages_for_large_allocations() {
     }
 }
 
+/// The transparent huge page size of x86-64 and of most aarch64 kernels.
+const HUGE_PAGE: usize = 2 << 20;
+
+/// Asks Linux to back the 2 MiB-aligned pages wholly inside `len` bytes at `start` with
+/// transparent huge pages when they are first touched (`MADV_HUGEPAGE`): for a buffer about to
+/// be filled with weights, which then need no copy ([`back_with_huge_pages`]). No effect on
+/// other systems.
+pub fn advise_huge_pages(start: *const u8, len: usize) {
+    #[cfg(target_os = "linux")]
+    {
+        let first = (start as usize).next_multiple_of(HUGE_PAGE);
+        let end = (start as usize + len) & !(HUGE_PAGE - 1);
+        if end > first {
+            // SAFETY: MADV_HUGEPAGE only changes how the range is backed, never its contents.
+            unsafe { libc::madvise(first as *mut libc::c_void, end - first, libc::MADV_HUGEPAGE) };
+        }
+    }
+}
+
+/// Backs the 2 MiB pages that hold `bytes` with transparent huge pages, now (Linux 6.1+
+/// `MADV_COLLAPSE`, which copies them), when `bytes` holds no whole aligned 2 MiB page: a
+/// buffer too small to have been given huge pages when first written ([`advise_huge_pages`]),
+/// which shares its pages with neighbours (the heap). For weights that the CPU kernels stream
+/// once per token: with 4 KiB pages every 4 KiB of weights costs a TLB miss and a page walk
+/// (measured: decode 5–13% faster on SmolLM2-135M in Q8_0, Q6_K and Q4_K_M files whose
+/// tensors are all under 2 MiB). Larger buffers are left alone: their aligned interior was
+/// advised when read, and collapsing pages that are already huge still costs a second of
+/// system time per gigabyte. Pages not wholly inside one anonymous mapping stay as they are,
+/// as does everything on older kernels and other systems. Contents never change.
+pub fn back_with_huge_pages(bytes: &[u8]) {
+    #[cfg(target_os = "linux")]
+    {
+        // The kernel's value; libc only exports it for some targets.
+        const MADV_COLLAPSE: libc::c_int = 25;
+        let (first, last) = (
+            bytes.as_ptr() as usize,
+            bytes.as_ptr() as usize + bytes.len(),
+        );
+        if last & !(HUGE_PAGE - 1) > first.next_multiple_of(HUGE_PAGE) {
+            return;
+        }
+        let start = first & !(HUGE_PAGE - 1);
+        let end = last.next_multiple_of(HUGE_PAGE);
+        // One call for the whole range: each call first drains the page lists of every CPU.
+        // SAFETY: MADV_COLLAPSE only changes how the range is backed, never its contents;
+        // pages that are not wholly mapped anonymous memory are left as they are.
+        unsafe { libc::madvise(start as *mut libc::c_void, end - start, MADV_COLLAPSE) };
+    }
+}
+
 /// Memory the system can give a new allocation now (Linux `MemAvailable`), if known.
 pub fn available_system_memory() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/meminfo").ok()?;

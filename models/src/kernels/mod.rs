@@ -27,6 +27,7 @@ use std::sync::{Arc, OnceLock};
 
 use candle_core::quantized::QTensor;
 
+use crate::memory::back_with_huge_pages;
 use activation::{Q8KRows, Q8Rows};
 pub use blocks::BlockType;
 use pool::Pool;
@@ -91,13 +92,20 @@ pub struct QuantWeight {
 }
 
 impl QuantWeight {
-    /// The kernel view of `tensor` when it is a 2-D CPU tensor of a type with a kernel.
+    /// The kernel view of `tensor` when it is a 2-D CPU tensor of a type with a kernel. Its
+    /// bytes, read once per token, move to huge pages ([`back_with_huge_pages`]).
     pub fn new(tensor: Arc<QTensor>) -> Option<Self> {
         let kind = BlockType::from_ggml(tensor.dtype())?;
         let &[rows, cols] = tensor.shape().dims() else {
             return None;
         };
-        (tensor.device().is_cpu() && cols.is_multiple_of(kind.block_elements())).then_some(Self {
+        if !tensor.device().is_cpu() || !cols.is_multiple_of(kind.block_elements()) {
+            return None;
+        }
+        if let Ok(bytes) = tensor.data() {
+            back_with_huge_pages(&bytes);
+        }
+        Some(Self {
             kind,
             rows,
             cols,

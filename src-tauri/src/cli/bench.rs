@@ -28,6 +28,11 @@ pub struct BenchArgs {
     /// Tokens to generate (end-of-sequence ignored).
     #[arg(long, default_value_t = 64)]
     gen_tokens: usize,
+    /// Tokens in the cache when the timed decode starts [default: the whole prompt]. 0 decodes
+    /// from an empty cache, as `llama-bench`'s generation test does; another value first fills
+    /// the cache with that many prompt tokens, untimed.
+    #[arg(long)]
+    decode_depth: Option<usize>,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -46,6 +51,7 @@ struct BenchReport {
     prompt_tokens: usize,
     prefill_tokens_per_second: f64,
     gen_tokens: usize,
+    decode_depth: usize,
     decode_tokens_per_second: f64,
     peak_rss_mib: Option<u64>,
 }
@@ -69,7 +75,12 @@ pub fn run(args: BenchArgs) -> AppResult<()> {
     let logits = prefill(model.transformer_mut(), &prompt)?;
     let prefill_seconds = started.elapsed().as_secs_f64();
 
-    let mut token = argmax(&logits);
+    let depth = args.decode_depth.unwrap_or(prompt.len());
+    let mut token = if depth == prompt.len() {
+        argmax(&logits)
+    } else {
+        fill_cache(&mut model, depth)?
+    };
     let started = Instant::now();
     for _ in 0..args.gen_tokens {
         let logits = model.transformer_mut().forward(&[token], false)?;
@@ -87,6 +98,7 @@ pub fn run(args: BenchArgs) -> AppResult<()> {
         prompt_tokens: prompt.len(),
         prefill_tokens_per_second: prompt.len() as f64 / prefill_seconds,
         gen_tokens: args.gen_tokens,
+        decode_depth: depth,
         decode_tokens_per_second: args.gen_tokens as f64 / decode_seconds,
         peak_rss_mib: peak_resident_memory().map(mib),
     };
@@ -94,7 +106,7 @@ pub fn run(args: BenchArgs) -> AppResult<()> {
         println!("{}", serde_json::to_string(&report).unwrap_or_default());
     } else {
         println!(
-            "{} ({}{}), {} threads\n  load     {:>8.2} s\n  prefill  {:>8.1} tok/s ({} tokens)\n  decode   {:>8.1} tok/s ({} tokens)\n  peak RSS {:>8} MiB",
+            "{} ({}{}), {} threads\n  load     {:>8.2} s\n  prefill  {:>8.1} tok/s ({} tokens)\n  decode   {:>8.1} tok/s ({} tokens after {})\n  peak RSS {:>8} MiB",
             report.model,
             report.quantization,
             report.requantized_to.as_deref().map(|q| format!(" → {q}")).unwrap_or_default(),
@@ -104,6 +116,7 @@ pub fn run(args: BenchArgs) -> AppResult<()> {
             report.prompt_tokens,
             report.decode_tokens_per_second,
             report.gen_tokens,
+            report.decode_depth,
             report.peak_rss_mib.map_or("?".into(), |m| m.to_string()),
         );
     }
@@ -116,6 +129,17 @@ fn warm_up(model: &mut Model, prompt: &[u32]) -> AppResult<()> {
     let logits = prefill(model.transformer_mut(), prompt)?;
     model.transformer_mut().forward(&[argmax(&logits)], false)?;
     Ok(())
+}
+
+/// Empties the cache and fills it with `depth` prompt tokens (untimed); returns the token the
+/// timed decode starts with.
+fn fill_cache(model: &mut Model, depth: usize) -> AppResult<u32> {
+    model.transformer_mut().clear_cache();
+    let prompt = bench_prompt(model, depth.max(1))?;
+    if depth == 0 {
+        return Ok(prompt[0]);
+    }
+    Ok(argmax(&prefill(model.transformer_mut(), &prompt)?))
 }
 
 /// Exactly `count` tokens of clinical text.
