@@ -1,10 +1,10 @@
 """Runs citrus and llama.cpp side by side on GGUF files and prints one table of ratios.
 
 Called by scripts/bench-peer, which builds llama-bench and sets PEER_BIN, CITRUS_BIN, THREADS,
-BENCH_DEPTHS (and optionally BENCH_REPEATS, BENCH_PROMPT, BENCH_GEN). Each measurement runs both
-engines one after the other, `repeats` times, alternating which goes first; the table shows the
-median tokens per second of each and citrus ÷ llama.cpp, and the peak resident memory of the
-process (same context for both: prompt + generated tokens).
+BENCH_DEPTHS (and optionally BENCH_REPEATS, BENCH_DEPTH_REPEATS, BENCH_PROMPT, BENCH_GEN). Each
+measurement runs both engines one after the other, `repeats` times, alternating which goes
+first; the table shows the median tokens per second of each and citrus ÷ llama.cpp, and the
+peak resident memory of the process (same context for both: prompt + generated tokens).
 """
 
 import json
@@ -77,11 +77,15 @@ def ratio(ours, peer):
 
 def main(models):
     threads = int(os.environ.get("THREADS", "2"))
-    repeats = int(os.environ.get("BENCH_REPEATS", "3"))
+    # Five runs of the short rows and 128 generated tokens (llama-bench's own default): with
+    # three runs of 32 tokens the noise of a shared machine moved decode ratios by ±10%.
+    repeats = int(os.environ.get("BENCH_REPEATS", "5"))
+    depth_repeats = int(os.environ.get("BENCH_DEPTH_REPEATS", "3"))
     prompt = int(os.environ.get("BENCH_PROMPT", "128"))
-    gen = int(os.environ.get("BENCH_GEN", "32"))
+    gen = int(os.environ.get("BENCH_GEN", "128"))
     depths = [int(d) for d in os.environ.get("BENCH_DEPTHS", "").split()]
-    print(f"{threads} threads, prompt {prompt}, decode {gen}, {repeats} runs each, alternating;"
+    print(f"{threads} threads, prompt {prompt}, decode {gen}, {repeats} runs each ({depth_repeats}"
+          " at depth), alternating;"
           " tok/s medians, peak RSS in MiB, ratio = citrus / llama.cpp")
     header = (f"{'file':<44} {'row':<10} {'llama.cpp':>9} {'citrus':>7} {'ratio':>6}"
               f"   {'RSS llama':>9} {'citrus':>7} {'ratio':>6}")
@@ -92,7 +96,7 @@ def main(models):
         rows = [("prefill", 0), ("decode", 0)] + [(f"decode@{d}", d) for d in depths]
         measured_rows = {0: compare(model, threads, prompt, gen, 0, repeats)}
         for d in depths:
-            measured_rows[d] = compare(model, threads, 0, gen, d, repeats)
+            measured_rows[d] = compare(model, threads, 0, gen, d, depth_repeats)
         for label, depth in rows:
             m = measured_rows[depth]
             column = 0 if label == "prefill" else 1
