@@ -234,14 +234,18 @@ pub fn resume_in_folder(
 }
 
 /// Trains `job` on `model`, recording every step and validation in the store and passing each
-/// event to `on_event`; the run ends done, paused, cancelled or failed as recorded.
-pub fn run_training(
+/// event to `on_event`; the run ends done, paused, cancelled or failed as recorded. A finished
+/// run's `outcome` is handed to `finish` (which installs its adapter, say) before the run is
+/// recorded as done, so whoever sees it done also sees what `finish` did; an error there
+/// fails the run.
+pub fn run_training<T>(
     store: &Store,
     model: &mut Model,
     job: &TrainJob,
     stop: &StopSignal,
     on_event: &mut dyn FnMut(&TrainEvent),
-) -> AppResult<(RunStatus, Option<TrainOutcome>)> {
+    finish: impl FnOnce(&Model, TrainOutcome) -> AppResult<T>,
+) -> AppResult<(RunStatus, Option<T>)> {
     let mut record_error = None;
     let mut record = |event: &TrainEvent| {
         if let Err(error) = record_event(store, job.id, event) {
@@ -250,8 +254,9 @@ pub fn run_training(
         on_event(event);
     };
     let result = train(model, &job.dataset, &job.request, &stop.cancel, &mut record);
-    let (status, outcome, error) = match result {
-        Ok(outcome) => (RunStatus::Done, Some(outcome), None),
+    let (status, outcome, error) = match result.map(|outcome| finish(model, outcome)) {
+        Ok(Ok(finished)) => (RunStatus::Done, Some(finished), None),
+        Ok(Err(error)) => (RunStatus::Failed, None, Some(error)),
         Err(TrainError::Cancelled { .. }) => (stop.status(), None, None),
         Err(error) => (RunStatus::Failed, None, Some(AppError::from(error))),
     };

@@ -226,7 +226,14 @@ pub fn run(args: TrainArgs) -> AppResult<()> {
     let on_interrupt = stop.clone();
     let _ = ctrlc::set_handler(move || on_interrupt.pause());
     let mut view = TrainView::new();
-    let result = run_training(&store, &mut model, &job, &stop, &mut |e| view.show(e));
+    let result = run_training(
+        &store,
+        &mut model,
+        &job,
+        &stop,
+        &mut |e| view.show(e),
+        |_, outcome| Ok(outcome),
+    );
     view.finish();
     match result? {
         (_, Some(outcome)) => {

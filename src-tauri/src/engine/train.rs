@@ -136,19 +136,14 @@ impl Shared {
         job: &Job,
         train_job: &TrainJob,
     ) -> AppResult<(RunStatus, Option<String>)> {
-        let (status, outcome) = run_training(store, model, train_job, &job.stop, &mut |event| {
-            job.sink.send(JobEvent::from_training(event))
-        })?;
-        let adapter = match outcome {
-            Some(outcome) => Some(install_run_adapter(
-                store,
-                model,
-                train_job.id,
-                &outcome.adapter_dir,
-            )?),
-            None => None,
-        };
-        Ok((status, adapter))
+        run_training(
+            store,
+            model,
+            train_job,
+            &job.stop,
+            &mut |event| job.sink.send(JobEvent::from_training(event)),
+            |model, outcome| install_run_adapter(store, model, train_job.id, &outcome.adapter_dir),
+        )
     }
 }
 
