@@ -197,8 +197,8 @@ impl GgufFile {
 }
 
 /// Reads the tensor of `dtype` and `dims` stored at byte `start` (bounds checked at open) into
-/// a CPU tensor: one read into the blocks the tensor keeps (candle's reader fills a buffer and
-/// copies it), in memory advised for huge pages before it is first written
+/// a CPU tensor: read in place into the (zeroed) blocks the tensor keeps (candle's reader fills
+/// a buffer and copies it), in memory advised for huge pages before it is first written
 /// ([`advise_huge_pages`]), so the weights the kernels stream need no copy to move there.
 fn read_cpu_tensor(
     reader: &mut BufReader<File>,

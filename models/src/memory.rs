@@ -73,8 +73,8 @@ pub fn advise_huge_pages(start: *const u8, len: usize) {
 /// once per token: with 4 KiB pages every 4 KiB of weights costs a TLB miss and a page walk
 /// (measured: decode 5–13% faster on SmolLM2-135M in Q8_0, Q6_K and Q4_K_M files whose
 /// tensors are all under 2 MiB). Larger buffers are left alone: their aligned interior was
-/// advised when read, and collapsing pages that are already huge still costs a second of
-/// system time per gigabyte. Pages not wholly inside one anonymous mapping stay as they are,
+/// advised when read, and collapsing them all again cost up to two seconds of system time
+/// per gigabyte here. Pages not wholly inside one anonymous mapping stay as they are,
 /// as does everything on older kernels and other systems. Contents never change.
 pub fn back_with_huge_pages(bytes: &[u8]) {
     #[cfg(target_os = "linux")]

@@ -73,7 +73,7 @@ fn every_block_type_matches_candle_on_every_instruction_set() {
     for kind in BlockType::ALL {
         // m = 5 and 9 reach the prefill tiles of four and eight input rows, and 37 weight rows
         // make four tiles of eight rows and a remainder. The 32-element types are 576 wide
-        // (SmolLM2's width): 18 blocks, two groups of the decode kernel's eight and two left.
+        // (SmolLM2's width): 18 blocks, not a multiple of four or eight.
         let k = if kind.is_k_quant() { 512 } else { 576 };
         for m in [1, 3, 5, 9] {
             let c = case(kind, m, 37, k);
