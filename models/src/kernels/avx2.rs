@@ -454,7 +454,9 @@ unsafe fn broadcast_i16(lane: usize) -> __m256i {
     _mm256_set1_epi16(pair)
 }
 
-/// Q6_K weight rows `w` against input rows `r0..r0+R` of `a` (output as [`dot_32`]).
+/// Q6_K weight rows `w` against input rows `r0..r0+R` of `a` (output as [`dot_32`]). The
+/// sixteen scales are loaded once per block and the values' offset of 32 is applied through
+/// the input's 16-sums, so the inner loop is one unsigned × signed product per 32 values.
 ///
 /// # Safety
 /// As [`dot_32`], for super-blocks of 256.
@@ -469,53 +471,59 @@ pub unsafe fn dot_q6k<const W: usize, const R: usize>(
     let bytes = BlockType::Q6K.block_bytes();
     debug_assert!(w.iter().all(|w| w.len() >= nb * bytes) && a.d.len() >= (r0 + R) * nb);
     let mut acc = [[_mm256_setzero_ps(); R]; W];
-    let (low, two_bits, m32) = (
-        _mm256_set1_epi8(0xF),
-        _mm256_set1_epi8(3),
-        _mm256_set1_epi8(32),
-    );
+    let (low, two_bits) = (_mm256_set1_epi8(0xF), _mm256_set1_epi8(3));
+    let (qs, ds, bsums) = (a.qs.as_ptr(), a.d.as_ptr(), a.bsums.as_ptr());
     let k = a.k;
     for b in 0..nb {
+        let mut scales = [_mm_setzero_si128(); W];
+        let mut sumi = [[_mm256_setzero_si256(); R]; W];
         for i in 0..W {
+            let block = w[i].as_ptr().add(b * bytes);
             for line in (0..bytes).step_by(64) {
-                prefetch_next_tile::<W>(w[i].as_ptr().add(b * bytes + line), nb * bytes);
+                prefetch_next_tile::<W>(block.add(line), nb * bytes);
+            }
+            scales[i] = _mm_loadu_si128(block.add(192) as *const __m128i);
+            // The sums start at −32 · Σ_j scale_j · (sum of input group j).
+            let wide = _mm256_cvtepi8_epi16(scales[i]);
+            for r in 0..R {
+                let at = (r0 + r) * nb + b;
+                let sums = _mm256_loadu_si256(bsums.add(at * 16) as *const __m256i);
+                let offset = _mm256_madd_epi16(wide, sums);
+                sumi[i][r] = _mm256_sub_epi32(sumi[i][r], _mm256_slli_epi32(offset, 5));
             }
         }
-        let mut sumi = [[_mm256_setzero_si256(); R]; W];
         for half in 0..2 {
-            // 32·a for each group of input values, shared by the weight rows.
+            let mut ql = [[_mm256_setzero_si256(); 2]; W];
+            let mut qh = [_mm256_setzero_si256(); W];
+            for i in 0..W {
+                let block = w[i].as_ptr().add(b * bytes);
+                ql[i] = [0, 1].map(|l| load(block.add(half * 64 + l * 32) as *const i8));
+                qh[i] = load(block.add(128 + half * 32) as *const i8);
+            }
             for g in 0..4 {
                 let mut q6 = [_mm256_setzero_si256(); W];
                 let mut sc = [_mm256_setzero_si256(); W];
                 for i in 0..W {
-                    let block = w[i].as_ptr().add(b * bytes);
-                    let ql =
-                        _mm256_loadu_si256(block.add(half * 64 + (g & 1) * 32) as *const __m256i);
-                    let qh = _mm256_loadu_si256(block.add(128 + half * 32) as *const __m256i);
+                    let bits = ql[i][g & 1];
                     let nib = if g < 2 {
-                        _mm256_and_si256(ql, low)
+                        _mm256_and_si256(bits, low)
                     } else {
-                        _mm256_and_si256(_mm256_srli_epi16(ql, 4), low)
+                        _mm256_and_si256(_mm256_srli_epi16(bits, 4), low)
                     };
                     let high = match g {
-                        0 => high_bits(qh, two_bits),
-                        1 => high_bits(_mm256_srli_epi16(qh, 2), two_bits),
-                        2 => high_bits(_mm256_srli_epi16(qh, 4), two_bits),
-                        _ => high_bits(_mm256_srli_epi16(qh, 6), two_bits),
+                        0 => high_bits(qh[i], two_bits),
+                        1 => high_bits(_mm256_srli_epi16(qh[i], 2), two_bits),
+                        2 => high_bits(_mm256_srli_epi16(qh[i], 4), two_bits),
+                        _ => high_bits(_mm256_srli_epi16(qh[i], 6), two_bits),
                     };
                     q6[i] = _mm256_or_si256(nib, high);
-                    let s = block.add(192 + half * 8 + 2 * g);
-                    sc[i] = scale_pair(*s, *s.add(1));
+                    let pair = _mm_shuffle_epi8(scales[i], scale_pair_shuffle(half * 4 + g));
+                    sc[i] = _mm256_cvtepi8_epi16(pair);
                 }
                 for r in 0..R {
-                    let q8 =
-                        a.qs.as_ptr()
-                            .add((r0 + r) * k + b * QK_K + half * 128 + g * 32);
-                    let act = load(q8);
-                    // (q6 − 32)·a = q6·a − 32·a, both as unsigned × signed bytes.
-                    let act32 = _mm256_maddubs_epi16(m32, act);
+                    let act = load(qs.add((r0 + r) * k + b * QK_K + half * 128 + g * 32));
                     for i in 0..W {
-                        let p = _mm256_sub_epi16(_mm256_maddubs_epi16(q6[i], act), act32);
+                        let p = _mm256_maddubs_epi16(q6[i], act);
                         sumi[i][r] = _mm256_add_epi32(sumi[i][r], _mm256_madd_epi16(sc[i], p));
                     }
                 }
@@ -524,8 +532,7 @@ pub unsafe fn dot_q6k<const W: usize, const R: usize>(
         for i in 0..W {
             let d = f16(w[i].as_ptr().add(b * bytes + 208));
             for r in 0..R {
-                let dy = a.d[(r0 + r) * nb + b];
-                let scale = _mm256_set1_ps(dy * d);
+                let scale = _mm256_set1_ps(*ds.add((r0 + r) * nb + b) * d);
                 acc[i][r] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sumi[i][r]), acc[i][r]);
             }
         }
@@ -537,17 +544,16 @@ pub unsafe fn dot_q6k<const W: usize, const R: usize>(
     }
 }
 
+/// A byte shuffle that spreads scales `2g` and `2g + 1` of sixteen over eight bytes each (they
+/// scale the first and the second 16 values of group `g`).
+#[inline(always)]
+unsafe fn scale_pair_shuffle(g: usize) -> __m128i {
+    let spread = |s: usize| (s as i64) * 0x0101010101010101;
+    _mm_set_epi64x(spread(2 * g + 1), spread(2 * g))
+}
+
 /// The two low bits of each byte of `bits`, moved to bits 4 and 5 (Q6_K's high bits).
 #[inline(always)]
 unsafe fn high_bits(bits: __m256i, two_bits: __m256i) -> __m256i {
     _mm256_slli_epi16(_mm256_and_si256(bits, two_bits), 4)
-}
-
-/// Sixteen i16: eight of the scale `lo` (the first 16 values), eight of `hi` (the next 16).
-#[inline(always)]
-unsafe fn scale_pair(lo: u8, hi: u8) -> __m256i {
-    _mm256_set_m128i(
-        _mm_set1_epi16(hi as i8 as i16),
-        _mm_set1_epi16(lo as i8 as i16),
-    )
 }
