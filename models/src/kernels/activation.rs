@@ -111,8 +111,20 @@ impl Q8KRows {
     }
 }
 
-/// Quantizes `src` into `dst` symmetrically, returning the scale.
+/// Quantizes `src` into `dst` symmetrically, returning the scale: with AVX2 where the CPU has
+/// it (the same values as [`quantize_block_scalar`], eight at a time).
 fn quantize_block(src: &[f32], dst: &mut [i8]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if super::Isa::detect() == super::Isa::Avx2 && src.len().is_multiple_of(QK) {
+        // SAFETY: the CPU has AVX2 (`Isa::Avx2`) and the block is whole vectors.
+        return unsafe { super::avx2::quantize_block(src, dst) };
+    }
+    quantize_block_scalar(src, dst)
+}
+
+/// Quantizes `src` into `dst` symmetrically, returning the scale `d = max|x| / 127`, with each
+/// `x / d` rounded half away from zero.
+pub(super) fn quantize_block_scalar(src: &[f32], dst: &mut [i8]) -> f32 {
     let amax = src.iter().fold(0f32, |m, &v| m.max(v.abs()));
     if amax == 0.0 || !amax.is_finite() {
         dst.fill(0);
@@ -148,6 +160,25 @@ mod tests {
         let (values, d, s) = q.row(1);
         let expected = d[0] * values[..32].iter().map(|&v| v as i32).sum::<i32>() as f32;
         assert_eq!(s[0], expected);
+    }
+
+    #[test]
+    fn vector_quantization_matches_the_scalar_one() {
+        // Values with ties (x / d = n + 0.5) and every magnitude up to the block's maximum.
+        let mut x: Vec<f32> = (0..QK_K * 8)
+            .map(|i| ((i * 7919 % 4001) as f32 - 2000.0) / 13.0)
+            .collect();
+        // A block whose scale is exactly 1, so that every other value is a tie.
+        let ties: [f32; QK] = std::array::from_fn(|i| if i == 0 { 127.0 } else { i as f32 - 16.5 });
+        x[..QK].copy_from_slice(&ties);
+        for block in [QK, QK_K] {
+            for (src, _) in x.chunks_exact(block).zip(0..) {
+                let (mut fast, mut slow) = (vec![0i8; block], vec![0i8; block]);
+                let d = quantize_block(src, &mut fast);
+                assert_eq!(d, quantize_block_scalar(src, &mut slow));
+                assert_eq!(fast, slow);
+            }
+        }
     }
 
     #[test]
