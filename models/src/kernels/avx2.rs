@@ -264,16 +264,27 @@ unsafe fn block_values_32(kind: BlockType, block: *const u8) -> __m256i {
     }
 }
 
-/// The offsets `m` of eight blocks of unsigned values ([`block_values_32`]) with scales `d`;
-/// `m_bits` are Q4_1's stored f16 offsets.
+/// The scales `d` and offsets `m` of eight blocks of unsigned values ([`block_values_32`]),
+/// from each block's first four bytes: its f16 `d`, then (Q4_1) its f16 `m`.
 #[inline(always)]
-unsafe fn offsets_32(kind: BlockType, d: __m256, m_bits: &[u16; ROWS8]) -> __m256 {
-    match kind {
+unsafe fn scales_and_offsets_32(kind: BlockType, heads: [i32; ROWS8]) -> (__m256, __m256) {
+    let [h0, h1, h2, h3, h4, h5, h6, h7] = heads;
+    let heads = _mm256_setr_epi32(h0, h1, h2, h3, h4, h5, h6, h7);
+    // Per 128-bit lane: the four low halves (d), then the four high halves (m) …
+    let split = _mm256_setr_epi8(
+        0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15, //
+        0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15,
+    );
+    // … then the eight d of both lanes in the low half, the eight m in the high half.
+    let halves = _mm256_permute4x64_epi64(_mm256_shuffle_epi8(heads, split), 0b11_01_10_00);
+    let d = _mm256_cvtph_ps(_mm256_castsi256_si128(halves));
+    let m = match kind {
         BlockType::Q4_0 => _mm256_mul_ps(d, _mm256_set1_ps(-8.0)),
-        BlockType::Q4_1 => _mm256_cvtph_ps(_mm_loadu_si128(m_bits.as_ptr() as *const __m128i)),
+        BlockType::Q4_1 => _mm256_cvtph_ps(_mm256_extracti128_si256(halves, 1)),
         BlockType::Q5_0 => _mm256_mul_ps(d, _mm256_set1_ps(-16.0)),
         _ => _mm256_setzero_ps(),
-    }
+    };
+    (d, m)
 }
 
 /// Eight weight rows `w` of a 32-element type against input rows `r0..r0+R` of `a`, for prefill:
@@ -322,21 +333,16 @@ unsafe fn rows8_32_of<const R: usize>(
     let k = a.k;
     for b in 0..nb {
         let mut rows = [_mm256_setzero_si256(); ROWS8];
-        let mut d_bits = [0u16; ROWS8];
-        let mut m_bits = [0u16; ROWS8];
+        let mut heads = [0i32; ROWS8];
         for i in 0..ROWS8 {
             let block = w[i].as_ptr().add(b * bytes);
             prefetch_next_tile::<ROWS8>(block, nb * bytes);
             rows[i] = block_values_32(kind, block);
-            d_bits[i] = std::ptr::read_unaligned(block as *const u16);
-            if kind == BlockType::Q4_1 {
-                m_bits[i] = std::ptr::read_unaligned(block.add(2) as *const u16);
-            }
+            heads[i] = std::ptr::read_unaligned(block as *const i32);
         }
         let groups = transpose_dwords(rows);
-        // The eight rows' f16 scales (and offsets) converted at once.
-        let d = _mm256_cvtph_ps(_mm_loadu_si128(d_bits.as_ptr() as *const __m128i));
-        let m = offsets_32(kind, d, &m_bits);
+        // The eight rows' f16 scales (and Q4_1's offsets) converted at once.
+        let (d, m) = scales_and_offsets_32(kind, heads);
         // Q8_0's sign trick: |w| once per block, shared by the R input rows.
         let abs = if signed {
             groups.map(|g| _mm256_sign_epi8(g, g))

@@ -4,9 +4,10 @@
 //! A layer input is quantized to 8 bits once ([`activation`]) and reused by every projection
 //! that reads it (q/k/v, gate/up: [`matmul_shared`]). Products run in tiles: in decode an input
 //! block is loaded once for four weight rows; in prefill a tile of weight rows is unpacked once
-//! for a tile of tokens. On AVX2 prefill takes eight weight rows at once, one per vector lane,
-//! so scales and sums work on eight rows per instruction: the 32-element types transpose each
-//! block of the rows as they go, the K types are repacked once into a [`panel`]. The rows of
+//! for a tile of tokens. On AVX2 the 32-element types take eight weight rows at once, one per
+//! vector lane, so scales and sums work on eight rows per instruction: each block of the rows
+//! is transposed as it is read, in decode and prefill alike. In prefill the K types do the same
+//! from a [`panel`] they are repacked into once per product. The rows of
 //! all the projections are split into chunks of about equal size and run on the kernels'
 //! thread pool ([`pool`], sized by `--threads`), one dispatch per layer input. The instruction
 //! set is chosen at run time: AVX2 + FMA + F16C on x86-64 where present, a portable kernel
@@ -257,7 +258,8 @@ fn split_rows(weights: &[&QuantWeight], m: usize) -> Vec<Task> {
 }
 
 /// Rows `task.rows` of `weight` times every input row, written to `out` `(m, weight.rows)`.
-/// With fewer than [`TILE`] input rows (decode) an input block is loaded once per [`TILE`]
+/// On AVX2 whole groups of eight rows go to [`rows8`] (for the K types, only in prefill). The
+/// rest: with fewer than [`TILE`] input rows (decode) an input block is loaded once per [`TILE`]
 /// weight rows; with more (prefill) weight blocks are unpacked once per tile of input rows.
 ///
 /// # Safety
@@ -275,15 +277,18 @@ unsafe fn multiply_rows(
         data,
         row_bytes: weight.row_bytes(),
     };
-    if input.rows() < TILE {
-        return decode_tiles(isa, &rows, input, task.rows.clone(), out);
-    }
+    let decode = input.rows() < TILE;
     let mut rest = task.rows.clone();
+    // The K types' panel is repacked per product: worth it only for a tile of input rows.
     #[cfg(target_arch = "x86_64")]
-    if isa == Isa::Avx2 {
-        rest.start = prefill_rows8(&rows, input, rest.clone(), out);
+    if isa == Isa::Avx2 && !(decode && weight.kind.is_k_quant()) {
+        rest.start = rows8(&rows, input, rest.clone(), out);
     }
-    prefill_tiles(isa, &rows, input, rest, out);
+    if decode {
+        decode_tiles(isa, &rows, input, rest, out);
+    } else {
+        prefill_tiles(isa, &rows, input, rest, out);
+    }
 }
 
 /// A weight's rows, as bytes.
@@ -329,7 +334,8 @@ fn decode_tiles(
     }
 }
 
-/// Prefill on AVX2: eight weight rows at a time, one per vector lane, by tiles of input rows.
+/// Eight weight rows at a time on AVX2, one per vector lane, by tiles of input rows (one in
+/// decode).
 /// The 32-element types transpose each block of the eight rows as they go ([`avx2::rows8_32`]);
 /// the K types are repacked once into a [`panel::Panel`] that every input row then reuses.
 /// Returns the first row it left (fewer than eight remain).
@@ -337,7 +343,7 @@ fn decode_tiles(
 /// # Safety
 /// As [`multiply_rows`]; the CPU has AVX2 ([`Isa::Avx2`]).
 #[cfg(target_arch = "x86_64")]
-unsafe fn prefill_rows8(
+unsafe fn rows8(
     rows: &WeightRows,
     input: &QuantizedInput,
     range: std::ops::Range<usize>,
