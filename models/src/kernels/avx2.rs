@@ -1,7 +1,9 @@
 //! AVX2 + FMA + F16C kernels (x86-64, detected at run time): the portable kernels' arithmetic on 32
 //! bytes at a time. A weight block is unpacked once and multiplied with `R` activation rows
-//! (`R` = 4 in prefill tiles), so each weight byte is read and unpacked once per tile. For the
-//! 32-element types prefill transposes eight weight rows into the lanes instead ([`rows8_32`]).
+//! (`R` = 4 in prefill tiles), so each weight byte is read and unpacked once per tile. The
+//! 32-element types transpose eight weight rows into the lanes instead ([`rows8_32`]), for one
+//! input row (decode) or a tile of them. Activations are quantized here too
+//! ([`quantize_block`]).
 //!
 //! The integer products use `maddubs` (unsigned × signed bytes → i16 pairs), as ggml does:
 //! signed weights go through the sign trick (`|w|`, `sign(w)·a`).
@@ -167,7 +169,8 @@ unsafe fn dot_32_of<const W: usize, const R: usize>(
 
 /// Quantizes `src` (whole vectors of eight) into `dst` as
 /// [`super::activation::quantize_block_scalar`] does, to the same values: `x / d` is rounded
-/// half away from zero by adding ±(½ − ½ulp) and truncating.
+/// half away from zero by adding ± the float just below ½ and truncating (exact for the
+/// magnitudes here, up to 127; the test checks ties).
 ///
 /// # Safety
 /// The CPU must have AVX2 ([`available`]); `src.len()` is a multiple of 32 and `dst` as long.
@@ -287,7 +290,7 @@ unsafe fn scales_and_offsets_32(kind: BlockType, heads: [i32; ROWS8]) -> (__m256
     (d, m)
 }
 
-/// Eight weight rows `w` of a 32-element type against input rows `r0..r0+R` of `a`, for prefill:
+/// Eight weight rows `w` of a 32-element type against input rows `r0..r0+R` of `a`:
 /// each block of the eight rows is transposed in registers so that lane `i` of a product is
 /// row `i`. Scales, offsets and sums then work on eight rows at once, with no horizontal sums,
 /// and the four- and five-bit types multiply unsigned values (their offset is applied through
