@@ -26,6 +26,7 @@ impl Q8Rows {
     /// Quantizes the `x.len() / k` rows of `x`; `k` must be a multiple of 32.
     pub fn quantize(x: &[f32], k: usize) -> Self {
         let blocks = x.len() / QK;
+        let quantize_block = block_quantizer();
         let mut rows = Self {
             k,
             qs: vec![0; x.len()],
@@ -84,6 +85,7 @@ impl Q8KRows {
             d: vec![0.0; x.len() / QK_K],
             bsums: vec![0; x.len() / 16],
         };
+        let quantize_block = block_quantizer();
         let blocks = x.chunks_exact(QK_K).zip(rows.qs.chunks_exact_mut(QK_K));
         for (b, (src, dst)) in blocks.enumerate() {
             rows.d[b] = quantize_block(src, dst);
@@ -111,15 +113,24 @@ impl Q8KRows {
     }
 }
 
-/// Quantizes `src` into `dst` symmetrically, returning the scale: with AVX2 where the CPU has
-/// it (the same values as [`quantize_block_scalar`], eight at a time).
-fn quantize_block(src: &[f32], dst: &mut [i8]) -> f32 {
+/// Quantizes one block of `src` into `dst`, returning its scale.
+type BlockQuantizer = fn(&[f32], &mut [i8]) -> f32;
+
+/// The block quantizer for this CPU, chosen once per input: AVX2 where the CPU has it (the
+/// same values as [`quantize_block_scalar`], eight at a time), else the scalar one.
+fn block_quantizer() -> BlockQuantizer {
     #[cfg(target_arch = "x86_64")]
-    if super::Isa::detect() == super::Isa::Avx2 && src.len().is_multiple_of(QK) {
-        // SAFETY: the CPU has AVX2 (`Isa::Avx2`) and the block is whole vectors.
-        return unsafe { super::avx2::quantize_block(src, dst) };
+    if super::Isa::detect() == super::Isa::Avx2 {
+        return quantize_block_avx2;
     }
-    quantize_block_scalar(src, dst)
+    quantize_block_scalar
+}
+
+/// [`super::avx2::quantize_block`], only ever returned by [`block_quantizer`] on AVX2 CPUs.
+#[cfg(target_arch = "x86_64")]
+fn quantize_block_avx2(src: &[f32], dst: &mut [i8]) -> f32 {
+    // SAFETY: the CPU has AVX2 (`Isa::Avx2`); blocks are 32 or 256 values, whole vectors.
+    unsafe { super::avx2::quantize_block(src, dst) }
 }
 
 /// Quantizes `src` into `dst` symmetrically, returning the scale `d = max|x| / 127`, with each
@@ -174,7 +185,7 @@ mod tests {
         for block in [QK, QK_K] {
             for (src, _) in x.chunks_exact(block).zip(0..) {
                 let (mut fast, mut slow) = (vec![0i8; block], vec![0i8; block]);
-                let d = quantize_block(src, &mut fast);
+                let d = block_quantizer()(src, &mut fast);
                 assert_eq!(d, quantize_block_scalar(src, &mut slow));
                 assert_eq!(fast, slow);
             }

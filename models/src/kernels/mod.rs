@@ -8,8 +8,8 @@
 //! so scales and sums work on eight rows per instruction: the 32-element types transpose each
 //! block of the rows as they read it, the K types are repacked once into a [`panel`]. Decode
 //! does the same for the 4- and 5-bit 32-element types, bound by unpacking rather than by
-//! memory ([`decodes_by_eight_rows`]). The rows of all the projections are split into chunks of about equal size and run on the kernels'
-//! thread pool ([`pool`], sized by `--threads`), one dispatch per layer input. The instruction
+//! memory ([`decodes_by_eight_rows`]). The rows of all the projections are split into chunks
+//! of about equal size and run on the kernels' thread pool ([`pool`], sized by `--threads`), one dispatch per layer input. The instruction
 //! set is chosen at run time: AVX2 + FMA + F16C on x86-64 where present, a portable kernel
 //! elsewhere (including aarch64, where candle's own NEON kernels are the faster path: see
 //! [`Kernels::enabled`]).
@@ -259,8 +259,9 @@ fn split_rows(weights: &[&QuantWeight], m: usize) -> Vec<Task> {
 
 /// Rows `task.rows` of `weight` times every input row, written to `out` `(m, weight.rows)`.
 /// On AVX2 whole groups of eight rows go to [`rows8`] (in decode, only for the types of
-/// [`decodes_by_eight_rows`]). The rest: with fewer than [`TILE`] input rows (decode) an input block is loaded once per [`TILE`]
-/// weight rows; with more (prefill) weight blocks are unpacked once per tile of input rows.
+/// [`decodes_by_eight_rows`]). The rest: with fewer than [`TILE`] input rows (decode) an input
+/// block is loaded once per [`TILE`] weight rows; with more (prefill) weight blocks are
+/// unpacked once per tile of input rows.
 ///
 /// # Safety
 /// `out` points to `m · weight.rows` floats that no other task writes in these columns.
