@@ -3,51 +3,14 @@
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use crate::error::{ModelError, Result};
 use crate::gguf::GgufFile;
+use crate::rope::{unsupported, Rope};
 
+pub use crate::rope::{Llama3RopeScaling, RopeScaling, YarnRopeScaling};
 pub use citrus_types::model::Architecture;
-
-/// Llama-3.1 style RoPE frequency scaling (`rope_scaling.rope_type = "llama3"`).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Llama3RopeScaling {
-    /// Overall scale factor (8 for Llama-3.1).
-    pub factor: f32,
-    /// Low-frequency factor (1).
-    pub low_freq_factor: f32,
-    /// High-frequency factor (4).
-    pub high_freq_factor: f32,
-    /// The context length the base model was trained with (8192).
-    pub original_max_position_embeddings: usize,
-}
-
-impl Llama3RopeScaling {
-    /// The per-frequency divisors this scaling applies, one per rotary pair (llama.cpp's
-    /// `rope_freqs.weight`).
-    pub fn freq_factors(&self, head_dim: usize, rope_theta: f32) -> Vec<f32> {
-        let low_wavelen = self.original_max_position_embeddings as f32 / self.low_freq_factor;
-        let high_wavelen = self.original_max_position_embeddings as f32 / self.high_freq_factor;
-        (0..head_dim)
-            .step_by(2)
-            .map(|i| {
-                let freq = 1.0 / rope_theta.powf(i as f32 / head_dim as f32);
-                let wavelen = 2.0 * std::f32::consts::PI / freq;
-                if wavelen < high_wavelen {
-                    1.0
-                } else if wavelen > low_wavelen {
-                    self.factor
-                } else {
-                    let smooth = (self.original_max_position_embeddings as f32 / wavelen
-                        - self.low_freq_factor)
-                        / (self.high_freq_factor - self.low_freq_factor);
-                    // new_freq = (1 - smooth) * freq / factor + smooth * freq
-                    1.0 / ((1.0 - smooth) / self.factor + smooth)
-                }
-            })
-            .collect()
-    }
-}
 
 /// Everything the transformer needs to know about a model's shape.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -70,17 +33,19 @@ pub struct TransformerConfig {
     pub head_dim: usize,
     /// RMS-norm epsilon.
     pub rms_norm_eps: f64,
-    /// RoPE base frequency.
-    pub rope_theta: f32,
+    /// Rotary position embedding: base frequency and scaling.
+    pub rope: Rope,
     /// True when q/k rows are stored permuted for interleaved RoPE (GGUF llama files);
     /// false for the Hugging Face layout (rotate halves).
     pub rope_interleaved: bool,
-    /// Llama-3.1 RoPE scaling, when the model uses it.
-    pub rope_scaling: Option<Llama3RopeScaling>,
-    /// Longest sequence the model was trained for.
+    /// Longest sequence the model supports (its declared context, extended by YaRN).
     pub context_length: usize,
-    /// q/k/v projections carry a bias (Qwen2).
+    /// q/k/v projections carry a bias (Qwen2; Llama and Qwen3 with `attention_bias`).
     pub attention_bias: bool,
+    /// The attention output projection carries a bias (Llama and Qwen3 with `attention_bias`).
+    pub attention_output_bias: bool,
+    /// The feed-forward projections carry biases (Llama with `mlp_bias`).
+    pub mlp_bias: bool,
     /// Per-head RMS norm on q and k (Qwen3).
     pub qk_norm: bool,
     /// The output head shares the embedding matrix.
@@ -88,8 +53,9 @@ pub struct TransformerConfig {
 }
 
 impl TransformerConfig {
-    /// Reads the configuration from a GGUF file's metadata.
-    pub fn from_gguf(file: &GgufFile) -> Result<Self> {
+    /// Reads the configuration from a GGUF file's metadata (and its RoPE frequency table, when
+    /// it has one). Settings llama.cpp applies and this transformer does not are refused.
+    pub fn from_gguf(file: &mut GgufFile) -> Result<Self> {
         let arch_name = file.string("general.architecture")?.to_string();
         let architecture =
             Architecture::parse(&arch_name).ok_or_else(|| ModelError::UnsupportedArchitecture {
@@ -97,6 +63,7 @@ impl TransformerConfig {
                 architecture: arch_name.clone(),
             })?;
         let key = |suffix: &str| format!("{arch_name}.{suffix}");
+        refuse_gguf_settings(file, &arch_name)?;
         let hidden_size = file.uint(&key("embedding_length"))? as usize;
         let num_heads = file.uint(&key("attention.head_count"))? as usize;
         let num_kv_heads = file
@@ -115,7 +82,8 @@ impl TransformerConfig {
                     .map_or(0, <[_]>::len),
             },
         };
-        let rope_theta = file.float_opt(&key("rope.freq_base"))?.unwrap_or(10_000.0) as f32;
+        let declared_context = file.uint_opt(&key("context_length"))?.unwrap_or(4096) as usize;
+        let rope = Rope::from_gguf(file, &arch_name, head_dim, declared_context)?;
         let config = Self {
             architecture,
             vocab_size,
@@ -128,45 +96,53 @@ impl TransformerConfig {
             rms_norm_eps: file
                 .float_opt(&key("attention.layer_norm_rms_epsilon"))?
                 .unwrap_or(1e-5),
-            rope_theta,
+            context_length: rope.context_length(declared_context),
+            rope,
             rope_interleaved: architecture == Architecture::Llama,
-            rope_scaling: None,
-            context_length: file.uint_opt(&key("context_length"))?.unwrap_or(4096) as usize,
             attention_bias: file.has_tensor("blk.0.attn_q.bias"),
+            attention_output_bias: file.has_tensor("blk.0.attn_output.bias"),
+            mlp_bias: file.has_tensor("blk.0.ffn_up.bias"),
             qk_norm: file.has_tensor("blk.0.attn_q_norm.weight"),
             tie_embeddings: !file.has_tensor("output.weight"),
         };
         config.validate(file.path())
     }
 
-    /// Reads a Hugging Face `config.json`.
+    /// Reads a Hugging Face `config.json`, in the form transformers 4 or 5 writes, with each
+    /// family's defaults as transformers has them. Settings that change what transformers
+    /// computes and that this transformer does not implement are refused by name.
     pub fn from_hf_config(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| ModelError::io(path, e))?;
-        let raw: HfConfig = serde_json::from_str(&text).map_err(|e| ModelError::Corrupt {
+        let corrupt = |e: serde_json::Error| ModelError::Corrupt {
             path: path.to_path_buf(),
             detail: format!("invalid config.json: {e}"),
-        })?;
+        };
+        let json: Map<String, Value> = serde_json::from_str(&text).map_err(corrupt)?;
+        let raw: HfConfig = serde_json::from_value(Value::Object(json.clone())).map_err(corrupt)?;
         let architecture = Architecture::parse(&raw.model_type).ok_or_else(|| {
             ModelError::UnsupportedArchitecture {
                 path: path.to_path_buf(),
                 architecture: raw.model_type.clone(),
             }
         })?;
-        let num_kv_heads = raw.num_key_value_heads.unwrap_or(raw.num_attention_heads);
-        let head_dim = raw
-            .head_dim
-            .unwrap_or(raw.hidden_size / raw.num_attention_heads.max(1));
-        let rope_scaling = match raw.rope_scaling {
-            Some(s) if s.rope_type.as_deref() == Some("llama3") => Some(Llama3RopeScaling {
-                factor: s.factor.unwrap_or(1.0),
-                low_freq_factor: s.low_freq_factor.unwrap_or(1.0),
-                high_freq_factor: s.high_freq_factor.unwrap_or(4.0),
-                original_max_position_embeddings: s
-                    .original_max_position_embeddings
-                    .unwrap_or(8192),
-            }),
-            _ => None,
+        refuse_hf_settings(&json, &raw, architecture, path)?;
+        let qwen = architecture != Architecture::Llama;
+        // Qwen2Config and Qwen3Config default to 32 key/value heads; an explicit null means as
+        // many as the query heads.
+        let num_kv_heads = match json.get("num_key_value_heads") {
+            None if qwen => 32,
+            _ => raw.num_key_value_heads.unwrap_or(raw.num_attention_heads),
         };
+        let head_dim = match raw.head_dim {
+            Some(dim) => dim,
+            None if architecture == Architecture::Qwen3 => 128,
+            None => raw.hidden_size / raw.num_attention_heads.max(1),
+        };
+        let max_positions = raw
+            .max_position_embeddings
+            .unwrap_or(if qwen { 32_768 } else { 2048 });
+        let rope = Rope::from_hf(&json, path, max_positions)?;
+        let attention_bias = raw.attention_bias.unwrap_or(false);
         let config = Self {
             architecture,
             vocab_size: raw.vocab_size,
@@ -177,12 +153,13 @@ impl TransformerConfig {
             num_kv_heads,
             head_dim,
             rms_norm_eps: raw.rms_norm_eps.unwrap_or(1e-6),
-            rope_theta: raw.rope_theta.unwrap_or(10_000.0),
+            context_length: rope.context_length(max_positions),
+            rope,
             rope_interleaved: false,
-            rope_scaling,
-            context_length: raw.max_position_embeddings.unwrap_or(4096),
-            attention_bias: architecture == Architecture::Qwen2
-                || raw.attention_bias.unwrap_or(false),
+            // Qwen2's q/k/v always carry a bias and its output projection never does.
+            attention_bias: architecture == Architecture::Qwen2 || attention_bias,
+            attention_output_bias: architecture != Architecture::Qwen2 && attention_bias,
+            mlp_bias: architecture == Architecture::Llama && raw.mlp_bias.unwrap_or(false),
             qk_norm: architecture == Architecture::Qwen3,
             tie_embeddings: raw.tie_word_embeddings.unwrap_or(false),
         };
@@ -195,7 +172,13 @@ impl TransformerConfig {
         let q = (self.num_heads * self.head_dim) as u64;
         let kv = (self.num_kv_heads * self.head_dim) as u64;
         let attn = h * q + 2 * h * kv + q * h;
-        let bias = if self.attention_bias { q + 2 * kv } else { 0 };
+        let mut bias = if self.attention_bias { q + 2 * kv } else { 0 };
+        if self.attention_output_bias {
+            bias += h;
+        }
+        if self.mlp_bias {
+            bias += 2 * self.intermediate_size as u64 + h;
+        }
         let qk_norm = if self.qk_norm {
             2 * self.head_dim as u64
         } else {
@@ -245,7 +228,8 @@ impl TransformerConfig {
     }
 }
 
-/// The subset of a Hugging Face config.json the transformer reads.
+/// The subset of a Hugging Face config.json the transformer reads (RoPE settings are read by
+/// [`Rope::from_hf`]).
 #[derive(Debug, Deserialize)]
 struct HfConfig {
     model_type: String,
@@ -256,20 +240,117 @@ struct HfConfig {
     num_key_value_heads: Option<usize>,
     head_dim: Option<usize>,
     rms_norm_eps: Option<f64>,
-    rope_theta: Option<f32>,
-    rope_scaling: Option<HfRopeScaling>,
     max_position_embeddings: Option<usize>,
     vocab_size: usize,
     tie_word_embeddings: Option<bool>,
     attention_bias: Option<bool>,
+    mlp_bias: Option<bool>,
+    hidden_act: Option<String>,
+    use_sliding_window: Option<bool>,
+    sliding_window: Option<usize>,
+    max_window_layers: Option<usize>,
+    layer_types: Option<Vec<String>>,
 }
 
-#[derive(Debug, Deserialize)]
-struct HfRopeScaling {
-    #[serde(alias = "type")]
-    rope_type: Option<String>,
-    factor: Option<f32>,
-    low_freq_factor: Option<f32>,
-    high_freq_factor: Option<f32>,
-    original_max_position_embeddings: Option<usize>,
+/// Refuses the config.json settings that change what transformers computes for this family and
+/// that the transformer does not implement.
+fn refuse_hf_settings(
+    json: &Map<String, Value>,
+    raw: &HfConfig,
+    architecture: Architecture,
+    path: &Path,
+) -> Result<()> {
+    if let Some(act) = raw.hidden_act.as_deref().filter(|a| *a != "silu") {
+        return Err(unsupported(
+            path,
+            "hidden_act",
+            &format!("\"{act}\""),
+            "the feed-forward activation is SiLU",
+        ));
+    }
+    for key in [
+        "attn_logit_softcapping",
+        "attention_logit_softcapping",
+        "final_logit_softcapping",
+    ] {
+        if let Some(value) = json.get(key).filter(|v| !v.is_null()) {
+            return Err(unsupported(
+                path,
+                key,
+                &value.to_string(),
+                "logit soft-capping is not implemented",
+            ));
+        }
+    }
+    if let Some(value) = json.get("quantization_config").filter(|v| !v.is_null()) {
+        let method = value
+            .get("quant_method")
+            .map_or_else(|| value.to_string(), Value::to_string);
+        return Err(unsupported(
+            path,
+            "quantization_config",
+            &method,
+            "pre-quantized checkpoints are not read: use the 16/32-bit weights or a GGUF file",
+        ));
+    }
+    if architecture == Architecture::Llama {
+        return Ok(());
+    }
+    // Qwen2/Qwen3: layers from `max_window_layers` on slide when the window is switched on,
+    // unless `layer_types` says which.
+    let sliding = |i: usize| match &raw.layer_types {
+        Some(types) => types.get(i).is_some_and(|t| t != "full_attention"),
+        None => {
+            raw.use_sliding_window.unwrap_or(false)
+                && json.get("sliding_window").is_none_or(|w| !w.is_null())
+                && i >= raw.max_window_layers.unwrap_or(28)
+        }
+    };
+    if let Some(layer) = (0..raw.num_hidden_layers).find(|&i| sliding(i)) {
+        let (key, value) = match &raw.layer_types {
+            Some(types) => (
+                "layer_types",
+                format!("\"{}\" at layer {layer}", types[layer]),
+            ),
+            None => (
+                "use_sliding_window",
+                format!(
+                    "true (window {} from layer {layer})",
+                    raw.sliding_window.unwrap_or(4096)
+                ),
+            ),
+        };
+        return Err(unsupported(
+            path,
+            key,
+            &value,
+            "sliding-window attention is not implemented",
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses the GGUF settings llama.cpp applies to these architectures and the transformer does
+/// not (RoPE settings are checked by [`Rope::from_gguf`]).
+fn refuse_gguf_settings(file: &GgufFile, arch: &str) -> Result<()> {
+    let key = |suffix: &str| format!("{arch}.{suffix}");
+    if let Some(experts) = file.uint_opt(&key("expert_count"))?.filter(|n| *n > 0) {
+        return Err(unsupported(
+            file.path(),
+            &key("expert_count"),
+            &experts.to_string(),
+            "mixture-of-experts layers are not implemented",
+        ));
+    }
+    for suffix in ["attn_logit_softcapping", "final_logit_softcapping"] {
+        if let Some(value) = file.float_opt(&key(suffix))? {
+            return Err(unsupported(
+                file.path(),
+                &key(suffix),
+                &value.to_string(),
+                "logit soft-capping is not implemented",
+            ));
+        }
+    }
+    Ok(())
 }

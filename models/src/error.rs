@@ -76,6 +76,19 @@ pub enum ModelError {
         /// Why it is unusable.
         detail: String,
     },
+    /// The model sets something the transformer does not compute (a RoPE type, a sliding
+    /// window, logit soft-capping…): refused by name rather than run as a different model.
+    #[error("{path}: `{key}` = {value} is not supported: {detail}")]
+    UnsupportedSetting {
+        /// The model file or config.
+        path: PathBuf,
+        /// The config key or GGUF metadata key (or tensor name).
+        key: String,
+        /// Its value as written in the file.
+        value: String,
+        /// Why it is refused, and what would be computed differently.
+        detail: String,
+    },
     /// A weight tensor the architecture needs is absent.
     #[error("{path}: missing tensor `{tensor}`")]
     MissingTensor {
@@ -196,6 +209,7 @@ impl ModelError {
             Self::Corrupt { .. } => "model.corrupt",
             Self::UnsupportedArchitecture { .. } => "model.unsupported_architecture",
             Self::MissingMetadata { .. } => "model.missing_metadata",
+            Self::UnsupportedSetting { .. } => "model.unsupported_setting",
             Self::MissingTensor { .. } => "model.missing_tensor",
             Self::ShapeMismatch { .. } => "model.shape_mismatch",
             Self::MissingConfig { .. } => "model.missing_config",

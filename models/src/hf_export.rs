@@ -31,13 +31,9 @@ pub fn export_hf_folder_with(
     edit: &mut dyn FnMut(&str, Tensor) -> Result<Tensor>,
 ) -> Result<()> {
     let mut file = GgufFile::open(gguf_path)?;
-    let config = TransformerConfig::from_gguf(&file)?;
-    if file.has_tensor("rope_freqs.weight") && config.rope_scaling.is_none() {
-        return Err(ModelError::invalid_setting(
-            "export",
-            "this model's RoPE frequency table has no Hugging Face config equivalent",
-        ));
-    }
+    let config = TransformerConfig::from_gguf(&mut file)?;
+    // Fails early for a GGUF frequency table, which has no config equivalent.
+    hf_config(&config)?;
     std::fs::create_dir_all(dir).map_err(|e| ModelError::io(dir, e))?;
     let names: Vec<String> = file
         .tensor_names()
@@ -62,7 +58,7 @@ pub fn export_hf_folder_with(
     tensors.sort_by(|a, b| a.0.cmp(&b.0));
     write_shards(dir, &tensors, shards.max(1))?;
     let tokenizer = TextTokenizer::from_gguf_vocab(&GgufVocab::from_gguf(&file)?, gguf_path)?;
-    let mut hf = hf_config(&config);
+    let mut hf = hf_config(&config)?;
     hf["torch_dtype"] = torch_dtype_name(dtype).into();
     for (key, token) in [
         ("bos_token_id", tokenizer.bos_token()),
@@ -129,13 +125,15 @@ pub fn torch_dtype_name(dtype: DType) -> &'static str {
     }
 }
 
-/// A Hugging Face `config.json` for `config`.
-pub fn hf_config(config: &TransformerConfig) -> serde_json::Value {
+/// A Hugging Face `config.json` for `config`, with the RoPE settings in the form both
+/// transformers 4 and 5 read (`rope_theta`, `rope_scaling`); fails for a GGUF frequency table.
+pub fn hf_config(config: &TransformerConfig) -> Result<serde_json::Value> {
     let class = match config.architecture {
         Architecture::Llama => "LlamaForCausalLM",
         Architecture::Qwen2 => "Qwen2ForCausalLM",
         Architecture::Qwen3 => "Qwen3ForCausalLM",
     };
+    let (rope_theta, rope_scaling) = config.rope.to_hf()?;
     let mut value = json!({
         "architectures": [class],
         "model_type": config.architecture.as_str(),
@@ -146,22 +144,23 @@ pub fn hf_config(config: &TransformerConfig) -> serde_json::Value {
         "num_key_value_heads": config.num_kv_heads,
         "head_dim": config.head_dim,
         "rms_norm_eps": config.rms_norm_eps,
-        "rope_theta": config.rope_theta,
+        "rope_theta": rope_theta,
         "max_position_embeddings": config.context_length,
         "vocab_size": config.vocab_size,
         "tie_word_embeddings": config.tie_embeddings,
+        "hidden_act": "silu",
         "torch_dtype": "float32",
     });
-    if let Some(s) = config.rope_scaling {
-        value["rope_scaling"] = json!({
-            "rope_type": "llama3",
-            "factor": s.factor,
-            "low_freq_factor": s.low_freq_factor,
-            "high_freq_factor": s.high_freq_factor,
-            "original_max_position_embeddings": s.original_max_position_embeddings,
-        });
+    if let Some(scaling) = rope_scaling {
+        value["rope_scaling"] = scaling;
     }
-    value
+    if config.architecture != Architecture::Qwen2 {
+        value["attention_bias"] = json!(config.attention_bias);
+    }
+    if config.architecture == Architecture::Llama {
+        value["mlp_bias"] = json!(config.mlp_bias);
+    }
+    Ok(value)
 }
 
 fn write_tokenizer(tokenizer: &TextTokenizer, template: Option<&str>, dir: &Path) -> Result<()> {

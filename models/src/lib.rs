@@ -29,6 +29,7 @@ pub mod owner;
 mod pre_tokenizers;
 pub mod reason;
 pub mod reasoning;
+pub mod rope;
 pub mod sampling;
 pub mod seeded;
 pub mod tokenizer;

@@ -111,8 +111,8 @@ impl OpenedModel {
     }
 
     fn open_gguf(path: &Path) -> Result<Self> {
-        let file = GgufFile::open(path)?;
-        let config = TransformerConfig::from_gguf(&file)?;
+        let mut file = GgufFile::open(path)?;
+        let config = TransformerConfig::from_gguf(&mut file)?;
         let vocab = GgufVocab::from_gguf(&file)?;
         let tokenizer = TextTokenizer::from_gguf_vocab(&vocab, path)?;
         let template = file

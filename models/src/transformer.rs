@@ -2,7 +2,7 @@
 //!
 //! The three families differ only in switches of [`TransformerConfig`]: q/k/v bias (Qwen2),
 //! per-head q/k RMS norm (Qwen3), the RoPE layout (interleaved for GGUF llama files, rotate-half
-//! otherwise) and Llama-3.1 RoPE scaling. Weights may be block-quantized (GGUF) or dense
+//! otherwise) and the RoPE frequencies ([`crate::rope`]). Weights may be block-quantized (GGUF) or dense
 //! (safetensors); every projection is a [`Linear`] with a LoRA hook. Inference keeps a KV cache
 //! per block.
 //!
@@ -162,30 +162,20 @@ struct Rotary {
 }
 
 impl Rotary {
-    fn new(
-        config: &TransformerConfig,
-        positions: usize,
-        freq_factors: Option<Vec<f32>>,
-        device: &Device,
-    ) -> Result<Self> {
+    /// The tables for `positions` positions, with the frequencies and attention factor of the
+    /// model's RoPE settings ([`crate::rope::Rope`]).
+    fn new(config: &TransformerConfig, positions: usize, device: &Device) -> Result<Self> {
         let dim = config.head_dim;
-        let inv_freq: Vec<f32> = (0..dim)
-            .step_by(2)
-            .enumerate()
-            .map(|(pair, i)| {
-                let base = 1.0 / config.rope_theta.powf(i as f32 / dim as f32);
-                let factor = freq_factors.as_ref().and_then(|f| f.get(pair)).copied();
-                base / factor.unwrap_or(1.0)
-            })
-            .collect();
+        let inv_freq = config.rope.inverse_frequencies(dim);
         let inv_freq = Tensor::new(inv_freq.as_slice(), device)?;
         let angles = Tensor::arange(0u32, positions as u32, device)?
             .to_dtype(DType::F32)?
             .reshape((positions, 1))?
             .matmul(&inv_freq.reshape((1, dim / 2))?)?;
+        let factor = f64::from(config.rope.attention_factor());
         Ok(Self {
-            cos: angles.cos()?,
-            sin: angles.sin()?,
+            cos: (angles.cos()? * factor)?,
+            sin: (angles.sin()? * factor)?,
             interleaved: config.rope_interleaved,
         })
     }
@@ -475,7 +465,7 @@ impl BlockLoader<'_> {
             q: self.linear("attn_q", q_width, h, bias)?,
             k: self.linear("attn_k", kv_width, h, bias)?,
             v: self.linear("attn_v", kv_width, h, bias)?,
-            o: self.linear("attn_output", h, q_width, false)?,
+            o: self.linear("attn_output", h, q_width, c.attention_output_bias)?,
             q_norm,
             k_norm,
             num_heads: c.num_heads,
@@ -488,9 +478,9 @@ impl BlockLoader<'_> {
             reference_kernels: false,
         };
         let mlp = Mlp {
-            gate: self.linear("ffn_gate", c.intermediate_size, h, false)?,
-            up: self.linear("ffn_up", c.intermediate_size, h, false)?,
-            down: self.linear("ffn_down", h, c.intermediate_size, false)?,
+            gate: self.linear("ffn_gate", c.intermediate_size, h, c.mlp_bias)?,
+            up: self.linear("ffn_up", c.intermediate_size, h, c.mlp_bias)?,
+            down: self.linear("ffn_down", h, c.intermediate_size, c.mlp_bias)?,
         };
         Ok(Block {
             attn_norm: self.norm("attn_norm.weight", h)?,
@@ -533,8 +523,7 @@ impl Transformer {
         };
         let lm_head = Linear::new(lm_head_weight, None, vocab, hidden);
 
-        let freq_factors = rope_freq_factors(&config, source, device)?;
-        let rotary = Rotary::new(&config, positions(&config, options), freq_factors, device)?;
+        let rotary = Rotary::new(&config, positions(&config, options), device)?;
 
         let mut blocks = Vec::with_capacity(config.num_layers);
         for layer in 0..config.num_layers {
@@ -927,24 +916,6 @@ fn tied_head(embedding: &TokenEmbedding, options: &BuildOptions) -> Result<QMatM
             Weight::Dense(t.clone()).into_matmul(options.requantize, &options.device)?
         }
     })
-}
-
-/// RoPE frequency divisors: from a GGUF `rope_freqs.weight` tensor or a Llama-3.1 scaling.
-fn rope_freq_factors(
-    config: &TransformerConfig,
-    source: &mut dyn WeightSource,
-    device: &Device,
-) -> Result<Option<Vec<f32>>> {
-    if source.has("rope_freqs.weight") {
-        let factors = source
-            .load_checked("rope_freqs.weight", &[config.head_dim / 2], device)?
-            .to_dense(device)?
-            .to_vec1::<f32>()?;
-        return Ok(Some(factors));
-    }
-    Ok(config
-        .rope_scaling
-        .map(|s| s.freq_factors(config.head_dim, config.rope_theta)))
 }
 
 /// Additive causal mask for `t` new tokens after `start` cached ones, repeated for each of the

@@ -249,7 +249,7 @@ pub fn hf_tensor_name(gguf_name: &str) -> Option<String> {
         ("output_norm.weight", "model.norm.weight"),
         ("output.weight", "lm_head.weight"),
     ];
-    const PER_LAYER: [(&str, &str); 14] = [
+    const PER_LAYER: [(&str, &str); 18] = [
         ("attn_norm.weight", "input_layernorm.weight"),
         ("ffn_norm.weight", "post_attention_layernorm.weight"),
         ("attn_q.weight", "self_attn.q_proj.weight"),
@@ -259,6 +259,10 @@ pub fn hf_tensor_name(gguf_name: &str) -> Option<String> {
         ("attn_q.bias", "self_attn.q_proj.bias"),
         ("attn_k.bias", "self_attn.k_proj.bias"),
         ("attn_v.bias", "self_attn.v_proj.bias"),
+        ("attn_output.bias", "self_attn.o_proj.bias"),
+        ("ffn_gate.bias", "mlp.gate_proj.bias"),
+        ("ffn_up.bias", "mlp.up_proj.bias"),
+        ("ffn_down.bias", "mlp.down_proj.bias"),
         ("attn_q_norm.weight", "self_attn.q_norm.weight"),
         ("attn_k_norm.weight", "self_attn.k_norm.weight"),
         ("ffn_gate.weight", "mlp.gate_proj.weight"),

@@ -245,3 +245,98 @@ fn a_model_too_big_for_memory_is_refused_with_numbers() {
     .unwrap();
     assert!(info.fits(), "{:?}", info.memory);
 }
+
+/// A Hugging Face folder whose config is the tiny Qwen2 config below with `edit` applied (no
+/// weights needed: the settings are refused before any is read).
+fn hf_folder_with(dir: &Path, edit: serde_json::Value) -> std::path::PathBuf {
+    let mut config = serde_json::json!({
+        "model_type": "qwen2", "hidden_size": 32, "intermediate_size": 64,
+        "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 1,
+        "vocab_size": 4, "rope_theta": 1e6, "max_position_embeddings": 64
+    });
+    for (key, value) in edit.as_object().unwrap() {
+        config[key] = value.clone();
+    }
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+    std::fs::write(dir.join("model.safetensors"), b"").unwrap();
+    dir.to_path_buf()
+}
+
+#[test]
+fn settings_the_transformer_does_not_compute_are_refused_by_name() {
+    let dir = TempDir::new("unsupported-settings");
+    let cases = [
+        (
+            serde_json::json!({"rope_scaling": {"rope_type": "longrope", "factor": 2.0}}),
+            "longrope",
+        ),
+        (
+            serde_json::json!({"rope_parameters": {"rope_type": "proportional", "rope_theta": 1e6}}),
+            "proportional",
+        ),
+        (
+            serde_json::json!({"partial_rotary_factor": 0.5}),
+            "partial_rotary_factor",
+        ),
+        (
+            serde_json::json!({"use_sliding_window": true, "max_window_layers": 1}),
+            "use_sliding_window",
+        ),
+        (
+            serde_json::json!({"layer_types": ["full_attention", "sliding_attention"]}),
+            "layer_types",
+        ),
+        (
+            serde_json::json!({"attn_logit_softcapping": 50.0}),
+            "attn_logit_softcapping",
+        ),
+        (
+            serde_json::json!({"final_logit_softcapping": 30.0}),
+            "final_logit_softcapping",
+        ),
+        (serde_json::json!({"hidden_act": "gelu"}), "hidden_act"),
+        (
+            serde_json::json!({"quantization_config": {"quant_method": "gptq"}}),
+            "gptq",
+        ),
+    ];
+    for (i, (edit, mentions)) in cases.into_iter().enumerate() {
+        let folder = hf_folder_with(&dir.path().join(format!("m{i}")), edit.clone());
+        let err = assert_error(load(&folder), "model.unsupported_setting", &[mentions]);
+        assert!(err.to_string().contains("config.json"), "{err}");
+        // Inspecting says the same before anything is loaded.
+        let inspected = inspect(&folder, &LoadOptions::default()).unwrap_err();
+        assert_eq!(inspected.code(), "model.unsupported_setting", "{edit}");
+    }
+    // The window switched on but covering no layer (Qwen2.5's and DeepSeek-R1-Distill's
+    // configs keep it off) computes nothing different: accepted.
+    let folder = hf_folder_with(
+        &dir.path().join("window-off"),
+        serde_json::json!({"use_sliding_window": true, "max_window_layers": 28}),
+    );
+    let Err(err) = load(&folder) else {
+        panic!("an empty weights file loaded")
+    };
+    assert_ne!(err.code(), "model.unsupported_setting", "{err}");
+}
+
+#[test]
+fn gguf_rope_settings_the_transformer_does_not_compute_are_refused_by_name() {
+    let dir = TempDir::new("unsupported-gguf");
+    let cases = [
+        ("llama.rope.scaling.type", Value::String("longrope".into())),
+        ("llama.rope.scaling.yarn_beta_fast", Value::F32(16.0)),
+        ("llama.rope.dimension_count", Value::U32(4)),
+        ("llama.expert_count", Value::U32(8)),
+        ("llama.final_logit_softcapping", Value::F32(30.0)),
+    ];
+    for (i, (key, value)) in cases.into_iter().enumerate() {
+        let path = dir.path().join(format!("m{i}.gguf"));
+        let mut md = llama_hparams();
+        md.extend(tiny_vocab());
+        md.push((key, value));
+        write_gguf(&path, &md);
+        assert_error(load(&path), "model.unsupported_setting", &[key, "m"]);
+    }
+}

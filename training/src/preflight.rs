@@ -88,6 +88,7 @@ pub fn peak_since_reset() -> Option<u64> {
 mod tests {
     use super::*;
     use citrus_models::config::Architecture;
+    use citrus_models::rope::Rope;
 
     fn smollm() -> TransformerConfig {
         TransformerConfig {
@@ -100,11 +101,12 @@ mod tests {
             num_kv_heads: 3,
             head_dim: 64,
             rms_norm_eps: 1e-5,
-            rope_theta: 1e5,
+            rope: Rope::plain(1e5),
             rope_interleaved: true,
-            rope_scaling: None,
             context_length: 8192,
             attention_bias: false,
+            attention_output_bias: false,
+            mlp_bias: false,
             qk_norm: false,
             tie_embeddings: true,
         }

@@ -10,6 +10,7 @@ use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Device, Tensor, Var};
 use citrus_models::config::{Architecture, TransformerConfig};
 use citrus_models::lora::{LoraDelta, LoraTarget};
+use citrus_models::rope::Rope;
 use citrus_models::seeded::SeededRng;
 use citrus_models::transformer::{BuildOptions, TrainingPass, Transformer};
 use citrus_models::weights::{Weight, WeightSource};
@@ -34,11 +35,12 @@ fn tiny_config(interleaved: bool) -> TransformerConfig {
         num_kv_heads: 2,
         head_dim: 16,
         rms_norm_eps: 1e-5,
-        rope_theta: 10_000.0,
+        rope: Rope::plain(10_000.0),
         rope_interleaved: interleaved,
-        rope_scaling: None,
         context_length: 64,
         attention_bias: false,
+        attention_output_bias: false,
+        mlp_bias: false,
         qk_norm: false,
         tie_embeddings: true,
     }

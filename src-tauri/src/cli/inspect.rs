@@ -59,7 +59,7 @@ fn describe(info: &ModelInfo) -> String {
          layers:          {layers} (hidden {hidden}, ffn {ffn}, heads {heads}, kv heads {kv}, head dim {hd})\n\
          vocabulary:      {vocab}\n\
          context length:  {ctx} (model maximum {max_ctx})\n\
-         rope:            base {theta}{scaling}\n\
+         rope:            {rope}\n\
          tokenizer:       {tok}\n\
          chat template:   {tpl}\n\
          memory estimate: {total} MiB = {w} MiB weights + {kvc} MiB KV cache + {work} MiB working\n\
@@ -80,8 +80,7 @@ fn describe(info: &ModelInfo) -> String {
         vocab = c.vocab_size,
         ctx = info.context_length,
         max_ctx = c.context_length,
-        theta = c.rope_theta,
-        scaling = if c.rope_scaling.is_some() { ", llama3 scaling" } else { "" },
+        rope = c.rope,
         tok = info.tokenizer,
         tpl = if info.has_chat_template { "yes" } else { "no (ChatML fallback)" },
         total = mib(m.total_bytes()),

@@ -159,7 +159,7 @@ pub fn merge_to_gguf(
         check_merge_type(dtype)?;
     }
     let mut file = GgufFile::open(base)?;
-    let config = TransformerConfig::from_gguf(&file)?;
+    let config = TransformerConfig::from_gguf(&mut file)?;
     adapter.check_shapes(&config)?;
     let mut writer = GgufWriter::new();
     for (key, value) in file.metadata_entries() {
@@ -254,8 +254,8 @@ pub fn merge_to_hf(
     if base.is_dir() {
         return merge_hf_folder(base, adapter, out, dtype, progress);
     }
-    let file = GgufFile::open(base)?;
-    let config = TransformerConfig::from_gguf(&file)?;
+    let mut file = GgufFile::open(base)?;
+    let config = TransformerConfig::from_gguf(&mut file)?;
     adapter.check_shapes(&config)?;
     let total = file.tensor_names().count();
     drop(file);
