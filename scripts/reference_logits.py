@@ -65,6 +65,16 @@ PROMPTS = [
 ]
 # The transformer computes in f32: every logit within this of PyTorch's.
 TOLERANCE = 1e-4
+# A greedy step whose two best logits are closer than this may go either way in another f32
+# implementation (training/tests/reference_logits.rs says the same).
+NEAR_TIE = 2e-3
+QUESTIONS = [
+    "A 62-year-old woman has sudden shortness of breath after a long flight. What is the next step?",
+    "What is the first-line treatment for uncomplicated hypertension?",
+    "Which electrolyte disturbance causes peaked T waves, and how is it treated?",
+    "A child has a fever, a strawberry tongue and peeling fingers. What is the diagnosis?",
+    "What are the signs of an inferior myocardial infarction on an ECG?",
+]
 
 
 def variants():
@@ -288,21 +298,28 @@ def default_model(args, work):
     saved.pop("quantization_config", None)
     (out / "config.transformers5.json").write_text(json.dumps(saved, indent=2) + "\n")
 
-    question = "A 62-year-old woman has sudden shortness of breath after a long flight. What is the next step?"
-    prompt = tokenizer.apply_chat_template(
-        [{"role": "user", "content": question}], add_generation_prompt=True, tokenize=False
-    )
-    ids = tokenizer.encode(prompt, add_special_tokens=False)
-
     adapter_dir = train_adapter(args, work)
     shutil.copytree(adapter_dir, out / "adapter", ignore=shutil.ignore_patterns("*.json.tmp"))
     for entry in (out / "adapter").iterdir():
         if entry.name not in ("adapter_config.json", "adapter_model.safetensors"):
             shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
-
-    runs = {"base": greedy(model, ids)}
     adapted = peft.PeftModel.from_pretrained(model, out / "adapter").eval()
-    runs["adapter"] = greedy(adapted, ids)
+
+    # The first question whose greedy runs have no near-tie, so that every token is decided.
+    for question in QUESTIONS:
+        prompt = tokenizer.apply_chat_template(
+            [{"role": "user", "content": question}], add_generation_prompt=True, tokenize=False
+        )
+        ids = tokenizer.encode(prompt, add_special_tokens=False)
+        with adapted.disable_adapter():
+            runs = {"base": greedy(adapted, ids)}
+        runs["adapter"] = greedy(adapted, ids)
+        smallest = min(min(run["top2_gaps"]) for run in runs.values())
+        print(f"{question!r}: smallest top-2 gap {smallest}", flush=True)
+        if smallest >= NEAR_TIE:
+            break
+    else:
+        sys.exit("every question has a near-tie in its greedy run")
     (out / "reference.json").write_text(json.dumps({
         "question": question,
         "prompt": prompt,
@@ -337,7 +354,7 @@ def greedy(model, ids, new_tokens=40):
 
 
 def train_adapter(args, work):
-    """A rank-4 adapter on q, v trained by `citrus train` for a few steps, as PEFT."""
+    """A rank-2 adapter on q, v trained by `citrus train` for a few steps, as PEFT."""
     data = work / "train.jsonl"
     with open(args.data / "medqa.jsonl") as f:
         items = [json.loads(line) for line in f][:8]
@@ -352,7 +369,7 @@ def train_adapter(args, work):
     run = work / "train-run"
     subprocess.run([
         str(args.citrus), "train", "--model", str(args.default_model), "--data", str(data),
-        "--out", str(run), "--steps", "6", "--rank", "4", "--alpha", "8", "--targets", "q,v",
+        "--out", str(run), "--db", str(work / "train.db"), "--steps", "6", "--rank", "2", "--alpha", "4", "--targets", "q,v",
         "--lr", "2e-3", "--seed", "7", "--grad-accum", "1", "--max-len", "256",
     ], check=True)
     return run

@@ -191,7 +191,7 @@ fn folder_without_config_or_tokenizer_is_named() {
     assert_error(load(dir.path()), "model.missing_config", &["config.json"]);
     std::fs::write(dir.path().join("config.json"), "{ not json").unwrap();
     assert_error(load(dir.path()), "model.corrupt", &["config.json"]);
-    let config = r#"{"model_type":"llama","hidden_size":32,"intermediate_size":64,"num_hidden_layers":1,"num_attention_heads":4,"vocab_size":4}"#;
+    let config = r#"{"model_type":"llama","hidden_size":32,"intermediate_size":64,"num_hidden_layers":1,"num_attention_heads":4,"num_key_value_heads":4,"vocab_size":4}"#;
     std::fs::write(dir.path().join("config.json"), config).unwrap();
     assert_error(load(dir.path()), "tokenizer.missing", &["tokenizer.json"]);
 }
@@ -199,7 +199,7 @@ fn folder_without_config_or_tokenizer_is_named() {
 #[test]
 fn truncated_safetensors_shard_is_named() {
     let dir = TempDir::new("shard");
-    let config = r#"{"model_type":"qwen2","hidden_size":32,"intermediate_size":64,"num_hidden_layers":1,"num_attention_heads":4,"vocab_size":4}"#;
+    let config = r#"{"model_type":"qwen2","hidden_size":32,"intermediate_size":64,"num_hidden_layers":1,"num_attention_heads":4,"num_key_value_heads":4,"vocab_size":4}"#;
     std::fs::write(dir.path().join("config.json"), config).unwrap();
     let model = common::shared_model();
     model

@@ -25,7 +25,7 @@ use citrus_training::adapter::{
 use citrus_training::bundle::{export_bundle, read_manifest, BundleRequest};
 use citrus_training::config::{Duration, LoraSettings, TrainConfig};
 use citrus_training::dataset::{DataFormat, Dataset};
-use common::{last_logits, max_delta, TempDir};
+use common::{last_logits, max_abs, max_delta, TempDir};
 use serde_json::json;
 
 /// The default model with a dense f32 base, shared by the tests of this binary.
@@ -190,17 +190,6 @@ fn gguf_adapter_is_written_as_llama_cpp_reads_it_and_gives_the_peft_logits() {
     assert_eq!(written.alpha, 16.0);
     let back = LoraAdapter::read_gguf(&path, &config).unwrap();
     assert_eq!(back.modules[&(0, LoraTarget::V)].scale, 4.0);
-}
-
-fn max_abs(t: &Tensor) -> f32 {
-    t.abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
 }
 
 #[test]

@@ -25,7 +25,7 @@ use citrus_models::config::RopeScaling;
 use citrus_models::model::{LoadOptions, Model};
 use citrus_models::sampling::argmax;
 use citrus_training::adapter::{detach, LoraAdapter};
-use common::{model_path, TempDir};
+use common::{max_abs, model_path, TempDir};
 use serde_json::Value;
 
 /// Largest difference allowed between a logit and PyTorch's: the computation is f32 in both,
@@ -65,16 +65,7 @@ fn all_logits(model: &mut Model, prompt: &[u32]) -> Tensor {
 
 fn max_abs_difference(a: &Tensor, b: &Tensor) -> f32 {
     assert_eq!(a.dims(), b.dims());
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
+    max_abs(&(a - b).unwrap())
 }
 
 /// One tiny model's fixture: prompts, PyTorch's logits, and what it can tell apart.

@@ -8,6 +8,10 @@ pub fn describe(error: &ApiError) -> String {
         "store.not_found" => "That item no longer exists.",
         "model.too_large" => "The model does not fit in this machine's memory.",
         "model.unsupported" => "This model's format or architecture is not supported.",
+        "model.unsupported_setting" => {
+            "This model uses a setting the app does not compute (named below), so it was not \
+             loaded rather than run as a different model."
+        }
         "model.not_found" => {
             "The model file could not be found. It may have been moved or deleted."
         }

@@ -35,4 +35,4 @@ pub fn shared_model() -> MutexGuard<'static, Model> {
 
 mod support;
 
-pub use support::{last_logits, max_delta, TempDir};
+pub use support::{last_logits, max_abs, max_delta, TempDir};

@@ -38,4 +38,4 @@ pub fn data(name: &str) -> PathBuf {
 #[path = "../../../models/tests/common/support.rs"]
 mod support;
 
-pub use support::{last_logits, max_delta, TempDir};
+pub use support::{last_logits, max_abs, max_delta, TempDir};
