@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use citrus_models::model::Model;
+use citrus_engine::model::Model;
 use citrus_training::adapter::library::{
     import_adapter, list_adapters, read_any, resolve_adapter, ImportRequest, LibraryEntry,
 };

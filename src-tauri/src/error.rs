@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use citrus_models::ModelError;
+use citrus_engine::ModelError;
 use serde::Serialize;
 
 use crate::store::StoreError;
@@ -17,6 +17,9 @@ pub enum AppError {
     /// Loading or running a model, or reading a case.
     #[error(transparent)]
     Model(#[from] ModelError),
+    /// A case or benchmark item that cannot be reasoned on (its code says why).
+    #[error(transparent)]
+    Reasoning(#[from] citrus_reasoning::ReasoningError),
     /// The case store.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -78,6 +81,7 @@ impl AppError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Model(e) => e.code(),
+            Self::Reasoning(e) => e.code(),
             Self::Store(e) => e.code(),
             Self::Train(e) => e.code(),
             Self::NoModel => "engine.no_model",
@@ -110,9 +114,12 @@ impl AppError {
     }
 }
 
-impl From<citrus_models::reasoning::ReasoningError> for AppError {
-    fn from(error: citrus_models::reasoning::ReasoningError) -> Self {
-        Self::Model(error.into())
+impl From<citrus_runner::RunError> for AppError {
+    fn from(error: citrus_runner::RunError) -> Self {
+        match error {
+            citrus_runner::RunError::Model(e) => Self::Model(e),
+            citrus_runner::RunError::Reasoning(e) => Self::Reasoning(e),
+        }
     }
 }
 

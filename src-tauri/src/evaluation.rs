@@ -5,16 +5,16 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use citrus_models::evaluation::item::{evaluate_item, EvalMode, Outcome};
-use citrus_models::evaluation::likelihood::ScoredContinuation;
-use citrus_models::evaluation::plan::{plan, Selection};
-use citrus_models::evaluation::report::{summarize, to_csv, to_markdown, ItemRecord};
-use citrus_models::evaluation::stats::paired;
-use citrus_models::generation::CancelToken;
-use citrus_models::identity::sha256_hex;
-use citrus_models::model::Model;
-use citrus_models::reason::ReasoningMode;
-use citrus_models::reasoning::{read_benchmark_jsonl, ExamItem};
+use citrus_engine::generation::CancelToken;
+use citrus_engine::model::Model;
+use citrus_formats::identity::sha256_hex;
+use citrus_reasoning::{read_benchmark_jsonl, ExamItem};
+use citrus_runner::evaluation::item::{evaluate_item, EvalMode, Outcome};
+use citrus_runner::evaluation::likelihood::ScoredContinuation;
+use citrus_runner::evaluation::plan::{plan, Selection};
+use citrus_runner::evaluation::report::{summarize, to_csv, to_markdown, ItemRecord};
+use citrus_runner::evaluation::stats::paired;
+use citrus_runner::run::ReasoningMode;
 use serde::{Deserialize, Serialize};
 
 pub use citrus_types::evaluation::{BenchmarkInfo, Comparison, EvalItemDetail, EvalReport};

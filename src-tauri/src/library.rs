@@ -4,10 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
-use citrus_models::config::TransformerConfig;
-use citrus_models::device::{set_cpu_threads, DeviceChoice};
-use citrus_models::home::{default_model_path, models_dir};
-use citrus_models::model::{inspect, parse_quantization, LoadOptions};
+use citrus_engine::device::{set_cpu_threads, DeviceChoice};
+use citrus_engine::model::{inspect, parse_quantization, LoadOptions};
+use citrus_formats::config::TransformerConfig;
+use citrus_host::home::{default_model_path, models_dir};
 
 use crate::error::{AppError, AppResult};
 use crate::store::{ModelEntry, Store};

@@ -1,11 +1,11 @@
 //! Reasoning on a stored case with its run written to the store while it streams: the one
 //! path both `citrus reason --save` and the window's job runner take.
 
-use citrus_models::generation::CancelToken;
-use citrus_models::model::Model;
-use citrus_models::reason::{reason, ReasonEvent, ReasonOptions, ReasoningMode, ReasoningReport};
-use citrus_models::reasoning::CaseInput;
-use citrus_models::sampling::SamplingParams;
+use citrus_engine::generation::CancelToken;
+use citrus_engine::model::Model;
+use citrus_engine::sampling::SamplingParams;
+use citrus_reasoning::CaseInput;
+use citrus_runner::run::{reason, ReasonEvent, ReasonOptions, ReasoningMode, ReasoningReport};
 use serde::Deserialize;
 
 use crate::error::{AppError, AppResult};

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use citrus_models::generation::CancelToken;
-use citrus_models::model::Model;
+use citrus_engine::generation::CancelToken;
+use citrus_engine::model::Model;
 use citrus_training::checkpoint;
 use citrus_training::config::{Duration, LoraSettings, TrainConfig};
 use citrus_training::dataset::{preview, Dataset};

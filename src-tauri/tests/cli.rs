@@ -18,7 +18,7 @@ fn stderr(output: &Output) -> String {
 }
 
 fn default_model() -> String {
-    let path = citrus_models::home::default_model_path();
+    let path = citrus_host::home::default_model_path();
     assert!(
         path.exists(),
         "default model missing at {}: run scripts/setup",

@@ -4,8 +4,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use citrus_models::reason::ReasoningMode;
-use citrus_models::reasoning::{CaseInput, ClinicalCase};
+use citrus_reasoning::{CaseInput, ClinicalCase};
+use citrus_runner::run::ReasoningMode;
 use citrus_workstation::engine::{Engine, JobEvent, JobSink, Work};
 use citrus_workstation::library::{self, EngineSettings};
 use citrus_workstation::recorded::RunSettings;

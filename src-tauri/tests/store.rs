@@ -5,8 +5,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use citrus_models::reason::{ReasonEvent, ReasoningMode, ReasoningReport};
-use citrus_models::reasoning::{CaseInput, CaseQuote, ClinicalCase, Stage, Step};
+use citrus_reasoning::{CaseInput, CaseQuote, ClinicalCase, Stage, Step};
+use citrus_runner::run::{ReasonEvent, ReasoningMode, ReasoningReport};
 use citrus_workstation::store::{
     CaseQuery, DataSource, NewRun, NewTrainRun, PointKind, RunRecorder, RunStatus, Store,
     TrainPoint,
@@ -238,7 +238,7 @@ fn streamed_text_len(db: &Path) -> Option<i64> {
 
 #[test]
 fn a_run_killed_mid_stream_is_kept_and_marked_interrupted() {
-    let model = citrus_models::home::default_model_path();
+    let model = citrus_host::home::default_model_path();
     assert!(
         model.exists(),
         "default model missing at {}: run scripts/setup",

@@ -269,7 +269,7 @@ fn adapters_travel(adapter: &Path, tmp: &Path, expected: &str) {
 }
 
 fn model() -> String {
-    citrus_models::home::default_model_path()
+    citrus_host::home::default_model_path()
         .display()
         .to_string()
 }

@@ -37,7 +37,7 @@ fn fresh_home() -> PathBuf {
     let _ = std::fs::remove_dir_all(&home);
     let models = home.join("models");
     std::fs::create_dir_all(&models).unwrap();
-    let model = citrus_models::home::default_model_path();
+    let model = citrus_host::home::default_model_path();
     assert!(
         model.exists(),
         "{} is missing: run scripts/setup",

@@ -5,10 +5,10 @@
 use std::path::Path;
 use std::time::Instant;
 
-use citrus_models::lora::LoraTarget;
-use citrus_models::memory::mib;
-use citrus_models::model::Model;
-use citrus_models::transformer::TrainingPass;
+use citrus_engine::lora::LoraTarget;
+use citrus_engine::model::Model;
+use citrus_engine::transformer::TrainingPass;
+use citrus_host::memory::mib;
 use serde::{Deserialize, Serialize};
 
 use crate::config::LoraSettings;

@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use citrus_models::chat_template::{ChatMessage, ChatTemplate};
+use citrus_formats::chat_template::{ChatMessage, ChatTemplate};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -150,7 +150,7 @@ fn guess_base_model_id(base: &BaseFacts) -> String {
     if base.path.is_dir() {
         return base.path.display().to_string();
     }
-    let repo = citrus_models::gguf::GgufFile::open(&base.path)
+    let repo = citrus_formats::gguf::GgufFile::open(&base.path)
         .ok()
         .and_then(|file| {
             ["general.source.repo_url", "general.base_model.0.repo_url"]
@@ -474,7 +474,7 @@ pub fn settings_differences(
     ours.sort();
     theirs.sort();
     if ours != theirs {
-        let names = |t: &[citrus_models::lora::LoraTarget]| {
+        let names = |t: &[citrus_engine::lora::LoraTarget]| {
             t.iter().map(|t| t.hf_name()).collect::<Vec<_>>().join(",")
         };
         lines.push(format!("targets: {} → {}", names(&ours), names(&theirs)));

@@ -1,6 +1,6 @@
 //! The settings of a training run, with defaults and validation.
 
-use citrus_models::lora::LoraTarget;
+use citrus_engine::lora::LoraTarget;
 use serde::{Deserialize, Serialize};
 
 use crate::dataset::Overlong;

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use citrus_models::ModelError;
+use citrus_engine::ModelError;
 
 /// Result alias of the trainer.
 pub type Result<T> = std::result::Result<T, TrainError>;

@@ -21,7 +21,7 @@ pub mod preflight;
 pub mod trainer;
 
 use candle_core::quantized::GgmlDType;
-use citrus_models::model::LoadOptions;
+use citrus_engine::model::LoadOptions;
 
 pub use error::{Result, TrainError};
 

@@ -1,8 +1,8 @@
 //! The pre-flight check: peak memory and time per step before a run starts, estimated from the
 //! model's shape and calibrated by real steps on this device, against what the device has.
 
-use citrus_models::config::TransformerConfig;
-use citrus_models::memory::mib;
+use citrus_formats::config::TransformerConfig;
+use citrus_host::memory::mib;
 
 use crate::error::{Result, TrainError};
 
@@ -81,14 +81,14 @@ pub fn reset_peak() {
 
 /// The peak resident memory since the last [`reset_peak`].
 pub fn peak_since_reset() -> Option<u64> {
-    citrus_models::memory::peak_resident_memory()
+    citrus_host::memory::peak_resident_memory()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use citrus_models::config::Architecture;
-    use citrus_models::rope::Rope;
+    use citrus_formats::config::Architecture;
+    use citrus_formats::rope::Rope;
 
     fn smollm() -> TransformerConfig {
         TransformerConfig {

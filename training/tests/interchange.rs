@@ -8,13 +8,13 @@ use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use candle_core::{DType, Device, Tensor};
-use citrus_models::chat_template::ChatMessage;
-use citrus_models::config::{Architecture, TransformerConfig};
-use citrus_models::gguf::GgufFile;
-use citrus_models::lora::{LoraDelta, LoraTarget};
-use citrus_models::model::{LoadOptions, Model};
-use citrus_models::seeded::SeededRng;
-use citrus_models::weights::hf_qk_rows_to_gguf;
+use citrus_engine::lora::{LoraDelta, LoraTarget};
+use citrus_engine::model::{LoadOptions, Model};
+use citrus_engine::seeded::SeededRng;
+use citrus_formats::chat_template::ChatMessage;
+use citrus_formats::config::{Architecture, TransformerConfig};
+use citrus_formats::gguf::GgufFile;
+use citrus_formats::weights::hf_qk_rows_to_gguf;
 use citrus_training::adapter::gguf::{gguf_lora_name, META_KEY};
 use citrus_training::adapter::library::{import_adapter, list_adapters, ImportRequest};
 use citrus_training::adapter::merge::{merge_to_gguf, merge_to_hf, MERGED_KEY};
@@ -496,7 +496,7 @@ fn bundle_yaml_files_parse_and_name_the_data_they_ship() {
         duration: Duration::Epochs(3),
         ..TrainConfig::default()
     };
-    let template_source = citrus_models::model::read_template(&common::model_path()).unwrap();
+    let template_source = citrus_engine::model::read_template(&common::model_path()).unwrap();
     let dir = TempDir::new("bundle");
     let request = BundleRequest {
         dataset: &dataset,

@@ -20,10 +20,10 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
-use citrus_models::chat_template::ChatMessage;
-use citrus_models::config::RopeScaling;
-use citrus_models::model::{LoadOptions, Model};
-use citrus_models::sampling::argmax;
+use citrus_engine::model::{LoadOptions, Model};
+use citrus_engine::sampling::argmax;
+use citrus_formats::chat_template::ChatMessage;
+use citrus_formats::config::RopeScaling;
 use citrus_training::adapter::{detach, LoraAdapter};
 use common::{max_abs, model_path, TempDir};
 use serde_json::Value;
@@ -208,7 +208,7 @@ fn tiny_models_of_every_family_and_config_form_match_pytorch() {
 fn the_context_follows_the_rope_scaling() {
     let tiny = fixtures().join("tiny");
     let inspect = |path: PathBuf| {
-        citrus_models::model::inspect(&path, &LoadOptions::default())
+        citrus_engine::model::inspect(&path, &LoadOptions::default())
             .unwrap()
             .config
     };
@@ -304,7 +304,7 @@ fn the_default_model_in_both_hugging_face_forms_generates_what_pytorch_generates
     let count = reference["new_tokens"].as_u64().unwrap() as usize;
 
     let exported = TempDir::new("reference-default-hf");
-    citrus_models::hf_export::export_hf_folder(&model_path(), exported.path(), DType::F32, 1)
+    citrus_formats::hf_export::export_hf_folder(&model_path(), exported.path(), DType::F32, 1)
         .unwrap();
     for form in ["this project's export", "transformers 5 form"] {
         if form == "transformers 5 form" {

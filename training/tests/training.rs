@@ -7,10 +7,10 @@ mod common;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use candle_core::DType;
-use citrus_models::chat_template::ChatMessage;
-use citrus_models::generation::CancelToken;
-use citrus_models::model::{ChatSettings, LoadOptions, Model};
-use citrus_models::sampling::SamplingParams;
+use citrus_engine::generation::CancelToken;
+use citrus_engine::model::{ChatSettings, LoadOptions, Model};
+use citrus_engine::sampling::SamplingParams;
+use citrus_formats::chat_template::ChatMessage;
 use citrus_training::adapter::{detach, LoraAdapter};
 use citrus_training::config::{Duration, LoraSettings, TrainConfig};
 use citrus_training::dataset::{preview, DataFormat, Dataset};
@@ -160,7 +160,7 @@ fn saved_adapters_give_the_same_logits_and_match_on_a_hugging_face_folder() {
         config["target_modules"],
         serde_json::json!(["q_proj", "k_proj", "v_proj", "o_proj"])
     );
-    let a = &adapter.modules[&(0, citrus_models::lora::LoraTarget::K)];
+    let a = &adapter.modules[&(0, citrus_engine::lora::LoraTarget::K)];
     assert_eq!((a.a.dims(), a.b.dims()), (&[8, 576][..], &[192, 8][..]));
 
     let prompt_text = "Which electrolyte disturbance causes peaked T waves?";
@@ -189,8 +189,13 @@ fn saved_adapters_give_the_same_logits_and_match_on_a_hugging_face_folder() {
 
     // The same PEFT adapter on the model as a Hugging Face folder (rows in HF order).
     let folder = TempDir::new("hf");
-    citrus_models::hf_export::export_hf_folder(&common::model_path(), folder.path(), DType::F32, 1)
-        .unwrap();
+    citrus_formats::hf_export::export_hf_folder(
+        &common::model_path(),
+        folder.path(),
+        DType::F32,
+        1,
+    )
+    .unwrap();
     let mut hf = Model::load(folder.path(), &LoadOptions::default(), &mut |_| {}).unwrap();
     let warnings = LoraAdapter::attach_path(&adapter_dir, &mut hf).unwrap();
     assert!(

@@ -20,7 +20,7 @@ pub fn prepare() -> AppResult<(
     AppState,
     impl std::future::Future<Output = ()> + Send + 'static,
 )> {
-    let store_path = citrus_models::home::citrus_home().join(STORE_FILE);
+    let store_path = citrus_host::home::citrus_home().join(STORE_FILE);
     let store = Store::open(&store_path)?;
     library::register_default_model(&store)?;
     library::apply_threads(&library::engine_settings(&store)?)?;

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use citrus_models::model::parse_quantization;
+use citrus_engine::model::parse_quantization;
 use citrus_training::adapter::library::{
     adapters_dir, import_adapter, list_adapters, read_any, resolve_adapter, ImportRequest,
 };

@@ -2,11 +2,11 @@
 
 use std::time::Instant;
 
-use citrus_models::generation::prefill;
-use citrus_models::memory::{mib, peak_resident_memory};
-use citrus_models::model::Model;
-use citrus_models::sampling::argmax;
-use citrus_models::ModelError;
+use citrus_engine::generation::prefill;
+use citrus_engine::model::Model;
+use citrus_engine::sampling::argmax;
+use citrus_engine::ModelError;
+use citrus_host::memory::{mib, peak_resident_memory};
 
 use crate::error::AppResult;
 use clap::Args;
@@ -93,7 +93,7 @@ pub fn run(args: BenchArgs) -> AppResult<()> {
         model: info.name.clone(),
         quantization: info.quantization.clone(),
         requantized_to: info.requantized_to.clone(),
-        threads: citrus_models::device::cpu_threads(),
+        threads: citrus_engine::device::cpu_threads(),
         load_seconds,
         prompt_tokens: prompt.len(),
         prefill_tokens_per_second: prompt.len() as f64 / prefill_seconds,

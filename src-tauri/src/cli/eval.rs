@@ -4,10 +4,10 @@
 
 use std::path::PathBuf;
 
-use citrus_models::evaluation::plan::Selection;
-use citrus_models::evaluation::report::{comparison_line, headline};
-use citrus_models::generation::CancelToken;
-use citrus_models::reason::ReasoningMode;
+use citrus_engine::generation::CancelToken;
+use citrus_runner::evaluation::plan::Selection;
+use citrus_runner::evaluation::report::{comparison_line, headline};
+use citrus_runner::run::ReasoningMode;
 use clap::{ArgGroup, Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 

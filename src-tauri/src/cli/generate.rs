@@ -3,10 +3,10 @@
 use std::io::Write;
 
 use crate::error::AppResult;
-use citrus_models::chat_template::ChatMessage;
-use citrus_models::generation::{CancelToken, StopReason};
-use citrus_models::model::ChatSettings;
-use citrus_models::sampling::SamplingParams;
+use citrus_engine::generation::{CancelToken, StopReason};
+use citrus_engine::model::ChatSettings;
+use citrus_engine::sampling::SamplingParams;
+use citrus_formats::chat_template::ChatMessage;
 use clap::Args;
 
 use super::ModelArgs;

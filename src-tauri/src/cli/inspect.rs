@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use crate::error::AppResult;
-use citrus_models::memory::mib;
-use citrus_models::model::{inspect, ModelInfo};
+use citrus_engine::model::{inspect, ModelInfo};
+use citrus_host::memory::mib;
 use clap::Args;
 
 use super::ModelArgs;

@@ -2,10 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
-use citrus_models::device::{set_cpu_threads, DeviceChoice};
-use citrus_models::home::default_model_path;
-use citrus_models::model::{parse_quantization, LoadOptions, Model};
-use citrus_models::{ModelError, Result};
+use citrus_engine::device::{set_cpu_threads, DeviceChoice};
+use citrus_engine::model::{parse_quantization, LoadOptions, Model};
+use citrus_engine::{ModelError, Result};
+use citrus_host::home::default_model_path;
 use citrus_training::adapter::library::resolve_adapter;
 use citrus_training::adapter::LoraAdapter;
 use clap::Args;

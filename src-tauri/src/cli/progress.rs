@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use citrus_models::model::LoadProgress;
+use citrus_engine::model::LoadProgress;
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Shows bytes of weights read while a model loads.

@@ -4,13 +4,11 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use citrus_models::generation::CancelToken;
-use citrus_models::guided::GuidedEvent;
-use citrus_models::reason::{reason, ReasonEvent, ReasoningMode, ReasoningReport};
-use citrus_models::reasoning::{
-    parse_benchmark_line, parse_clinical_case, AnswerSource, CaseInput, Step,
-};
-use citrus_models::ModelError;
+use citrus_engine::generation::CancelToken;
+use citrus_engine::ModelError;
+use citrus_reasoning::{parse_benchmark_line, parse_clinical_case, AnswerSource, CaseInput, Step};
+use citrus_runner::guided::GuidedEvent;
+use citrus_runner::run::{reason, ReasonEvent, ReasoningMode, ReasoningReport};
 
 use crate::error::AppResult;
 use clap::{ArgGroup, Args};

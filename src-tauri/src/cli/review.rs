@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use citrus_models::ModelError;
+use citrus_engine::ModelError;
 use clap::{ArgGroup, Args};
 
 use super::runs::open_store;

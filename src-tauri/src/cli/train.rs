@@ -5,9 +5,9 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use citrus_models::generation::CancelToken;
-use citrus_models::memory::mib;
-use citrus_models::model::read_template;
+use citrus_engine::generation::CancelToken;
+use citrus_engine::model::read_template;
+use citrus_host::memory::mib;
 use citrus_training::adapter::BaseFacts;
 use citrus_training::bench::{self, BenchRow};
 use citrus_training::bundle::{export_bundle, is_placeholder_id, BundleRequest};

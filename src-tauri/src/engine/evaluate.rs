@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use citrus_models::model::Model;
+use citrus_engine::model::Model;
 use citrus_training::adapter::detach;
 use serde::Deserialize;
 

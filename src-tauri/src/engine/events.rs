@@ -1,8 +1,8 @@
 //! What a job reports to whoever started it (the window, through a Tauri channel).
 
-use citrus_models::guided::{GuidedEvent, GuidedStage};
-use citrus_models::reason::ReasonEvent;
-use citrus_models::reasoning::Step;
+use citrus_reasoning::Step;
+use citrus_runner::guided::{GuidedEvent, GuidedStage};
+use citrus_runner::run::ReasonEvent;
 use serde::Serialize;
 
 use crate::error::ErrorReport;

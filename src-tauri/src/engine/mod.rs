@@ -14,9 +14,9 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use citrus_models::generation::CancelToken;
-use citrus_models::model::Model;
-use citrus_models::reason::ReasonOptions;
+use citrus_engine::generation::CancelToken;
+use citrus_engine::model::Model;
+use citrus_runner::run::ReasonOptions;
 
 pub use evaluate::EvalRequest;
 pub use events::{JobEvent, JobSink};

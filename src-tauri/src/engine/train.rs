@@ -2,7 +2,7 @@
 //! training, through the same functions `citrus train` uses. The reasoning model is set aside
 //! while the job runs (training needs the memory); the next reasoning loads it again.
 
-use citrus_models::model::Model;
+use citrus_engine::model::Model;
 use citrus_training::trainer::TrainEvent;
 use serde::Deserialize;
 

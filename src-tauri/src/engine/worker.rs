@@ -1,11 +1,11 @@
 //! The worker: takes jobs from the queue one at a time and runs each on the blocking pool.
 
-use citrus_models::reasoning::Validate;
+use citrus_reasoning::Validate;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use citrus_models::model::{LoadOptions, Model};
-use citrus_models::reason::ReasonOptions;
+use citrus_engine::model::{LoadOptions, Model};
+use citrus_runner::run::ReasonOptions;
 
 use super::{lock, Job, JobEvent, LoadedModel, Shared, Work};
 use crate::adapters;

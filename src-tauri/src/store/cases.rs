@@ -1,6 +1,6 @@
 //! Cases: what the physician entered, an exam item or a clinical case.
 
-use citrus_models::reasoning::CaseInput;
+use citrus_reasoning::CaseInput;
 pub use citrus_types::case::{CaseRecord, CaseSummary};
 use rusqlite::{params, OptionalExtension, Row};
 

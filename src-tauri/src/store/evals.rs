@@ -2,9 +2,9 @@
 //! finishes, so a stopped or killed run continues where it stopped. A run is owned by the
 //! process running it (pid and start time); only a gone owner's run is interrupted.
 
-use citrus_models::evaluation::item::Outcome;
-use citrus_models::evaluation::report::ItemRecord;
-use citrus_models::owner::Owner;
+use citrus_host::owner::Owner;
+use citrus_runner::evaluation::item::Outcome;
+use citrus_runner::evaluation::report::ItemRecord;
 use rusqlite::{params, OptionalExtension, Row};
 use serde::Serialize;
 

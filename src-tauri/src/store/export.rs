@@ -4,7 +4,7 @@
 //! where the think text keeps only the steps the reviewer did not reject, and the answer is
 //! the confirmed diagnosis when one was recorded, else the run's own answer.
 
-use citrus_models::reasoning::{build_prompt, CaseInput, Step};
+use citrus_reasoning::{build_prompt, CaseInput, Step};
 use serde::Serialize;
 
 use super::reviews::{Review, Verdict};
@@ -164,9 +164,9 @@ pub fn markdown_report(reviewed: &ReviewedRun) -> String {
     md.push_str("> Decision support, not a diagnosis.\n\n## Case\n\n");
     match &case.input {
         CaseInput::Clinical(clinical) => {
-            md.push_str(&citrus_models::reasoning::clinical_question_text(clinical));
+            md.push_str(&citrus_reasoning::clinical_question_text(clinical));
         }
-        CaseInput::Exam(item) => md.push_str(&citrus_models::reasoning::exam_question_text(item)),
+        CaseInput::Exam(item) => md.push_str(&citrus_reasoning::exam_question_text(item)),
     }
     md.push_str(&format!(
         "\n\n## Run {}\n\n- Model: {}\n- Mode: {}\n- Status: {:?}\n- Tokens: {}\n\n## Steps\n\n",

@@ -81,7 +81,7 @@ impl Store {
 
     /// Opens the store in the data folder (`$CITRUS_HOME/citrus.db`).
     pub fn open_default() -> StoreResult<Self> {
-        Self::open(&citrus_models::home::citrus_home().join(STORE_FILE))
+        Self::open(&citrus_host::home::citrus_home().join(STORE_FILE))
     }
 
     /// The database file.

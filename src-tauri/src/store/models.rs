@@ -1,7 +1,7 @@
 //! Imported models: the files and folders the user chose, referenced where they lie (or copied
 //! into the data folder when asked), with what inspecting them found.
 
-use citrus_models::model::ModelInfo;
+use citrus_engine::model::ModelInfo;
 use rusqlite::{params, OptionalExtension, Row};
 use serde::Serialize;
 

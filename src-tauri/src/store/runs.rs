@@ -2,10 +2,10 @@
 
 use std::time::{Duration, Instant};
 
-use citrus_models::guided::GuidedEvent;
-use citrus_models::owner::Owner;
-use citrus_models::reason::{ReasonEvent, ReasoningReport};
-use citrus_models::reasoning::{Stage, Step};
+use citrus_host::owner::Owner;
+use citrus_reasoning::{Stage, Step};
+use citrus_runner::guided::GuidedEvent;
+use citrus_runner::run::{ReasonEvent, ReasoningReport};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 

@@ -1,7 +1,7 @@
 //! Training runs: the data, base model, settings and folder of each run, owned by the process
 //! running it like evaluations, and their metric series written point by point as they arrive.
 
-use citrus_models::owner::Owner;
+use citrus_host::owner::Owner;
 use rusqlite::{params, OptionalExtension, Row};
 
 pub use citrus_types::training::{

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use citrus_models::reasoning::{CaseInput, ClinicalCase};
+use citrus_reasoning::{CaseInput, ClinicalCase};
 use serde_json::{json, Value};
 
 /// A temporary folder for one test, removed at the end.
@@ -37,7 +37,7 @@ pub fn clinical(complaint: &str) -> CaseInput {
 
 /// The installed default model (scripts/setup puts it there).
 pub fn default_model() -> PathBuf {
-    let path = citrus_models::home::default_model_path();
+    let path = citrus_host::home::default_model_path();
     assert!(
         path.exists(),
         "{} is missing: run scripts/setup first",

@@ -14,10 +14,10 @@ use std::path::Path;
 use candle_core::quantized::gguf_file::Value;
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Device, Tensor};
-use citrus_models::config::{Architecture, TransformerConfig};
-use citrus_models::gguf::GgufFile;
-use citrus_models::gguf_writer::GgufWriter;
-use citrus_models::lora::LoraTarget;
+use citrus_engine::lora::LoraTarget;
+use citrus_formats::config::{Architecture, TransformerConfig};
+use citrus_formats::gguf::GgufFile;
+use citrus_formats::gguf_writer::GgufWriter;
 
 use super::{b_rows, AdapterMeta, LoraAdapter, LoraModule, RowOrder};
 use crate::config::{lora_scale, LoraSettings};

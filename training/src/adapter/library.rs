@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use citrus_models::home::citrus_home;
+use citrus_host::home::citrus_home;
 use serde::Serialize;
 
 use super::{AdapterMeta, AdapterSummary, BaseFacts, LoraAdapter, CONFIG_FILE};

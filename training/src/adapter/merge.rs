@@ -6,12 +6,12 @@ use std::path::Path;
 
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{DType, Device, Tensor};
-use citrus_models::config::TransformerConfig;
-use citrus_models::gguf::GgufFile;
-use citrus_models::gguf_writer::{GgufWriter, TensorLayout};
-use citrus_models::hf_export::{export_hf_folder_with, save_safetensors};
-use citrus_models::lora::LoraTarget;
-use citrus_models::model::quantization_name;
+use citrus_engine::lora::LoraTarget;
+use citrus_engine::model::quantization_name;
+use citrus_formats::config::TransformerConfig;
+use citrus_formats::gguf::GgufFile;
+use citrus_formats::gguf_writer::{GgufWriter, TensorLayout};
+use citrus_formats::hf_export::{export_hf_folder_with, save_safetensors};
 use serde::Serialize;
 
 use super::{LoraAdapter, RowOrder};
@@ -75,13 +75,13 @@ fn gguf_delta(
     name: &str,
     config: &TransformerConfig,
     order: RowOrder,
-) -> citrus_models::Result<Option<Tensor>> {
+) -> citrus_engine::Result<Option<Tensor>> {
     let Some((layer, target)) = projection_of(name) else {
         return Ok(None);
     };
     adapter
         .delta(layer, target, config, order)
-        .map_err(|e| citrus_models::ModelError::invalid_setting("merge", e.to_string()))
+        .map_err(|e| citrus_engine::ModelError::invalid_setting("merge", e.to_string()))
 }
 
 /// The type a weight of shape `dims` stored as `stored` is written in when `wanted` is asked:
@@ -355,7 +355,7 @@ fn merge_hf_folder(
         let text =
             std::fs::read_to_string(&config_path).map_err(|e| TrainError::io(&config_path, e))?;
         if let Ok(mut value) = serde_json::from_str::<serde_json::Value>(&text) {
-            value["torch_dtype"] = citrus_models::hf_export::torch_dtype_name(dtype).into();
+            value["torch_dtype"] = citrus_formats::hf_export::torch_dtype_name(dtype).into();
             super::write_json(&config_path, &value)?;
         }
     }

@@ -23,11 +23,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
-use citrus_models::config::{Architecture, TransformerConfig};
-use citrus_models::identity::model_fingerprint;
-use citrus_models::lora::{LoraDelta, LoraTarget};
-use citrus_models::model::{inspect, read_template, LoadOptions, Model};
-use citrus_models::weights::{gguf_qk_rows_to_hf, hf_qk_rows_to_gguf};
+use citrus_engine::lora::{LoraDelta, LoraTarget};
+use citrus_engine::model::{inspect, read_template, LoadOptions, Model};
+use citrus_formats::config::{Architecture, TransformerConfig};
+use citrus_formats::identity::model_fingerprint;
+use citrus_formats::weights::{gguf_qk_rows_to_hf, hf_qk_rows_to_gguf};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -50,7 +50,7 @@ pub struct BaseIdentity {
     pub name: String,
     /// Where it was loaded from.
     pub path: String,
-    /// Its content fingerprint ([`citrus_models::identity::model_fingerprint`]).
+    /// Its content fingerprint ([`citrus_formats::identity::model_fingerprint`]).
     pub fingerprint: String,
     /// Its family.
     pub architecture: Architecture,

@@ -8,8 +8,8 @@
 
 use std::path::Path;
 
-use citrus_models::chat_template::{ChatMessage, ChatTemplate};
-use citrus_models::model::read_template;
+use citrus_engine::model::read_template;
+use citrus_formats::chat_template::{ChatMessage, ChatTemplate};
 
 use crate::error::Result;
 

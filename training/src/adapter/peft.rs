@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
-use citrus_models::hf_export::save_safetensors;
-use citrus_models::lora::LoraTarget;
+use citrus_engine::lora::LoraTarget;
+use citrus_formats::hf_export::save_safetensors;
 use serde_json::{json, Value};
 
 use super::{LoraAdapter, LoraModule, CONFIG_FILE, META_FILE, WEIGHTS_FILE};

@@ -1,7 +1,7 @@
 //! The record formats and their validation: every bad record is named with its number and
 //! reason; one bad record never drops the file.
 
-use citrus_models::chat_template::ChatMessage;
+use citrus_formats::chat_template::ChatMessage;
 use serde_json::{Map, Value};
 
 use super::{BadRecord, DataFormat, Example};

@@ -12,9 +12,9 @@ mod tokenize;
 
 use std::path::Path;
 
-use citrus_models::chat_template::ChatMessage;
-use citrus_models::identity::sha256_hex;
-use citrus_models::seeded::SeededRng;
+use citrus_engine::seeded::SeededRng;
+use citrus_formats::chat_template::ChatMessage;
+use citrus_formats::identity::sha256_hex;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TrainError};

@@ -5,8 +5,8 @@
 //! rendering the turns before it with the generation prompt: for ChatML, the reply and its
 //! `<|im_end|>`. Everything else — system prompt, user turns, role headers — is masked.
 
-use citrus_models::chat_template::{ChatMessage, ChatTemplate};
-use citrus_models::tokenizer::TextTokenizer;
+use citrus_formats::chat_template::{ChatMessage, ChatTemplate};
+use citrus_formats::tokenizer::TextTokenizer;
 use serde::{Deserialize, Serialize};
 
 use super::{BadRecord, Example, Overlong, Preview, PreviewSegment, TokenStats};

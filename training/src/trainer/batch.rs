@@ -2,8 +2,8 @@
 //! padded id tensors with the rows and targets of the trained positions; and the loss.
 
 use candle_core::{Device, Tensor};
-use citrus_models::seeded::SeededRng;
-use citrus_models::transformer::{nll_sum, TrainingPass, Transformer};
+use citrus_engine::seeded::SeededRng;
+use citrus_engine::transformer::{nll_sum, TrainingPass, Transformer};
 
 use super::slots::{Gradients, LoraSlots};
 

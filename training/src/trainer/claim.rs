@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use citrus_models::owner::Owner;
+use citrus_host::owner::Owner;
 
 use crate::error::{Result, TrainError};
 

@@ -10,11 +10,11 @@ mod slots;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use citrus_models::generation::CancelToken;
-use citrus_models::memory::available_system_memory;
-use citrus_models::model::Model;
-use citrus_models::seeded::SeededRng;
-use citrus_models::transformer::TrainingPass;
+use citrus_engine::generation::CancelToken;
+use citrus_engine::model::Model;
+use citrus_engine::seeded::SeededRng;
+use citrus_engine::transformer::TrainingPass;
+use citrus_host::memory::available_system_memory;
 use claim::RunClaim;
 use serde::{Deserialize, Serialize};
 
@@ -533,7 +533,7 @@ fn estimate_for(
         batch.trained_tokens,
     );
     let available = if model.transformer().device().is_cpu() {
-        available_system_memory().map(|a| a + citrus_models::memory::resident_memory().unwrap_or(0))
+        available_system_memory().map(|a| a + citrus_host::memory::resident_memory().unwrap_or(0))
     } else {
         None
     };

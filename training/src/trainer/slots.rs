@@ -3,9 +3,9 @@
 
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Tensor, Var};
-use citrus_models::lora::{LoraDelta, LoraTarget};
-use citrus_models::model::Model;
-use citrus_models::seeded::SeededRng;
+use citrus_engine::lora::{LoraDelta, LoraTarget};
+use citrus_engine::model::Model;
+use citrus_engine::seeded::SeededRng;
 
 use crate::adapter::{AdapterMeta, LoraAdapter};
 use crate::checkpoint::TensorMap;

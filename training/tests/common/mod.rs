@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use citrus_models::home::default_model_path;
-use citrus_models::model::Model;
+use citrus_engine::model::Model;
+use citrus_host::home::default_model_path;
 
 /// Path of the default model; a missing model is a setup failure, never a skip.
 pub fn model_path() -> PathBuf {
@@ -35,7 +35,7 @@ pub fn data(name: &str) -> PathBuf {
         .join(name)
 }
 
-#[path = "../../../models/tests/common/support.rs"]
+#[path = "../../../models/engine/tests/common/support.rs"]
 mod support;
 
 pub use support::{last_logits, max_abs, max_delta, TempDir};

@@ -27,7 +27,7 @@ pub struct AppInfo {
 pub fn app_info(state: State<'_, AppState>) -> AppInfo {
     AppInfo {
         version: env!("CARGO_PKG_VERSION"),
-        data_dir: citrus_models::home::citrus_home().display().to_string(),
+        data_dir: citrus_host::home::citrus_home().display().to_string(),
         store_path: state.store().path().display().to_string(),
         recovered_runs: state.recovered_runs,
     }
@@ -39,7 +39,7 @@ fn window_setting(key: &str) -> AppResult<&str> {
         .find(|known| **known == key)
         .copied()
         .ok_or_else(|| {
-            citrus_models::ModelError::invalid_setting(key, "is not a window setting").into()
+            citrus_engine::ModelError::invalid_setting(key, "is not a window setting").into()
         })
 }
 

@@ -1,7 +1,7 @@
 //! Cases: list, read, create, autosave, delete.
 
-use citrus_models::reasoning::CaseInput;
-use citrus_models::reasoning::Validate;
+use citrus_reasoning::CaseInput;
+use citrus_reasoning::Validate;
 use tauri::State;
 
 use crate::app::AppState;

@@ -1,6 +1,6 @@
 //! Reasoning: queue a job on a case, stream it to the window, stop it (or any job).
 
-use citrus_models::reasoning::Validate;
+use citrus_reasoning::Validate;
 use std::sync::Arc;
 
 use tauri::ipc::Channel;
