@@ -13,8 +13,9 @@ use citrus_formats::chat_template::{ChatMessage, ChatTemplate};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use crate::adapter::base::{BaseFacts, BaseIdentity};
 use crate::adapter::modelfile::{default_system, TemplateFamily};
-use crate::adapter::{write_json, BaseFacts, BaseIdentity};
+use crate::adapter::peft::write_json;
 use crate::config::{Duration, TrainConfig};
 use crate::dataset::{Dataset, Example};
 use crate::error::{Result, TrainError};

@@ -2,7 +2,9 @@
 //!
 //! Two layouts, matching the two families of weight blocks: [`Q8Rows`] in blocks of 32 (for
 //! Q4_0, Q4_1, Q5_0, Q8_0) and [`Q8KRows`] in super-blocks of 256 (for Q4_K, Q6_K). Both are
-//! symmetric: `x ≈ d · q` with `q` in −127..=127 and one `d` per block.
+//! symmetric: `x ≈ d · q` with `q` in −127..=127 and one `d` per block ([`crate::quantize`]).
+
+use crate::quantize::block_quantizer;
 
 /// Elements per block of the 32-element family.
 pub const QK: usize = 32;
@@ -113,42 +115,6 @@ impl Q8KRows {
     }
 }
 
-/// Quantizes one block of `src` into `dst`, returning its scale.
-type BlockQuantizer = fn(&[f32], &mut [i8]) -> f32;
-
-/// The block quantizer for this CPU, chosen once per input: AVX2 where the CPU has it (the
-/// same values as [`quantize_block_scalar`], eight at a time), else the scalar one.
-fn block_quantizer() -> BlockQuantizer {
-    #[cfg(target_arch = "x86_64")]
-    if super::Isa::detect() == super::Isa::Avx2 {
-        return quantize_block_avx2;
-    }
-    quantize_block_scalar
-}
-
-/// [`super::avx2::quantize_block`], only ever returned by [`block_quantizer`] on AVX2 CPUs.
-#[cfg(target_arch = "x86_64")]
-fn quantize_block_avx2(src: &[f32], dst: &mut [i8]) -> f32 {
-    // SAFETY: the CPU has AVX2 (`Isa::Avx2`); blocks are 32 or 256 values, whole vectors.
-    unsafe { super::avx2::quantize_block(src, dst) }
-}
-
-/// Quantizes `src` into `dst` symmetrically, returning the scale `d = max|x| / 127`, with each
-/// `x / d` rounded half away from zero.
-pub(super) fn quantize_block_scalar(src: &[f32], dst: &mut [i8]) -> f32 {
-    let amax = src.iter().fold(0f32, |m, &v| m.max(v.abs()));
-    if amax == 0.0 || !amax.is_finite() {
-        dst.fill(0);
-        return if amax.is_finite() { 0.0 } else { amax };
-    }
-    let d = amax / 127.0;
-    let inv = 1.0 / d;
-    for (q, &v) in dst.iter_mut().zip(src) {
-        *q = (v * inv).round() as i8;
-    }
-    d
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,25 +137,6 @@ mod tests {
         let (values, d, s) = q.row(1);
         let expected = d[0] * values[..32].iter().map(|&v| v as i32).sum::<i32>() as f32;
         assert_eq!(s[0], expected);
-    }
-
-    #[test]
-    fn vector_quantization_matches_the_scalar_one() {
-        // Values with ties (x / d = n + 0.5) and every magnitude up to the block's maximum.
-        let mut x: Vec<f32> = (0..QK_K * 8)
-            .map(|i| ((i * 7919 % 4001) as f32 - 2000.0) / 13.0)
-            .collect();
-        // A block whose scale is exactly 1, so that every other value is a tie.
-        let ties: [f32; QK] = std::array::from_fn(|i| if i == 0 { 127.0 } else { i as f32 - 16.5 });
-        x[..QK].copy_from_slice(&ties);
-        for block in [QK, QK_K] {
-            for (src, _) in x.chunks_exact(block).zip(0..) {
-                let (mut fast, mut slow) = (vec![0i8; block], vec![0i8; block]);
-                let d = block_quantizer()(src, &mut fast);
-                assert_eq!(d, quantize_block_scalar(src, &mut slow));
-                assert_eq!(fast, slow);
-            }
-        }
     }
 
     #[test]

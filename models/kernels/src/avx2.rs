@@ -2,8 +2,7 @@
 //! bytes at a time. A weight block is unpacked once and multiplied with `R` activation rows
 //! (`R` = 4 in prefill tiles), so each weight byte is read and unpacked once per tile. The
 //! 32-element types transpose eight weight rows into the lanes instead ([`rows8_32`]), for one
-//! input row (decode) or a tile of them. Activations are quantized here too
-//! ([`quantize_block`]).
+//! input row (decode) or a tile of them.
 //!
 //! The integer products use `maddubs` (unsigned × signed bytes → i16 pairs), as ggml does:
 //! signed weights go through the sign trick (`|w|`, `sign(w)·a`).
@@ -16,13 +15,6 @@ use std::arch::x86_64::*;
 
 use super::activation::{Q8KRows, Q8Rows, QK, QK_K};
 use super::blocks::BlockType;
-
-/// Whether this CPU runs these kernels.
-pub fn available() -> bool {
-    is_x86_feature_detected!("avx2")
-        && is_x86_feature_detected!("fma")
-        && is_x86_feature_detected!("f16c")
-}
 
 /// The f16 at `p` as f32, with the F16C instruction.
 #[inline(always)]
@@ -165,50 +157,6 @@ unsafe fn dot_32_of<const W: usize, const R: usize>(
             out[i * R + r] = hsum(acc[i][r]) + offset_sum[i][r];
         }
     }
-}
-
-/// Quantizes `src` (whole vectors of eight) into `dst` as
-/// [`super::activation::quantize_block_scalar`] does, to the same values: `x / d` is rounded
-/// half away from zero by adding ± the float just below ½ and truncating (exact for the
-/// magnitudes here, up to 127; the test checks ties).
-///
-/// # Safety
-/// The CPU must have AVX2 ([`available`]); `src.len()` is a multiple of 32 and `dst` as long.
-#[target_feature(enable = "avx2,fma,f16c")]
-pub unsafe fn quantize_block(src: &[f32], dst: &mut [i8]) -> f32 {
-    debug_assert!(src.len().is_multiple_of(32) && dst.len() == src.len());
-    let sign = _mm256_set1_ps(-0.0);
-    let mut amax = _mm256_setzero_ps();
-    for v in src.chunks_exact(8) {
-        amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign, _mm256_loadu_ps(v.as_ptr())));
-    }
-    let amax = {
-        let m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
-        let m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-        _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)))
-    };
-    if amax == 0.0 || !amax.is_finite() {
-        return super::activation::quantize_block_scalar(src, dst);
-    }
-    let d = amax / 127.0;
-    let inv = _mm256_set1_ps(1.0 / d);
-    let half = _mm256_set1_ps(0.49999997);
-    let rounded = |v: &[f32]| {
-        let x = _mm256_mul_ps(_mm256_loadu_ps(v.as_ptr()), inv);
-        let away = _mm256_or_ps(half, _mm256_and_ps(sign, x));
-        _mm256_cvttps_epi32(_mm256_add_ps(x, away))
-    };
-    for (v, q) in src.chunks_exact(32).zip(dst.chunks_exact_mut(32)) {
-        let words = [
-            _mm256_packs_epi32(rounded(&v[..8]), rounded(&v[8..16])),
-            _mm256_packs_epi32(rounded(&v[16..24]), rounded(&v[24..])),
-        ];
-        // The packs interleave 128-bit lanes: dwords 0 2 4 6 1 3 5 7 → 0 1 … 7.
-        let bytes = _mm256_packs_epi16(words[0], words[1]);
-        let ordered = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-        _mm256_storeu_si256(q.as_mut_ptr() as *mut __m256i, ordered);
-    }
-    d
 }
 
 /// Weight rows per tile of [`rows8_32`]: one per f32 lane.

@@ -22,10 +22,12 @@ pub mod attention;
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 pub mod blocks;
+mod isa;
 #[cfg(target_arch = "x86_64")]
 mod panel;
 pub mod pool;
 mod portable;
+mod quantize;
 
 use std::sync::{Arc, OnceLock};
 
@@ -34,38 +36,8 @@ use candle_core::quantized::QTensor;
 use activation::{Q8KRows, Q8Rows};
 pub use blocks::BlockType;
 use citrus_host::memory::back_with_huge_pages;
+pub use isa::Isa;
 use pool::Pool;
-
-/// The instruction set the kernels use on this CPU.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Isa {
-    /// Plain Rust: any CPU.
-    Portable,
-    /// AVX2 and FMA (x86-64).
-    Avx2,
-}
-
-impl Isa {
-    /// The best instruction set this CPU supports.
-    pub fn detect() -> Self {
-        static DETECTED: OnceLock<Isa> = OnceLock::new();
-        *DETECTED.get_or_init(|| {
-            #[cfg(target_arch = "x86_64")]
-            if avx2::available() {
-                return Isa::Avx2;
-            }
-            Isa::Portable
-        })
-    }
-
-    /// Lower-case name, for reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Portable => "portable",
-            Self::Avx2 => "avx2",
-        }
-    }
-}
 
 /// Whether linear layers use these kernels (on by default on x86-64; `CITRUS_KERNELS=candle`
 /// switches to candle's quantized matmul, e.g. to compare).

@@ -15,8 +15,8 @@
 //!
 //! All phrases match whole words, case-insensitively, with markdown emphasis ignored.
 
-use super::steps::Stage;
 use super::text::{contains_phrase, phrase_positions, starts_with_phrase, strip_markdown};
+use citrus_types::run::Stage;
 
 /// Heading words naming a stage, in the order they are checked.
 const TITLE_CUES: [(Stage, &[&str]); 6] = [

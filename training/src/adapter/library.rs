@@ -4,10 +4,12 @@
 
 use std::path::{Path, PathBuf};
 
+use citrus_engine::model::Model;
 use citrus_host::home::citrus_home;
 use serde::Serialize;
 
-use super::{AdapterMeta, AdapterSummary, BaseFacts, LoraAdapter, CONFIG_FILE};
+use super::base::BaseFacts;
+use super::{AdapterMeta, AdapterSummary, LoraAdapter, CONFIG_FILE};
 use crate::bundle::{read_manifest, settings_differences};
 use crate::error::{Result, TrainError};
 
@@ -75,6 +77,15 @@ pub struct ImportReport {
     pub warnings: Vec<String>,
     /// What it holds.
     pub summary: AdapterSummary,
+}
+
+impl LoraAdapter {
+    /// Reads the adapter at `path` (a PEFT folder or a GGUF LoRA file) and attaches it to
+    /// `model` (see [`LoraAdapter::attach`]).
+    pub fn attach_path(path: &Path, model: &mut Model) -> Result<Vec<String>> {
+        let (adapter, _) = read_any(path, &BaseFacts::of_model(model))?;
+        adapter.attach(model, &path.display().to_string())
+    }
 }
 
 /// Reads the adapter at `source` (by its form), checked against `base`.

@@ -13,6 +13,7 @@
 //! GGUF llama models hold q/k rows permuted for interleaved RoPE: B's rows are moved between
 //! the two orders wherever a GGUF side is involved; A is untouched.
 
+pub mod base;
 pub mod gguf;
 pub mod library;
 pub mod merge;
@@ -24,9 +25,8 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
 use citrus_engine::lora::{LoraDelta, LoraTarget};
-use citrus_engine::model::{inspect, read_template, LoadOptions, Model};
+use citrus_engine::model::Model;
 use citrus_formats::config::{Architecture, TransformerConfig};
-use citrus_formats::identity::model_fingerprint;
 use citrus_formats::weights::{gguf_qk_rows_to_hf, hf_qk_rows_to_gguf};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -34,6 +34,7 @@ use serde_json::Value;
 use crate::config::{LoraSettings, TrainConfig};
 use crate::error::{Result, TrainError};
 
+pub use base::{BaseFacts, BaseIdentity};
 pub use peft::{peft_tensor_name, write_json, write_safetensors};
 
 /// PEFT's config file.
@@ -42,95 +43,6 @@ pub const CONFIG_FILE: &str = "adapter_config.json";
 pub const WEIGHTS_FILE: &str = "adapter_model.safetensors";
 /// Citrus' metadata file.
 pub const META_FILE: &str = "citrus_adapter.json";
-
-/// The model an adapter was trained on, and with which template.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BaseIdentity {
-    /// The model's name.
-    pub name: String,
-    /// Where it was loaded from.
-    pub path: String,
-    /// Its content fingerprint ([`citrus_formats::identity::model_fingerprint`]).
-    pub fingerprint: String,
-    /// Its family.
-    pub architecture: Architecture,
-    /// SHA-256 of the chat template used for training.
-    pub template_hash: String,
-}
-
-impl BaseIdentity {
-    /// The identity of a loaded model.
-    pub fn of(model: &Model) -> Self {
-        let info = model.info();
-        Self {
-            name: info.name.clone(),
-            path: info.path.display().to_string(),
-            fingerprint: model.fingerprint().to_string(),
-            architecture: info.architecture,
-            template_hash: model.template().hash().to_string(),
-        }
-    }
-}
-
-/// What an adapter is checked against: the base's family, file fingerprint, template hash
-/// and shapes.
-#[derive(Debug, Clone)]
-pub struct BaseFacts {
-    /// The model's name.
-    pub name: String,
-    /// Where the base lies.
-    pub path: PathBuf,
-    /// Its family.
-    pub architecture: Architecture,
-    /// Its content fingerprint.
-    pub fingerprint: String,
-    /// SHA-256 of its chat template (ChatML's when it has none, as when loaded).
-    pub template_hash: String,
-    /// Its hyper-parameters.
-    pub config: TransformerConfig,
-}
-
-impl BaseFacts {
-    /// The facts of a loaded model.
-    pub fn of_model(model: &Model) -> Self {
-        let info = model.info();
-        Self {
-            name: info.name.clone(),
-            path: info.path.clone(),
-            architecture: info.architecture,
-            fingerprint: model.fingerprint().to_string(),
-            template_hash: model.template().hash().to_string(),
-            config: info.config.clone(),
-        }
-    }
-
-    /// The facts of the model at `path` (GGUF file or Hugging Face folder), without loading
-    /// its weights.
-    pub fn of_path(path: &Path) -> Result<Self> {
-        let info = inspect(path, &LoadOptions::default())?;
-        Ok(Self {
-            name: info.name.clone(),
-            path: path.to_path_buf(),
-            architecture: info.architecture,
-            fingerprint: model_fingerprint(path)?,
-            template_hash: read_template(path)?.template.hash().to_string(),
-            config: info.config,
-        })
-    }
-}
-
-impl BaseFacts {
-    /// The identity an adapter trained on this base records.
-    pub fn identity(&self) -> BaseIdentity {
-        BaseIdentity {
-            name: self.name.clone(),
-            path: self.path.display().to_string(),
-            fingerprint: self.fingerprint.clone(),
-            architecture: self.architecture,
-            template_hash: self.template_hash.clone(),
-        }
-    }
-}
 
 /// What Citrus records beside the PEFT files.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -394,13 +306,6 @@ impl LoraAdapter {
         }
         model.set_adapter(Some(label.to_string()));
         Ok(warnings)
-    }
-
-    /// Reads the adapter at `path` (a PEFT folder or a GGUF LoRA file) and attaches it to
-    /// `model` (see [`LoraAdapter::attach`]).
-    pub fn attach_path(path: &Path, model: &mut Model) -> Result<Vec<String>> {
-        let (adapter, _) = library::read_any(path, &BaseFacts::of_model(model))?;
-        adapter.attach(model, &path.display().to_string())
     }
 }
 

@@ -1,7 +1,7 @@
 //! A clean differential: distinct diagnoses, not field names, placeholders or the case's own
 //! text, ordered by likelihood.
 
-use super::Hypothesis;
+use super::output::Hypothesis;
 use citrus_reasoning::{CaseInput, CaseQuote, ClinicalCase};
 
 /// Words that stand for a diagnosis without being one.
@@ -144,7 +144,7 @@ pub(super) fn distinct_numbers(numbers: &mut Vec<usize>) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::Likelihood;
+    use super::super::output::Likelihood;
     use super::*;
     use citrus_reasoning::{finding_candidates, locate};
 

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::GuidedReasoning;
+use super::output::GuidedReasoning;
 use citrus_reasoning::{locate, CaseInput};
 
 /// The grounding measures of one guided run (`citrus reason --json` prints it as `grounding`).
@@ -144,7 +144,7 @@ pub fn score_grounding(reasoning: &GuidedReasoning, input: &CaseInput) -> Ground
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Conclusion, Evaluation, Hypothesis, Likelihood};
+    use super::super::output::{Conclusion, Evaluation, Hypothesis, Likelihood};
     use super::*;
     use citrus_reasoning::{CaseQuote, ClinicalCase};
 

@@ -11,164 +11,33 @@
 
 mod clean;
 pub mod grounding;
+mod output;
+mod pathway;
 mod schema;
 mod steps;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
-use crate::error::{Result, RunError};
+use crate::error::Result;
 use citrus_engine::generation::{CancelToken, StopReason};
 use citrus_engine::json_schema::validate;
 use citrus_engine::model::{ChatSettings, Model};
 use citrus_engine::sampling::SamplingParams;
 use citrus_formats::chat_template::ChatMessage;
-use citrus_formats::ModelError;
 use citrus_reasoning::{
-    clinical_question_text, exam_question_text, finding_candidates, CaseInput, CaseQuote,
-    DifferentialEntry, Step, Validate, SYSTEM_PROMPT,
+    clinical_question_text, exam_question_text, CaseInput, Step, Validate, SYSTEM_PROMPT,
 };
 
 pub use grounding::{score_grounding, Grounding};
+pub use output::{Conclusion, Evaluation, GuidedReasoning, GuidedStage, Hypothesis, Likelihood};
 
-/// How many hypotheses the testing stage examines.
-const LEADING_HYPOTHESES: usize = 2;
+use pathway::{stage_error, Pathway};
+
 /// Token budget of one stage; the schemas' length limits keep every stage well below it.
 const STAGE_TOKEN_BUDGET: usize = 1024;
 /// How often the differential is asked for again when nothing usable came back.
 const DIFFERENTIAL_RETRIES: u64 = 2;
-
-/// The stages of guided reasoning, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum GuidedStage {
-    /// The key findings of the case.
-    Findings,
-    /// The ranked differential diagnosis.
-    Differential,
-    /// The leading hypotheses tested against the findings.
-    Testing,
-    /// The conclusion and next steps.
-    Conclusion,
-}
-
-impl GuidedStage {
-    /// All stages in order.
-    pub const ALL: [GuidedStage; 4] = [
-        Self::Findings,
-        Self::Differential,
-        Self::Testing,
-        Self::Conclusion,
-    ];
-}
-
-/// Likelihood of a hypothesis.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Likelihood {
-    /// Likely.
-    High,
-    /// Possible.
-    Moderate,
-    /// Unlikely.
-    Low,
-}
-
-impl std::fmt::Display for Likelihood {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::High => "high",
-            Self::Moderate => "moderate",
-            Self::Low => "low",
-        })
-    }
-}
-
-/// One entry of the differential.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Hypothesis {
-    /// The diagnosis.
-    pub diagnosis: String,
-    /// How likely it is.
-    pub likelihood: Likelihood,
-    /// Whether missing it would be dangerous.
-    pub cant_miss: bool,
-    /// The key findings (numbered from 1) that raise it.
-    pub because: Vec<usize>,
-}
-
-/// A hypothesis tested against the findings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Evaluation {
-    /// The hypothesis tested (one of the leading diagnoses).
-    pub hypothesis: String,
-    /// The key findings (numbered from 1) that support it.
-    pub supporting: Vec<usize>,
-    /// The key findings (numbered from 1) that argue against it.
-    pub against: Vec<usize>,
-    /// A finding it would lead one to expect that the case does not have (empty when none).
-    pub expected_but_absent: String,
-    /// The test that would tell it apart from the others.
-    pub discriminating_test: String,
-}
-
-/// The conclusion.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Conclusion {
-    /// The most likely diagnosis, one of the differential's.
-    pub most_likely: String,
-    /// The answer: an option letter for an exam item, words for an open question, the most
-    /// likely diagnosis for a clinical case.
-    pub answer: String,
-    /// What to do next.
-    pub next_steps: Vec<String>,
-}
-
-/// Everything guided reasoning produced.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GuidedReasoning {
-    /// Key findings, each a verbatim quote of the case with its field and range.
-    pub key_findings: Vec<CaseQuote>,
-    /// The differential, most likely first, without repeats.
-    pub differential: Vec<Hypothesis>,
-    /// The leading hypotheses tested.
-    pub evaluations: Vec<Evaluation>,
-    /// The conclusion.
-    pub conclusion: Conclusion,
-}
-
-impl GuidedReasoning {
-    /// The reasoning as labelled steps linked to the case, for the same timeline as free
-    /// reasoning.
-    pub fn steps(&self) -> Vec<Step> {
-        let mut all = vec![
-            steps::findings_step(&self.key_findings),
-            steps::differential_step(&self.differential, &self.key_findings),
-        ];
-        all.extend(
-            self.evaluations
-                .iter()
-                .map(|e| steps::evaluation_step(e, &self.key_findings)),
-        );
-        all.push(steps::conclusion_step(&self.conclusion));
-        all
-    }
-
-    /// The differential as entries of the common differential panel.
-    pub fn differential_entries(&self) -> Vec<DifferentialEntry> {
-        self.differential
-            .iter()
-            .map(|h| DifferentialEntry {
-                name: h.diagnosis.clone(),
-                mentions: 1,
-                // Unlikely and safe to miss, unless it is what the reasoning concluded.
-                ruled_out: h.likelihood == Likelihood::Low
-                    && !h.cant_miss
-                    && h.diagnosis != self.conclusion.most_likely,
-            })
-            .collect()
-    }
-}
 
 /// What guided reasoning reports while it runs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -200,116 +69,6 @@ pub struct GuidedRun {
     pub tokens: usize,
     /// Whether the run was cancelled.
     pub cancelled: bool,
-}
-
-/// What the stages so far established, which the next stage's schema and prompt build on.
-#[derive(Debug, Clone, Default)]
-struct Pathway {
-    /// The case's clauses a finding may quote.
-    candidates: Vec<CaseQuote>,
-    /// The chosen key findings, numbered from 1 in prompts and citations.
-    findings: Vec<CaseQuote>,
-    /// The cleaned differential.
-    differential: Vec<Hypothesis>,
-    /// The evaluations of the leading hypotheses.
-    evaluations: Vec<Evaluation>,
-    /// The conclusion.
-    conclusion: Option<Conclusion>,
-    /// What a diagnosis may not be.
-    not_diagnoses: clean::NotDiagnoses,
-}
-
-impl Pathway {
-    fn new(input: &CaseInput) -> Self {
-        let candidates = finding_candidates(input);
-        let not_diagnoses = clean::NotDiagnoses::of(input, &candidates);
-        Self {
-            candidates,
-            not_diagnoses,
-            ..Self::default()
-        }
-    }
-
-    /// The diagnoses the testing stage examines.
-    fn leading(&self) -> Vec<String> {
-        self.differential
-            .iter()
-            .take(LEADING_HYPOTHESES)
-            .map(|h| h.diagnosis.clone())
-            .collect()
-    }
-
-    /// Takes a stage's validated output in; false when it left nothing usable (a differential
-    /// of only repeats, placeholders or case text).
-    fn absorb(&mut self, stage: GuidedStage, value: &Value) -> Result<bool> {
-        let parse = |field: &str| value[field].clone();
-        match stage {
-            GuidedStage::Findings => {
-                let texts: Vec<String> = from_value(stage, parse("key_findings"))?;
-                self.findings = Vec::new();
-                for text in texts {
-                    let quote = self.candidates.iter().find(|c| c.text == text);
-                    if let Some(quote) = quote.filter(|q| !self.findings.contains(q)) {
-                        self.findings.push(quote.clone());
-                    }
-                }
-                Ok(!self.findings.is_empty())
-            }
-            GuidedStage::Differential => {
-                let raw: Vec<Hypothesis> = from_value(stage, parse("differential"))?;
-                self.differential = clean::differential(raw, &self.not_diagnoses, &self.findings);
-                Ok(!self.differential.is_empty())
-            }
-            GuidedStage::Testing => {
-                let mut evaluations: Vec<Evaluation> = from_value(stage, parse("evaluations"))?;
-                evaluations.dedup_by(|a, b| a.hypothesis == b.hypothesis);
-                for evaluation in &mut evaluations {
-                    clean::distinct_numbers(&mut evaluation.supporting);
-                    clean::distinct_numbers(&mut evaluation.against);
-                }
-                self.evaluations = evaluations;
-                Ok(true)
-            }
-            GuidedStage::Conclusion => {
-                let mut value = value.clone();
-                if value.get("answer").is_none() {
-                    // A clinical case: its answer is the most likely diagnosis.
-                    value["answer"] = value["most_likely"].clone();
-                }
-                self.conclusion = Some(from_value(stage, value)?);
-                Ok(true)
-            }
-        }
-    }
-
-    /// The timeline steps of a completed stage.
-    fn steps(&self, stage: GuidedStage) -> Vec<Step> {
-        match stage {
-            GuidedStage::Findings => vec![steps::findings_step(&self.findings)],
-            GuidedStage::Differential => {
-                vec![steps::differential_step(&self.differential, &self.findings)]
-            }
-            GuidedStage::Testing => self
-                .evaluations
-                .iter()
-                .map(|e| steps::evaluation_step(e, &self.findings))
-                .collect(),
-            GuidedStage::Conclusion => self.conclusion.iter().map(steps::conclusion_step).collect(),
-        }
-    }
-
-    fn into_reasoning(self) -> Option<GuidedReasoning> {
-        Some(GuidedReasoning {
-            key_findings: self.findings,
-            differential: self.differential,
-            evaluations: self.evaluations,
-            conclusion: self.conclusion?,
-        })
-    }
-}
-
-fn from_value<T: serde::de::DeserializeOwned>(stage: GuidedStage, value: Value) -> Result<T> {
-    serde_json::from_value(value).map_err(|e| stage_error(stage, "", &e.to_string()))
 }
 
 /// Runs the four guided stages on `input`.
@@ -406,12 +165,4 @@ fn retry_sampling(sampling: &SamplingParams, attempt: u64) -> SamplingParams {
         seed: sampling.seed.wrapping_add(attempt),
         ..sampling.clone()
     }
-}
-
-fn stage_error(stage: GuidedStage, text: &str, detail: &str) -> RunError {
-    ModelError::invalid_setting(
-        "guided",
-        format!("stage {stage:?} produced invalid output ({detail}): {text:?}"),
-    )
-    .into()
 }

@@ -7,7 +7,8 @@
 
 use serde_json::{json, Value};
 
-use super::{GuidedStage, Pathway};
+use super::output::GuidedStage;
+use super::pathway::Pathway;
 use citrus_reasoning::{CaseInput, CaseQuote};
 
 /// Words: a letter first, then letters, digits, spaces and everyday punctuation; a full stop

@@ -1,6 +1,6 @@
 //! Guided stages as timeline steps, each linked to the key findings it quotes or cites.
 
-use super::{Conclusion, Evaluation, Hypothesis};
+use super::output::{Conclusion, Evaluation, GuidedReasoning, Hypothesis};
 use citrus_reasoning::{CaseQuote, Stage, Step};
 
 fn bullets(items: &[String]) -> String {
@@ -109,4 +109,22 @@ pub(super) fn conclusion_step(conclusion: &Conclusion) -> Step {
             bullets(&conclusion.next_steps)
         ),
     )
+}
+
+impl GuidedReasoning {
+    /// The reasoning as labelled steps linked to the case, for the same timeline as free
+    /// reasoning.
+    pub fn steps(&self) -> Vec<Step> {
+        let mut all = vec![
+            findings_step(&self.key_findings),
+            differential_step(&self.differential, &self.key_findings),
+        ];
+        all.extend(
+            self.evaluations
+                .iter()
+                .map(|e| evaluation_step(e, &self.key_findings)),
+        );
+        all.push(conclusion_step(&self.conclusion));
+        all
+    }
 }
