@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use citrus_engine::ModelError;
 use serde::Serialize;
 
+pub use citrus_types::job::ErrorReport;
+
 use crate::store::StoreError;
 
 /// Result alias of the shell.
@@ -121,15 +123,6 @@ impl From<citrus_runner::RunError> for AppError {
             citrus_runner::RunError::Reasoning(e) => Self::Reasoning(e),
         }
     }
-}
-
-/// An error as the window receives it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ErrorReport {
-    /// The stable code.
-    pub code: String,
-    /// The message, naming what and where.
-    pub message: String,
 }
 
 impl Serialize for AppError {

@@ -11,17 +11,19 @@ use citrus_formats::identity::sha256_hex;
 use citrus_reasoning::{read_benchmark_jsonl, ExamItem};
 use citrus_runner::evaluation::item::{evaluate_item, EvalMode, Outcome};
 use citrus_runner::evaluation::likelihood::ScoredContinuation;
-use citrus_runner::evaluation::plan::{plan, Selection};
+use citrus_runner::evaluation::plan::plan;
 use citrus_runner::evaluation::report::{summarize, to_csv, to_markdown, ItemRecord};
 use citrus_runner::evaluation::stats::paired;
-use citrus_runner::run::ReasoningMode;
 use serde::{Deserialize, Serialize};
 
 pub use citrus_types::evaluation::{BenchmarkInfo, Comparison, EvalItemDetail, EvalReport};
 
 use crate::error::{AppError, AppResult};
-use crate::recorded::RunSettings;
+use crate::recorded::reason_options;
 use crate::store::{EvalRunSummary, NewEvalRun, RunStatus, Store, StoredEvalItem};
+pub use citrus_types::evaluation::{EvalChoices, EvalRequest, Scoring, Selection};
+pub use citrus_types::job::EvalProgress;
+use citrus_types::run::RunSettings;
 
 /// Everything that decides which items run and how (stored with the run, so it can continue).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,58 +34,28 @@ pub struct EvalSettings {
     pub selection: Selection,
 }
 
-/// How items are scored, as a user chooses it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Scoring {
-    /// The model reasons and its answer is matched to an option.
-    Generate,
-    /// Each option is scored by its log-probability; no generation.
-    Likelihood,
-}
-
-/// What a user chooses for an evaluation (the CLI's flags, the window's form).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EvalChoices {
-    /// Generation or likelihood.
-    pub scoring: Scoring,
-    /// Generation: the free Citrus prompt or the guided pathway.
-    pub reasoning: ReasoningMode,
-    /// Likelihood: score the option texts (per token) instead of their letters.
-    pub score_text: bool,
-    /// Generation: most tokens per item.
-    pub max_new_tokens: usize,
-    /// Generation: temperature (0 = greedy).
-    pub temperature: f32,
-    /// Which items, and whether their options are shuffled; its seed also seeds sampling.
-    pub selection: Selection,
-}
-
-impl EvalChoices {
-    /// The settings these choices give.
-    pub fn settings(&self) -> EvalSettings {
-        let mode = match self.scoring {
-            Scoring::Generate => EvalMode::Generate {
-                options: RunSettings {
-                    mode: self.reasoning,
-                    max_new_tokens: self.max_new_tokens,
-                    temperature: self.temperature,
-                    seed: self.selection.seed,
-                }
-                .options(),
+/// The settings an evaluation with `choices` runs with.
+pub fn eval_settings(choices: &EvalChoices) -> EvalSettings {
+    let mode = match choices.scoring {
+        Scoring::Generate => EvalMode::Generate {
+            options: reason_options(&RunSettings {
+                mode: choices.reasoning,
+                max_new_tokens: choices.max_new_tokens,
+                temperature: choices.temperature,
+                seed: choices.selection.seed,
+            }),
+        },
+        Scoring::Likelihood => EvalMode::Likelihood {
+            continuation: if choices.score_text {
+                ScoredContinuation::Text
+            } else {
+                ScoredContinuation::Letter
             },
-            Scoring::Likelihood => EvalMode::Likelihood {
-                continuation: if self.score_text {
-                    ScoredContinuation::Text
-                } else {
-                    ScoredContinuation::Letter
-                },
-            },
-        };
-        EvalSettings {
-            mode,
-            selection: self.selection.clone(),
-        }
+        },
+    };
+    EvalSettings {
+        mode,
+        selection: choices.selection.clone(),
     }
 }
 
@@ -208,21 +180,6 @@ pub fn resume_evaluation(
         )));
     }
     Ok((run, settings, bench))
-}
-
-/// Where a run stands after each item.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct EvalProgress {
-    /// Items done (including those done before a resume).
-    pub done: usize,
-    /// Items planned.
-    pub total: usize,
-    /// Items correct so far.
-    pub correct: usize,
-    /// Items unmatched so far.
-    pub unmatched: usize,
-    /// The item just finished.
-    pub last: ItemRecord,
 }
 
 /// Runs the items of run `id` not yet recorded, recording each as it finishes; ends the run

@@ -6,7 +6,7 @@ use citrus_engine::model::Model;
 use citrus_engine::sampling::SamplingParams;
 use citrus_reasoning::CaseInput;
 use citrus_runner::run::{reason, ReasonEvent, ReasonOptions, ReasoningMode, ReasoningReport};
-use serde::Deserialize;
+pub use citrus_types::run::RunSettings;
 
 use crate::error::{AppError, AppResult};
 use crate::store::{NewRun, RunRecorder, Store};
@@ -20,33 +20,18 @@ pub struct RecordedRun {
     pub outcome: AppResult<ReasoningReport>,
 }
 
-/// What a user sets for one reasoning run (the CLI's flags, the window's controls).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct RunSettings {
-    /// Free (the Citrus prompt) or guided (stage by stage, schema-constrained).
-    pub mode: ReasoningMode,
-    /// Most tokens the model may write.
-    pub max_new_tokens: usize,
-    /// Temperature (0 = greedy; Citrus was evaluated at 0.7).
-    pub temperature: f32,
-    /// Random seed.
-    pub seed: u64,
-}
-
-impl RunSettings {
-    /// The reasoning options these settings give (with a mild repetition penalty, which
-    /// small models need to avoid loops).
-    pub fn options(&self) -> ReasonOptions {
-        ReasonOptions {
-            mode: self.mode,
-            max_new_tokens: self.max_new_tokens,
-            sampling: SamplingParams {
-                temperature: self.temperature,
-                seed: self.seed,
-                repetition_penalty: 1.1,
-                ..SamplingParams::default()
-            },
-        }
+/// The reasoning options `settings` give (with a mild repetition penalty, which
+/// small models need to avoid loops).
+pub fn reason_options(settings: &RunSettings) -> ReasonOptions {
+    ReasonOptions {
+        mode: settings.mode,
+        max_new_tokens: settings.max_new_tokens,
+        sampling: SamplingParams {
+            temperature: settings.temperature,
+            seed: settings.seed,
+            repetition_penalty: 1.1,
+            ..SamplingParams::default()
+        },
     }
 }
 

@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use citrus_types::api::{EVENTS_ARG, REQUEST_ARG};
 use serde_json::{json, Value};
 use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, INVOKE_KEY};
@@ -46,8 +47,20 @@ impl MockApp {
         }
     }
 
-    /// Invokes a command as the window does; Ok(JSON) or Err({"code","message"}).
+    /// Invokes a command as the window does; Ok(JSON) or Err({"code","message"}). `args` are
+    /// the request's fields (`{"request": …}` for a request that is one value, such as an
+    /// evaluation's), with the channel under `events`: sent as the contract has them
+    /// (`citrus_types::api`), `{"request": …, "events": …}`.
     fn invoke(&self, cmd: &str, args: Value) -> Result<Value, Value> {
+        let mut fields = args.as_object().cloned().unwrap_or_default();
+        let events = fields.remove(EVENTS_ARG);
+        let request = fields
+            .remove(REQUEST_ARG)
+            .unwrap_or_else(|| Value::Object(fields));
+        let mut args = json!({ REQUEST_ARG: request });
+        if let Some(events) = events {
+            args[EVENTS_ARG] = events;
+        }
         let request = InvokeRequest {
             cmd: cmd.into(),
             callback: CallbackFn(0),
@@ -215,7 +228,7 @@ fn reasoning_streams_to_the_store_and_reviews_export() {
         "engine.no_such_job"
     );
 
-    let queue = app.ok("review_queue", json!({}));
+    let queue = app.ok("list_review_queue", json!({}));
     assert_eq!(queue[0]["run_id"], run["id"]);
     assert_eq!(
         app.error_code(
@@ -232,7 +245,7 @@ fn reasoning_streams_to_the_store_and_reviews_export() {
         "Dr. Test"
     );
     assert!(app
-        .ok("review_queue", json!({}))
+        .ok("list_review_queue", json!({}))
         .as_array()
         .unwrap()
         .is_empty());
@@ -280,7 +293,7 @@ fn models_settings_and_status() {
         "store.not_found"
     );
 
-    let status = app.ok("engine_status", json!({}));
+    let status = app.ok("get_engine_status", json!({}));
     assert_eq!(status["model"]["id"], models[0]["id"]);
     assert_eq!(
         (status["busy"].clone(), status["queued"].clone()),
@@ -297,7 +310,7 @@ fn models_settings_and_status() {
         "settings.invalid",
         "the window cannot write internal settings"
     );
-    let info = app.ok("app_info", json!({}));
+    let info = app.ok("get_app_info", json!({}));
     assert!(info["store_path"].as_str().unwrap().ends_with("citrus.db"));
 }
 
@@ -403,8 +416,8 @@ fn evaluations_run_as_jobs_report_items_and_compare() {
         json!({"request": request, "events": "__CHANNEL__:4"}),
     );
     let start = Instant::now();
-    while app.ok("engine_status", json!({}))["busy"] == true
-        || app.ok("engine_status", json!({}))["queued"] != 0
+    while app.ok("get_engine_status", json!({}))["busy"] == true
+        || app.ok("get_engine_status", json!({}))["queued"] != 0
     {
         assert!(start.elapsed() < Duration::from_secs(60));
         std::thread::sleep(Duration::from_millis(50));
@@ -512,7 +525,7 @@ fn training_checks_data_runs_pauses_resumes_and_its_adapter_reasons() {
     let new = |steps| json!({"kind": "new", "source": source, "model_id": null, "choices": choices(steps)});
     app.ok(
         "start_training",
-        json!({"start": new(4), "events": "__CHANNEL__:1"}),
+        json!({"request": new(4), "events": "__CHANNEL__:1"}),
     );
     let run = app.wait_for_training(1, "done");
     assert_eq!(run["step"], 4);
@@ -561,7 +574,7 @@ fn training_checks_data_runs_pauses_resumes_and_its_adapter_reasons() {
     // Pause at a step, resume to the end; a finished run is not resumed again.
     let job = app.ok(
         "start_training",
-        json!({"start": new(40), "events": "__CHANNEL__:4"}),
+        json!({"request": new(40), "events": "__CHANNEL__:4"}),
     );
     let start = Instant::now();
     while app.ok("list_training_runs", json!({}))[0]["id"] != 2
@@ -579,7 +592,7 @@ fn training_checks_data_runs_pauses_resumes_and_its_adapter_reasons() {
     assert!(paused["step"].as_u64().unwrap() < 40, "{paused}");
     app.ok(
         "start_training",
-        json!({"start": {"kind": "resume", "id": 2}, "events": "__CHANNEL__:5"}),
+        json!({"request": {"kind": "resume", "id": 2}, "events": "__CHANNEL__:5"}),
     );
     let resumed = app.wait_for_training(2, "done");
     assert_eq!(resumed["step"], 40);
@@ -595,7 +608,7 @@ fn training_checks_data_runs_pauses_resumes_and_its_adapter_reasons() {
     assert_eq!(
         app.error_code(
             "start_training",
-            json!({"start": {"kind": "resume", "id": 2}, "events": "__CHANNEL__:6"})
+            json!({"request": {"kind": "resume", "id": 2}, "events": "__CHANNEL__:6"})
         ),
         "store.finished"
     );

@@ -8,7 +8,7 @@ use citrus_reasoning::{CaseInput, ClinicalCase};
 use citrus_runner::run::ReasoningMode;
 use citrus_workstation::engine::{Engine, JobEvent, JobSink, Work};
 use citrus_workstation::library::{self, EngineSettings};
-use citrus_workstation::recorded::RunSettings;
+use citrus_workstation::recorded::{reason_options, RunSettings};
 use citrus_workstation::store::{RunStatus, Store};
 
 mod common;
@@ -62,7 +62,7 @@ fn reason(case_id: i64, max_new_tokens: usize) -> Work {
     };
     Work::Reason {
         case_id,
-        options: settings.options(),
+        options: reason_options(&settings),
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{json, Map, Value};
+use citrus_types::case::{CaseInput, ClinicalCase, ExamItem, ExamOption};
 
 /// A clinical field: its name (as in `CaseInput`), label and whether it is multi-line.
 pub struct FieldSpec {
@@ -59,8 +59,10 @@ pub struct Draft {
     pub options: Vec<String>,
     /// The exam's answer key letter, or empty.
     pub answer_key: String,
-    /// Exam fields the editor keeps but does not show (`id`, `exam_name`).
-    pub kept: Map<String, Value>,
+    /// The exam item's identifier in its benchmark, kept but not shown.
+    pub exam_id: Option<String>,
+    /// The exam item's benchmark, kept but not shown.
+    pub exam_name: Option<String>,
 }
 
 /// The letter of the option at `index` (A, B, C…).
@@ -68,12 +70,9 @@ pub fn letter(index: usize) -> String {
     char::from(b'A' + (index % 26) as u8).to_string()
 }
 
-fn blank_to_null(text: &str) -> Value {
-    if text.trim().is_empty() {
-        Value::Null
-    } else {
-        Value::String(text.to_string())
-    }
+/// None for blank text ("not given").
+fn non_blank(text: String) -> Option<String> {
+    (!text.trim().is_empty()).then_some(text)
 }
 
 impl Draft {
@@ -86,33 +85,30 @@ impl Draft {
     }
 
     /// A draft from a stored `CaseInput`.
-    pub fn from_input(input: &Value) -> Self {
-        let kind = input["kind"].as_str().unwrap_or("clinical");
-        let mut draft = Self::new(kind);
-        let specs = if kind == "exam" {
-            EXAM_FIELDS
-        } else {
-            CLINICAL_FIELDS
-        };
-        for spec in specs {
-            let text = input[spec.name].as_str().unwrap_or_default();
-            draft.fields.insert(spec.name.to_string(), text.to_string());
-        }
-        if kind == "exam" {
-            draft.options = input["options"]
-                .as_array()
-                .map(|list| {
-                    list.iter()
-                        .map(|o| o["text"].as_str().unwrap_or_default().to_string())
-                        .collect()
-                })
-                .unwrap_or_default();
-            draft.answer_key = input["answer_key"].as_str().unwrap_or_default().to_string();
-            for key in ["id", "exam_name"] {
-                draft.kept.insert(key.to_string(), input[key].clone());
+    pub fn from_input(input: &CaseInput) -> Self {
+        match input {
+            CaseInput::Exam(item) => {
+                let mut draft = Self::new("exam");
+                draft.set("question", &item.question);
+                draft.set("context", item.context.as_deref().unwrap_or_default());
+                draft.options = item.options.iter().map(|o| o.text.clone()).collect();
+                draft.answer_key = item.answer_key.clone().unwrap_or_default();
+                draft.exam_id = item.id.clone();
+                draft.exam_name = item.exam_name.clone();
+                draft
+            }
+            CaseInput::Clinical(case) => {
+                let mut draft = Self::new("clinical");
+                for (name, _, text) in case.labelled_fields() {
+                    draft.set(name, text.unwrap_or_default());
+                }
+                draft
             }
         }
-        draft
+    }
+
+    fn set(&mut self, name: &str, text: &str) {
+        self.fields.insert(name.to_string(), text.to_string());
     }
 
     /// A field's text.
@@ -133,38 +129,33 @@ impl Draft {
     }
 
     /// The draft as the shell's `CaseInput`.
-    pub fn to_input(&self) -> Value {
-        let mut out = Map::new();
-        out.insert("kind".into(), Value::String(self.kind.clone()));
+    pub fn to_input(&self) -> CaseInput {
         if self.kind == "exam" {
-            for spec in EXAM_FIELDS {
-                out.insert(spec.name.into(), blank_to_null(&self.get(spec.name)));
-            }
-            out.insert("question".into(), Value::String(self.get("question")));
-            let options: Vec<Value> = self
-                .options
-                .iter()
-                .enumerate()
-                .map(|(i, text)| json!({ "letter": letter(i), "text": text }))
-                .collect();
-            out.insert("options".into(), Value::Array(options));
-            out.insert("answer_key".into(), blank_to_null(&self.answer_key));
-            for key in ["id", "exam_name"] {
-                out.insert(
-                    key.into(),
-                    self.kept.get(key).cloned().unwrap_or(Value::Null),
-                );
-            }
+            CaseInput::Exam(ExamItem {
+                id: self.exam_id.clone(),
+                exam_name: self.exam_name.clone(),
+                question: self.get("question"),
+                context: non_blank(self.get("context")),
+                options: self
+                    .options
+                    .iter()
+                    .enumerate()
+                    .map(|(i, text)| ExamOption {
+                        letter: letter(i),
+                        text: text.clone(),
+                    })
+                    .collect(),
+                answer_key: non_blank(self.answer_key.clone()),
+            })
         } else {
+            let mut case = ClinicalCase::new(self.get("chief_complaint"));
             for spec in CLINICAL_FIELDS {
-                out.insert(spec.name.into(), blank_to_null(&self.get(spec.name)));
+                if let Some(field) = case.optional_field_mut(spec.name) {
+                    *field = non_blank(self.get(spec.name));
+                }
             }
-            out.insert(
-                "chief_complaint".into(),
-                Value::String(self.get("chief_complaint")),
-            );
+            CaseInput::Clinical(case)
         }
-        Value::Object(out)
     }
 
     /// Removes the option at `index`, keeping the answer key pointing at the same option.

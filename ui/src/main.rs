@@ -7,8 +7,6 @@ mod draft;
 mod errors;
 mod format;
 mod live;
-mod live_eval;
-mod live_train;
 mod state;
 mod types;
 mod views;

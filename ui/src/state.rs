@@ -4,12 +4,11 @@ use std::collections::HashMap;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use serde_json::json;
 
 use crate::api::{self, ApiError};
-use crate::live::LiveRun;
-use crate::live_eval::LiveEval;
-use crate::live_train::LiveTraining;
+use crate::live::evaluation::LiveEval;
+use crate::live::run::LiveRun;
+use crate::live::training::LiveTraining;
 use crate::types::{EngineStatus, QueuedReview};
 
 /// A top-level screen.
@@ -179,7 +178,7 @@ impl AppState {
     pub fn refresh_engine(&self) {
         let engine = self.engine;
         spawn_local(async move {
-            if let Ok(status) = api::call::<EngineStatus>("engine_status", json!({})).await {
+            if let Ok(status) = api::models::engine_status().await {
                 engine.try_set(Some(status));
             }
         });

@@ -166,6 +166,17 @@ impl TransformerConfig {
         config.validate(path)
     }
 
+    /// The part of the configuration the window shows.
+    pub fn shape(&self) -> citrus_types::model::ModelShape {
+        citrus_types::model::ModelShape {
+            num_layers: self.num_layers,
+            num_heads: self.num_heads,
+            num_kv_heads: self.num_kv_heads,
+            hidden_size: self.hidden_size,
+            vocab_size: self.vocab_size,
+        }
+    }
+
     /// Number of parameters the configuration implies (embedding counted once when tied).
     pub fn parameter_count(&self) -> u64 {
         let h = self.hidden_size as u64;

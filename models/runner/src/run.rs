@@ -3,6 +3,8 @@
 
 use std::time::Instant;
 
+pub use citrus_types::run::ReasoningMode;
+
 use serde::Serialize;
 
 use crate::error::Result;
@@ -16,17 +18,6 @@ use citrus_reasoning::{
     CaseInput, CaseQuote, DifferentialEntry, ParseEvent, Section, Step, StreamParser,
 };
 use citrus_types::run::answer_in_differential;
-
-/// How the model is asked to reason.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ReasoningMode {
-    /// The Citrus prompt; the model writes `<think>`/`<answer>` itself.
-    #[default]
-    Free,
-    /// The app drives the pathway stage by stage with schema-constrained output.
-    Guided,
-}
 
 /// Settings of one reasoning run.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]

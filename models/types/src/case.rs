@@ -112,6 +112,25 @@ pub const CLINICAL_CASE_FIELDS: [&str; 12] = [
 ];
 
 impl ClinicalCase {
+    /// The optional field with JSON name `name` (every field but the chief complaint), to
+    /// set; None for any other name.
+    pub fn optional_field_mut(&mut self, name: &str) -> Option<&mut Option<String>> {
+        Some(match name {
+            "age" => &mut self.age,
+            "sex" => &mut self.sex,
+            "history_of_present_illness" => &mut self.history_of_present_illness,
+            "past_history" => &mut self.past_history,
+            "medications" => &mut self.medications,
+            "allergies" => &mut self.allergies,
+            "examination" => &mut self.examination,
+            "vitals" => &mut self.vitals,
+            "labs" => &mut self.labs,
+            "imaging" => &mut self.imaging,
+            "notes" => &mut self.notes,
+            _ => return None,
+        })
+    }
+
     /// Every field with its JSON name and the label the prompt and the window use, in the
     /// order a clinician reads a case (demographics, complaint, history, vitals, examination,
     /// results, notes). Absent fields are `None`.
@@ -236,4 +255,26 @@ pub struct CaseSummary {
     pub reviewed: bool,
     /// The diagnosis confirmed by the latest review, if any.
     pub confirmed_diagnosis: Option<String>,
+}
+
+/// Which cases a list shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default)]
+pub struct CaseQuery {
+    /// Text the case must contain anywhere (any case); empty for all.
+    pub search: String,
+    /// Only reviewed (true) or only unreviewed (false) cases.
+    pub reviewed: Option<bool>,
+    /// Text the confirmed diagnosis must contain (any case).
+    pub diagnosis: Option<String>,
+}
+
+impl CaseQuery {
+    /// Every case containing `text`, reviewed or not.
+    pub fn search(text: &str) -> Self {
+        Self {
+            search: text.to_string(),
+            ..Self::default()
+        }
+    }
 }

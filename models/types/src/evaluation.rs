@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::run::ReasoningMode;
+
 use crate::run::Step;
 use crate::RunStatus;
 
@@ -289,4 +291,66 @@ pub struct EvalItemDetail {
     pub steps: Vec<Step>,
     /// Its option scores (likelihood).
     pub scores: Option<OptionScores>,
+}
+
+/// How items are chosen.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Selection {
+    /// Only the first N items (after sampling).
+    pub limit: Option<usize>,
+    /// A random sample of N items, drawn with `seed`, kept in file order.
+    pub sample: Option<usize>,
+    /// Shuffle each item's options (seeded by `seed` and the item's position in the file).
+    pub shuffle_options: bool,
+    /// The seed of the sample and the shuffles.
+    pub seed: u64,
+}
+
+/// How items are scored, as a user chooses it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scoring {
+    /// The model reasons and its answer is matched to an option.
+    Generate,
+    /// Each option is scored by its log-probability; no generation.
+    Likelihood,
+}
+
+/// What a user chooses for an evaluation (the CLI's flags, the window's form).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalChoices {
+    /// Generation or likelihood.
+    pub scoring: Scoring,
+    /// Generation: the free Citrus prompt or the guided pathway.
+    pub reasoning: ReasoningMode,
+    /// Likelihood: score the option texts (per token) instead of their letters.
+    pub score_text: bool,
+    /// Generation: most tokens per item.
+    pub max_new_tokens: usize,
+    /// Generation: temperature (0 = greedy).
+    pub temperature: f32,
+    /// Which items, and whether their options are shuffled; its seed also seeds sampling.
+    pub selection: Selection,
+}
+
+/// What an evaluation job runs.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EvalRequest {
+    /// A new evaluation.
+    New {
+        /// The benchmark file.
+        bench_path: PathBuf,
+        /// The imported model (None: the active one).
+        model_id: Option<i64>,
+        /// An adapter: a name from the library, a PEFT folder or a GGUF LoRA file.
+        adapter: Option<String>,
+        /// Scoring mode, generation settings, subset.
+        choices: EvalChoices,
+    },
+    /// Continue a stopped or interrupted evaluation with its own model, adapter and settings.
+    Resume {
+        /// The evaluation.
+        id: i64,
+    },
 }

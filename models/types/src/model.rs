@@ -95,6 +95,27 @@ pub struct ModelInfo<C> {
 }
 
 impl<C> ModelInfo<C> {
+    /// The same information with the configuration mapped by `f` (e.g. to a [`ModelShape`]).
+    pub fn map_config<D>(self, f: impl FnOnce(C) -> D) -> ModelInfo<D> {
+        ModelInfo {
+            path: self.path,
+            format: self.format,
+            name: self.name,
+            architecture: self.architecture,
+            parameter_count: self.parameter_count,
+            quantization: self.quantization,
+            requantized_to: self.requantized_to,
+            file_bytes: self.file_bytes,
+            config: f(self.config),
+            tokenizer: self.tokenizer,
+            has_chat_template: self.has_chat_template,
+            context_length: self.context_length,
+            memory: self.memory,
+            device: self.device,
+            available_bytes: self.available_bytes,
+        }
+    }
+
     /// Whether the estimate fits in the available memory (true when unknown).
     pub fn fits(&self) -> bool {
         self.available_bytes
@@ -214,4 +235,14 @@ pub struct EngineStatus {
     pub busy: bool,
     /// Jobs waiting.
     pub queued: usize,
+}
+
+/// What to import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportKind {
+    /// A `.gguf` file.
+    File,
+    /// A Hugging Face folder.
+    Folder,
 }

@@ -67,3 +67,26 @@ pub struct QueuedReview {
     /// The case's title.
     pub title: String,
 }
+
+/// The forms reviewed runs export to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportFormat {
+    /// Citrus SFT JSON Lines (`{"input","target"}`), one line per reviewed run.
+    Sft,
+    /// A Markdown report.
+    Markdown,
+    /// The case, run and review as JSON.
+    Json,
+}
+
+impl ExportFormat {
+    /// The usual file extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Sft => "jsonl",
+            Self::Markdown => "md",
+            Self::Json => "json",
+        }
+    }
+}

@@ -227,6 +227,76 @@ pub struct RunRecord {
     pub finished_at: Option<String>,
 }
 
+/// How the model is asked to reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReasoningMode {
+    /// The Citrus prompt; the model writes `<think>`/`<answer>` itself.
+    #[default]
+    Free,
+    /// The app drives the pathway stage by stage with schema-constrained output.
+    Guided,
+}
+
+/// The stages of guided reasoning, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GuidedStage {
+    /// The key findings of the case.
+    Findings,
+    /// The ranked differential diagnosis.
+    Differential,
+    /// The leading hypotheses tested against the findings.
+    Testing,
+    /// The conclusion and next steps.
+    Conclusion,
+}
+
+impl GuidedStage {
+    /// All stages in order.
+    pub const ALL: [GuidedStage; 4] = [
+        Self::Findings,
+        Self::Differential,
+        Self::Testing,
+        Self::Conclusion,
+    ];
+
+    /// Its name (`findings`, `differential`, `testing`, `conclusion`), as serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Findings => "findings",
+            Self::Differential => "differential",
+            Self::Testing => "testing",
+            Self::Conclusion => "conclusion",
+        }
+    }
+}
+
+/// What a user sets for one reasoning run (the CLI's flags, the window's controls).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct RunSettings {
+    /// Free (the Citrus prompt) or guided (stage by stage, schema-constrained).
+    pub mode: ReasoningMode,
+    /// Most tokens the model may write.
+    pub max_new_tokens: usize,
+    /// Temperature (0 = greedy; Citrus was evaluated at 0.7).
+    pub temperature: f32,
+    /// Random seed.
+    pub seed: u64,
+}
+
+impl Default for RunSettings {
+    /// Free reasoning, 512 new tokens, temperature 0.7 (Citrus' evaluation setting), seed 42.
+    fn default() -> Self {
+        Self {
+            mode: ReasoningMode::Free,
+            max_new_tokens: 512,
+            temperature: 0.7,
+            seed: 42,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -413,3 +413,23 @@ pub struct DatasetCheck {
     /// Memory, steps and whether it fits.
     pub estimate: Preflight,
 }
+
+/// What a training job runs.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TrainStart {
+    /// A new run.
+    New {
+        /// Its data.
+        source: DataSource,
+        /// The imported base model (None: the active one).
+        model_id: Option<i64>,
+        /// Its settings.
+        choices: TrainChoices,
+    },
+    /// Continue a paused, interrupted or failed run from its last checkpoint.
+    Resume {
+        /// The run.
+        id: i64,
+    },
+}

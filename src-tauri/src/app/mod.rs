@@ -35,7 +35,7 @@ pub fn with_commands<R: Runtime>(builder: Builder<R>, state: AppState) -> Builde
         .plugin(tauri_plugin_dialog::init())
         .manage(state)
         .invoke_handler(tauri::generate_handler![
-            commands::app::app_info,
+            commands::app::get_app_info,
             commands::app::get_setting,
             commands::app::set_setting,
             commands::cases::list_cases,
@@ -49,13 +49,13 @@ pub fn with_commands<R: Runtime>(builder: Builder<R>, state: AppState) -> Builde
             commands::reasoning::stop_job,
             commands::reviews::get_review,
             commands::reviews::save_review,
-            commands::reviews::review_queue,
+            commands::reviews::list_review_queue,
             commands::reviews::export_preview,
             commands::reviews::export_save,
             commands::models::list_models,
             commands::models::import_model,
             commands::models::inspect_model,
-            commands::models::engine_status,
+            commands::models::get_engine_status,
             commands::models::load_model,
             commands::adapters::list_adapters,
             commands::adapters::set_active_adapter,

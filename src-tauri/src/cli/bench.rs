@@ -12,7 +12,7 @@ use crate::error::AppResult;
 use clap::Args;
 use serde::Serialize;
 
-use super::ModelArgs;
+use super::model_args::ModelArgs;
 
 /// Clinical text repeated to build a prompt of the requested length.
 const BENCH_TEXT: &str = "A 58-year-old man presents with crushing substernal chest pain radiating \

@@ -11,12 +11,13 @@ use citrus_runner::run::ReasoningMode;
 use clap::{ArgGroup, Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::model_args::ModelArgs;
 use super::runs::open_store;
-use super::ModelArgs;
 use crate::error::{AppError, AppResult};
 use crate::evaluation::{
-    compare_evaluations, evaluation_report, read_benchmark, resume_evaluation, run_evaluation,
-    start_evaluation, write_report, Benchmark, EvalChoices, EvalProgress, EvalReport, Scoring,
+    compare_evaluations, eval_settings, evaluation_report, read_benchmark, resume_evaluation,
+    run_evaluation, start_evaluation, write_report, Benchmark, EvalChoices, EvalProgress,
+    EvalReport, Scoring,
 };
 use crate::store::{RunStatus, Store};
 
@@ -156,7 +157,7 @@ pub fn run(args: EvalArgs) -> AppResult<()> {
             let path = args.bench.clone().unwrap_or_default();
             let bench = read_benchmark(&path)?;
             report_unusable(&bench);
-            let settings = args.choices().settings();
+            let settings = eval_settings(&args.choices());
             let model = args.model.load()?;
             let id = start_evaluation(&store, &model, &bench, &settings)?;
             eprintln!("evaluation {id} started");

@@ -9,7 +9,7 @@ use citrus_engine::sampling::SamplingParams;
 use citrus_formats::chat_template::ChatMessage;
 use clap::Args;
 
-use super::ModelArgs;
+use super::model_args::ModelArgs;
 
 /// Arguments of `generate`.
 #[derive(Debug, Args)]

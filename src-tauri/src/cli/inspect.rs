@@ -7,7 +7,7 @@ use citrus_engine::model::{inspect, ModelInfo};
 use citrus_host::memory::mib;
 use clap::Args;
 
-use super::ModelArgs;
+use super::model_args::ModelArgs;
 
 /// Arguments of `models inspect`.
 #[derive(Debug, Args)]

@@ -14,9 +14,9 @@ use crate::error::AppResult;
 use clap::{ArgGroup, Args};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::model_args::ModelArgs;
 use super::runs::open_store;
-use super::ModelArgs;
-use crate::recorded::{reason_and_record, RunSettings};
+use crate::recorded::{reason_and_record, reason_options, RunSettings};
 
 /// Arguments of `reason`.
 #[derive(Debug, Args)]
@@ -60,7 +60,7 @@ pub struct ReasonArgs {
 pub fn run(args: ReasonArgs) -> AppResult<()> {
     let input = read_input(&args)?;
     let mut model = args.model.load()?;
-    let options = RunSettings {
+    let options = reason_options(&RunSettings {
         mode: if args.guided {
             ReasoningMode::Guided
         } else {
@@ -69,8 +69,7 @@ pub fn run(args: ReasonArgs) -> AppResult<()> {
         max_new_tokens: args.max_tokens,
         temperature: args.temperature,
         seed: args.seed,
-    }
-    .options();
+    });
     let cancel = CancelToken::new();
     let on_interrupt = cancel.clone();
     let _ = ctrlc::set_handler(move || on_interrupt.cancel());

@@ -20,8 +20,8 @@ use clap::{ArgGroup, Args};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::model_args::load_with_bar;
+use super::model_args::ModelArgs;
 use super::runs::open_store;
-use super::ModelArgs;
 use crate::error::AppResult;
 use crate::training::{
     check_dataset, read_dataset, resume_in_folder, run_training, start_training, train_config,

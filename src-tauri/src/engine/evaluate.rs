@@ -1,43 +1,20 @@
 //! Evaluation jobs: a model (with an adapter attached for the job only) on a benchmark file,
 //! through the same functions `citrus eval` uses, reporting each item as it finishes.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use citrus_engine::model::Model;
 use citrus_training::adapter::detach;
-use serde::Deserialize;
 
 use super::{imported_model, lock, Job, JobEvent, Shared};
 use crate::adapters;
 use crate::error::{AppError, AppResult};
 use crate::evaluation::{
-    read_benchmark, resume_evaluation, run_evaluation, start_evaluation, EvalChoices,
+    eval_settings, read_benchmark, resume_evaluation, run_evaluation, start_evaluation,
 };
 use crate::library;
 use crate::store::{RunStatus, Store};
-
-/// What an evaluation job runs.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum EvalRequest {
-    /// A new evaluation.
-    New {
-        /// The benchmark file.
-        bench_path: PathBuf,
-        /// The imported model (None: the active one).
-        model_id: Option<i64>,
-        /// An adapter: a name from the library, a PEFT folder or a GGUF LoRA file.
-        adapter: Option<String>,
-        /// Scoring mode, generation settings, subset.
-        choices: EvalChoices,
-    },
-    /// Continue a stopped or interrupted evaluation with its own model, adapter and settings.
-    Resume {
-        /// The evaluation.
-        id: i64,
-    },
-}
+pub use citrus_types::evaluation::EvalRequest;
 
 impl Shared {
     /// Runs an evaluation job to its end and sends its last message.
@@ -119,7 +96,7 @@ impl Shared {
                 ..
             } => {
                 let bench = read_benchmark(bench_path)?;
-                let settings = choices.settings();
+                let settings = eval_settings(choices);
                 let id = start_evaluation(store, model, &bench, &settings)?;
                 (id, settings, bench)
             }

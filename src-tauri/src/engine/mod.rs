@@ -28,8 +28,7 @@ use crate::store::{ModelEntry, Store};
 use crate::training::StopSignal;
 pub use citrus_types::model::EngineStatus;
 
-/// Identifies a job while it is queued or running.
-pub type JobId = u64;
+pub use citrus_types::job::JobId;
 
 /// What a job does.
 #[derive(Debug, Clone)]

@@ -4,7 +4,6 @@
 
 use citrus_engine::model::Model;
 use citrus_training::trainer::TrainEvent;
-use serde::Deserialize;
 
 use super::worker::load_reporting;
 use super::{imported_model, lock, Job, JobEvent, Shared};
@@ -14,28 +13,9 @@ use crate::library;
 use crate::store::{ModelEntry, RunStatus, Store};
 use crate::training::{
     read_dataset, resume_training, run_training, start_training, step_point, validation_point,
-    DataSource, TrainChoices, TrainJob,
+    TrainJob,
 };
-
-/// What a training job runs.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum TrainStart {
-    /// A new run.
-    New {
-        /// Its data.
-        source: DataSource,
-        /// The imported base model (None: the active one).
-        model_id: Option<i64>,
-        /// Its settings.
-        choices: TrainChoices,
-    },
-    /// Continue a paused, interrupted or failed run from its last checkpoint.
-    Resume {
-        /// The run.
-        id: i64,
-    },
-}
+pub use citrus_types::training::TrainStart;
 
 impl Shared {
     /// Runs a training job to its end and sends its last message.
@@ -141,37 +121,35 @@ impl Shared {
             model,
             train_job,
             &job.stop,
-            &mut |event| job.sink.send(JobEvent::from_training(event)),
+            &mut |event| job.sink.send(training_event(event)),
             |model, outcome| install_run_adapter(store, model, train_job.id, &outcome.adapter_dir),
         )
     }
 }
 
-impl JobEvent {
-    /// The stream message for a training event.
-    pub fn from_training(event: &TrainEvent) -> Self {
-        match event {
-            TrainEvent::Preflight(preflight) => Self::TrainPreflight {
-                preflight: preflight.clone(),
-            },
-            TrainEvent::Started {
-                start_step,
-                total_steps,
-                train_examples,
-                validation_examples,
-            } => Self::TrainStarted {
-                start_step: *start_step,
-                total_steps: *total_steps,
-                train_examples: *train_examples,
-                validation_examples: *validation_examples,
-            },
-            TrainEvent::Step(metrics) => Self::TrainPoint {
-                point: step_point(metrics),
-            },
-            TrainEvent::Validation { step, loss } => Self::TrainPoint {
-                point: validation_point(*step, *loss),
-            },
-            TrainEvent::Checkpoint { step, .. } => Self::TrainCheckpoint { step: *step },
-        }
+/// The stream message for a training event.
+fn training_event(event: &TrainEvent) -> JobEvent {
+    match event {
+        TrainEvent::Preflight(preflight) => JobEvent::TrainPreflight {
+            preflight: preflight.clone(),
+        },
+        TrainEvent::Started {
+            start_step,
+            total_steps,
+            train_examples,
+            validation_examples,
+        } => JobEvent::TrainStarted {
+            start_step: *start_step,
+            total_steps: *total_steps,
+            train_examples: *train_examples,
+            validation_examples: *validation_examples,
+        },
+        TrainEvent::Step(metrics) => JobEvent::TrainPoint {
+            point: step_point(metrics),
+        },
+        TrainEvent::Validation { step, loss } => JobEvent::TrainPoint {
+            point: validation_point(*step, *loss),
+        },
+        TrainEvent::Checkpoint { step, .. } => JobEvent::TrainCheckpoint { step: *step },
     }
 }

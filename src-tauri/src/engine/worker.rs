@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use citrus_engine::model::{LoadOptions, Model};
 use citrus_runner::run::ReasonOptions;
 
+use super::events::reasoning_event;
 use super::{lock, Job, JobEvent, LoadedModel, Shared, Work};
 use crate::adapters;
 use crate::error::{AppError, AppResult};
@@ -114,7 +115,7 @@ impl Shared {
                 });
             },
             &mut |event| {
-                if let Some(message) = JobEvent::from_reasoning(event) {
+                if let Some(message) = reasoning_event(event) {
                     tokens += usize::from(matches!(message, JobEvent::Text { .. }));
                     job.sink.send(message);
                 }

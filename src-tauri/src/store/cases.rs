@@ -5,28 +5,7 @@ pub use citrus_types::case::{CaseRecord, CaseSummary};
 use rusqlite::{params, OptionalExtension, Row};
 
 use super::{now, Store, StoreError, StoreResult};
-
-/// Which cases a list shows.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
-#[serde(default)]
-pub struct CaseQuery {
-    /// Text the case must contain anywhere (any case); empty for all.
-    pub search: String,
-    /// Only reviewed (true) or only unreviewed (false) cases.
-    pub reviewed: Option<bool>,
-    /// Text the confirmed diagnosis must contain (any case).
-    pub diagnosis: Option<String>,
-}
-
-impl CaseQuery {
-    /// Every case containing `text`, reviewed or not.
-    pub fn search(text: &str) -> Self {
-        Self {
-            search: text.to_string(),
-            ..Self::default()
-        }
-    }
-}
+pub use citrus_types::case::CaseQuery;
 
 /// `text` as a LIKE pattern that matches it anywhere, with `%`, `_` and `\` taken literally.
 fn contains_pattern(text: &str) -> String {

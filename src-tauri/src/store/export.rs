@@ -5,6 +5,7 @@
 //! the confirmed diagnosis when one was recorded, else the run's own answer.
 
 use citrus_reasoning::{build_prompt, CaseInput, Step};
+pub use citrus_types::review::ExportFormat;
 use serde::Serialize;
 
 use super::reviews::{Review, Verdict};
@@ -28,29 +29,6 @@ pub struct ReviewedRun {
     pub run: RunRecord,
     /// The review.
     pub review: Review,
-}
-
-/// The forms reviewed runs export to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ExportFormat {
-    /// Citrus SFT JSON Lines (`{"input","target"}`), one line per reviewed run.
-    Sft,
-    /// A Markdown report.
-    Markdown,
-    /// The case, run and review as JSON.
-    Json,
-}
-
-impl ExportFormat {
-    /// The usual file extension.
-    pub fn extension(self) -> &'static str {
-        match self {
-            Self::Sft => "jsonl",
-            Self::Markdown => "md",
-            Self::Json => "json",
-        }
-    }
 }
 
 /// The export of one reviewed run (`run_id`) or of every reviewed run (`None`) as text.

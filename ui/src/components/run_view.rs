@@ -3,7 +3,8 @@
 use crate::components::run_parts::Outcome;
 use crate::errors;
 use crate::format;
-use crate::live::LiveRun;
+use crate::live::job::JobPhase;
+use crate::live::run::LiveRun;
 use crate::types::{DifferentialEntry, RunRecord, RunStatus, Step};
 
 /// How much of the not-yet-structured text the "writing…" area keeps.
@@ -50,22 +51,26 @@ fn with_adapter(model: &str, adapter: Option<&str>) -> String {
     }
 }
 
-fn status_text(status: &str, queued_ahead: u32, loading: Option<f64>) -> String {
-    match status {
-        "starting" => "Starting…".into(),
-        "queued" => format!(
+fn status_text(phase: JobPhase, queued_ahead: usize, loading: Option<f64>) -> String {
+    match phase {
+        JobPhase::Starting => "Starting…".into(),
+        JobPhase::Queued => format!(
             "Queued — {queued_ahead} job(s) ahead on the engine (training or another run); pause training to reason now"
         ),
-        "loading" => match loading {
+        JobPhase::Loading => match loading {
             Some(f) => format!("Loading model — {:.0}%", f * 100.0),
             None => "Loading model".into(),
         },
-        "running" => "Running".into(),
-        "done" => "Done".into(),
-        "cancelled" => "Cancelled".into(),
-        "failed" => "Failed".into(),
-        "interrupted" => "Interrupted".into(),
-        other => other.to_string(),
+        JobPhase::Calibrating | JobPhase::Running => "Running".into(),
+        JobPhase::Ended(status) => match status {
+            RunStatus::Running => "Running",
+            RunStatus::Done => "Done",
+            RunStatus::Cancelled => "Cancelled",
+            RunStatus::Paused => "Paused",
+            RunStatus::Failed => "Failed",
+            RunStatus::Interrupted => "Interrupted",
+        }
+        .into(),
     }
 }
 
@@ -74,7 +79,7 @@ impl RunView {
     pub fn from_record(run: &RunRecord) -> Self {
         Self {
             status: run.summary.status.to_string(),
-            status_text: status_text(run.summary.status.as_str(), 0, None),
+            status_text: status_text(JobPhase::Ended(run.summary.status), 0, None),
             active: run.summary.status == RunStatus::Running,
             loading: None,
             stage: None,
@@ -95,20 +100,20 @@ impl RunView {
         if let Some(record) = &live.record {
             return Self::from_record(record);
         }
-        let loading = live.loading.as_ref().map(|(_, f)| *f);
+        let loading = live.job.loading.as_ref().map(|(_, f)| *f);
         let pending = live.raw.get(live.consumed..).unwrap_or_default();
         Self {
-            status: live.status.clone(),
-            status_text: status_text(&live.status, live.queued_ahead, loading),
+            status: live.job.phase.as_str().to_string(),
+            status_text: status_text(live.job.phase, live.job.queued_ahead, loading),
             active: live.active(),
             loading,
-            stage: live.stage.clone(),
+            stage: live.stage.map(|stage| stage.as_str().to_string()),
             steps: live.steps.clone(),
             raw: live.raw.clone(),
             tail: format::tail(pending, TAIL_CHARS).to_string(),
             tokens: live.tokens,
             seconds: live.seconds,
-            error: live.error.as_ref().map(errors::describe),
+            error: live.job.error.as_ref().map(errors::describe),
             model_name: with_adapter(&live.model_name, live.adapter.as_deref()),
             ..Self::default()
         }

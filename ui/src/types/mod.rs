@@ -3,12 +3,12 @@
 
 pub use citrus_types::adapter::AdapterListing;
 pub use citrus_types::case::CaseInput;
-pub use citrus_types::case::{CaseRecord, CaseSummary};
+pub use citrus_types::case::CaseSummary;
 pub use citrus_types::evaluation::{
     BenchmarkInfo, Comparison, EvalItemDetail, EvalReport, EvalRunSummary, GroupSummary,
     ItemRecord, OptionScores,
 };
-pub use citrus_types::model::{EngineSettings, EngineStatus, ListedModel, ModelEntry, ModelShape};
+pub use citrus_types::model::{EngineSettings, EngineStatus, ListedModel, ModelShape};
 pub use citrus_types::review::{QueuedReview, Review, StepReview, Verdict};
 pub use citrus_types::run::{
     answer_in_differential, marked_segments, CaseQuote, DifferentialEntry, RunRecord, RunSummary,

@@ -2,14 +2,53 @@
 //! choose the one reasoning applies (switched on the loaded model, no reload) or none; export
 //! as a PEFT folder, a GGUF adapter or a merged GGUF; import a PEFT folder; delete.
 
-use leptos::prelude::*;
-use leptos::task::spawn_local;
-use serde_json::{json, Value};
-
-use crate::api;
+use crate::api::{self, ApiError};
 use crate::components::confirm::ConfirmDialog;
 use crate::state::use_app;
 use crate::types::AdapterListing;
+use citrus_types::adapter::AdapterExport;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+/// What the user asked of the library.
+enum Action {
+    /// Make this adapter (None: none) the one reasoning applies.
+    Activate(Option<String>),
+    /// Import a PEFT folder chosen in a dialog.
+    Import,
+    /// Write an adapter in another tool's format where the user chooses.
+    Export(String, AdapterExport),
+    /// Delete an adapter.
+    Delete(String),
+}
+
+impl Action {
+    /// Does it; the file or name written, for the actions that write one (None when the
+    /// user cancelled the dialog).
+    async fn perform(self) -> Result<Option<String>, ApiError> {
+        match self {
+            Self::Activate(name) => api::adapters::set_active(name).await.map(|()| None),
+            Self::Import => api::adapters::import_folder().await,
+            Self::Export(name, format) => api::adapters::export(name, format).await,
+            Self::Delete(name) => api::adapters::delete(name).await.map(|()| None),
+        }
+    }
+
+    /// Whether it writes something and says where (a dialog the user may cancel).
+    fn writes(&self) -> bool {
+        matches!(self, Self::Import | Self::Export(..))
+    }
+}
+
+/// The export format an option of the export list names.
+fn export_format(value: &str) -> Option<AdapterExport> {
+    match value {
+        "peft" => Some(AdapterExport::Peft),
+        "gguf" => Some(AdapterExport::Gguf),
+        "merged_gguf" => Some(AdapterExport::MergedGguf),
+        _ => None,
+    }
+}
 
 /// The adapters section.
 #[component]
@@ -20,7 +59,7 @@ pub fn AdapterLibrary() -> impl IntoView {
     let deleting = RwSignal::new(None::<String>);
     let reload = move || {
         spawn_local(async move {
-            match api::call::<Vec<AdapterListing>>("list_adapters", json!({})).await {
+            match api::adapters::list().await {
                 Ok(list) => {
                     adapters.try_set(list);
                 }
@@ -29,14 +68,16 @@ pub fn AdapterLibrary() -> impl IntoView {
         });
     };
     reload();
-    let call = move |command: &'static str, args: Value, done: Option<String>| {
+    // `done`: the note once it is done (before the path, for what writes a file).
+    let act = move |action: Action, done: String| {
+        let writes = action.writes();
         spawn_local(async move {
-            match api::call::<Value>(command, args).await {
-                Ok(result) => {
-                    let message = match (result.as_str(), done) {
-                        (Some(path), Some(prefix)) => Some(format!("{prefix} {path}")),
-                        (None, Some(_)) if result.is_null() => None,
-                        (_, done) => done,
+            match action.perform().await {
+                Ok(written) => {
+                    let message = match (writes, written) {
+                        (true, Some(path)) => Some(format!("{done} {path}")),
+                        (true, None) => None,
+                        (false, _) => Some(done),
                     };
                     note.try_set(message);
                     reload();
@@ -52,11 +93,11 @@ pub fn AdapterLibrary() -> impl IntoView {
                 <h2>"Adapters"</h2>
                 <div class="actions">
                     <button id="use-no-adapter" class="secondary" disabled=none_active
-                        on:click=move |_| call("set_active_adapter", json!({ "name": null }), Some("Reasoning uses the base model alone.".into()))>
+                        on:click=move |_| act(Action::Activate(None), "Reasoning uses the base model alone.".into())>
                         "Reason without an adapter"
                     </button>
                     <button id="import-adapter" class="secondary"
-                        on:click=move |_| call("import_adapter_folder", json!({}), Some("Imported".into()))>
+                        on:click=move |_| act(Action::Import, "Imported".into())>
                         "Import PEFT folder…"
                     </button>
                 </div>
@@ -92,8 +133,8 @@ pub fn AdapterLibrary() -> impl IntoView {
                                         } else {
                                             view! {
                                                 <button class="secondary use-adapter" disabled=a.error.is_some()
-                                                    on:click=move |_| call("set_active_adapter", json!({ "name": use_name.clone() }),
-                                                        Some(format!("Reasoning now applies “{}”.", use_name)))>
+                                                    on:click=move |_| act(Action::Activate(Some(use_name.clone())),
+                                                        format!("Reasoning now applies “{}”.", use_name))>
                                                     "Use"
                                                 </button>
                                             }.into_any()
@@ -101,9 +142,8 @@ pub fn AdapterLibrary() -> impl IntoView {
                                     </td>
                                     <td>
                                         <select class="export-adapter" aria-label="Export" on:change=move |ev| {
-                                            let format = event_target_value(&ev);
-                                            if !format.is_empty() {
-                                                call("export_adapter", json!({ "name": export_name.clone(), "format": format }), Some("Written to".into()));
+                                            if let Some(format) = export_format(&event_target_value(&ev)) {
+                                                act(Action::Export(export_name.clone(), format), "Written to".into());
                                             }
                                         }>
                                             <option value="" selected=true>"Export as…"</option>
@@ -129,7 +169,7 @@ pub fn AdapterLibrary() -> impl IntoView {
                     cancel_id="cancel-delete-adapter"
                     on_confirm=Callback::new(move |()| {
                         if let Some(name) = deleting.get_untracked() {
-                            call("delete_adapter", json!({ "name": name }), Some("Deleted.".into()));
+                            act(Action::Delete(name), "Deleted.".into());
                         }
                         deleting.set(None);
                     })

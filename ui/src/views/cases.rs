@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
+use citrus_types::case::CaseQuery;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use serde_json::{json, Value};
 
 use crate::api;
 use crate::components::confirm::ConfirmDialog;
@@ -55,18 +55,18 @@ pub fn CasesView() -> impl IntoView {
     Effect::new(move |_| {
         reload.track();
         let reviewed = match reviewed.get().as_str() {
-            "reviewed" => Value::Bool(true),
-            "unreviewed" => Value::Bool(false),
-            _ => Value::Null,
+            "reviewed" => Some(true),
+            "unreviewed" => Some(false),
+            _ => None,
         };
         let diagnosis = diagnosis_settled.get();
-        let query = json!({
-            "search": search_settled.get(),
-            "reviewed": reviewed,
-            "diagnosis": if diagnosis.trim().is_empty() { Value::Null } else { Value::String(diagnosis) },
-        });
+        let query = CaseQuery {
+            search: search_settled.get(),
+            reviewed,
+            diagnosis: (!diagnosis.trim().is_empty()).then_some(diagnosis),
+        };
         spawn_local(async move {
-            match api::call::<Vec<CaseSummary>>("list_cases", json!({ "query": query })).await {
+            match api::cases::list(query).await {
                 Ok(list) => {
                     cases.try_set(list);
                     loaded.try_set(true);
@@ -82,7 +82,7 @@ pub fn CasesView() -> impl IntoView {
         };
         to_delete.set(None);
         spawn_local(async move {
-            match api::call::<Value>("delete_case", json!({ "id": case.id })).await {
+            match api::cases::delete(case.id).await {
                 Ok(_) => {
                     app.live.update(|m| {
                         m.remove(&case.id);

@@ -1,13 +1,15 @@
 //! The Models screen: import, inspect with engine settings, and choose the active model.
 
+use citrus_types::api::models::LoadModel;
+use citrus_types::job::JobEvent;
+use citrus_types::model::ImportKind;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use serde_json::{json, Value};
 
 use crate::api::{self, Stream};
 use crate::format;
 use crate::state::use_app;
-use crate::types::{EngineSettings, Inspection, ListedModel, ModelEntry};
+use crate::types::{EngineSettings, Inspection, ListedModel};
 
 /// The Models screen.
 #[component]
@@ -23,7 +25,7 @@ pub fn ModelsView() -> impl IntoView {
     let copy = RwSignal::new(false);
     let reload = move || {
         spawn_local(async move {
-            match api::call::<Vec<ListedModel>>("list_models", json!({})).await {
+            match api::models::list().await {
                 Ok(list) => {
                     if selected.get_untracked().is_none() {
                         let pick = list
@@ -42,15 +44,10 @@ pub fn ModelsView() -> impl IntoView {
     reload();
     app.refresh_engine();
 
-    let import = move |kind: &'static str| {
+    let import = move |kind: ImportKind| {
         let copy = copy.get_untracked();
         spawn_local(async move {
-            match api::call::<Option<ModelEntry>>(
-                "import_model",
-                json!({ "kind": kind, "copy": copy }),
-            )
-            .await
-            {
+            match api::models::import(kind, copy).await {
                 Ok(Some(entry)) => {
                     selected.try_set(Some(entry.id));
                     reload();
@@ -70,8 +67,8 @@ pub fn ModelsView() -> impl IntoView {
                         <input id="copy-on-import" type="checkbox" prop:checked=move || copy.get() on:change=move |ev| copy.set(event_target_checked(&ev))/>
                         "Copy into the app's data folder"
                     </label>
-                    <button id="import-file" on:click=move |_| import("file")>"Import file…"</button>
-                    <button id="import-folder" class="secondary" on:click=move |_| import("folder")>"Import folder…"</button>
+                    <button id="import-file" on:click=move |_| import(ImportKind::File)>"Import file…"</button>
+                    <button id="import-folder" class="secondary" on:click=move |_| import(ImportKind::Folder)>"Import folder…"</button>
                 </div>
             </header>
             <ActiveModel/>
@@ -168,11 +165,7 @@ fn ModelDetail(
         let settings = settings.get();
         inspecting.set(true);
         spawn_local(async move {
-            let result = api::call::<Inspection>(
-                "inspect_model",
-                json!({ "id": id, "settings": settings_json(&settings) }),
-            )
-            .await;
+            let result = api::models::inspect(id, settings).await;
             inspecting.try_set(false);
             match result {
                 Ok(found) => {
@@ -189,16 +182,28 @@ fn ModelDetail(
         let Some(id) = selected.get_untracked() else {
             return;
         };
-        let args = json!({ "id": id, "settings": settings_json(&settings.get_untracked()) });
+        let request = LoadModel {
+            id,
+            settings: settings.get_untracked(),
+        };
         progress.set(Some(("Starting…".into(), 0.0)));
-        let stream = Stream::open(move |msg: Value| {
-            let message = msg["message"].as_str().unwrap_or_default().to_string();
-            let fraction = msg["fraction"].as_f64().unwrap_or(0.0);
-            progress.try_set(Some((message, fraction)));
+        // A load reports how far it is; it has no run, items or steps.
+        let stream = Stream::open(move |event| match event {
+            Ok(JobEvent::Loading { message, fraction }) => {
+                progress.try_set(Some((message, fraction)));
+            }
+            Ok(_) => {}
+            Err(err) => app.report(err),
         });
-        let js_args = stream.args_with(&args, "progress");
+        let bound = match stream.bind(&request) {
+            Ok(bound) => bound,
+            Err(err) => {
+                progress.set(None);
+                return app.report(err);
+            }
+        };
         spawn_local(async move {
-            let result = api::call_js::<ModelEntry>("load_model", js_args).await;
+            let result = bound.send().await;
             drop(stream);
             progress.try_set(None);
             match result {
@@ -227,10 +232,6 @@ fn ModelDetail(
             </div>
         </div>
     }
-}
-
-fn settings_json(settings: &EngineSettings) -> Value {
-    serde_json::to_value(settings).unwrap_or(Value::Null)
 }
 
 /// Device, threads and requantization.

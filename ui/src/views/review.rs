@@ -2,7 +2,6 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use serde_json::json;
 
 use crate::api;
 use crate::state::{use_app, Session, Tab};
@@ -15,7 +14,7 @@ pub fn ReviewView() -> impl IntoView {
     let queue = RwSignal::new(Vec::<QueuedReview>::new());
     let loaded = RwSignal::new(false);
     spawn_local(async move {
-        match api::call::<Vec<QueuedReview>>("review_queue", json!({})).await {
+        match api::reviews::queue().await {
             Ok(list) => {
                 queue.try_set(list);
                 loaded.try_set(true);

@@ -4,25 +4,37 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde::de::DeserializeOwned;
-use serde_json::json;
 
 use crate::api;
 use crate::state::AppState;
 use crate::types::{EvalRunSummary, TrainRunSummary};
+use citrus_types::api::evaluations::ListEvaluations;
+use citrus_types::api::training::ListTrainingRuns;
+use citrus_types::api::Command;
 
 /// A run in a screen's list.
 pub(crate) trait ListedRun: Clone + DeserializeOwned + Send + Sync + 'static {
+    /// The request that lists the runs.
+    type Listing: Command<Response = Vec<Self>>;
+    /// That request.
+    const LISTING: Self::Listing;
     /// Its id.
     fn id(&self) -> i64;
 }
 
 impl ListedRun for EvalRunSummary {
+    type Listing = ListEvaluations;
+    const LISTING: ListEvaluations = ListEvaluations {};
+
     fn id(&self) -> i64 {
         self.id
     }
 }
 
 impl ListedRun for TrainRunSummary {
+    type Listing = ListTrainingRuns;
+    const LISTING: ListTrainingRuns = ListTrainingRuns {};
+
     fn id(&self) -> i64 {
         self.id
     }
@@ -40,8 +52,6 @@ pub(crate) struct RunList<T: ListedRun> {
     pub selected: RwSignal<Option<i64>>,
     /// Bumped to reload the open run.
     pub revision: RwSignal<u32>,
-    /// The command that lists the runs.
-    command: &'static str,
     /// Whether the newest run opens when none is open.
     open_newest: bool,
 }
@@ -55,15 +65,14 @@ impl<T: ListedRun> Clone for RunList<T> {
 impl<T: ListedRun> Copy for RunList<T> {}
 
 impl<T: ListedRun> RunList<T> {
-    /// An empty list filled by `command`, loaded at once and provided to the parts below.
-    pub fn provide(app: AppState, command: &'static str, open_newest: bool) -> Self {
+    /// An empty list, loaded at once and provided to the parts below.
+    pub fn provide(app: AppState, open_newest: bool) -> Self {
         let list = Self {
             app,
             runs: RwSignal::new(Vec::new()),
             loaded: RwSignal::new(false),
             selected: RwSignal::new(None),
             revision: RwSignal::new(0),
-            command,
             open_newest,
         };
         provide_context(list);
@@ -75,7 +84,7 @@ impl<T: ListedRun> RunList<T> {
     pub fn reload(self) {
         let app = self.app;
         spawn_local(async move {
-            match api::call::<Vec<T>>(self.command, json!({})).await {
+            match api::call(&T::LISTING).await {
                 Ok(list) => {
                     if self.open_newest && self.selected.get_untracked().is_none() {
                         self.selected.try_set(list.first().map(ListedRun::id));

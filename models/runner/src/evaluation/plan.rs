@@ -2,7 +2,7 @@
 //! first N, or a seeded random sample; options optionally shuffled (seeded per item) to expose
 //! position bias, the key following its option.
 
-use serde::{Deserialize, Serialize};
+pub use citrus_types::evaluation::Selection;
 
 use citrus_engine::seeded::SeededRng;
 use citrus_reasoning::{ExamItem, ExamOption};
@@ -11,19 +11,6 @@ use citrus_reasoning::{ExamItem, ExamOption};
 const SAMPLE_STREAM: u64 = 0x5a4d_504c;
 /// The stream of draws that shuffles options.
 const SHUFFLE_STREAM: u64 = 0x5348_5546;
-
-/// How items are chosen.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Selection {
-    /// Only the first N items (after sampling).
-    pub limit: Option<usize>,
-    /// A random sample of N items, drawn with `seed`, kept in file order.
-    pub sample: Option<usize>,
-    /// Shuffle each item's options (seeded by `seed` and the item's position in the file).
-    pub shuffle_options: bool,
-    /// The seed of the sample and the shuffles.
-    pub seed: u64,
-}
 
 /// One item to run: its index among the usable items and the item as asked.
 #[derive(Debug, Clone, PartialEq)]

@@ -2,31 +2,9 @@
 //! conclusion they establish.
 
 use citrus_reasoning::{CaseQuote, DifferentialEntry};
+
+pub use citrus_types::run::GuidedStage;
 use serde::{Deserialize, Serialize};
-
-/// The stages of guided reasoning, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum GuidedStage {
-    /// The key findings of the case.
-    Findings,
-    /// The ranked differential diagnosis.
-    Differential,
-    /// The leading hypotheses tested against the findings.
-    Testing,
-    /// The conclusion and next steps.
-    Conclusion,
-}
-
-impl GuidedStage {
-    /// All stages in order.
-    pub const ALL: [GuidedStage; 4] = [
-        Self::Findings,
-        Self::Differential,
-        Self::Testing,
-        Self::Conclusion,
-    ];
-}
 
 /// Likelihood of a hypothesis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

@@ -2,13 +2,17 @@
 //! (on the loaded model, no reload), import of a PEFT folder, export through the save dialog,
 //! delete.
 
+use super::Answer;
+use citrus_types::api::adapters::{
+    DeleteAdapter, ExportAdapter, ImportAdapterFolder, ListAdapters, SetActiveAdapter,
+};
 use std::path::PathBuf;
 
 use tauri::{AppHandle, Runtime, State};
 use tauri_plugin_dialog::DialogExt;
 
 use super::blocking;
-use crate::adapters::{self, AdapterExport, AdapterListing};
+use crate::adapters::{self, AdapterExport};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 use crate::library;
@@ -17,7 +21,11 @@ use crate::store::Store;
 /// The adapters in the library (`$CITRUS_HOME/adapters`), each with its base, settings and
 /// final metrics or why it cannot be read; the active one marked.
 #[tauri::command]
-pub async fn list_adapters(state: State<'_, AppState>) -> AppResult<Vec<AdapterListing>> {
+pub async fn list_adapters(
+    state: State<'_, AppState>,
+    request: ListAdapters,
+) -> Answer<ListAdapters> {
+    let ListAdapters {} = request;
     let store_path = state.store().path().to_path_buf();
     blocking(move || adapters::listings(&Store::open_shared(&store_path)?)).await
 }
@@ -25,13 +33,18 @@ pub async fn list_adapters(state: State<'_, AppState>) -> AppResult<Vec<AdapterL
 /// Makes library adapter `name` the one reasoning applies (None: the base alone). The next
 /// reasoning switches the loaded model in place.
 #[tauri::command]
-pub fn set_active_adapter(state: State<'_, AppState>, name: Option<String>) -> AppResult<()> {
+pub fn set_active_adapter(
+    state: State<'_, AppState>,
+    request: SetActiveAdapter,
+) -> Answer<SetActiveAdapter> {
+    let SetActiveAdapter { name } = request;
     adapters::set_active_adapter(&state.store(), name.as_deref())
 }
 
 /// Deletes library adapter `name` (the window asks for confirmation first).
 #[tauri::command]
-pub fn delete_adapter(state: State<'_, AppState>, name: String) -> AppResult<()> {
+pub fn delete_adapter(state: State<'_, AppState>, request: DeleteAdapter) -> Answer<DeleteAdapter> {
+    let DeleteAdapter { name } = request;
     adapters::delete_adapter(&state.store(), &name)
 }
 
@@ -41,7 +54,9 @@ pub fn delete_adapter(state: State<'_, AppState>, name: String) -> AppResult<()>
 pub async fn import_adapter_folder<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, AppState>,
-) -> AppResult<Option<String>> {
+    request: ImportAdapterFolder,
+) -> Answer<ImportAdapterFolder> {
+    let ImportAdapterFolder {} = request;
     let base_path = active_model_path(&state)?;
     let store_path = state.store().path().to_path_buf();
     blocking(move || {
@@ -70,9 +85,9 @@ pub async fn import_adapter_folder<R: Runtime>(
 pub async fn export_adapter<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, AppState>,
-    name: String,
-    format: AdapterExport,
-) -> AppResult<Option<String>> {
+    request: ExportAdapter,
+) -> Answer<ExportAdapter> {
+    let ExportAdapter { name, format } = request;
     let fallback = active_model_path(&state)?;
     let store_path = state.store().path().to_path_buf();
     blocking(move || {

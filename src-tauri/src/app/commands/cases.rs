@@ -1,41 +1,45 @@
 //! Cases: list, read, create, autosave, delete.
 
-use citrus_reasoning::CaseInput;
+use super::Answer;
 use citrus_reasoning::Validate;
+use citrus_types::api::cases::{CreateCase, DeleteCase, GetCase, ListCases, UpdateCase};
 use tauri::State;
 
 use crate::app::AppState;
-use crate::error::AppResult;
-use crate::store::{CaseQuery, CaseRecord, CaseSummary};
 
 /// Cases matching the search and filters, most recently changed first.
 #[tauri::command]
-pub fn list_cases(state: State<'_, AppState>, query: CaseQuery) -> AppResult<Vec<CaseSummary>> {
+pub fn list_cases(state: State<'_, AppState>, request: ListCases) -> Answer<ListCases> {
+    let ListCases { query } = request;
     Ok(state.store().list_cases(&query)?)
 }
 
 /// One case.
 #[tauri::command]
-pub fn get_case(state: State<'_, AppState>, id: i64) -> AppResult<CaseRecord> {
+pub fn get_case(state: State<'_, AppState>, request: GetCase) -> Answer<GetCase> {
+    let GetCase { id } = request;
     Ok(state.store().case(id)?)
 }
 
 /// Saves a new case (validated first) and returns its id.
 #[tauri::command]
-pub fn create_case(state: State<'_, AppState>, input: CaseInput) -> AppResult<i64> {
+pub fn create_case(state: State<'_, AppState>, request: CreateCase) -> Answer<CreateCase> {
+    let CreateCase { input } = request;
     input.validate()?;
     Ok(state.store().create_case(&input)?)
 }
 
 /// Replaces a case's content (autosave; validated first).
 #[tauri::command]
-pub fn update_case(state: State<'_, AppState>, id: i64, input: CaseInput) -> AppResult<()> {
+pub fn update_case(state: State<'_, AppState>, request: UpdateCase) -> Answer<UpdateCase> {
+    let UpdateCase { id, input } = request;
     input.validate()?;
     Ok(state.store().update_case(id, &input)?)
 }
 
 /// Deletes a case with its runs and reviews.
 #[tauri::command]
-pub fn delete_case(state: State<'_, AppState>, id: i64) -> AppResult<()> {
+pub fn delete_case(state: State<'_, AppState>, request: DeleteCase) -> Answer<DeleteCase> {
+    let DeleteCase { id } = request;
     Ok(state.store().delete_case(id)?)
 }

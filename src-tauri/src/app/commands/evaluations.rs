@@ -1,7 +1,11 @@
 //! Evaluations: pick and inspect a benchmark file, run an evaluation as a job (new or
 //! continued), browse its report and items, compare two runs, export a report.
 
-use std::path::PathBuf;
+use super::Answer;
+use citrus_types::api::evaluations::{
+    CompareEvaluationRuns, ExportEvaluation, GetEvaluation, GetEvaluationItem, InspectBenchmark,
+    ListEvaluations, PickBenchmark,
+};
 use std::sync::Arc;
 
 use tauri::ipc::Channel;
@@ -11,17 +15,19 @@ use tauri_plugin_dialog::DialogExt;
 use super::reasoning::ChannelSink;
 use super::{blocking, pick_file};
 use crate::app::AppState;
-use crate::engine::{EvalRequest, JobEvent, JobId, Work};
-use crate::error::{AppError, AppResult};
+use crate::engine::{EvalRequest, JobEvent, Work};
+use crate::error::AppError;
 use crate::evaluation::{
     compare_evaluations, evaluation_item, evaluation_report, read_benchmark, write_report,
-    BenchmarkInfo, Comparison, EvalItemDetail, EvalReport,
 };
-use crate::store::EvalRunSummary;
 
 /// Asks for a benchmark file (JSONL); None when the user cancels.
 #[tauri::command]
-pub async fn pick_benchmark<R: Runtime>(app: AppHandle<R>) -> AppResult<Option<String>> {
+pub async fn pick_benchmark<R: Runtime>(
+    app: AppHandle<R>,
+    request: PickBenchmark,
+) -> Answer<PickBenchmark> {
+    let PickBenchmark {} = request;
     pick_file(
         app,
         "Choose a benchmark file",
@@ -33,7 +39,8 @@ pub async fn pick_benchmark<R: Runtime>(app: AppHandle<R>) -> AppResult<Option<S
 
 /// What a benchmark file holds: usable items, unusable lines with reasons, exams, options.
 #[tauri::command]
-pub async fn inspect_benchmark(path: PathBuf) -> AppResult<BenchmarkInfo> {
+pub async fn inspect_benchmark(request: InspectBenchmark) -> Answer<InspectBenchmark> {
+    let InspectBenchmark { path } = request;
     blocking(move || Ok(read_benchmark(&path)?.info())).await
 }
 
@@ -44,20 +51,25 @@ pub fn start_evaluation(
     state: State<'_, AppState>,
     request: EvalRequest,
     events: Channel<JobEvent>,
-) -> AppResult<JobId> {
+) -> Answer<EvalRequest> {
     let work = Work::Evaluate(request);
     Ok(state.engine.submit(work, Arc::new(ChannelSink(events))))
 }
 
 /// Every recorded evaluation, newest first.
 #[tauri::command]
-pub fn list_evaluations(state: State<'_, AppState>) -> AppResult<Vec<EvalRunSummary>> {
+pub fn list_evaluations(
+    state: State<'_, AppState>,
+    request: ListEvaluations,
+) -> Answer<ListEvaluations> {
+    let ListEvaluations {} = request;
     Ok(state.store().eval_runs()?)
 }
 
 /// An evaluation's report (over the items done so far) and its items.
 #[tauri::command]
-pub fn get_evaluation(state: State<'_, AppState>, id: i64) -> AppResult<EvalReport> {
+pub fn get_evaluation(state: State<'_, AppState>, request: GetEvaluation) -> Answer<GetEvaluation> {
+    let GetEvaluation { id } = request;
     evaluation_report(&state.store(), id)
 }
 
@@ -65,9 +77,9 @@ pub fn get_evaluation(state: State<'_, AppState>, id: i64) -> AppResult<EvalRepo
 #[tauri::command]
 pub fn get_evaluation_item(
     state: State<'_, AppState>,
-    id: i64,
-    position: usize,
-) -> AppResult<EvalItemDetail> {
+    request: GetEvaluationItem,
+) -> Answer<GetEvaluationItem> {
+    let GetEvaluationItem { id, position } = request;
     evaluation_item(&state.store(), id, position)
 }
 
@@ -75,9 +87,9 @@ pub fn get_evaluation_item(
 #[tauri::command]
 pub fn compare_evaluation_runs(
     state: State<'_, AppState>,
-    a: i64,
-    b: i64,
-) -> AppResult<Comparison> {
+    request: CompareEvaluationRuns,
+) -> Answer<CompareEvaluationRuns> {
+    let CompareEvaluationRuns { a, b } = request;
     compare_evaluations(&state.store(), a, b)
 }
 
@@ -87,8 +99,9 @@ pub fn compare_evaluation_runs(
 pub async fn export_evaluation<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, AppState>,
-    id: i64,
-) -> AppResult<Option<String>> {
+    request: ExportEvaluation,
+) -> Answer<ExportEvaluation> {
+    let ExportEvaluation { id } = request;
     let report = evaluation_report(&state.store(), id)?;
     blocking(move || {
         let Some(target) = app

@@ -11,6 +11,9 @@ pub mod reviews;
 pub mod runs;
 pub mod training;
 
+/// What the command answering request `C` returns: its response in the contract, or an error.
+pub type Answer<C> = crate::error::AppResult<<C as citrus_types::api::Command>::Response>;
+
 /// Runs blocking work (model files, dialogs, exports) off the window's threads.
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> crate::error::AppResult<T> + Send + 'static,

@@ -1,23 +1,28 @@
 //! Models: import through a file dialog, inspect, choose and load the active one.
 
+use super::Answer;
+use citrus_types::api::models::{
+    GetEngineStatus, ImportModel, InspectModel, ListModels, LoadModel,
+};
 use std::path::PathBuf;
 
-use serde::Deserialize;
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Runtime, State};
 use tauri_plugin_dialog::DialogExt;
 
 use super::blocking;
 use crate::app::AppState;
-use crate::engine::{EngineStatus, JobEvent};
-use crate::error::{AppError, AppResult};
-use crate::library::{self, EngineSettings, Inspection};
-use crate::store::{ModelEntry, Store};
+use crate::engine::JobEvent;
+use crate::error::AppError;
+use crate::library;
+use crate::store::Store;
 use citrus_types::model::ListedModel;
+use citrus_types::model::{ImportKind, Inspection};
 
 /// Every imported model.
 #[tauri::command]
-pub fn list_models(state: State<'_, AppState>) -> AppResult<Vec<ListedModel>> {
+pub fn list_models(state: State<'_, AppState>, request: ListModels) -> Answer<ListModels> {
+    let ListModels {} = request;
     let store = state.store();
     let active = library::active_model(&store)?.map(|m| m.id);
     Ok(store
@@ -30,25 +35,15 @@ pub fn list_models(state: State<'_, AppState>) -> AppResult<Vec<ListedModel>> {
         .collect())
 }
 
-/// What to import.
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ImportKind {
-    /// A `.gguf` file.
-    File,
-    /// A Hugging Face folder.
-    Folder,
-}
-
 /// Asks for a model file or folder and imports it (copied into the data folder if `copy`);
 /// None when the user cancels.
 #[tauri::command]
 pub async fn import_model<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, AppState>,
-    kind: ImportKind,
-    copy: bool,
-) -> AppResult<Option<ModelEntry>> {
+    request: ImportModel,
+) -> Answer<ImportModel> {
+    let ImportModel { kind, copy } = request;
     let store_path = state.store().path().to_path_buf();
     blocking(move || {
         let dialog = app.dialog().file().set_title("Import a model");
@@ -74,16 +69,24 @@ pub async fn import_model<R: Runtime>(
 #[tauri::command]
 pub async fn inspect_model(
     state: State<'_, AppState>,
-    id: i64,
-    settings: EngineSettings,
-) -> AppResult<Inspection> {
+    request: InspectModel,
+) -> Answer<InspectModel> {
+    let InspectModel { id, settings } = request;
     let path = PathBuf::from(state.store().model(id)?.path);
-    blocking(move || library::inspect_model(&path, &settings)).await
+    let inspection = blocking(move || library::inspect_model(&path, &settings)).await?;
+    Ok(Inspection {
+        info: inspection.info.map_config(|config| config.shape()),
+        fits: inspection.fits,
+    })
 }
 
 /// The active model and the job runner's state.
 #[tauri::command]
-pub fn engine_status(state: State<'_, AppState>) -> AppResult<EngineStatus> {
+pub fn get_engine_status(
+    state: State<'_, AppState>,
+    request: GetEngineStatus,
+) -> Answer<GetEngineStatus> {
+    let GetEngineStatus {} = request;
     state.engine.status(&state.store())
 }
 
@@ -91,10 +94,11 @@ pub fn engine_status(state: State<'_, AppState>) -> AppResult<EngineStatus> {
 #[tauri::command]
 pub async fn load_model(
     state: State<'_, AppState>,
-    id: i64,
-    settings: EngineSettings,
-    progress: Channel<JobEvent>,
-) -> AppResult<ModelEntry> {
+    request: LoadModel,
+    events: Channel<JobEvent>,
+) -> Answer<LoadModel> {
+    let LoadModel { id, settings } = request;
+    let progress = events;
     let engine = state.engine.clone();
     blocking(move || {
         engine.load(id, &settings, &mut |event| {

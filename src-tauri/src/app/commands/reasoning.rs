@@ -1,15 +1,16 @@
 //! Reasoning: queue a job on a case, stream it to the window, stop it (or any job).
 
+use super::Answer;
 use citrus_reasoning::Validate;
+use citrus_types::api::reasoning::{StartReasoning, StopJob};
 use std::sync::Arc;
 
 use tauri::ipc::Channel;
 use tauri::State;
 
 use crate::app::AppState;
-use crate::engine::{JobEvent, JobId, JobSink, Work};
-use crate::error::AppResult;
-use crate::recorded::RunSettings;
+use crate::engine::{JobEvent, JobSink, Work};
+use crate::recorded::reason_options;
 
 /// Delivers a job's messages through a Tauri channel.
 pub(super) struct ChannelSink(pub Channel<JobEvent>);
@@ -25,20 +26,21 @@ impl JobSink for ChannelSink {
 #[tauri::command]
 pub fn start_reasoning(
     state: State<'_, AppState>,
-    case_id: i64,
-    options: RunSettings,
+    request: StartReasoning,
     events: Channel<JobEvent>,
-) -> AppResult<JobId> {
+) -> Answer<StartReasoning> {
+    let StartReasoning { case_id, options } = request;
     state.store().case(case_id)?.input.validate()?;
     let work = Work::Reason {
         case_id,
-        options: options.options(),
+        options: reason_options(&options),
     };
     Ok(state.engine.submit(work, Arc::new(ChannelSink(events))))
 }
 
 /// Stops a queued or running job (reasoning or evaluation).
 #[tauri::command]
-pub fn stop_job(state: State<'_, AppState>, job_id: JobId) -> AppResult<()> {
+pub fn stop_job(state: State<'_, AppState>, request: StopJob) -> Answer<StopJob> {
+    let StopJob { job_id } = request;
     state.engine.stop(job_id)
 }

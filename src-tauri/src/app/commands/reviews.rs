@@ -1,39 +1,45 @@
 //! Reviews of runs, the review queue, and exports of reviewed runs.
 
+use super::Answer;
+use citrus_types::api::reviews::{
+    ExportPreview, ExportSave, GetReview, ListReviewQueue, SaveReview,
+};
 use tauri::{AppHandle, Runtime, State};
 use tauri_plugin_dialog::DialogExt;
 
 use super::blocking;
 use crate::app::AppState;
-use crate::error::{AppError, AppResult};
-use crate::store::export::{export_text, ExportFormat};
-use crate::store::{QueuedReview, Review};
+use crate::error::AppError;
+use crate::store::export::export_text;
 
 /// The review of a run, if it has one.
 #[tauri::command]
-pub fn get_review(state: State<'_, AppState>, run_id: i64) -> AppResult<Option<Review>> {
+pub fn get_review(state: State<'_, AppState>, request: GetReview) -> Answer<GetReview> {
+    let GetReview { run_id } = request;
     Ok(state.store().review(run_id)?)
 }
 
 /// Saves (or replaces) the review of a run.
 #[tauri::command]
-pub fn save_review(state: State<'_, AppState>, review: Review) -> AppResult<()> {
+pub fn save_review(state: State<'_, AppState>, request: SaveReview) -> Answer<SaveReview> {
+    let SaveReview { review } = request;
     Ok(state.store().save_review(&review)?)
 }
 
 /// Cases waiting for review, each with the run to review.
 #[tauri::command]
-pub fn review_queue(state: State<'_, AppState>) -> AppResult<Vec<QueuedReview>> {
+pub fn list_review_queue(
+    state: State<'_, AppState>,
+    request: ListReviewQueue,
+) -> Answer<ListReviewQueue> {
+    let ListReviewQueue {} = request;
     Ok(state.store().review_queue()?)
 }
 
 /// The export as text, to preview: SFT covers every reviewed run, a report one run.
 #[tauri::command]
-pub fn export_preview(
-    state: State<'_, AppState>,
-    format: ExportFormat,
-    run_id: Option<i64>,
-) -> AppResult<String> {
+pub fn export_preview(state: State<'_, AppState>, request: ExportPreview) -> Answer<ExportPreview> {
+    let ExportPreview { format, run_id } = request;
     Ok(export_text(&state.store(), format, run_id)?)
 }
 
@@ -42,9 +48,9 @@ pub fn export_preview(
 pub async fn export_save<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, AppState>,
-    format: ExportFormat,
-    run_id: Option<i64>,
-) -> AppResult<Option<String>> {
+    request: ExportSave,
+) -> Answer<ExportSave> {
+    let ExportSave { format, run_id } = request;
     let text = export_text(&state.store(), format, run_id)?;
     blocking(move || {
         let name = match run_id {

@@ -1,6 +1,10 @@
 //! Training: pick and check a dataset (validation report, preview, pre-flight estimate), run
 //! a training job (new or resumed) that streams its metrics, pause it, browse past runs.
 
+use super::Answer;
+use citrus_types::api::training::{
+    GetTrainingRun, InspectDataset, ListTrainingRuns, PauseTraining, PickDataset,
+};
 use std::sync::Arc;
 
 use tauri::ipc::Channel;
@@ -9,17 +13,21 @@ use tauri::{AppHandle, Runtime, State};
 use super::reasoning::ChannelSink;
 use super::{blocking, pick_file};
 use crate::app::AppState;
-use crate::engine::{JobEvent, JobId, TrainStart, Work};
-use crate::error::{AppError, AppResult};
+use crate::engine::{JobEvent, TrainStart, Work};
+use crate::error::AppError;
 use crate::library;
-use crate::store::{Store, StoreError, TrainRunRecord, TrainRunSummary};
-use crate::training::{check_dataset, read_dataset, train_config, DataSource};
+use crate::store::{Store, StoreError};
+use crate::training::{check_dataset, read_dataset, train_config};
 use citrus_training::trainer::estimate;
-use citrus_types::training::{DatasetCheck, TrainChoices};
+use citrus_types::training::DatasetCheck;
 
 /// Asks for a training data file (JSONL or a JSON array); None when the user cancels.
 #[tauri::command]
-pub async fn pick_dataset<R: Runtime>(app: AppHandle<R>) -> AppResult<Option<String>> {
+pub async fn pick_dataset<R: Runtime>(
+    app: AppHandle<R>,
+    request: PickDataset,
+) -> Answer<PickDataset> {
+    let PickDataset {} = request;
     pick_file(
         app,
         "Choose training data",
@@ -34,10 +42,13 @@ pub async fn pick_dataset<R: Runtime>(app: AppHandle<R>) -> AppResult<Option<Str
 #[tauri::command]
 pub async fn inspect_dataset(
     state: State<'_, AppState>,
-    source: DataSource,
-    model_id: Option<i64>,
-    choices: TrainChoices,
-) -> AppResult<DatasetCheck> {
+    request: InspectDataset,
+) -> Answer<InspectDataset> {
+    let InspectDataset {
+        source,
+        model_id,
+        choices,
+    } = request;
     let store_path = state.store().path().to_path_buf();
     let engine = state.engine.clone();
     blocking(move || {
@@ -65,9 +76,10 @@ pub async fn inspect_dataset(
 #[tauri::command]
 pub fn start_training(
     state: State<'_, AppState>,
-    start: TrainStart,
+    request: TrainStart,
     events: Channel<JobEvent>,
-) -> AppResult<JobId> {
+) -> Answer<TrainStart> {
+    let start = request;
     match &start {
         TrainStart::New { choices, .. } => {
             train_config(choices)?;
@@ -88,18 +100,27 @@ pub fn start_training(
 
 /// Pauses a training job at its next step (checkpoint kept; Resume continues it).
 #[tauri::command]
-pub fn pause_training(state: State<'_, AppState>, job_id: JobId) -> AppResult<()> {
+pub fn pause_training(state: State<'_, AppState>, request: PauseTraining) -> Answer<PauseTraining> {
+    let PauseTraining { job_id } = request;
     state.engine.pause(job_id)
 }
 
 /// Every training run, newest first.
 #[tauri::command]
-pub fn list_training_runs(state: State<'_, AppState>) -> AppResult<Vec<TrainRunSummary>> {
+pub fn list_training_runs(
+    state: State<'_, AppState>,
+    request: ListTrainingRuns,
+) -> Answer<ListTrainingRuns> {
+    let ListTrainingRuns {} = request;
     Ok(state.store().train_runs()?)
 }
 
 /// A training run with its metric series.
 #[tauri::command]
-pub fn get_training_run(state: State<'_, AppState>, id: i64) -> AppResult<TrainRunRecord> {
+pub fn get_training_run(
+    state: State<'_, AppState>,
+    request: GetTrainingRun,
+) -> Answer<GetTrainingRun> {
+    let GetTrainingRun { id } = request;
     Ok(state.store().train_run_record(id)?)
 }

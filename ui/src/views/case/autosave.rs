@@ -5,13 +5,12 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use serde_json::{json, Value};
 
 use crate::api::{self, ApiError};
 use crate::draft::Draft;
 use crate::errors;
 use crate::state::AppState;
-use crate::types::CaseRecord;
+use crate::types::CaseInput;
 
 const DELAY: Duration = Duration::from_millis(600);
 
@@ -103,14 +102,14 @@ impl Autosave {
         });
     }
 
-    async fn save(self, id: Option<i64>, input: Value) -> Result<i64, ApiError> {
+    async fn save(self, id: Option<i64>, input: CaseInput) -> Result<i64, ApiError> {
         match id {
             Some(id) => {
-                api::call::<Value>("update_case", json!({ "id": id, "input": input })).await?;
+                api::cases::update(id, input).await?;
                 Ok(id)
             }
             None => {
-                let id = api::call::<i64>("create_case", json!({ "input": input })).await?;
+                let id = api::cases::create(input).await?;
                 self.id.try_set_value(Some(id));
                 let nonce = self.nonce;
                 self.app.case.try_update(|c| {
@@ -124,7 +123,7 @@ impl Autosave {
     }
 
     async fn refresh_title(self, id: i64) {
-        if let Ok(case) = api::call::<CaseRecord>("get_case", json!({ "id": id })).await {
+        if let Ok(case) = api::cases::get(id).await {
             self.title.try_set(case.title);
         }
     }

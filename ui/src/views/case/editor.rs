@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use super::use_case;
+use super::context::use_case;
 use crate::draft::{letter, FieldSpec, CLINICAL_FIELDS, EXAM_FIELDS};
 
 /// The Case tab.

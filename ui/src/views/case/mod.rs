@@ -1,6 +1,7 @@
 //! The case screen: header, review-session bar, tabs and their panels.
 
 mod autosave;
+mod context;
 mod editor;
 mod reasoning;
 mod review;
@@ -9,35 +10,13 @@ mod session;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use serde_json::json;
 
 use crate::api;
 use crate::draft::Draft;
-use crate::live::RunOptions;
+use crate::live::run::RunOptions;
 use crate::state::{use_app, Tab};
-use crate::types::CaseRecord;
 use autosave::Autosave;
-
-/// What the tabs of one open case share (cheap to copy).
-#[derive(Clone, Copy)]
-pub struct CaseCtx {
-    /// The stored case id; None until a new case is first saved.
-    pub id: Memo<Option<i64>>,
-    /// The editor's text.
-    pub draft: RwSignal<Draft>,
-    /// Whether the stored case has been read into the draft.
-    pub loaded: RwSignal<bool>,
-    /// The case's title.
-    pub title: RwSignal<String>,
-    /// The editor's autosave.
-    pub save: Autosave,
-    /// The Reasoning tab's options.
-    pub options: RwSignal<RunOptions>,
-}
-
-fn use_case() -> CaseCtx {
-    expect_context::<CaseCtx>()
-}
+use context::CaseCtx;
 
 const TABS: [(Tab, &str, &str); 4] = [
     (Tab::Case, "tab-case", "Case"),
@@ -69,11 +48,9 @@ pub fn CaseView() -> impl IntoView {
     provide_context(ctx);
     if let Some(id) = open.id {
         spawn_local(async move {
-            match api::call::<CaseRecord>("get_case", json!({ "id": id })).await {
+            match api::cases::get(id).await {
                 Ok(case) => {
-                    ctx.draft.try_set(Draft::from_input(
-                        &serde_json::to_value(&case.input).unwrap_or_default(),
-                    ));
+                    ctx.draft.try_set(Draft::from_input(&case.input));
                     ctx.title.try_set(case.title);
                     ctx.loaded.try_set(true);
                 }

@@ -2,17 +2,17 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use serde_json::json;
 
-use super::{use_case, CaseCtx};
+use super::context::{use_case, CaseCtx};
 use crate::api;
 use crate::components::case_quotes::{CaseText, SelectedFinding};
 use crate::components::run_parts::{Answer, Differential, Timeline};
 use crate::components::run_view::RunView;
 use crate::format;
-use crate::live::{self, LiveRun};
+use crate::live::run::LiveRun;
+use crate::live::start;
 use crate::state::{use_app, AppState, Tab};
-use crate::types::{CaseInput, CaseQuote, RunRecord, RunSummary};
+use crate::types::{CaseQuote, RunRecord};
 
 /// Resolves after `ms` milliseconds.
 pub async fn sleep(ms: i32) {
@@ -46,7 +46,7 @@ pub fn reason_now(app: AppState, ctx: CaseCtx) {
             }
             sleep(50).await;
         }
-        live::start(app, id, options);
+        start::reasoning(app, id, options);
     });
 }
 
@@ -55,15 +55,12 @@ async fn load_run(case_id: i64, chosen: Option<i64>) -> Result<Option<RunRecord>
     let run_id = match chosen {
         Some(id) => Some(id),
         None => {
-            let runs =
-                api::call::<Vec<RunSummary>>("list_runs", json!({ "caseId": case_id })).await?;
+            let runs = api::runs::list(case_id).await?;
             runs.last().map(|r| r.id)
         }
     };
     match run_id {
-        Some(id) => Ok(Some(
-            api::call::<RunRecord>("get_run", json!({ "id": id })).await?,
-        )),
+        Some(id) => Ok(Some(api::runs::get(id).await?)),
         None => Ok(None),
     }
 }
@@ -118,10 +115,7 @@ pub fn ReasoningTab() -> impl IntoView {
     });
     let active = Memo::new(move |_| live.with(|l| l.as_ref().is_some_and(LiveRun::active)));
     SelectedFinding::provide();
-    let case_input = Signal::derive(move || {
-        ctx.draft
-            .with(|d| serde_json::from_value::<CaseInput>(d.to_input()).ok())
-    });
+    let case_input = Signal::derive(move || ctx.draft.with(|d| Some(d.to_input())));
     let mentions = Signal::derive(move || {
         let mut all: Vec<CaseQuote> = Vec::new();
         shown.with(|s| {
@@ -224,7 +218,7 @@ fn RunControls(active: Memo<bool>) -> impl IntoView {
                 disabled=move || !active.get()
                 on:click=move |_| {
                     if let Some(id) = ctx.id.get_untracked() {
-                        live::stop(app, id);
+                        start::stop_reasoning(app, id);
                     }
                 }
             >

@@ -1,10 +1,10 @@
 //! The Review tab: step verdicts, confirmed diagnosis, reviewer, and export.
 
+use citrus_types::review::ExportFormat;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use serde_json::{json, Value};
 
-use super::use_case;
+use super::context::use_case;
 use crate::api;
 use crate::components::run_parts::stage_label;
 use crate::errors;
@@ -59,12 +59,10 @@ pub fn ReviewTab() -> impl IntoView {
     let saved_count = RwSignal::new(0u32);
 
     spawn_local(async move {
-        if let Ok(Some(name)) =
-            api::call::<Option<String>>("get_setting", json!({ "key": "reviewer" })).await
-        {
+        if let Ok(Some(name)) = api::app::setting("reviewer").await {
             reviewer.try_set(name);
         }
-        match api::call::<Vec<RunSummary>>("list_runs", json!({ "caseId": case_id })).await {
+        match api::runs::list(case_id).await {
             Ok(list) => {
                 run_id.try_set(default_run(&list, preferred));
                 runs.try_set(list);
@@ -77,11 +75,11 @@ pub fn ReviewTab() -> impl IntoView {
         let Some(id) = run_id.get() else { return };
         status.set(String::new());
         spawn_local(async move {
-            let run = match api::call::<RunRecord>("get_run", json!({ "id": id })).await {
+            let run = match api::runs::get(id).await {
                 Ok(run) => run,
                 Err(err) => return app.report(err),
             };
-            let review = api::call::<Option<Review>>("get_review", json!({ "runId": id }))
+            let review = api::reviews::get(id)
                 .await
                 .unwrap_or_else(|err| {
                     app.report(err);
@@ -132,10 +130,8 @@ pub fn ReviewTab() -> impl IntoView {
         };
         status.set("Saving…".into());
         spawn_local(async move {
-            let _ = api::call::<Value>("set_setting", json!({ "key": "reviewer", "value": name }))
-                .await;
-            let review = serde_json::to_value(&review).unwrap_or(Value::Null);
-            match api::call::<Value>("save_review", json!({ "review": review })).await {
+            let _ = api::app::set_setting("reviewer", &name).await;
+            match api::reviews::save(review).await {
                 Ok(_) => {
                     status.try_set("Saved".into());
                     saved_count.try_update(|n| *n += 1);
@@ -257,23 +253,24 @@ fn StepReviewRow(
 #[component]
 fn ExportArea(run_id: RwSignal<Option<i64>>, saved_count: RwSignal<u32>) -> impl IntoView {
     let app = use_app();
-    let format = RwSignal::new(String::from("markdown"));
+    let format = RwSignal::new(ExportFormat::Markdown);
     let preview = RwSignal::new(String::new());
     let status = RwSignal::new(String::new());
+    // SFT covers every reviewed run; a report one run.
     let args = move || {
         let format = format.get();
-        let run = if format == "sft" {
-            Value::Null
+        let run = if format == ExportFormat::Sft {
+            None
         } else {
-            json!(run_id.get())
+            run_id.get()
         };
-        json!({ "format": format, "runId": run })
+        (format, run)
     };
     Effect::new(move |_| {
         saved_count.track();
-        let args = args();
+        let (format, run) = args();
         spawn_local(async move {
-            let text = match api::call::<String>("export_preview", args).await {
+            let text = match api::reviews::export_preview(format, run).await {
                 Ok(text) => text,
                 Err(err) => errors::describe(&err),
             };
@@ -281,10 +278,10 @@ fn ExportArea(run_id: RwSignal<Option<i64>>, saved_count: RwSignal<u32>) -> impl
         });
     });
     let save = move |_| {
-        let args = args();
+        let (format, run) = args();
         status.set(String::new());
         spawn_local(async move {
-            match api::call::<Option<String>>("export_save", args).await {
+            match api::reviews::export_save(format, run).await {
                 Ok(Some(path)) => {
                     status.try_set(format!("Saved to {path}"));
                 }
@@ -299,7 +296,7 @@ fn ExportArea(run_id: RwSignal<Option<i64>>, saved_count: RwSignal<u32>) -> impl
             <div class="save-line">
                 <label class="inline">
                     "Format"
-                    <select id="export-format" on:change=move |ev| format.set(event_target_value(&ev))>
+                    <select id="export-format" on:change=move |ev| format.set(export_format(&event_target_value(&ev)))>
                         <option value="sft">"Training data (SFT JSONL, all reviewed runs)"</option>
                         <option value="markdown" selected>"Report (Markdown)"</option>
                         <option value="json">"Report (JSON)"</option>
@@ -310,5 +307,14 @@ fn ExportArea(run_id: RwSignal<Option<i64>>, saved_count: RwSignal<u32>) -> impl
             </div>
             <textarea id="export-preview" readonly rows="12" prop:value=move || preview.get()></textarea>
         </section>
+    }
+}
+
+/// The export format an option of the format list names.
+fn export_format(value: &str) -> ExportFormat {
+    match value {
+        "sft" => ExportFormat::Sft,
+        "json" => ExportFormat::Json,
+        _ => ExportFormat::Markdown,
     }
 }

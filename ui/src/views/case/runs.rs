@@ -2,9 +2,8 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use serde_json::json;
 
-use super::use_case;
+use super::context::use_case;
 use crate::api;
 use crate::components::run_parts::{Answer, Differential, Outcome, Timeline};
 use crate::format;
@@ -22,7 +21,7 @@ pub fn RunsTab() -> impl IntoView {
     let left = RwSignal::new(None::<i64>);
     let right = RwSignal::new(None::<i64>);
     spawn_local(async move {
-        match api::call::<Vec<RunSummary>>("list_runs", json!({ "caseId": case_id })).await {
+        match api::runs::list(case_id).await {
             Ok(list) => {
                 if let [.., before, last] = list.as_slice() {
                     left.try_set(Some(before.id));
@@ -140,7 +139,7 @@ fn CompareColumn(chosen: RwSignal<Option<i64>>) -> impl IntoView {
             return;
         };
         spawn_local(async move {
-            match api::call::<RunRecord>("get_run", json!({ "id": id })).await {
+            match api::runs::get(id).await {
                 Ok(run) => {
                     record.try_set(Some(run));
                 }

@@ -3,9 +3,8 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use serde_json::json;
 
-use super::use_screen;
+use super::screen::use_screen;
 use crate::api;
 use crate::errors;
 use crate::format;
@@ -35,7 +34,7 @@ pub fn CompareRuns() -> impl IntoView {
         };
         spawn_local(async move {
             let found =
-                api::call::<Comparison>("compare_evaluation_runs", json!({ "a": a, "b": b }))
+                api::evaluations::compare(a, b)
                     .await
                     .map_err(|e| match errors::detail(&e) {
                         Some(detail) => format!("{} {detail}", errors::describe(&e)),

@@ -3,13 +3,15 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use serde_json::{json, Value};
 
-use super::use_screen;
+use super::screen::use_screen;
 use crate::api;
 use crate::components::fields::NumberField;
-use crate::live_eval::{self, LiveEval};
+use crate::live::evaluation::LiveEval;
+use crate::live::start;
 use crate::types::{AdapterListing, BenchmarkInfo, ListedModel};
+use citrus_types::evaluation::{EvalChoices, EvalRequest, Scoring, Selection};
+use citrus_types::run::ReasoningMode;
 
 /// Which items run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,30 +56,37 @@ impl Choices {
         }
     }
 
-    /// The `start_evaluation` request for a new run.
-    fn request(&self) -> Value {
-        let count = Some(self.count.get_untracked());
+    /// The request for a new evaluation.
+    fn request(&self) -> EvalRequest {
+        let count = Some(self.count.get_untracked() as usize);
         let subset = self.subset.get_untracked();
         let adapter = self.adapter.get_untracked();
-        json!({
-            "kind": "new",
-            "bench_path": self.bench_path.get_untracked().trim(),
-            "model_id": self.model_id.get_untracked(),
-            "adapter": (!adapter.is_empty()).then_some(adapter),
-            "choices": {
-                "scoring": if self.generate.get_untracked() { "generate" } else { "likelihood" },
-                "reasoning": if self.guided.get_untracked() { "guided" } else { "free" },
-                "score_text": self.score_text.get_untracked(),
-                "max_new_tokens": self.max_tokens.get_untracked(),
-                "temperature": self.temperature.get_untracked(),
-                "selection": {
-                    "limit": count.filter(|_| subset == Subset::First),
-                    "sample": count.filter(|_| subset == Subset::Sample),
-                    "shuffle_options": self.shuffle.get_untracked(),
-                    "seed": self.seed.get_untracked(),
+        EvalRequest::New {
+            bench_path: self.bench_path.get_untracked().trim().into(),
+            model_id: self.model_id.get_untracked(),
+            adapter: (!adapter.is_empty()).then_some(adapter),
+            choices: EvalChoices {
+                scoring: if self.generate.get_untracked() {
+                    Scoring::Generate
+                } else {
+                    Scoring::Likelihood
+                },
+                reasoning: if self.guided.get_untracked() {
+                    ReasoningMode::Guided
+                } else {
+                    ReasoningMode::Free
+                },
+                score_text: self.score_text.get_untracked(),
+                max_new_tokens: self.max_tokens.get_untracked() as usize,
+                temperature: self.temperature.get_untracked() as f32,
+                selection: Selection {
+                    limit: count.filter(|_| subset == Subset::First),
+                    sample: count.filter(|_| subset == Subset::Sample),
+                    shuffle_options: self.shuffle.get_untracked(),
+                    seed: self.seed.get_untracked(),
                 },
             },
-        })
+        }
     }
 }
 
@@ -91,7 +100,7 @@ pub fn NewEvaluation() -> impl IntoView {
     let models = RwSignal::new(Vec::<ListedModel>::new());
     let adapters = RwSignal::new(Vec::<AdapterListing>::new());
     spawn_local(async move {
-        match api::call::<Vec<ListedModel>>("list_models", json!({})).await {
+        match api::models::list().await {
             Ok(list) => {
                 choices.model_id.try_set(
                     list.iter()
@@ -103,7 +112,7 @@ pub fn NewEvaluation() -> impl IntoView {
             }
             Err(err) => app.report(err),
         }
-        match api::call::<Vec<AdapterListing>>("list_adapters", json!({})).await {
+        match api::adapters::list().await {
             Ok(list) => {
                 adapters.try_set(list);
             }
@@ -118,7 +127,7 @@ pub fn NewEvaluation() -> impl IntoView {
             return;
         }
         spawn_local(async move {
-            match api::call::<BenchmarkInfo>("inspect_benchmark", json!({ "path": path })).await {
+            match api::evaluations::inspect_benchmark(path.into()).await {
                 Ok(found) => {
                     info.try_set(Some(found));
                 }
@@ -128,7 +137,7 @@ pub fn NewEvaluation() -> impl IntoView {
     };
     let pick = move |_| {
         spawn_local(async move {
-            match api::call::<Option<String>>("pick_benchmark", json!({})).await {
+            match api::evaluations::pick_benchmark().await {
                 Ok(Some(path)) => {
                     choices.bench_path.set(path);
                     inspect();
@@ -143,7 +152,7 @@ pub fn NewEvaluation() -> impl IntoView {
             .with(|e| e.as_ref().is_some_and(LiveEval::active))
     };
     let start = move |_| {
-        live_eval::start(app, choices.request());
+        start::evaluation(app, choices.request());
     };
 
     view! {

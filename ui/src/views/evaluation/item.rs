@@ -3,7 +3,6 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use serde_json::json;
 
 use crate::api;
 use crate::components::run_parts::Timeline;
@@ -21,12 +20,7 @@ pub fn ItemDetail(run_id: i64, opened: RwSignal<Option<usize>>) -> impl IntoView
             return;
         };
         spawn_local(async move {
-            match api::call::<EvalItemDetail>(
-                "get_evaluation_item",
-                json!({ "id": run_id, "position": position }),
-            )
-            .await
-            {
+            match api::evaluations::item(run_id, position).await {
                 Ok(found) => {
                     detail.try_set(Some(found));
                 }

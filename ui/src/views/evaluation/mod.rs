@@ -8,23 +8,16 @@ mod item;
 mod progress;
 mod report;
 mod runs;
+mod screen;
 
 use crate::state::use_app;
-use crate::types::EvalRunSummary;
-use crate::views::run_list::RunList;
 use leptos::prelude::*;
-
-/// What the screen's parts share: the recorded runs and the one open.
-pub(crate) type EvalScreen = RunList<EvalRunSummary>;
-
-fn use_screen() -> EvalScreen {
-    expect_context::<EvalScreen>()
-}
+use screen::EvalScreen;
 
 /// The Evaluation screen.
 #[component]
 pub fn EvaluationView() -> impl IntoView {
-    EvalScreen::provide(use_app(), "list_evaluations", true);
+    EvalScreen::provide(use_app(), true);
     view! {
         <section id="view-evaluation" class="view">
             <header class="view-header">

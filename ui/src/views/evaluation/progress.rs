@@ -3,10 +3,13 @@
 
 use leptos::prelude::*;
 
-use super::use_screen;
+use super::screen::use_screen;
 use crate::errors;
 use crate::format;
-use crate::live_eval::{self, LiveEval};
+use crate::live::evaluation::LiveEval;
+use crate::live::job::JobPhase;
+use crate::live::start;
+use crate::types::RunStatus;
 
 /// The live panel, shown while a job runs and after it ends.
 #[component]
@@ -33,11 +36,11 @@ pub fn LiveEvaluation() -> impl IntoView {
     });
     move || {
         app.evaluation.get().map(|live| {
-            let status = live.status.clone();
+            let status = live.job.phase.as_str();
             view! {
-                <div id="eval-live" class="panel eval-live" data-status=status.clone()>
+                <div id="eval-live" class="panel eval-live" data-status=status>
                     <div class="run-status-bar">
-                        <span id="eval-status" class=format!("status-pill status-{status}") data-status=status.clone()>
+                        <span id="eval-status" class=format!("status-pill status-{status}") data-status=status>
                             {status_text(&live)}
                         </span>
                         <progress
@@ -51,15 +54,15 @@ pub fn LiveEvaluation() -> impl IntoView {
                         </span>
                         <span class="spacer"></span>
                         <Show when={let active = live.active(); move || active}>
-                            <button id="stop-eval" class="danger" on:click=move |_| live_eval::stop(app)>"Stop"</button>
+                            <button id="stop-eval" class="danger" on:click=move |_| start::stop_evaluation(app)>"Stop"</button>
                         </Show>
                     </div>
                     <p class="eval-tally">
                         {tally(&live)}
                     </p>
-                    {live.warnings.iter().map(|w| view! { <p class="warning">{w.clone()}</p> }).collect_view()}
-                    {live.error.as_ref().map(|e| view! { <p class="run-error">{errors::describe(e)}" "{errors::detail(e)}</p> })}
-                    <Show when={let cancelled = status == "cancelled"; move || cancelled}>
+                    {live.job.warnings.iter().map(|w| view! { <p class="warning">{w.clone()}</p> }).collect_view()}
+                    {live.job.error.as_ref().map(|e| view! { <p class="run-error">{errors::describe(e)}" "{errors::detail(e)}</p> })}
+                    <Show when={let cancelled = live.job.phase == JobPhase::Ended(RunStatus::Cancelled); move || cancelled}>
                         <p class="muted">"Stopped. Every finished item is kept; continue it from the list below."</p>
                     </Show>
                 </div>
@@ -69,20 +72,11 @@ pub fn LiveEvaluation() -> impl IntoView {
 }
 
 fn status_text(live: &LiveEval) -> String {
-    match live.status.as_str() {
-        "queued" => format!("Queued ({} ahead)", live.queued_ahead),
-        "loading" => live
-            .loading
-            .as_ref()
-            .map(|(message, fraction)| format!("{message} {:.0}%", fraction * 100.0))
-            .unwrap_or_else(|| "Loading".into()),
-        "running" => format!("Evaluation {} running", live.eval_id.unwrap_or_default()),
-        "starting" => "Starting".into(),
-        other => format!(
-            "Evaluation {} {other}",
-            live.eval_id.map(|id| id.to_string()).unwrap_or_default()
-        ),
+    if let Some(waiting) = live.job.waiting_text() {
+        return waiting;
     }
+    let id = live.eval_id.map(|id| id.to_string()).unwrap_or_default();
+    format!("Evaluation {id} {}", live.job.phase.as_str())
 }
 
 fn tally(live: &LiveEval) -> String {

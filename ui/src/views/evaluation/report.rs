@@ -3,10 +3,9 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use serde_json::json;
 
 use super::item::ItemDetail;
-use super::use_screen;
+use super::screen::use_screen;
 use crate::api;
 use crate::format;
 use crate::types::{EvalReport, GroupSummary, ItemRecord};
@@ -26,7 +25,7 @@ pub fn EvaluationReport() -> impl IntoView {
             return;
         };
         spawn_local(async move {
-            match api::call::<EvalReport>("get_evaluation", json!({ "id": id })).await {
+            match api::evaluations::get(id).await {
                 Ok(found) => {
                     if report.with_untracked(|r| r.as_ref().map(|r| r.run.id)) != Some(id) {
                         opened.try_set(None);
@@ -42,9 +41,7 @@ pub fn EvaluationReport() -> impl IntoView {
             return;
         };
         spawn_local(async move {
-            if let Err(err) =
-                api::call::<Option<String>>("export_evaluation", json!({ "id": id })).await
-            {
+            if let Err(err) = api::evaluations::export(id).await {
                 app.report(err);
             }
         });

@@ -2,12 +2,13 @@
 //! report, and Continue for one that stopped before its end.
 
 use leptos::prelude::*;
-use serde_json::json;
 
-use super::use_screen;
+use super::screen::use_screen;
 use crate::format;
-use crate::live_eval::{self, LiveEval};
+use crate::live::evaluation::LiveEval;
+use crate::live::start;
 use crate::types::{EvalRunSummary, RunStatus};
+use citrus_types::evaluation::EvalRequest;
 
 /// The table of runs.
 #[component]
@@ -71,7 +72,7 @@ fn RunRow(run: EvalRunSummary) -> impl IntoView {
     let resume = move |ev: leptos::ev::MouseEvent| {
         ev.stop_propagation();
         screen.selected.set(Some(id));
-        live_eval::start(app, json!({ "kind": "resume", "id": id }));
+        start::evaluation(app, EvalRequest::Resume { id });
     };
     view! {
         <tr

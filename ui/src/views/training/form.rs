@@ -4,14 +4,15 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use serde_json::{json, Value};
 
 use super::data::DataCheckView;
-use super::use_screen;
+use super::screen::use_screen;
 use crate::api;
 use crate::components::fields::NumberField;
-use crate::live_train::{self, LiveTraining};
+use crate::live::start;
+use crate::live::training::LiveTraining;
 use crate::types::{DatasetCheck, ListedModel, TrainChoices};
+use citrus_types::training::{DataFormat, DataSource, TrainStart};
 
 /// The form's choices.
 #[derive(Clone, Copy)]
@@ -57,12 +58,15 @@ impl Choices {
         }
     }
 
-    /// The data source as the shell reads it.
-    fn source(&self) -> Value {
+    /// The data source (reading it tracks the fields that choose it).
+    fn source(&self) -> DataSource {
         if self.from_reviews.get() {
-            json!({ "kind": "reviews" })
+            DataSource::Reviews
         } else {
-            json!({ "kind": "file", "path": self.path.get().trim(), "format": "auto" })
+            DataSource::File {
+                path: self.path.get().trim().into(),
+                format: DataFormat::Auto,
+            }
         }
     }
 
@@ -100,7 +104,7 @@ pub fn NewTraining() -> impl IntoView {
     let checking = RwSignal::new(false);
     let models = RwSignal::new(Vec::<ListedModel>::new());
     spawn_local(async move {
-        match api::call::<Vec<ListedModel>>("list_models", json!({})).await {
+        match api::models::list().await {
             Ok(list) => {
                 let chosen = list.iter().find(|m| m.active).or(list.first());
                 choices.model_id.try_set(chosen.map(|m| m.entry.id));
@@ -121,14 +125,14 @@ pub fn NewTraining() -> impl IntoView {
         if !choices.has_data() || checking.get_untracked() {
             return;
         }
-        let args = json!({
-            "source": choices.source(),
-            "modelId": choices.model_id.get_untracked(),
-            "choices": choices.settings(),
-        });
+        let (source, model_id, settings) = (
+            choices.source(),
+            choices.model_id.get_untracked(),
+            choices.settings(),
+        );
         checking.set(true);
         spawn_local(async move {
-            match api::call::<DatasetCheck>("inspect_dataset", args).await {
+            match api::training::inspect_dataset(source, model_id, settings).await {
                 Ok(found) => {
                     check.try_set(Some(found));
                 }
@@ -139,7 +143,7 @@ pub fn NewTraining() -> impl IntoView {
     };
     let pick = move |_| {
         spawn_local(async move {
-            match api::call::<Option<String>>("pick_dataset", json!({})).await {
+            match api::training::pick_dataset().await {
                 Ok(Some(path)) => {
                     choices.from_reviews.set(false);
                     choices.path.set(path);
@@ -156,13 +160,12 @@ pub fn NewTraining() -> impl IntoView {
     };
     let fits = move || check.with(|c| c.as_ref().is_some_and(|c| c.estimate.fits()));
     let start = move |_| {
-        let start = json!({
-            "kind": "new",
-            "source": choices.source(),
-            "model_id": choices.model_id.get_untracked(),
-            "choices": choices.settings(),
-        });
-        live_train::start(app, start);
+        let request = TrainStart::New {
+            source: choices.source(),
+            model_id: choices.model_id.get_untracked(),
+            choices: choices.settings(),
+        };
+        start::training(app, request);
     };
 
     view! {

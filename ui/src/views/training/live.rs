@@ -4,14 +4,17 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use serde_json::{json, Value};
 
 use super::chart::LossChart;
-use super::use_screen;
+use super::screen::use_screen;
 use crate::api;
 use crate::format;
-use crate::live_train::{self, LiveTraining};
-use crate::types::{TrainPoint, TrainRunRecord};
+use crate::live::job::JobPhase;
+use crate::live::start;
+use crate::live::training::LiveTraining;
+use crate::types::RunStatus;
+use crate::types::TrainPoint;
+use citrus_types::training::TrainStart;
 
 /// The live panel (shown once a job was started from this window).
 #[component]
@@ -34,9 +37,7 @@ pub fn LiveTrainingPanel() -> impl IntoView {
         }
         fetched_for.set(Some(id));
         spawn_local(async move {
-            if let Ok(record) =
-                api::call::<TrainRunRecord>("get_training_run", json!({ "id": id })).await
-            {
+            if let Ok(record) = api::training::get(id).await {
                 let kept = record
                     .points
                     .into_iter()
@@ -50,7 +51,7 @@ pub fn LiveTrainingPanel() -> impl IntoView {
         move || live.with(|t| t.as_ref().map(f).unwrap_or_default())
     };
     let active = move || live.with(|t| t.as_ref().is_some_and(LiveTraining::active));
-    let status = move || live.with(|t| t.as_ref().map(|t| t.status.clone()).unwrap_or_default());
+    let status = move || live.with(|t| t.as_ref().map_or("", |t| t.job.phase.as_str()));
     let points = Signal::derive(move || {
         let mut all = earlier.get();
         live.with(|t| {
@@ -69,14 +70,14 @@ pub fn LiveTrainingPanel() -> impl IntoView {
             return;
         };
         fetched_for.set(None);
-        live_train::start(app, json!({ "kind": "resume", "id": id }));
+        start::training(app, TrainStart::Resume { id });
     };
     let use_adapter = move |_| {
         let Some(name) = live.with_untracked(|t| t.as_ref().and_then(|t| t.adapter.clone())) else {
             return;
         };
         spawn_local(async move {
-            match api::call::<Value>("set_active_adapter", json!({ "name": name })).await {
+            match api::adapters::set_active(Some(name)).await {
                 Ok(_) => app.refresh_engine(),
                 Err(err) => app.report(err),
             }
@@ -113,8 +114,8 @@ pub fn LiveTrainingPanel() -> impl IntoView {
                 <LossChart id="live-loss-chart" points=points total_steps=total/>
                 <div class="actions">
                     <Show when=active>
-                        <button id="pause-training" class="secondary" on:click=move |_| live_train::stop(app, true)>"Pause"</button>
-                        <button id="cancel-training" class="danger" on:click=move |_| live_train::stop(app, false)>"Cancel"</button>
+                        <button id="pause-training" class="secondary" on:click=move |_| start::stop_training(app, true)>"Pause"</button>
+                        <button id="cancel-training" class="danger" on:click=move |_| start::stop_training(app, false)>"Cancel"</button>
                     </Show>
                     <Show when=move || status() == "paused">
                         <button id="resume-training" on:click=resume>"Resume"</button>
@@ -132,17 +133,17 @@ pub fn LiveTrainingPanel() -> impl IntoView {
 
 /// What the job is doing, in words.
 fn phase(t: &LiveTraining) -> String {
-    match t.status.as_str() {
-        "starting" => "Starting…".into(),
-        "queued" => format!(
+    match t.job.phase {
+        JobPhase::Starting => "Starting…".into(),
+        JobPhase::Queued => format!(
             "Waiting: {} job(s) ahead on the engine (reasoning or an evaluation). One heavy job runs at a time.",
-            t.queued_ahead
+            t.job.queued_ahead
         ),
-        "loading" => t.loading.as_ref().map_or("Loading…".into(), |(message, fraction)| {
+        JobPhase::Loading => t.job.loading.as_ref().map_or("Loading…".into(), |(message, fraction)| {
             format!("{message} ({})", format::percent(*fraction))
         }),
-        "calibrating" => "Measuring memory and time per step on this machine…".into(),
-        "running" => match &t.preflight {
+        JobPhase::Calibrating => "Measuring memory and time per step on this machine…".into(),
+        JobPhase::Running | JobPhase::Ended(RunStatus::Running) => match &t.preflight {
             Some(p) => format!(
                 "Peak memory ≈ {}{} · {} per step",
                 format::bytes(p.needed_bytes()),
@@ -151,17 +152,20 @@ fn phase(t: &LiveTraining) -> String {
             ),
             None => "Training…".into(),
         },
-        "done" => "Done: the adapter is written and installed in the library.".into(),
-        "paused" => format!(
+        JobPhase::Ended(RunStatus::Done) => {
+            "Done: the adapter is written and installed in the library.".into()
+        }
+        JobPhase::Ended(RunStatus::Paused) => format!(
             "Paused at step {}.",
             t.checkpoint.or(t.last_step().map(|p| p.step)).unwrap_or(t.start_step)
         ),
-        "cancelled" => "Cancelled.".into(),
-        "failed" => t
+        JobPhase::Ended(RunStatus::Cancelled) => "Cancelled.".into(),
+        JobPhase::Ended(RunStatus::Failed) => t
+            .job
             .error
             .as_ref()
             .map_or("Failed.".into(), |e| format!("Failed: {}", crate::errors::describe(e))),
-        other => other.to_string(),
+        JobPhase::Ended(RunStatus::Interrupted) => "Interrupted.".into(),
     }
 }
 

@@ -8,30 +8,25 @@ mod data;
 mod form;
 mod live;
 mod runs;
+mod screen;
 
 use crate::state::use_app;
-use crate::types::TrainRunSummary;
-use crate::views::run_list::RunList;
 use leptos::prelude::*;
+use screen::TrainScreen;
 
-/// What the screen's parts share: the recorded runs and the one open.
-pub(crate) type TrainScreen = RunList<TrainRunSummary>;
-
-fn use_screen() -> TrainScreen {
-    expect_context::<TrainScreen>()
-}
+use crate::live::job::JobPhase;
 
 /// The Training screen.
 #[component]
 pub fn TrainingView() -> impl IntoView {
-    let screen = TrainScreen::provide(use_app(), "list_training_runs", false);
+    let screen = TrainScreen::provide(use_app(), false);
     // The list follows the live job: a run recorded, ended, paused (also after leaving and
     // coming back to this screen while it ran).
     let app = screen.app;
-    Effect::new(move |previous: Option<Option<(Option<i64>, String)>>| {
+    Effect::new(move |previous: Option<Option<(Option<i64>, JobPhase)>>| {
         let now = app
             .training
-            .with(|t| t.as_ref().map(|t| (t.train_id, t.status.clone())));
+            .with(|t| t.as_ref().map(|t| (t.train_id, t.job.phase)));
         if previous.is_some_and(|previous| previous != now) {
             screen.reload();
         }

@@ -3,14 +3,15 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use serde_json::json;
 
 use super::chart::LossChart;
-use super::use_screen;
+use super::screen::use_screen;
 use crate::api;
 use crate::format;
-use crate::live_train::{self, LiveTraining};
+use crate::live::start;
+use crate::live::training::LiveTraining;
 use crate::types::{TrainRunRecord, TrainRunSummary};
+use citrus_types::training::TrainStart;
 
 /// The table of runs and the open one.
 #[component]
@@ -86,7 +87,7 @@ fn RunDetail() -> impl IntoView {
             return;
         };
         spawn_local(async move {
-            match api::call::<TrainRunRecord>("get_training_run", json!({ "id": id })).await {
+            match api::training::get(id).await {
                 Ok(found) => {
                     record.try_set(Some(found));
                 }
@@ -107,7 +108,7 @@ fn RunDetail() -> impl IntoView {
         let Some(id) = screen.selected.get_untracked() else {
             return;
         };
-        live_train::start(app, json!({ "kind": "resume", "id": id }));
+        start::training(app, TrainStart::Resume { id });
     };
     move || {
         record.get().map(|r| {

@@ -1,0 +1,33 @@
+//! Reviews of runs, the review queue and exports.
+
+use super::commands;
+use crate::review::{ExportFormat, QueuedReview, Review};
+
+commands! {
+    /// The review of a run, if it has one.
+    GetReview = "get_review" -> Option<Review> {
+        /// The run.
+        run_id: i64,
+    }
+    /// Saves a review (replacing the run's earlier one).
+    SaveReview = "save_review" -> () {
+        /// The review.
+        review: Review,
+    }
+    /// The finished runs not yet reviewed, oldest first.
+    ListReviewQueue = "list_review_queue" -> Vec<QueuedReview> {}
+    /// The export of one reviewed run (or all of them), as text to preview.
+    ExportPreview = "export_preview" -> String {
+        /// The form.
+        format: ExportFormat,
+        /// One run, or every reviewed run.
+        run_id: Option<i64>,
+    }
+    /// Writes the export where the user chooses; None when the dialog was cancelled.
+    ExportSave = "export_save" -> Option<String> {
+        /// The form.
+        format: ExportFormat,
+        /// One run, or every reviewed run.
+        run_id: Option<i64>,
+    }
+}

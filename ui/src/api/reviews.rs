@@ -1,0 +1,36 @@
+//! Reviews, the review queue and exports.
+
+use citrus_types::api::reviews::{
+    ExportPreview, ExportSave, GetReview, ListReviewQueue, SaveReview,
+};
+use citrus_types::review::{ExportFormat, QueuedReview, Review};
+
+use super::{call, ApiError};
+
+/// The review of a run, if any.
+pub async fn get(run_id: i64) -> Result<Option<Review>, ApiError> {
+    call(&GetReview { run_id }).await
+}
+
+/// Saves a review.
+pub async fn save(review: Review) -> Result<(), ApiError> {
+    call(&SaveReview { review }).await
+}
+
+/// The runs waiting for review.
+pub async fn queue() -> Result<Vec<QueuedReview>, ApiError> {
+    call(&ListReviewQueue {}).await
+}
+
+/// The export of one run (or every reviewed run) as text.
+pub async fn export_preview(format: ExportFormat, run_id: Option<i64>) -> Result<String, ApiError> {
+    call(&ExportPreview { format, run_id }).await
+}
+
+/// Writes the export where the user chooses; None when cancelled.
+pub async fn export_save(
+    format: ExportFormat,
+    run_id: Option<i64>,
+) -> Result<Option<String>, ApiError> {
+    call(&ExportSave { format, run_id }).await
+}

@@ -1,0 +1,10 @@
+//! Jobs started from the window — reasoning on a case, an evaluation, a training run — as
+//! they stream in: each job's state folded from its [`citrus_types::job::JobEvent`]s, and the
+//! starting and stopping of jobs.
+
+pub mod evaluation;
+pub mod job;
+pub mod launch;
+pub mod run;
+pub mod start;
+pub mod training;
