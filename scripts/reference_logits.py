@@ -34,7 +34,7 @@ from transformers import (
     Qwen3Config,
 )
 
-# The pre-tokenizer regexes of models/src/pre_tokenizers.rs (the published ones).
+# The pre-tokenizer regexes of models/formats/src/pre_tokenizers.rs (the published ones).
 LLAMA3_REGEX = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
     r"|\s*[\r\n]+|\s+(?!\S)|\s+"

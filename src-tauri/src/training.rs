@@ -11,7 +11,7 @@ use std::sync::Arc;
 use citrus_engine::generation::CancelToken;
 use citrus_engine::model::Model;
 use citrus_training::checkpoint;
-use citrus_training::config::{Duration, LoraSettings, TrainConfig};
+use citrus_training::config::TrainConfig;
 use citrus_training::dataset::{preview, Dataset};
 use citrus_training::trainer::{
     check_new_run_folder, train, PreparedData, StepMetrics, TrainEvent, TrainOutcome, TrainRequest,
@@ -24,36 +24,6 @@ pub use citrus_types::training::{DataSource, DatasetReport, TrainChoices};
 use crate::error::{AppError, AppResult};
 use crate::store::export::sft_example;
 use crate::store::{NewTrainRun, PointKind, RunStatus, Store, TrainPoint};
-
-/// The trainer's settings for `choices`, checked (the first setting out of range is named).
-pub fn train_config(choices: &TrainChoices) -> AppResult<TrainConfig> {
-    let config = TrainConfig {
-        lora: LoraSettings {
-            rank: choices.rank,
-            alpha: choices.alpha,
-            rslora: choices.rslora,
-            dropout: choices.dropout,
-            targets: LoraSettings::parse_targets(&choices.targets)?,
-        },
-        learning_rate: choices.learning_rate,
-        weight_decay: choices.weight_decay,
-        warmup_ratio: choices.warmup_ratio,
-        duration: match choices.steps {
-            Some(steps) => Duration::Steps(steps),
-            None => Duration::Epochs(choices.epochs),
-        },
-        batch_size: choices.batch_size,
-        grad_accum: choices.grad_accum,
-        max_grad_norm: choices.max_grad_norm,
-        max_len: choices.max_len,
-        overlong: choices.overlong,
-        val_split: choices.val_split,
-        seed: choices.seed,
-        quantized_base: choices.quantized_base,
-    };
-    config.validate()?;
-    Ok(config)
-}
 
 /// Reads the data of `source`: a file, or the reviewed runs of `store`.
 pub fn read_dataset(store: &Store, source: &DataSource) -> AppResult<Dataset> {
@@ -166,7 +136,7 @@ pub fn start_training(
     choices: &TrainChoices,
     out_dir: Option<PathBuf>,
 ) -> AppResult<TrainJob> {
-    let config = train_config(choices)?;
+    let config = TrainConfig::from_choices(choices)?;
     if let Some(dir) = &out_dir {
         check_new_run_folder(dir)?;
     }
@@ -200,7 +170,7 @@ pub fn start_training(
 /// with its own data, settings and folder.
 pub fn resume_training(store: &Store, id: i64) -> AppResult<TrainJob> {
     let run = store.train_run(id)?;
-    let config = train_config(&run.spec.choices)?;
+    let config = TrainConfig::from_choices(&run.spec.choices)?;
     let dataset = read_dataset(store, &run.spec.source)?;
     let step = checkpoint::latest(&run.spec.out_dir)?.map_or(0, |(_, state)| state.step);
     store.resume_train_run(id, step)?;

@@ -8,7 +8,7 @@ use citrus_reasoning::{CaseInput, ClinicalCase};
 use citrus_runner::run::ReasoningMode;
 use citrus_workstation::engine::{Engine, JobEvent, JobSink, Work};
 use citrus_workstation::library::{self, EngineSettings};
-use citrus_workstation::recorded::{reason_options, RunSettings};
+use citrus_workstation::reasoning::{reason_options, RunSettings};
 use citrus_workstation::store::{RunStatus, Store};
 
 mod common;

@@ -1,6 +1,7 @@
 //! The settings of a training run, with defaults and validation.
 
 use citrus_engine::lora::LoraTarget;
+use citrus_types::training::TrainChoices;
 use serde::{Deserialize, Serialize};
 
 use crate::dataset::Overlong;
@@ -22,14 +23,9 @@ pub struct LoraSettings {
 }
 
 impl Default for LoraSettings {
+    /// The shape [`TrainChoices::default`] chooses (rank 8, alpha 16 on q, k, v, o).
     fn default() -> Self {
-        Self {
-            rank: 8,
-            alpha: 16.0,
-            rslora: false,
-            dropout: 0.0,
-            targets: vec![LoraTarget::Q, LoraTarget::K, LoraTarget::V, LoraTarget::O],
-        }
+        TrainConfig::default().lora
     }
 }
 
@@ -111,22 +107,43 @@ pub struct TrainConfig {
 }
 
 impl Default for TrainConfig {
+    /// The configuration [`TrainChoices::default`] gives: the window's form and the CLI's
+    /// flags start from the same choices.
     fn default() -> Self {
-        Self {
-            lora: LoraSettings::default(),
-            learning_rate: 2e-4,
-            weight_decay: 0.0,
-            warmup_ratio: 0.05,
-            duration: Duration::Epochs(1),
-            batch_size: 1,
-            grad_accum: 4,
-            max_grad_norm: 1.0,
-            max_len: 1024,
-            overlong: Overlong::Truncate,
-            val_split: 0.1,
-            seed: 42,
-            quantized_base: false,
-        }
+        Self::from_choices(&TrainChoices::default())
+            .expect("the default training choices are valid")
+    }
+}
+
+impl TrainConfig {
+    /// The configuration a person's `choices` give, checked.
+    pub fn from_choices(choices: &TrainChoices) -> Result<Self> {
+        let config = Self {
+            lora: LoraSettings {
+                rank: choices.rank,
+                alpha: choices.alpha,
+                rslora: choices.rslora,
+                dropout: choices.dropout,
+                targets: LoraSettings::parse_targets(&choices.targets)?,
+            },
+            learning_rate: choices.learning_rate,
+            weight_decay: choices.weight_decay,
+            warmup_ratio: choices.warmup_ratio,
+            duration: match choices.steps {
+                Some(steps) => Duration::Steps(steps),
+                None => Duration::Epochs(choices.epochs),
+            },
+            batch_size: choices.batch_size,
+            grad_accum: choices.grad_accum,
+            max_grad_norm: choices.max_grad_norm,
+            max_len: choices.max_len,
+            overlong: choices.overlong,
+            val_split: choices.val_split,
+            seed: choices.seed,
+            quantized_base: choices.quantized_base,
+        };
+        config.validate()?;
+        Ok(config)
     }
 }
 

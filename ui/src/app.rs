@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use crate::errors;
 use crate::state::{use_app, AppState, Screen, NAV};
 use crate::views::{
-    case::CaseView, cases::CasesView, evaluation::EvaluationView, models::ModelsView,
+    case::CaseView, cases::CasesView, evaluations::EvaluationView, models::ModelsView,
     review::ReviewView, training::TrainingView,
 };
 

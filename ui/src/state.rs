@@ -6,10 +6,10 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api::{self, ApiError};
-use crate::live::evaluation::LiveEval;
-use crate::live::run::LiveRun;
+use crate::live::evaluations::LiveEval;
+use crate::live::reasoning::LiveRun;
 use crate::live::training::LiveTraining;
-use crate::types::{EngineStatus, QueuedReview};
+use crate::types::{EngineStatus, ListedModel, QueuedReview};
 
 /// A top-level screen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,6 +123,8 @@ pub struct AppState {
     pub evaluation: RwSignal<Option<LiveEval>>,
     /// The training job started from this window (running or last finished).
     pub training: RwSignal<Option<LiveTraining>>,
+    /// The imported models, once loaded (every screen reads this one list).
+    pub models: RwSignal<Option<Vec<ListedModel>>>,
 }
 
 impl AppState {
@@ -143,6 +145,7 @@ impl AppState {
             session: RwSignal::new(None),
             evaluation: RwSignal::new(None),
             training: RwSignal::new(None),
+            models: RwSignal::new(None),
         };
         provide_context(state);
         state
@@ -172,6 +175,26 @@ impl AppState {
     /// Shows an error in the banner.
     pub fn report(&self, error: ApiError) {
         self.error.try_set(Some(error));
+    }
+
+    /// Loads the imported models, unless already loaded.
+    pub fn load_models(&self) {
+        if self.models.with_untracked(Option::is_none) {
+            self.refresh_models();
+        }
+    }
+
+    /// Reloads the imported models (after an import, or a model made active).
+    pub fn refresh_models(&self) {
+        let (models, app) = (self.models, *self);
+        spawn_local(async move {
+            match api::models::list().await {
+                Ok(list) => {
+                    models.try_set(Some(list));
+                }
+                Err(err) => app.report(err),
+            }
+        });
     }
 
     /// Reloads the engine status (active model, queue).

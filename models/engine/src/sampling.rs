@@ -1,5 +1,6 @@
 //! Next-token sampling: greedy, temperature, top-k, top-p, min-p and repetition penalty.
 
+use citrus_types::defaults;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -27,16 +28,17 @@ pub struct SamplingParams {
 }
 
 impl Default for SamplingParams {
-    /// Citrus' evaluation settings: temperature 0.7, nucleus 0.95.
+    /// Citrus' evaluation settings ([`citrus_types::defaults`]: temperature 0.7, nucleus
+    /// 0.95), no repetition penalty.
     fn default() -> Self {
         Self {
-            temperature: 0.7,
+            temperature: defaults::TEMPERATURE,
             top_k: None,
-            top_p: Some(0.95),
+            top_p: Some(defaults::TOP_P),
             min_p: None,
             repetition_penalty: 1.0,
             repeat_last_n: 64,
-            seed: 42,
+            seed: defaults::SEED,
         }
     }
 }

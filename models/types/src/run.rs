@@ -286,13 +286,13 @@ pub struct RunSettings {
 }
 
 impl Default for RunSettings {
-    /// Free reasoning, 512 new tokens, temperature 0.7 (Citrus' evaluation setting), seed 42.
+    /// Free reasoning with the [`crate::defaults`] token budget, temperature and seed.
     fn default() -> Self {
         Self {
             mode: ReasoningMode::Free,
-            max_new_tokens: 512,
-            temperature: 0.7,
-            seed: 42,
+            max_new_tokens: crate::defaults::REASONING_MAX_NEW_TOKENS,
+            temperature: crate::defaults::TEMPERATURE,
+            seed: crate::defaults::SEED,
         }
     }
 }

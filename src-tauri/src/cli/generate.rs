@@ -1,5 +1,6 @@
 //! `citrus generate`: chat-templated generation streamed to stdout; Ctrl-C stops it.
 
+use citrus_types::defaults;
 use std::io::Write;
 
 use crate::error::AppResult;
@@ -21,7 +22,7 @@ pub struct GenerateArgs {
     #[arg(long)]
     system: Option<String>,
     /// Most tokens to generate.
-    #[arg(long, default_value_t = 512)]
+    #[arg(long, default_value_t = defaults::GENERATE_MAX_NEW_TOKENS)]
     max_tokens: usize,
     #[command(flatten)]
     sampling: SamplingArgs,
@@ -33,10 +34,10 @@ pub struct GenerateArgs {
 #[derive(Debug, Clone, Args)]
 pub struct SamplingArgs {
     /// Temperature (0 = greedy).
-    #[arg(long, default_value_t = 0.7)]
+    #[arg(long, default_value_t = defaults::TEMPERATURE)]
     temperature: f32,
     /// Nucleus sampling threshold.
-    #[arg(long, default_value_t = 0.95)]
+    #[arg(long, default_value_t = defaults::TOP_P)]
     top_p: f32,
     /// Keep only the K most likely tokens.
     #[arg(long)]
@@ -45,10 +46,10 @@ pub struct SamplingArgs {
     #[arg(long)]
     min_p: Option<f32>,
     /// Repetition penalty (1 = off).
-    #[arg(long, default_value_t = 1.1)]
+    #[arg(long, default_value_t = defaults::REPETITION_PENALTY)]
     repeat_penalty: f32,
     /// Random seed.
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = defaults::SEED)]
     seed: u64,
 }
 

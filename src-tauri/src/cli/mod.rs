@@ -2,15 +2,15 @@
 
 mod adapters;
 mod bench;
-mod eval;
+mod evaluations;
 mod generate;
 mod inspect;
 mod model_args;
 mod progress;
-mod reason;
-mod review;
+mod reasoning;
+mod reviews;
 mod runs;
-mod train;
+mod training;
 
 use std::process::ExitCode;
 
@@ -37,19 +37,19 @@ enum Command {
         command: ModelsCommand,
     },
     /// Reason on a clinical case or an exam item: steps by stage, then the answer.
-    Reason(reason::ReasonArgs),
+    Reason(reasoning::ReasonArgs),
     /// The cases and runs kept in the case store.
     Runs(runs::RunsArgs),
     /// Review a stored run: step verdicts, confirmed diagnosis, reviewer.
-    Review(review::ReviewArgs),
+    Review(reviews::ReviewArgs),
     /// Export reviewed runs as Citrus SFT training data or reports.
-    Export(review::ExportArgs),
+    Export(reviews::ExportArgs),
     /// Measure load time, prefill and decode speed, and peak memory.
     Bench(bench::BenchArgs),
     /// Fine-tune a LoRA adapter on local data (or the reviewed cases) with the inference core.
-    Train(Box<train::TrainArgs>),
+    Train(Box<training::TrainArgs>),
     /// Evaluate a model (and adapter) on a benchmark file; list, report and compare runs.
-    Eval(Box<eval::EvalArgs>),
+    Eval(Box<evaluations::EvalArgs>),
     /// Work with LoRA adapters.
     Adapters {
         #[command(subcommand)]
@@ -71,13 +71,13 @@ pub fn main() -> ExitCode {
         Command::Models {
             command: ModelsCommand::Inspect(args),
         } => inspect::run(args),
-        Command::Reason(args) => reason::run(args),
+        Command::Reason(args) => reasoning::run(args),
         Command::Runs(args) => runs::run(args),
-        Command::Review(args) => review::review(args),
-        Command::Export(args) => review::export(args),
+        Command::Review(args) => reviews::review(args),
+        Command::Export(args) => reviews::export(args),
         Command::Bench(args) => bench::run(args),
-        Command::Train(args) => train::run(*args),
-        Command::Eval(args) => eval::run(*args),
+        Command::Train(args) => training::run(*args),
+        Command::Eval(args) => evaluations::run(*args),
         Command::Adapters { command } => adapters::run(command),
     };
     match result {

@@ -4,9 +4,9 @@
 //! the store as it goes (through the same functions `citrus reason --save`, `citrus eval` and
 //! `citrus train` use).
 
-mod evaluate;
+mod evaluations;
 mod events;
-mod train;
+mod training;
 mod worker;
 
 use std::collections::VecDeque;
@@ -18,9 +18,9 @@ use citrus_engine::generation::CancelToken;
 use citrus_engine::model::Model;
 use citrus_runner::run::ReasonOptions;
 
-pub use evaluate::EvalRequest;
+pub use evaluations::EvalRequest;
 pub use events::{JobEvent, JobSink};
-pub use train::TrainStart;
+pub use training::TrainStart;
 
 use crate::error::{AppError, AppResult};
 use crate::library::{self, EngineSettings};

@@ -12,7 +12,7 @@ use super::{lock, Job, JobEvent, LoadedModel, Shared, Work};
 use crate::adapters;
 use crate::error::{AppError, AppResult};
 use crate::library::{self, EngineSettings};
-use crate::recorded::reason_and_record;
+use crate::reasoning::reason_and_record;
 use crate::store::{ModelEntry, RunRecord, Store};
 
 /// How often a running job reports its token count (or a model load its progress).

@@ -6,7 +6,7 @@
 
 mod cases;
 mod error;
-mod evals;
+mod evaluations;
 pub mod export;
 mod migrations;
 mod models;
@@ -21,7 +21,7 @@ use rusqlite::Connection;
 
 pub use cases::{CaseQuery, CaseRecord, CaseSummary};
 pub use error::StoreError;
-pub use evals::{EvalRunSummary, NewEvalRun, StoredEvalItem};
+pub use evaluations::{EvalRunSummary, NewEvalRun, StoredEvalItem};
 pub use models::ModelEntry;
 pub use reviews::{QueuedReview, Review, StepReview, Verdict};
 pub use runs::{NewRun, RunRecord, RunRecorder, RunStatus, RunSummary};

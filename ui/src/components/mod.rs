@@ -3,5 +3,7 @@
 pub mod case_quotes;
 pub mod confirm;
 pub mod fields;
+pub mod model_picker;
+pub mod path_field;
 pub mod run_parts;
 pub mod run_view;

@@ -4,7 +4,7 @@ use crate::components::run_parts::Outcome;
 use crate::errors;
 use crate::format;
 use crate::live::job::JobPhase;
-use crate::live::run::LiveRun;
+use crate::live::reasoning::LiveRun;
 use crate::types::{DifferentialEntry, RunRecord, RunStatus, Step};
 
 /// How much of the not-yet-structured text the "writing…" area keeps.

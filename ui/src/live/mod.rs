@@ -2,9 +2,9 @@
 //! they stream in: each job's state folded from its [`citrus_types::job::JobEvent`]s, and the
 //! starting and stopping of jobs.
 
-pub mod evaluation;
+pub mod evaluations;
 pub mod job;
 pub mod launch;
-pub mod run;
+pub mod reasoning;
 pub mod start;
 pub mod training;

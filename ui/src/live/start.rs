@@ -8,10 +8,10 @@ use citrus_types::training::TrainStart;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::evaluation::LiveEval;
+use super::evaluations::LiveEval;
 use super::job::{Ended, JobState};
 use super::launch::{launch, launch_into, JobHooks, LiveJob};
-use super::run::{LiveRun, RunOptions};
+use super::reasoning::{LiveRun, RunOptions};
 use super::training::LiveTraining;
 use crate::api;
 use crate::state::AppState;

@@ -69,7 +69,7 @@ pub fn AdapterLibrary() -> impl IntoView {
     };
     reload();
     // `done`: the note once it is done (before the path, for what writes a file).
-    let act = move |action: Action, done: String| {
+    let act = Callback::new(move |(action, done): (Action, String)| {
         let writes = action.writes();
         spawn_local(async move {
             match action.perform().await {
@@ -85,7 +85,7 @@ pub fn AdapterLibrary() -> impl IntoView {
                 Err(err) => app.report(err),
             }
         });
-    };
+    });
     let none_active = move || adapters.with(|list| list.iter().all(|a| !a.active));
     view! {
         <section id="adapter-library" class="adapter-library">
@@ -93,11 +93,11 @@ pub fn AdapterLibrary() -> impl IntoView {
                 <h2>"Adapters"</h2>
                 <div class="actions">
                     <button id="use-no-adapter" class="secondary" disabled=none_active
-                        on:click=move |_| act(Action::Activate(None), "Reasoning uses the base model alone.".into())>
+                        on:click=move |_| act.run((Action::Activate(None), "Reasoning uses the base model alone.".into()))>
                         "Reason without an adapter"
                     </button>
                     <button id="import-adapter" class="secondary"
-                        on:click=move |_| act(Action::Import, "Imported".into())>
+                        on:click=move |_| act.run((Action::Import, "Imported".into()))>
                         "Import PEFT folder…"
                     </button>
                 </div>
@@ -115,48 +115,8 @@ pub fn AdapterLibrary() -> impl IntoView {
                         </tr>
                     </thead>
                     <tbody>
-                        {move || adapters.get().into_iter().map(|a| {
-                            let name = a.name.clone();
-                            let (use_name, export_name, delete_name) = (name.clone(), name.clone(), name.clone());
-                            let loss = |l: Option<f64>| l.map_or("–".into(), |l| format!("{l:.4}"));
-                            view! {
-                                <tr class="adapter-row" data-adapter=name.clone() data-active=a.active.to_string()>
-                                    <td><strong>{name.clone()}</strong>{a.error.clone().map(|e| view! { <div class="bad-text">{e}</div> })}</td>
-                                    <td title=a.base_path.clone().unwrap_or_default()>{a.base_name.clone().unwrap_or("–".into())}</td>
-                                    <td>{format!("r{} α{} · {}", a.rank, a.alpha, a.targets.join(","))}</td>
-                                    <td class="num">{a.steps.map_or("–".into(), |s| s.to_string())}</td>
-                                    <td class="num">{loss(a.final_loss)}</td>
-                                    <td class="num">{loss(a.final_validation_loss)}</td>
-                                    <td>
-                                        {if a.active {
-                                            view! { <span class="status-pill status-done">"In use"</span> }.into_any()
-                                        } else {
-                                            view! {
-                                                <button class="secondary use-adapter" disabled=a.error.is_some()
-                                                    on:click=move |_| act(Action::Activate(Some(use_name.clone())),
-                                                        format!("Reasoning now applies “{}”.", use_name))>
-                                                    "Use"
-                                                </button>
-                                            }.into_any()
-                                        }}
-                                    </td>
-                                    <td>
-                                        <select class="export-adapter" aria-label="Export" on:change=move |ev| {
-                                            if let Some(format) = export_format(&event_target_value(&ev)) {
-                                                act(Action::Export(export_name.clone(), format), "Written to".into());
-                                            }
-                                        }>
-                                            <option value="" selected=true>"Export as…"</option>
-                                            <option value="peft">"PEFT folder"</option>
-                                            <option value="gguf">"GGUF adapter (llama.cpp, Ollama)"</option>
-                                            <option value="merged_gguf">"Merged GGUF model"</option>
-                                        </select>
-                                    </td>
-                                    <td>
-                                        <button class="danger delete-adapter" on:click=move |_| deleting.set(Some(delete_name.clone()))>"Delete"</button>
-                                    </td>
-                                </tr>
-                            }
+                        {move || adapters.get().into_iter().map(|adapter| view! {
+                            <AdapterRow adapter=adapter act=act deleting=deleting/>
                         }).collect_view()}
                     </tbody>
                 </table>
@@ -169,7 +129,7 @@ pub fn AdapterLibrary() -> impl IntoView {
                     cancel_id="cancel-delete-adapter"
                     on_confirm=Callback::new(move |()| {
                         if let Some(name) = deleting.get_untracked() {
-                            act(Action::Delete(name), "Deleted.".into());
+                            act.run((Action::Delete(name), "Deleted.".into()));
                         }
                         deleting.set(None);
                     })
@@ -177,5 +137,56 @@ pub fn AdapterLibrary() -> impl IntoView {
                 />
             </Show>
         </section>
+    }
+}
+
+/// One adapter of the library: what it is, and Use, Export and Delete.
+#[component]
+fn AdapterRow(
+    adapter: AdapterListing,
+    act: Callback<(Action, String)>,
+    deleting: RwSignal<Option<String>>,
+) -> impl IntoView {
+    let a = adapter;
+    let name = a.name.clone();
+    let (use_name, export_name, delete_name) = (name.clone(), name.clone(), name.clone());
+    let loss = |l: Option<f64>| l.map_or("–".into(), |l| format!("{l:.4}"));
+    view! {
+        <tr class="adapter-row" data-adapter=name.clone() data-active=a.active.to_string()>
+            <td><strong>{name.clone()}</strong>{a.error.clone().map(|e| view! { <div class="bad-text">{e}</div> })}</td>
+            <td title=a.base_path.clone().unwrap_or_default()>{a.base_name.clone().unwrap_or("–".into())}</td>
+            <td>{format!("r{} α{} · {}", a.rank, a.alpha, a.targets.join(","))}</td>
+            <td class="num">{a.steps.map_or("–".into(), |s| s.to_string())}</td>
+            <td class="num">{loss(a.final_loss)}</td>
+            <td class="num">{loss(a.final_validation_loss)}</td>
+            <td>
+                {if a.active {
+                    view! { <span class="status-pill status-done">"In use"</span> }.into_any()
+                } else {
+                    view! {
+                        <button class="secondary use-adapter" disabled=a.error.is_some()
+                            on:click=move |_| act.run((Action::Activate(Some(use_name.clone())),
+                                format!("Reasoning now applies “{}”.", use_name)))>
+                            "Use"
+                        </button>
+                    }.into_any()
+                }}
+            </td>
+            <td>
+                <select class="export-adapter" aria-label="Export" on:change=move |ev| {
+                    if let Some(format) = export_format(&event_target_value(&ev)) {
+                        act.run((Action::Export(export_name.clone(), format), "Written to".into()));
+                    }
+                }>
+                    <option value="" selected=true>"Export as…"</option>
+                    <option value="peft">"PEFT folder"</option>
+                    <option value="gguf">"GGUF adapter (llama.cpp, Ollama)"</option>
+                    <option value="merged_gguf">"Merged GGUF model"</option>
+                </select>
+            </td>
+            <td>
+                <button class="danger delete-adapter" on:click=move |_| deleting.set(Some(delete_name.clone()))>"Delete"</button>
+            </td>
+        </tr>
     }
 }

@@ -38,15 +38,50 @@ pub fn debounced(source: RwSignal<String>, delay: Duration) -> RwSignal<String> 
     settled
 }
 
+/// The list's filters as typed.
+#[derive(Clone, Copy)]
+struct Filters {
+    search: RwSignal<String>,
+    diagnosis: RwSignal<String>,
+    /// `all`, `reviewed` or `unreviewed`.
+    reviewed: RwSignal<String>,
+}
+
+impl Filters {
+    fn new() -> Self {
+        Self {
+            search: RwSignal::new(String::new()),
+            diagnosis: RwSignal::new(String::new()),
+            reviewed: RwSignal::new(String::from("all")),
+        }
+    }
+
+    /// The query the filters make, once typing has settled (tracks them).
+    fn query(self) -> Signal<CaseQuery> {
+        let search = debounced(self.search, Duration::from_millis(250));
+        let diagnosis = debounced(self.diagnosis, Duration::from_millis(250));
+        let reviewed = self.reviewed;
+        Signal::derive(move || {
+            let diagnosis = diagnosis.get();
+            CaseQuery {
+                search: search.get(),
+                reviewed: match reviewed.get().as_str() {
+                    "reviewed" => Some(true),
+                    "unreviewed" => Some(false),
+                    _ => None,
+                },
+                diagnosis: (!diagnosis.trim().is_empty()).then_some(diagnosis),
+            }
+        })
+    }
+}
+
 /// The Cases screen.
 #[component]
 pub fn CasesView() -> impl IntoView {
     let app = use_app();
-    let search = RwSignal::new(String::new());
-    let diagnosis = RwSignal::new(String::new());
-    let reviewed = RwSignal::new(String::from("all"));
-    let search_settled = debounced(search, Duration::from_millis(250));
-    let diagnosis_settled = debounced(diagnosis, Duration::from_millis(250));
+    let filters = Filters::new();
+    let query = filters.query();
     let cases = RwSignal::new(Vec::<CaseSummary>::new());
     let loaded = RwSignal::new(false);
     let reload = RwSignal::new(0u32);
@@ -54,17 +89,7 @@ pub fn CasesView() -> impl IntoView {
 
     Effect::new(move |_| {
         reload.track();
-        let reviewed = match reviewed.get().as_str() {
-            "reviewed" => Some(true),
-            "unreviewed" => Some(false),
-            _ => None,
-        };
-        let diagnosis = diagnosis_settled.get();
-        let query = CaseQuery {
-            search: search_settled.get(),
-            reviewed,
-            diagnosis: (!diagnosis.trim().is_empty()).then_some(diagnosis),
-        };
+        let query = query.get();
         spawn_local(async move {
             match api::cases::list(query).await {
                 Ok(list) => {
@@ -76,6 +101,79 @@ pub fn CasesView() -> impl IntoView {
         });
     });
 
+    view! {
+        <section id="view-cases" class="view">
+            <header class="view-header">
+                <h1>"Cases"</h1>
+                <div class="actions">
+                    <button id="new-clinical-case" on:click=move |_| app.open_case(None, "clinical", Tab::Case)>
+                        "New clinical case"
+                    </button>
+                    <button id="new-exam-item" class="secondary" on:click=move |_| app.open_case(None, "exam", Tab::Case)>
+                        "New exam item"
+                    </button>
+                </div>
+            </header>
+            <FilterBar filters=filters/>
+            <div class="case-list" role="list">
+                {move || {
+                    let list = cases.get();
+                    if list.is_empty() && loaded.get() {
+                        return view! { <p class="empty">"No cases match. Create one with “New clinical case” or “New exam item”."</p> }.into_any();
+                    }
+                    list.into_iter().map(|case| view! { <CaseRow case=case to_delete=to_delete/> }).collect_view().into_any()
+                }}
+            </div>
+            <DeleteCase to_delete=to_delete reload=reload/>
+        </section>
+    }
+}
+
+/// Search, review filter and confirmed diagnosis.
+#[component]
+fn FilterBar(filters: Filters) -> impl IntoView {
+    let Filters {
+        search,
+        diagnosis,
+        reviewed,
+    } = filters;
+    view! {
+        <div class="filters">
+            <label class="grow">
+                <span class="label">"Search"</span>
+                <input
+                    id="case-search"
+                    type="search"
+                    placeholder="Title, complaint, question…"
+                    prop:value=move || search.get()
+                    on:input=move |ev| search.set(event_target_value(&ev))
+                />
+            </label>
+            <label>
+                <span class="label">"Review"</span>
+                <select id="filter-reviewed" on:change=move |ev| reviewed.set(event_target_value(&ev))>
+                    <option value="all">"All"</option>
+                    <option value="reviewed">"Reviewed"</option>
+                    <option value="unreviewed">"Not reviewed"</option>
+                </select>
+            </label>
+            <label>
+                <span class="label">"Confirmed diagnosis"</span>
+                <input
+                    id="filter-diagnosis"
+                    type="text"
+                    prop:value=move || diagnosis.get()
+                    on:input=move |ev| diagnosis.set(event_target_value(&ev))
+                />
+            </label>
+        </div>
+    }
+}
+
+/// The confirmation before a case is deleted, and the deletion.
+#[component]
+fn DeleteCase(to_delete: RwSignal<Option<CaseSummary>>, reload: RwSignal<u32>) -> impl IntoView {
+    let app = use_app();
     let confirm_delete = Callback::new(move |()| {
         let Some(case) = to_delete.get_untracked() else {
             return;
@@ -83,7 +181,7 @@ pub fn CasesView() -> impl IntoView {
         to_delete.set(None);
         spawn_local(async move {
             match api::cases::delete(case.id).await {
-                Ok(_) => {
+                Ok(()) => {
                     app.live.update(|m| {
                         m.remove(&case.id);
                     });
@@ -105,69 +203,17 @@ pub fn CasesView() -> impl IntoView {
             })
             .unwrap_or_default()
     });
-
     view! {
-        <section id="view-cases" class="view">
-            <header class="view-header">
-                <h1>"Cases"</h1>
-                <div class="actions">
-                    <button id="new-clinical-case" on:click=move |_| app.open_case(None, "clinical", Tab::Case)>
-                        "New clinical case"
-                    </button>
-                    <button id="new-exam-item" class="secondary" on:click=move |_| app.open_case(None, "exam", Tab::Case)>
-                        "New exam item"
-                    </button>
-                </div>
-            </header>
-            <div class="filters">
-                <label class="grow">
-                    <span class="label">"Search"</span>
-                    <input
-                        id="case-search"
-                        type="search"
-                        placeholder="Title, complaint, question…"
-                        prop:value=move || search.get()
-                        on:input=move |ev| search.set(event_target_value(&ev))
-                    />
-                </label>
-                <label>
-                    <span class="label">"Review"</span>
-                    <select id="filter-reviewed" on:change=move |ev| reviewed.set(event_target_value(&ev))>
-                        <option value="all">"All"</option>
-                        <option value="reviewed">"Reviewed"</option>
-                        <option value="unreviewed">"Not reviewed"</option>
-                    </select>
-                </label>
-                <label>
-                    <span class="label">"Confirmed diagnosis"</span>
-                    <input
-                        id="filter-diagnosis"
-                        type="text"
-                        prop:value=move || diagnosis.get()
-                        on:input=move |ev| diagnosis.set(event_target_value(&ev))
-                    />
-                </label>
-            </div>
-            <div class="case-list" role="list">
-                {move || {
-                    let list = cases.get();
-                    if list.is_empty() && loaded.get() {
-                        return view! { <p class="empty">"No cases match. Create one with “New clinical case” or “New exam item”."</p> }.into_any();
-                    }
-                    list.into_iter().map(|case| view! { <CaseRow case=case to_delete=to_delete/> }).collect_view().into_any()
-                }}
-            </div>
-            <Show when=move || to_delete.get().is_some()>
-                <ConfirmDialog
-                    message=delete_message
-                    confirm_label="Delete"
-                    confirm_id="confirm-delete"
-                    cancel_id="cancel-delete"
-                    on_confirm=confirm_delete
-                    on_cancel=cancel_delete
-                />
-            </Show>
-        </section>
+        <Show when=move || to_delete.get().is_some()>
+            <ConfirmDialog
+                message=delete_message
+                confirm_label="Delete"
+                confirm_id="confirm-delete"
+                cancel_id="cancel-delete"
+                on_confirm=confirm_delete
+                on_cancel=cancel_delete
+            />
+        </Show>
     }
 }
 

@@ -3,7 +3,7 @@
 pub mod adapters;
 pub mod case;
 pub mod cases;
-pub mod evaluation;
+pub mod evaluations;
 pub mod models;
 pub mod review;
 mod run_list;

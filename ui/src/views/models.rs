@@ -15,7 +15,6 @@ use crate::types::{EngineSettings, Inspection, ListedModel};
 #[component]
 pub fn ModelsView() -> impl IntoView {
     let app = use_app();
-    let models = RwSignal::new(Vec::<ListedModel>::new());
     let selected = RwSignal::new(None::<i64>);
     let initial = app
         .engine
@@ -23,24 +22,21 @@ pub fn ModelsView() -> impl IntoView {
         .unwrap_or_default();
     let settings = RwSignal::new(initial);
     let copy = RwSignal::new(false);
-    let reload = move || {
-        spawn_local(async move {
-            match api::models::list().await {
-                Ok(list) => {
-                    if selected.get_untracked().is_none() {
-                        let pick = list
-                            .iter()
-                            .find(|m| m.active)
-                            .or(list.first())
-                            .map(|m| m.entry.id);
-                        selected.try_set(pick);
-                    }
-                    models.try_set(list);
-                }
-                Err(err) => app.report(err),
-            }
+    // The app's one list of models, fresh when the screen opens; the active (else the first)
+    // model is selected until the user picks one.
+    let models = Memo::new(move |_| app.models.get().unwrap_or_default());
+    Effect::new(move |_| {
+        let pick = models.with(|list| {
+            list.iter()
+                .find(|m| m.active)
+                .or(list.first())
+                .map(|m| m.entry.id)
         });
-    };
+        if selected.get_untracked().is_none() {
+            selected.set(pick);
+        }
+    });
+    let reload = move || app.refresh_models();
     reload();
     app.refresh_engine();
 

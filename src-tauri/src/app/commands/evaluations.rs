@@ -17,7 +17,7 @@ use super::{blocking, pick_file};
 use crate::app::AppState;
 use crate::engine::{EvalRequest, JobEvent, Work};
 use crate::error::AppError;
-use crate::evaluation::{
+use crate::evaluations::{
     compare_evaluations, evaluation_item, evaluation_report, read_benchmark, write_report,
 };
 

@@ -10,7 +10,7 @@ use tauri::State;
 
 use crate::app::AppState;
 use crate::engine::{JobEvent, JobSink, Work};
-use crate::recorded::reason_options;
+use crate::reasoning::reason_options;
 
 /// Delivers a job's messages through a Tauri channel.
 pub(super) struct ChannelSink(pub Channel<JobEvent>);

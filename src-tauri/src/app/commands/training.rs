@@ -17,7 +17,8 @@ use crate::engine::{JobEvent, TrainStart, Work};
 use crate::error::AppError;
 use crate::library;
 use crate::store::{Store, StoreError};
-use crate::training::{check_dataset, read_dataset, train_config};
+use crate::training::{check_dataset, read_dataset};
+use citrus_training::config::TrainConfig;
 use citrus_training::trainer::estimate;
 use citrus_types::training::DatasetCheck;
 
@@ -53,7 +54,7 @@ pub async fn inspect_dataset(
     let engine = state.engine.clone();
     blocking(move || {
         let store = Store::open_shared(&store_path)?;
-        let config = train_config(&choices)?;
+        let config = TrainConfig::from_choices(&choices)?;
         let dataset = read_dataset(&store, &source)?;
         let entry = match model_id {
             Some(id) => store.model(id)?,
@@ -82,7 +83,7 @@ pub fn start_training(
     let start = request;
     match &start {
         TrainStart::New { choices, .. } => {
-            train_config(choices)?;
+            TrainConfig::from_choices(choices)?;
         }
         TrainStart::Resume { id } => {
             let run = state.store().train_run(*id)?;

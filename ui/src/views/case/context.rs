@@ -4,7 +4,7 @@ use leptos::prelude::*;
 
 use super::autosave::Autosave;
 use crate::draft::Draft;
-use crate::live::run::RunOptions;
+use crate::live::reasoning::RunOptions;
 
 /// What the tabs of one open case share (cheap to copy).
 #[derive(Clone, Copy)]

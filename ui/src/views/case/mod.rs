@@ -13,7 +13,7 @@ use leptos::task::spawn_local;
 
 use crate::api;
 use crate::draft::Draft;
-use crate::live::run::RunOptions;
+use crate::live::reasoning::RunOptions;
 use crate::state::{use_app, Tab};
 use autosave::Autosave;
 use context::CaseCtx;

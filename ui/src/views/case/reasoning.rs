@@ -9,7 +9,7 @@ use crate::components::case_quotes::{CaseText, SelectedFinding};
 use crate::components::run_parts::{Answer, Differential, Timeline};
 use crate::components::run_view::RunView;
 use crate::format;
-use crate::live::run::LiveRun;
+use crate::live::reasoning::LiveRun;
 use crate::live::start;
 use crate::state::{use_app, AppState, Tab};
 use crate::types::{CaseQuote, RunRecord};

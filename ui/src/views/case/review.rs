@@ -8,7 +8,7 @@ use super::context::use_case;
 use crate::api;
 use crate::components::run_parts::stage_label;
 use crate::errors;
-use crate::state::use_app;
+use crate::state::{use_app, AppState};
 use crate::types::{Review, RunRecord, RunStatus, RunSummary, StepReview, Verdict as StepVerdict};
 
 /// A step's verdict being edited: "agree", "disagree" or empty, plus a comment.
@@ -36,53 +36,66 @@ fn blank_to_none(text: &str) -> Option<String> {
     (!t.is_empty()).then(|| t.to_string())
 }
 
-/// The Review tab.
-#[component]
-pub fn ReviewTab() -> impl IntoView {
-    let app = use_app();
-    let ctx = use_case();
-    let case_id = ctx.id.get_untracked().unwrap_or_default();
-    let preferred = app.session.with_untracked(|s| {
-        s.as_ref()
-            .and_then(|s| s.queue.get(s.index))
-            .filter(|item| item.case_id == case_id)
-            .map(|item| item.run_id)
-    });
-    let runs = RwSignal::new(Vec::<RunSummary>::new());
-    let run_id = RwSignal::new(None::<i64>);
-    let record = RwSignal::new(None::<RunRecord>);
-    let verdicts = RwSignal::new(Vec::<Verdict>::new());
-    let confirmed = RwSignal::new(String::new());
-    let comment = RwSignal::new(String::new());
-    let reviewer = RwSignal::new(String::new());
-    let status = RwSignal::new(String::new());
-    let saved_count = RwSignal::new(0u32);
+/// What the Review tab edits: the run reviewed and its review as typed.
+#[derive(Clone, Copy)]
+struct ReviewForm {
+    app: AppState,
+    runs: RwSignal<Vec<RunSummary>>,
+    run_id: RwSignal<Option<i64>>,
+    record: RwSignal<Option<RunRecord>>,
+    verdicts: RwSignal<Vec<Verdict>>,
+    confirmed: RwSignal<String>,
+    comment: RwSignal<String>,
+    reviewer: RwSignal<String>,
+    status: RwSignal<String>,
+    /// Bumped on every save (the export preview follows it).
+    saved_count: RwSignal<u32>,
+}
 
-    spawn_local(async move {
-        if let Ok(Some(name)) = api::app::setting("reviewer").await {
-            reviewer.try_set(name);
+impl ReviewForm {
+    fn new(app: AppState) -> Self {
+        Self {
+            app,
+            runs: RwSignal::new(Vec::new()),
+            run_id: RwSignal::new(None),
+            record: RwSignal::new(None),
+            verdicts: RwSignal::new(Vec::new()),
+            confirmed: RwSignal::new(String::new()),
+            comment: RwSignal::new(String::new()),
+            reviewer: RwSignal::new(String::new()),
+            status: RwSignal::new(String::new()),
+            saved_count: RwSignal::new(0),
         }
-        match api::runs::list(case_id).await {
-            Ok(list) => {
-                run_id.try_set(default_run(&list, preferred));
-                runs.try_set(list);
+    }
+
+    /// Reads the reviewer's name and the case's runs, choosing the one to review.
+    fn load_case(self, case_id: i64, preferred: Option<i64>) {
+        spawn_local(async move {
+            if let Ok(Some(name)) = api::app::setting("reviewer").await {
+                self.reviewer.try_set(name);
             }
-            Err(err) => app.report(err),
-        }
-    });
+            match api::runs::list(case_id).await {
+                Ok(list) => {
+                    self.run_id.try_set(default_run(&list, preferred));
+                    self.runs.try_set(list);
+                }
+                Err(err) => self.app.report(err),
+            }
+        });
+    }
 
-    Effect::new(move |_| {
-        let Some(id) = run_id.get() else { return };
-        status.set(String::new());
+    /// Reads run `id` and its review, if any.
+    fn load_run(self, id: i64) {
+        self.status.set(String::new());
         spawn_local(async move {
             let run = match api::runs::get(id).await {
                 Ok(run) => run,
-                Err(err) => return app.report(err),
+                Err(err) => return self.app.report(err),
             };
             let review = api::reviews::get(id)
                 .await
                 .unwrap_or_else(|err| {
-                    app.report(err);
+                    self.app.report(err);
                     None
                 })
                 .unwrap_or_default();
@@ -93,23 +106,18 @@ pub fn ReviewTab() -> impl IntoView {
                     slot.comment = step.comment.clone().unwrap_or_default();
                 }
             }
-            verdicts.try_set(list);
-            confirmed.try_set(review.confirmed_diagnosis.unwrap_or_default());
-            comment.try_set(review.comment.unwrap_or_default());
-            record.try_set(Some(run));
+            self.verdicts.try_set(list);
+            self.confirmed
+                .try_set(review.confirmed_diagnosis.unwrap_or_default());
+            self.comment.try_set(review.comment.unwrap_or_default());
+            self.record.try_set(Some(run));
         });
-    });
+    }
 
-    let save = move |_| {
-        let Some(id) = run_id.get_untracked() else {
-            return;
-        };
-        let name = reviewer.get_untracked().trim().to_string();
-        if name.is_empty() {
-            status.set("Enter your name as the reviewer first.".into());
-            return;
-        }
-        let steps: Vec<StepReview> = verdicts
+    /// The review as typed, for run `run_id` by `reviewer`.
+    fn review(self, run_id: i64, reviewer: String) -> Review {
+        let steps = self
+            .verdicts
             .get_untracked()
             .iter()
             .enumerate()
@@ -121,28 +129,62 @@ pub fn ReviewTab() -> impl IntoView {
                 })
             })
             .collect();
-        let review = Review {
-            run_id: id,
-            reviewer: name.clone(),
-            confirmed_diagnosis: blank_to_none(&confirmed.get_untracked()),
-            comment: blank_to_none(&comment.get_untracked()),
+        Review {
+            run_id,
+            reviewer,
+            confirmed_diagnosis: blank_to_none(&self.confirmed.get_untracked()),
+            comment: blank_to_none(&self.comment.get_untracked()),
             steps,
+        }
+    }
+
+    /// Saves the review (and remembers the reviewer's name).
+    fn save(self) {
+        let Some(id) = self.run_id.get_untracked() else {
+            return;
         };
-        status.set("Saving…".into());
+        let name = self.reviewer.get_untracked().trim().to_string();
+        if name.is_empty() {
+            self.status
+                .set("Enter your name as the reviewer first.".into());
+            return;
+        }
+        let review = self.review(id, name.clone());
+        self.status.set("Saving…".into());
         spawn_local(async move {
             let _ = api::app::set_setting("reviewer", &name).await;
             match api::reviews::save(review).await {
-                Ok(_) => {
-                    status.try_set("Saved".into());
-                    saved_count.try_update(|n| *n += 1);
+                Ok(()) => {
+                    self.status.try_set("Saved".into());
+                    self.saved_count.try_update(|n| *n += 1);
                 }
                 Err(err) => {
-                    status.try_set(errors::describe(&err));
+                    self.status.try_set(errors::describe(&err));
                 }
             }
         });
-    };
+    }
+}
 
+/// The Review tab.
+#[component]
+pub fn ReviewTab() -> impl IntoView {
+    let app = use_app();
+    let case_id = use_case().id.get_untracked().unwrap_or_default();
+    let preferred = app.session.with_untracked(|s| {
+        s.as_ref()
+            .and_then(|s| s.queue.get(s.index))
+            .filter(|item| item.case_id == case_id)
+            .map(|item| item.run_id)
+    });
+    let form = ReviewForm::new(app);
+    form.load_case(case_id, preferred);
+    Effect::new(move |_| {
+        if let Some(id) = form.run_id.get() {
+            form.load_run(id);
+        }
+    });
+    let (runs, run_id, record) = (form.runs, form.run_id, form.record);
     view! {
         <div class="review">
             <div class="review-top">
@@ -166,29 +208,44 @@ pub fn ReviewTab() -> impl IntoView {
                     {move || record.with(|r| r.as_ref().map(|r| r.steps.clone()).unwrap_or_default())
                         .into_iter()
                         .enumerate()
-                        .map(|(position, step)| view! { <StepReviewRow position=position step=step verdicts=verdicts/> })
+                        .map(|(position, step)| view! { <StepReviewRow position=position step=step verdicts=form.verdicts/> })
                         .collect_view()}
                 </ol>
-                <div class="field-grid review-fields">
-                    <div class="field">
-                        <label for="confirmed-diagnosis">"Confirmed diagnosis"</label>
-                        <input id="confirmed-diagnosis" type="text" prop:value=move || confirmed.get() on:input=move |ev| confirmed.set(event_target_value(&ev))/>
-                    </div>
-                    <div class="field">
-                        <label for="reviewer">"Reviewer"</label>
-                        <input id="reviewer" type="text" autocomplete="name" prop:value=move || reviewer.get() on:input=move |ev| reviewer.set(event_target_value(&ev))/>
-                    </div>
-                    <div class="field wide">
-                        <label for="review-comment">"Comment"</label>
-                        <textarea id="review-comment" rows="3" prop:value=move || comment.get() on:input=move |ev| comment.set(event_target_value(&ev))></textarea>
-                    </div>
-                </div>
-                <div class="save-line">
-                    <button id="save-review" on:click=save>"Save review"</button>
-                    <span id="review-status" role="status" aria-live="polite">{move || status.get()}</span>
-                </div>
-                <ExportArea run_id=run_id saved_count=saved_count/>
+                <ReviewFields form=form/>
+                <ExportArea run_id=run_id saved_count=form.saved_count/>
             </Show>
+        </div>
+    }
+}
+
+/// Confirmed diagnosis, reviewer, comment and Save.
+#[component]
+fn ReviewFields(form: ReviewForm) -> impl IntoView {
+    let ReviewForm {
+        confirmed,
+        reviewer,
+        comment,
+        status,
+        ..
+    } = form;
+    view! {
+        <div class="field-grid review-fields">
+            <div class="field">
+                <label for="confirmed-diagnosis">"Confirmed diagnosis"</label>
+                <input id="confirmed-diagnosis" type="text" prop:value=move || confirmed.get() on:input=move |ev| confirmed.set(event_target_value(&ev))/>
+            </div>
+            <div class="field">
+                <label for="reviewer">"Reviewer"</label>
+                <input id="reviewer" type="text" autocomplete="name" prop:value=move || reviewer.get() on:input=move |ev| reviewer.set(event_target_value(&ev))/>
+            </div>
+            <div class="field wide">
+                <label for="review-comment">"Comment"</label>
+                <textarea id="review-comment" rows="3" prop:value=move || comment.get() on:input=move |ev| comment.set(event_target_value(&ev))></textarea>
+            </div>
+        </div>
+        <div class="save-line">
+            <button id="save-review" on:click=move |_| form.save()>"Save review"</button>
+            <span id="review-status" role="status" aria-live="polite">{move || status.get()}</span>
         </div>
     }
 }

@@ -9,9 +9,12 @@ use super::data::DataCheckView;
 use super::screen::use_screen;
 use crate::api;
 use crate::components::fields::NumberField;
+use crate::components::model_picker::ModelPicker;
+use crate::components::path_field::{PathField, PathSpec};
 use crate::live::start;
 use crate::live::training::LiveTraining;
-use crate::types::{DatasetCheck, ListedModel, TrainChoices};
+use crate::state::AppState;
+use crate::types::{DatasetCheck, TrainChoices};
 use citrus_types::training::{DataFormat, DataSource, TrainStart};
 
 /// The form's choices.
@@ -94,35 +97,18 @@ impl Choices {
     }
 }
 
-/// The form.
-#[component]
-pub fn NewTraining() -> impl IntoView {
-    let screen = use_screen();
-    let app = screen.app;
-    let choices = Choices::new();
-    let check = RwSignal::new(None::<DatasetCheck>);
-    let checking = RwSignal::new(false);
-    let models = RwSignal::new(Vec::<ListedModel>::new());
-    spawn_local(async move {
-        match api::models::list().await {
-            Ok(list) => {
-                let chosen = list.iter().find(|m| m.active).or(list.first());
-                choices.model_id.try_set(chosen.map(|m| m.entry.id));
-                models.try_set(list);
-            }
-            Err(err) => app.report(err),
-        }
-    });
-    // Any change to the data or the settings makes the last check stale.
-    Effect::new(move |_| {
-        choices.source();
-        choices.settings();
-        choices.model_id.track();
-        check.set(None);
-    });
+/// The data check of the form: its report and pre-flight estimate, and whether one is
+/// being made.
+#[derive(Clone, Copy)]
+struct DataCheck {
+    report: RwSignal<Option<DatasetCheck>>,
+    running: RwSignal<bool>,
+}
 
-    let run_check = move || {
-        if !choices.has_data() || checking.get_untracked() {
+impl DataCheck {
+    /// Checks the data against the model and settings chosen.
+    fn run(self, app: AppState, choices: Choices) {
+        if !choices.has_data() || self.running.get_untracked() {
             return;
         }
         let (source, model_id, settings) = (
@@ -130,35 +116,44 @@ pub fn NewTraining() -> impl IntoView {
             choices.model_id.get_untracked(),
             choices.settings(),
         );
-        checking.set(true);
+        self.running.set(true);
         spawn_local(async move {
             match api::training::inspect_dataset(source, model_id, settings).await {
                 Ok(found) => {
-                    check.try_set(Some(found));
+                    self.report.try_set(Some(found));
                 }
                 Err(err) => app.report(err),
             }
-            checking.try_set(false);
+            self.running.try_set(false);
         });
+    }
+}
+
+/// The form.
+#[component]
+pub fn NewTraining() -> impl IntoView {
+    let app = use_screen().app;
+    let choices = Choices::new();
+    let check = DataCheck {
+        report: RwSignal::new(None),
+        running: RwSignal::new(false),
     };
-    let pick = move |_| {
-        spawn_local(async move {
-            match api::training::pick_dataset().await {
-                Ok(Some(path)) => {
-                    choices.from_reviews.set(false);
-                    choices.path.set(path);
-                    run_check();
-                }
-                Ok(None) => {}
-                Err(err) => app.report(err),
-            }
-        });
-    };
+    // Any change to the data or the settings makes the last check stale.
+    Effect::new(move |_| {
+        choices.source();
+        choices.settings();
+        choices.model_id.track();
+        check.report.set(None);
+    });
     let running = move || {
         app.training
             .with(|t| t.as_ref().is_some_and(LiveTraining::active))
     };
-    let fits = move || check.with(|c| c.as_ref().is_some_and(|c| c.estimate.fits()));
+    let fits = move || {
+        check
+            .report
+            .with(|c| c.as_ref().is_some_and(|c| c.estimate.fits()))
+    };
     let start = move |_| {
         let request = TrainStart::New {
             source: choices.source(),
@@ -167,7 +162,6 @@ pub fn NewTraining() -> impl IntoView {
         };
         start::training(app, request);
     };
-
     view! {
         <div class="panel train-form">
             <h3 class="first">"New training run"</h3>
@@ -181,40 +175,14 @@ pub fn NewTraining() -> impl IntoView {
                 </label>
                 <label>
                     "Base model"
-                    <select id="train-model" on:change=move |ev| choices.model_id.set(event_target_value(&ev).parse().ok())>
-                        {move || models.get().into_iter().map(|m| {
-                            let id = m.entry.id;
-                            view! {
-                                <option value=id.to_string() selected=move || choices.model_id.get() == Some(id)>
-                                    {m.entry.name}{if m.active { " (active)" } else { "" }}
-                                </option>
-                            }
-                        }).collect_view()}
-                    </select>
+                    <ModelPicker id="train-model" selected=choices.model_id/>
                 </label>
             </div>
-            <Show when=move || !choices.from_reviews.get()>
-                <div class="field">
-                    <label for="train-path">"Training data file"</label>
-                    <div class="path-row">
-                        <input
-                            id="train-path"
-                            type="text"
-                            placeholder="/path/to/train.jsonl"
-                            prop:value=move || choices.path.get()
-                            on:change=move |ev| {
-                                choices.path.set(event_target_value(&ev));
-                                run_check();
-                            }
-                        />
-                        <button id="pick-dataset" class="secondary" on:click=pick>"Choose file…"</button>
-                    </div>
-                </div>
-            </Show>
+            <DataFile choices=choices check=check/>
             <Settings choices=choices/>
             <div class="actions">
-                <button id="check-dataset" class="secondary" on:click=move |_| run_check() disabled=move || !choices.has_data() || checking.get()>
-                    {move || if checking.get() { "Checking…" } else { "Check data and estimate" }}
+                <button id="check-dataset" class="secondary" on:click=move |_| check.run(app, choices) disabled=move || !choices.has_data() || check.running.get()>
+                    {move || if check.running.get() { "Checking…" } else { "Check data and estimate" }}
                 </button>
                 <button id="start-training" on:click=start disabled=move || running() || !fits()>
                     "Start training"
@@ -222,12 +190,35 @@ pub fn NewTraining() -> impl IntoView {
                 <Show when=running>
                     <span class="muted">"A run is training; pause or cancel it to start another."</span>
                 </Show>
-                <Show when=move || !running() && check.with(Option::is_none)>
+                <Show when=move || !running() && check.report.with(Option::is_none)>
                     <span class="muted">"Check the data first: Start needs its report and estimate."</span>
                 </Show>
             </div>
-            <DataCheckView check=check/>
+            <DataCheckView check=check.report/>
         </div>
+    }
+}
+
+/// The training data file, typed or chosen in a dialog, checked as soon as it changes.
+#[component]
+fn DataFile(choices: Choices, check: DataCheck) -> impl IntoView {
+    let app = use_screen().app;
+    let spec = PathSpec {
+        id: "train-path",
+        pick_id: "pick-dataset",
+        label: "Training data file",
+        placeholder: "/path/to/train.jsonl",
+    };
+    view! {
+        <Show when=move || !choices.from_reviews.get()>
+            <PathField
+                spec=PathSpec { ..spec }
+                path=choices.path
+                pick=api::training::pick_dataset
+                on_change=Callback::new(move |()| check.run(app, choices))
+                on_error=Callback::new(move |err| app.report(err))
+            />
+        </Show>
     }
 }
 

@@ -50,7 +50,6 @@ pub fn LiveTrainingPanel() -> impl IntoView {
     let get = move |f: fn(&LiveTraining) -> String| {
         move || live.with(|t| t.as_ref().map(f).unwrap_or_default())
     };
-    let active = move || live.with(|t| t.as_ref().is_some_and(LiveTraining::active));
     let status = move || live.with(|t| t.as_ref().map_or("", |t| t.job.phase.as_str()));
     let points = Signal::derive(move || {
         let mut all = earlier.get();
@@ -65,25 +64,6 @@ pub fn LiveTrainingPanel() -> impl IntoView {
         all
     });
     let total = Signal::derive(move || live.with(|t| t.as_ref().map_or(0, |t| t.total_steps)));
-    let resume = move |_| {
-        let Some(id) = live.with_untracked(|t| t.as_ref().and_then(|t| t.train_id)) else {
-            return;
-        };
-        fetched_for.set(None);
-        start::training(app, TrainStart::Resume { id });
-    };
-    let use_adapter = move |_| {
-        let Some(name) = live.with_untracked(|t| t.as_ref().and_then(|t| t.adapter.clone())) else {
-            return;
-        };
-        spawn_local(async move {
-            match api::adapters::set_active(Some(name)).await {
-                Ok(_) => app.refresh_engine(),
-                Err(err) => app.report(err),
-            }
-        });
-    };
-
     view! {
         <Show when=move || live.with(Option::is_some)>
             <div id="live-training" class="panel live-training" data-status=status>
@@ -103,31 +83,80 @@ pub fn LiveTrainingPanel() -> impl IntoView {
                         value=move || live.with(|t| t.as_ref().and_then(LiveTraining::last_step).map_or(0, |p| p.step)).to_string()
                     ></progress>
                 </Show>
-                <dl id="train-metrics" class="metrics">
-                    <dt>"Step"</dt><dd id="train-step">{get(|t| format!("{} / {}", t.last_step().map_or(t.start_step, |p| p.step), t.total_steps))}</dd>
-                    <dt>"Loss"</dt><dd>{get(|t| t.last_step().map_or("–".into(), |p| format!("{:.4}", p.loss)))}</dd>
-                    <dt>"Validation loss"</dt><dd>{get(last_validation)}</dd>
-                    <dt>"Learning rate"</dt><dd>{get(|t| t.last_step().and_then(|p| p.learning_rate).map_or("–".into(), |lr| format!("{lr:.2e}")))}</dd>
-                    <dt>"Tokens/s"</dt><dd>{get(|t| t.last_step().and_then(|p| p.tokens_per_second).map_or("–".into(), |r| format!("{r:.0}")))}</dd>
-                    <dt>"ETA"</dt><dd>{get(|t| t.last_step().and_then(|p| p.eta_seconds).filter(|_| t.active()).map_or("–".into(), format::duration))}</dd>
-                </dl>
+                <TrainMetrics/>
                 <LossChart id="live-loss-chart" points=points total_steps=total/>
-                <div class="actions">
-                    <Show when=active>
-                        <button id="pause-training" class="secondary" on:click=move |_| start::stop_training(app, true)>"Pause"</button>
-                        <button id="cancel-training" class="danger" on:click=move |_| start::stop_training(app, false)>"Cancel"</button>
-                    </Show>
-                    <Show when=move || status() == "paused">
-                        <button id="resume-training" on:click=resume>"Resume"</button>
-                        <span class="muted">"Paused with a checkpoint; Resume continues from it."</span>
-                    </Show>
-                    <Show when=move || live.with(|t| t.as_ref().is_some_and(|t| t.adapter.is_some()))>
-                        <span id="installed-adapter">{get(|t| format!("Adapter “{}” installed.", t.adapter.clone().unwrap_or_default()))}</span>
-                        <button id="use-trained-adapter" on:click=use_adapter>"Reason with it"</button>
-                    </Show>
-                </div>
+                <TrainActions resume=Callback::new(move |()| {
+                    let Some(id) = live.with_untracked(|t| t.as_ref().and_then(|t| t.train_id)) else {
+                        return;
+                    };
+                    fetched_for.set(None);
+                    start::training(app, TrainStart::Resume { id });
+                })/>
             </div>
         </Show>
+    }
+}
+
+/// Step, losses, learning rate, speed and ETA of the live job.
+#[component]
+fn TrainMetrics() -> impl IntoView {
+    let live = use_screen().app.training;
+    let get = move |f: fn(&LiveTraining) -> String| {
+        move || live.with(|t| t.as_ref().map(f).unwrap_or_default())
+    };
+    view! {
+        <dl id="train-metrics" class="metrics">
+                        <dt>"Step"</dt><dd id="train-step">{get(|t| format!("{} / {}", t.last_step().map_or(t.start_step, |p| p.step), t.total_steps))}</dd>
+                        <dt>"Loss"</dt><dd>{get(|t| t.last_step().map_or("–".into(), |p| format!("{:.4}", p.loss)))}</dd>
+                        <dt>"Validation loss"</dt><dd>{get(last_validation)}</dd>
+                        <dt>"Learning rate"</dt><dd>{get(|t| t.last_step().and_then(|p| p.learning_rate).map_or("–".into(), |lr| format!("{lr:.2e}")))}</dd>
+                        <dt>"Tokens/s"</dt><dd>{get(|t| t.last_step().and_then(|p| p.tokens_per_second).map_or("–".into(), |r| format!("{r:.0}")))}</dd>
+                        <dt>"ETA"</dt><dd>{get(|t| t.last_step().and_then(|p| p.eta_seconds).filter(|_| t.active()).map_or("–".into(), format::duration))}</dd>
+                    </dl>
+    }
+}
+
+/// Pause, Cancel, Resume, and the adapter a finished run installed.
+#[component]
+fn TrainActions(resume: Callback<()>) -> impl IntoView {
+    let app = use_screen().app;
+    let live = app.training;
+    let get = move |f: fn(&LiveTraining) -> String| {
+        move || live.with(|t| t.as_ref().map(f).unwrap_or_default())
+    };
+    let active = move || live.with(|t| t.as_ref().is_some_and(LiveTraining::active));
+    let paused = move || {
+        live.with(|t| {
+            t.as_ref()
+                .is_some_and(|t| t.job.phase == JobPhase::Ended(RunStatus::Paused))
+        })
+    };
+    let use_adapter = move |_| {
+        let Some(name) = live.with_untracked(|t| t.as_ref().and_then(|t| t.adapter.clone())) else {
+            return;
+        };
+        spawn_local(async move {
+            match api::adapters::set_active(Some(name)).await {
+                Ok(()) => app.refresh_engine(),
+                Err(err) => app.report(err),
+            }
+        });
+    };
+    view! {
+        <div class="actions">
+            <Show when=active>
+                <button id="pause-training" class="secondary" on:click=move |_| start::stop_training(app, true)>"Pause"</button>
+                <button id="cancel-training" class="danger" on:click=move |_| start::stop_training(app, false)>"Cancel"</button>
+            </Show>
+            <Show when=paused>
+                <button id="resume-training" on:click=move |_| resume.run(())>"Resume"</button>
+                <span class="muted">"Paused with a checkpoint; Resume continues from it."</span>
+            </Show>
+            <Show when=move || live.with(|t| t.as_ref().is_some_and(|t| t.adapter.is_some()))>
+                <span id="installed-adapter">{get(|t| format!("Adapter “{}” installed.", t.adapter.clone().unwrap_or_default()))}</span>
+                <button id="use-trained-adapter" on:click=use_adapter>"Reason with it"</button>
+            </Show>
+        </div>
     }
 }
 

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 
 use super::screen::use_screen;
 use crate::format;
-use crate::live::evaluation::LiveEval;
+use crate::live::evaluations::LiveEval;
 use crate::live::start;
 use crate::types::{EvalRunSummary, RunStatus};
 use citrus_types::evaluation::EvalRequest;

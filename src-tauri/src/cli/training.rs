@@ -24,8 +24,8 @@ use super::model_args::ModelArgs;
 use super::runs::open_store;
 use crate::error::AppResult;
 use crate::training::{
-    check_dataset, read_dataset, resume_in_folder, run_training, start_training, train_config,
-    DataSource, DatasetReport, StopSignal, TrainChoices,
+    check_dataset, read_dataset, resume_in_folder, run_training, start_training, DataSource,
+    DatasetReport, StopSignal, TrainChoices,
 };
 
 /// Arguments of `train`.
@@ -50,28 +50,28 @@ pub struct TrainArgs {
     #[arg(long, default_value = "auto")]
     format: DataFormat,
     /// LoRA rank.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = defaults().rank)]
     rank: usize,
     /// LoRA alpha.
-    #[arg(long, default_value_t = 16.0)]
+    #[arg(long, default_value_t = defaults().alpha)]
     alpha: f64,
     /// Scale by alpha/√rank (rsLoRA) instead of alpha/rank.
     #[arg(long)]
     rslora: bool,
     /// LoRA dropout.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = defaults().dropout)]
     dropout: f32,
     /// Projections to adapt: q,k,v,o,gate,up,down or all.
-    #[arg(long, default_value = "q,k,v,o")]
+    #[arg(long, default_value_t = defaults().targets)]
     targets: String,
     /// Peak learning rate.
-    #[arg(long, default_value_t = 2e-4)]
+    #[arg(long, default_value_t = defaults().learning_rate)]
     lr: f64,
     /// AdamW weight decay.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = defaults().weight_decay)]
     weight_decay: f64,
     /// Share of the steps spent warming up.
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value_t = defaults().warmup_ratio)]
     warmup: f64,
     /// Passes over the training set [default: 1].
     #[arg(long)]
@@ -80,25 +80,25 @@ pub struct TrainArgs {
     #[arg(long)]
     steps: Option<usize>,
     /// Sequences per micro-batch.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = defaults().batch_size)]
     batch: usize,
     /// Micro-batches per optimizer step.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = defaults().grad_accum)]
     grad_accum: usize,
     /// Gradient clipping (largest global norm; 0 = off).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = defaults().max_grad_norm)]
     max_grad_norm: f64,
     /// Longest example in tokens.
-    #[arg(long, default_value_t = 1024)]
+    #[arg(long, default_value_t = defaults().max_len)]
     max_len: usize,
     /// Longer examples: truncate or skip.
     #[arg(long, default_value = "truncate")]
     overlong: Overlong,
     /// Share held out for validation.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = defaults().val_split)]
     val_split: f64,
     /// Seed of the split, data order, initialisation and dropout.
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = defaults().seed)]
     seed: u64,
     /// Keep the base quantized as stored (less memory) instead of dequantizing it to f32.
     #[arg(long)]
@@ -139,6 +139,11 @@ pub struct TrainArgs {
     threads: Option<usize>,
 }
 
+/// The defaults of every training flag: the window's form has the same.
+fn defaults() -> TrainChoices {
+    TrainChoices::default()
+}
+
 impl TrainArgs {
     fn model_args(&self) -> ModelArgs {
         ModelArgs {
@@ -161,7 +166,7 @@ impl TrainArgs {
             learning_rate: self.lr,
             weight_decay: self.weight_decay,
             warmup_ratio: self.warmup,
-            epochs: self.epochs.unwrap_or(1),
+            epochs: self.epochs.unwrap_or(defaults().epochs),
             steps: self.steps,
             batch_size: self.batch,
             grad_accum: self.grad_accum,
@@ -192,7 +197,7 @@ pub fn run(args: TrainArgs) -> AppResult<()> {
         return run_bench(&model_args);
     }
     let choices = args.choices();
-    let config = train_config(&choices)?;
+    let config = TrainConfig::from_choices(&choices)?;
     let store = open_store(args.db.as_deref())?;
     let source = args.source();
     let dataset = read_dataset(&store, &source)?;

@@ -16,7 +16,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::model_args::ModelArgs;
 use super::runs::open_store;
-use crate::recorded::{reason_and_record, reason_options, RunSettings};
+use crate::reasoning::{reason_and_record, reason_options, RunSettings};
 
 /// Arguments of `reason`.
 #[derive(Debug, Args)]
@@ -38,13 +38,13 @@ pub struct ReasonArgs {
     #[arg(long)]
     json: bool,
     /// Most tokens the model may write.
-    #[arg(long, default_value_t = 2048)]
+    #[arg(long, default_value_t = RunSettings::default().max_new_tokens)]
     max_tokens: usize,
     /// Temperature (0 = greedy; Citrus was evaluated at 0.7).
-    #[arg(long, default_value_t = 0.7)]
+    #[arg(long, default_value_t = RunSettings::default().temperature)]
     temperature: f32,
     /// Random seed.
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = RunSettings::default().seed)]
     seed: u64,
     /// Save the case and the run (written as it streams) in the case store.
     #[arg(long)]

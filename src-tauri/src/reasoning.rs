@@ -6,6 +6,7 @@ use citrus_engine::model::Model;
 use citrus_engine::sampling::SamplingParams;
 use citrus_reasoning::CaseInput;
 use citrus_runner::run::{reason, ReasonEvent, ReasonOptions, ReasoningMode, ReasoningReport};
+use citrus_types::defaults;
 pub use citrus_types::run::RunSettings;
 
 use crate::error::{AppError, AppResult};
@@ -29,7 +30,7 @@ pub fn reason_options(settings: &RunSettings) -> ReasonOptions {
         sampling: SamplingParams {
             temperature: settings.temperature,
             seed: settings.seed,
-            repetition_penalty: 1.1,
+            repetition_penalty: defaults::REPETITION_PENALTY,
             ..SamplingParams::default()
         },
     }

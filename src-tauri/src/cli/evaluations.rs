@@ -2,6 +2,7 @@
 //! mode, recorded in the case store as it goes, with a progress bar; `--resume`, `--list`,
 //! `--report` and `--compare` on recorded runs.
 
+use citrus_types::defaults;
 use std::path::PathBuf;
 
 use citrus_engine::generation::CancelToken;
@@ -14,7 +15,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::model_args::ModelArgs;
 use super::runs::open_store;
 use crate::error::{AppError, AppResult};
-use crate::evaluation::{
+use crate::evaluations::{
     compare_evaluations, eval_settings, evaluation_report, read_benchmark, resume_evaluation,
     run_evaluation, start_evaluation, write_report, Benchmark, EvalChoices, EvalProgress,
     EvalReport, Scoring,
@@ -56,13 +57,13 @@ pub struct EvalArgs {
     #[arg(long)]
     shuffle_options: bool,
     /// Seed of the sample, the shuffles and the sampling.
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = defaults::SEED)]
     seed: u64,
     /// Generation: most tokens per item.
-    #[arg(long, default_value_t = 1024)]
+    #[arg(long, default_value_t = defaults::EVAL_MAX_NEW_TOKENS)]
     max_tokens: usize,
     /// Generation: temperature (0 = greedy).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = defaults::EVAL_TEMPERATURE)]
     temperature: f32,
     /// Continue the unfinished evaluation with this id.
     #[arg(long, value_name = "ID")]

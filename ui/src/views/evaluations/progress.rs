@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use super::screen::use_screen;
 use crate::errors;
 use crate::format;
-use crate::live::evaluation::LiveEval;
+use crate::live::evaluations::LiveEval;
 use crate::live::job::JobPhase;
 use crate::live::start;
 use crate::types::RunStatus;

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 pub use citrus_types::evaluation::{BenchmarkInfo, Comparison, EvalItemDetail, EvalReport};
 
 use crate::error::{AppError, AppResult};
-use crate::recorded::reason_options;
+use crate::reasoning::reason_options;
 use crate::store::{EvalRunSummary, NewEvalRun, RunStatus, Store, StoredEvalItem};
 pub use citrus_types::evaluation::{EvalChoices, EvalRequest, Scoring, Selection};
 pub use citrus_types::job::EvalProgress;

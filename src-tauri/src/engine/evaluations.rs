@@ -9,7 +9,7 @@ use citrus_training::adapter::detach;
 use super::{imported_model, lock, Job, JobEvent, Shared};
 use crate::adapters;
 use crate::error::{AppError, AppResult};
-use crate::evaluation::{
+use crate::evaluations::{
     eval_settings, read_benchmark, resume_evaluation, run_evaluation, start_evaluation,
 };
 use crate::library;
