@@ -61,16 +61,7 @@ impl MockApp {
         if let Some(events) = events {
             args[EVENTS_ARG] = events;
         }
-        let request = InvokeRequest {
-            cmd: cmd.into(),
-            callback: CallbackFn(0),
-            error: CallbackFn(1),
-            url: "tauri://localhost".parse().unwrap(),
-            body: InvokeBody::Json(args),
-            headers: Default::default(),
-            invoke_key: INVOKE_KEY.to_string(),
-        };
-        get_ipc_response(&self.window, request).map(|body| body.deserialize().unwrap())
+        invoke_raw(&self.window, cmd, args)
     }
 
     fn ok(&self, cmd: &str, args: Value) -> Value {
@@ -127,6 +118,86 @@ impl MockApp {
 
 fn clinical(complaint: &str) -> Value {
     json!({"kind": "clinical", "chief_complaint": complaint, "age": "58", "sex": "male"})
+}
+
+/// The raw answer to a request body as it is, without the contract's wrapping.
+fn invoke_raw(
+    window: &WebviewWindow<tauri::test::MockRuntime>,
+    cmd: &str,
+    body: Value,
+) -> Result<Value, Value> {
+    let request = InvokeRequest {
+        cmd: cmd.into(),
+        callback: CallbackFn(0),
+        error: CallbackFn(1),
+        url: "tauri://localhost".parse().unwrap(),
+        body: InvokeBody::Json(body),
+        headers: Default::default(),
+        invoke_key: INVOKE_KEY.to_string(),
+    };
+    get_ipc_response(window, request).map(|body| body.deserialize().unwrap())
+}
+
+#[test]
+fn every_command_of_the_contract_is_one_the_shell_registers() {
+    use citrus_types::api::{adapters, app, cases, evaluations, models, reasoning, reviews};
+    use citrus_types::api::{runs, training, Command};
+    let names = [
+        adapters::ListAdapters::NAME,
+        adapters::SetActiveAdapter::NAME,
+        adapters::DeleteAdapter::NAME,
+        adapters::ImportAdapterFolder::NAME,
+        adapters::ExportAdapter::NAME,
+        app::GetAppInfo::NAME,
+        app::GetSetting::NAME,
+        app::SetSetting::NAME,
+        cases::ListCases::NAME,
+        cases::GetCase::NAME,
+        cases::CreateCase::NAME,
+        cases::UpdateCase::NAME,
+        cases::DeleteCase::NAME,
+        evaluations::PickBenchmark::NAME,
+        evaluations::InspectBenchmark::NAME,
+        evaluations::ListEvaluations::NAME,
+        evaluations::GetEvaluation::NAME,
+        evaluations::GetEvaluationItem::NAME,
+        evaluations::CompareEvaluationRuns::NAME,
+        evaluations::ExportEvaluation::NAME,
+        <citrus_types::evaluation::EvalRequest as Command>::NAME,
+        models::ListModels::NAME,
+        models::ImportModel::NAME,
+        models::InspectModel::NAME,
+        models::GetEngineStatus::NAME,
+        models::LoadModel::NAME,
+        reasoning::StartReasoning::NAME,
+        reasoning::StopJob::NAME,
+        reviews::GetReview::NAME,
+        reviews::SaveReview::NAME,
+        reviews::ListReviewQueue::NAME,
+        reviews::ExportPreview::NAME,
+        reviews::ExportSave::NAME,
+        runs::ListRuns::NAME,
+        runs::GetRun::NAME,
+        training::PickDataset::NAME,
+        training::InspectDataset::NAME,
+        <citrus_types::training::TrainStart as Command>::NAME,
+        training::PauseTraining::NAME,
+        training::ListTrainingRuns::NAME,
+        training::GetTrainingRun::NAME,
+    ];
+    let app = MockApp::new("contract");
+    for name in names {
+        // A request of the wrong type: a registered command refuses its argument; an
+        // unknown one is not found.
+        let error = invoke_raw(&app.window, name, json!({ REQUEST_ARG: 0 }))
+            .expect_err(name)
+            .to_string();
+        assert!(error.contains(REQUEST_ARG), "{name}: {error}");
+    }
+    let unknown = invoke_raw(&app.window, "no_such_command", json!({ REQUEST_ARG: 0 }))
+        .expect_err("an unknown command")
+        .to_string();
+    assert!(!unknown.contains(REQUEST_ARG), "{unknown}");
 }
 
 #[test]
