@@ -75,6 +75,23 @@ pub enum AppError {
     /// Evaluations that cannot be continued or compared as asked.
     #[error("{0}")]
     EvalMismatch(String),
+    /// The local API was asked to listen beyond loopback without a key.
+    #[error(
+        "the API would listen on {host}, beyond this machine, without a key: give one \
+         (--api-key-file) or listen on 127.0.0.1"
+    )]
+    ServerKeyRequired {
+        /// The address asked for.
+        host: String,
+    },
+    /// The local API could not listen or serve.
+    #[error("the API cannot listen on {address}: {detail}")]
+    ServerListen {
+        /// The address.
+        address: String,
+        /// Why.
+        detail: String,
+    },
 }
 
 impl AppError {
@@ -96,6 +113,8 @@ impl AppError {
             Self::NoUsableItems { .. } => "eval.no_items",
             Self::EvalMismatch(_) => "eval.mismatch",
             Self::NotImported { .. } => "engine.not_imported",
+            Self::ServerKeyRequired { .. } => "server.key_required",
+            Self::ServerListen { .. } => "server.listen",
         }
     }
 

@@ -5,10 +5,12 @@
 pub mod adapters;
 pub mod app;
 pub mod cli;
+pub mod completion;
 pub mod engine;
 pub mod error;
 pub mod evaluations;
 pub mod library;
 pub mod reasoning;
+pub mod server;
 pub mod store;
 pub mod training;

@@ -166,7 +166,25 @@ pub fn generate_constrained(
     model: &mut Transformer,
     tokenizer: &TextTokenizer,
     request: &GenerationRequest,
+    constraint: Option<&mut dyn TokenConstraint>,
+    cancel: &CancelToken,
+    on_text: &mut dyn FnMut(&str),
+) -> Result<GenerationOutput> {
+    generate_observed(model, tokenizer, request, constraint, None, cancel, on_text)
+}
+
+/// What the model thought of a generated token: its id and the model's logits at that step
+/// (before any constraint or sampling setting), for log-probabilities.
+pub type TokenObserver<'a> = &'a mut dyn FnMut(u32, &[f32]);
+
+/// [`generate_constrained`], showing `observer` every sampled token with the model's logits.
+/// Tokens a constraint forces (no choice was made) are shown with no logits.
+pub fn generate_observed(
+    model: &mut Transformer,
+    tokenizer: &TextTokenizer,
+    request: &GenerationRequest,
     mut constraint: Option<&mut dyn TokenConstraint>,
+    mut observer: Option<TokenObserver<'_>>,
     cancel: &CancelToken,
     on_text: &mut dyn FnMut(&str),
 ) -> Result<GenerationOutput> {
@@ -201,10 +219,14 @@ pub fn generate_constrained(
         if cancel.is_cancelled() {
             break StopReason::Cancelled;
         }
+        let raw = observer.as_ref().map(|_| logits.clone());
         if let Some(constraint) = constraint.as_deref_mut() {
             constraint.mask_logits(&mut logits)?;
         }
         let token = sampler.sample(&mut logits, &generated);
+        if let (Some(observe), Some(raw)) = (observer.as_deref_mut(), raw.as_deref()) {
+            observe(token, raw);
+        }
         generated.push(token);
         if tokenizer.stop_ids().contains(&token) {
             break StopReason::EndOfSequence;
@@ -232,6 +254,9 @@ pub fn generate_constrained(
                 .min(context - prompt_len - generated.len());
             let mut hit_stop_string = false;
             for forced in constraint.forced_tokens().into_iter().take(room) {
+                if let Some(observe) = observer.as_deref_mut() {
+                    observe(forced, &[]);
+                }
                 generated.push(forced);
                 feed.push(forced);
                 if stream.push(forced, on_text)? {

@@ -9,7 +9,10 @@ use serde::Serialize;
 use crate::constraint::{ConstraintFactory, TokenConstraint};
 use crate::device::DeviceChoice;
 use crate::estimate::estimate_memory;
-use crate::generation::{generate_constrained, CancelToken, GenerationOutput, GenerationRequest};
+use crate::generation::{
+    generate_constrained, generate_observed, CancelToken, GenerationOutput, GenerationRequest,
+    TokenObserver, PREFILL_CHUNK,
+};
 use crate::sampling::SamplingParams;
 use crate::transformer::{BuildOptions, Transformer};
 use citrus_formats::chat_template::{template_from_tokenizer_config, ChatMessage, ChatTemplate};
@@ -451,6 +454,49 @@ impl Model {
         on_text: &mut dyn FnMut(&str),
     ) -> Result<GenerationOutput> {
         self.chat_constrained(messages, settings, None, cancel, on_text)
+    }
+
+    /// Generates after `prompt_tokens` (a prompt already rendered and tokenized), with the reply
+    /// held to `constraint` when one is given and every token shown to `observer`.
+    pub fn generate_tokens(
+        &mut self,
+        prompt_tokens: Vec<u32>,
+        settings: &ChatSettings,
+        constraint: Option<&mut dyn TokenConstraint>,
+        observer: Option<TokenObserver<'_>>,
+        cancel: &CancelToken,
+        on_text: &mut dyn FnMut(&str),
+    ) -> Result<GenerationOutput> {
+        let request = GenerationRequest {
+            prompt_tokens,
+            max_new_tokens: settings.max_new_tokens,
+            stop_strings: settings.stop_strings.clone(),
+            sampling: settings.sampling.clone(),
+            reuse_prefix: settings.reuse_prefix,
+        };
+        generate_observed(
+            &mut self.transformer,
+            &self.tokenizer,
+            &request,
+            constraint,
+            observer,
+            cancel,
+            on_text,
+        )
+    }
+
+    /// The logits at every position of `tokens` from an empty cache (row `i` predicts token
+    /// `i + 1`), for scoring a text the model did not write.
+    pub fn position_logits(&mut self, tokens: &[u32]) -> Result<Vec<Vec<f32>>> {
+        let transformer = &mut self.transformer;
+        transformer.clear_cache();
+        let mut rows = Vec::with_capacity(tokens.len());
+        for chunk in tokens.chunks(PREFILL_CHUNK) {
+            let logits = transformer.forward(chunk, true)?;
+            rows.extend(logits.to_vec2::<f32>()?);
+        }
+        transformer.clear_cache();
+        Ok(rows)
     }
 
     /// [`Model::chat`] with the reply held to `constraint` (e.g. a JSON schema).

@@ -10,6 +10,7 @@ mod progress;
 mod reasoning;
 mod reviews;
 mod runs;
+mod serve;
 mod training;
 
 use std::process::ExitCode;
@@ -50,6 +51,8 @@ enum Command {
     Train(Box<training::TrainArgs>),
     /// Evaluate a model (and adapter) on a benchmark file; list, report and compare runs.
     Eval(Box<evaluations::EvalArgs>),
+    /// Serve the model as an OpenAI-compatible API on this machine (127.0.0.1 unless told).
+    Serve(serve::ServeArgs),
     /// Work with LoRA adapters.
     Adapters {
         #[command(subcommand)]
@@ -78,6 +81,7 @@ pub fn main() -> ExitCode {
         Command::Bench(args) => bench::run(args),
         Command::Train(args) => training::run(*args),
         Command::Eval(args) => evaluations::run(*args),
+        Command::Serve(args) => serve::run(args),
         Command::Adapters { command } => adapters::run(command),
     };
     match result {

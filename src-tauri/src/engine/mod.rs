@@ -4,6 +4,7 @@
 //! the store as it goes (through the same functions `citrus reason --save`, `citrus eval` and
 //! `citrus train` use).
 
+mod completions;
 mod evaluations;
 mod events;
 mod training;
@@ -18,6 +19,7 @@ use citrus_engine::generation::CancelToken;
 use citrus_engine::model::Model;
 use citrus_runner::run::ReasonOptions;
 
+pub use completions::{CompletionJob, CompletionMessage};
 pub use evaluations::EvalRequest;
 pub use events::{JobEvent, JobSink};
 pub use training::TrainStart;
@@ -44,6 +46,8 @@ pub enum Work {
     Evaluate(EvalRequest),
     /// A training run, new or continued.
     Train(TrainStart),
+    /// A completion of the local API.
+    Complete(Box<CompletionJob>),
 }
 
 /// A queued or running job.

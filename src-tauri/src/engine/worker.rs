@@ -56,6 +56,7 @@ impl Shared {
             Work::Reason { case_id, options } => self.run_reasoning(job, *case_id, options),
             Work::Evaluate(request) => self.run_evaluation(job, request),
             Work::Train(start) => self.run_train(job, start),
+            Work::Complete(completion) => self.run_completion(job, completion),
         }
     }
 
