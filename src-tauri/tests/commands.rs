@@ -139,9 +139,35 @@ fn invoke_raw(
 }
 
 #[test]
+fn the_local_api_is_switched_on_and_off_from_the_window() {
+    let app = MockApp::new("api-switch");
+    assert_eq!(app.ok("get_api_status", json!({}))["url"], Value::Null);
+    let started = app.ok("start_api", json!({"port": 0}));
+    let url = started["url"].as_str().unwrap().to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{started}");
+    let models: Value = ureq::get(&format!("{url}/models"))
+        .call()
+        .unwrap()
+        .into_json()
+        .unwrap();
+    assert_eq!(models["data"][0]["id"], started["model"]);
+    // Starting again while it runs changes nothing.
+    assert_eq!(app.ok("start_api", json!({"port": 0}))["url"], json!(url));
+    assert_eq!(app.ok("stop_api", json!({}))["url"], Value::Null);
+    let start = Instant::now();
+    while ureq::get(&format!("{url}/models")).call().is_ok() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the API still answers"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
 fn every_command_of_the_contract_is_one_the_shell_registers() {
     use citrus_types::api::{adapters, app, cases, evaluations, models, reasoning, reviews};
-    use citrus_types::api::{runs, training, Command};
+    use citrus_types::api::{runs, server, training, Command};
     let names = [
         adapters::ListAdapters::NAME,
         adapters::SetActiveAdapter::NAME,
@@ -184,6 +210,9 @@ fn every_command_of_the_contract_is_one_the_shell_registers() {
         training::PauseTraining::NAME,
         training::ListTrainingRuns::NAME,
         training::GetTrainingRun::NAME,
+        server::StartApi::NAME,
+        server::StopApi::NAME,
+        server::GetApiStatus::NAME,
     ];
     let app = MockApp::new("contract");
     for name in names {

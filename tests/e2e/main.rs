@@ -116,6 +116,29 @@ fn wait_for_evaluation(session: &Session, what: &str, status: &str) {
 }
 
 /// The evaluation screen, as hospital IT uses it before switching an adapter on.
+/// The Models screen's local API: started on a free loopback port, answering an OpenAI
+/// client's model list, then stopped.
+fn serve_locally(app: &Session) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    app.fill("#local-api-port", &port.to_string());
+    app.click("#local-api-toggle");
+    let address = format!("127.0.0.1:{port}/v1");
+    app.wait_text("#local-api-status", "to say where it serves", |t| {
+        t.contains(&address)
+    });
+    let models: serde_json::Value = ureq::get(&format!("http://{address}/models"))
+        .call()
+        .expect("the local API answers")
+        .into_json()
+        .expect("a JSON model list");
+    assert_eq!(models["object"], "list", "{models}");
+    app.click("#local-api-toggle");
+    app.wait_text("#local-api-status", "to say Off", |t| t == "Off");
+}
+
 fn evaluate(journey: &mut Journey, app: &Session, home: &Path) {
     let medqa = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/citrus/medqa.jsonl");
     let lines: Vec<String> = std::fs::read_to_string(medqa)
@@ -357,6 +380,7 @@ fn a_physician_reasons_reviews_restarts_and_survives_a_kill() {
         t.to_lowercase().contains("fit")
     });
     journey.shot(&app, "models");
+    serve_locally(&app);
 
     // 8. Evaluation: a benchmark file with an unusable line, a likelihood run of its first
     //    items, a shuffled run stopped and continued, items filtered and opened, a comparison.

@@ -38,6 +38,14 @@ pub fn describe(error: &ApiError) -> String {
             "The benchmark file has no usable items: each line needs a question, options and a \
              key that is one of them."
         }
+        "server.listen" => {
+            "The local API could not listen on that port; another program may be using it. \
+             Choose another port."
+        }
+        "server.key_required" => {
+            "Serving beyond this machine needs an API key, so that only those given it can use \
+             the model."
+        }
         "dialog.unavailable" => "The file dialog could not be opened on this system.",
         "ipc.failed" => "The app's window lost contact with its engine.",
         _ => "",

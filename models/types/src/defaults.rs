@@ -20,3 +20,5 @@ pub const GENERATE_MAX_NEW_TOKENS: usize = 512;
 pub const EVAL_MAX_NEW_TOKENS: usize = 1024;
 /// Temperature of evaluation in generation mode (greedy: repeatable scores).
 pub const EVAL_TEMPERATURE: f32 = 0.0;
+/// The port of the local OpenAI-compatible API (`citrus serve` and the window's switch).
+pub const SERVE_PORT: u16 = 8391;

@@ -2,7 +2,7 @@
 //! thin over the library functions the CLI uses.
 
 pub mod commands;
-mod state;
+pub(crate) mod state;
 
 use tauri::{Builder, Runtime};
 
@@ -76,6 +76,9 @@ pub fn with_commands<R: Runtime>(builder: Builder<R>, state: AppState) -> Builde
             commands::training::pause_training,
             commands::training::list_training_runs,
             commands::training::get_training_run,
+            commands::server::start_api,
+            commands::server::stop_api,
+            commands::server::get_api_status,
         ])
 }
 

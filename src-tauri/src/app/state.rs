@@ -5,6 +5,16 @@ use std::sync::{Mutex, MutexGuard};
 use crate::engine::Engine;
 use crate::store::Store;
 
+/// The local API while it runs from the window.
+pub struct RunningApi {
+    /// Its base URL.
+    pub url: String,
+    /// The model it serves.
+    pub model: String,
+    /// Sending stops it.
+    pub stop: tokio::sync::oneshot::Sender<()>,
+}
+
 /// The app's state, managed by Tauri.
 pub struct AppState {
     store: Mutex<Store>,
@@ -12,6 +22,8 @@ pub struct AppState {
     pub engine: Engine,
     /// Runs found unfinished (and marked interrupted) at start.
     pub recovered_runs: usize,
+    /// The local API, when switched on.
+    pub api: Mutex<Option<RunningApi>>,
 }
 
 impl AppState {
@@ -21,6 +33,7 @@ impl AppState {
             recovered_runs: store.recovered_runs(),
             store: Mutex::new(store),
             engine,
+            api: Mutex::new(None),
         }
     }
 

@@ -13,9 +13,6 @@ use crate::library;
 use crate::server::{self, ServerConfig};
 use crate::store::{ModelEntry, Store};
 
-/// The port the API listens on unless told otherwise.
-pub const DEFAULT_PORT: u16 = 8391;
-
 /// Arguments of `serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -31,7 +28,7 @@ pub struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1")]
     host: IpAddr,
     /// The port (0: any free one, printed).
-    #[arg(long, default_value_t = DEFAULT_PORT)]
+    #[arg(long, default_value_t = citrus_types::defaults::SERVE_PORT)]
     port: u16,
     /// A file holding the bearer key every request must carry.
     #[arg(long, value_name = "FILE")]

@@ -8,6 +8,7 @@ use citrus_formats::chat_template::ChatMessage;
 use citrus_types::defaults;
 use serde_json::{json, Value};
 
+use super::config::Api;
 use super::jobs::{
     finish_reason, max_new_tokens, now, refuse_unsupported, sampling_params, schema_of,
     stop_strings, submit, Submitted,
@@ -16,7 +17,6 @@ use super::openai::{ChatRequest, Content, RequestMessage, Usage};
 use super::reply::{engine_error, error_body, Refusal};
 use super::stream::{event_stream, Events};
 use super::think::{split_reply, Split, ThinkSplitter};
-use super::Api;
 use crate::completion::{CompletionEvent, CompletionPrompt, CompletionRequest, TokenLogprob};
 use crate::engine::CompletionMessage;
 

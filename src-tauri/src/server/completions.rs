@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
 
+use super::config::Api;
 use super::jobs::{
     finish_reason, max_new_tokens, now, now_nanos, refuse_unsupported, sampling_params, schema_of,
     stop_strings, submit, Submitted,
@@ -14,7 +15,6 @@ use super::jobs::{
 use super::openai::{CompletionRequest as WireRequest, PromptField, Usage};
 use super::reply::{engine_error, error_body, Refusal};
 use super::stream::{event_stream, Events};
-use super::Api;
 use crate::completion::{CompletionEvent, CompletionPrompt, CompletionRequest, TokenLogprob};
 use crate::engine::CompletionMessage;
 

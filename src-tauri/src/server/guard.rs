@@ -7,8 +7,8 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use super::config::Api;
 use super::reply::error;
-use super::Api;
 
 /// Checks a request and passes it on, or refuses it.
 pub(super) async fn check(State(api): State<Api>, request: Request, next: Next) -> Response {

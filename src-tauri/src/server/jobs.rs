@@ -8,9 +8,9 @@ use citrus_types::defaults;
 use serde_json::{json, Map, Value};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
+use super::config::Api;
 use super::openai::{ResponseFormat, Sampling};
 use super::reply::Refusal;
-use super::Api;
 use crate::completion::CompletionRequest;
 use crate::engine::{CompletionJob, CompletionMessage, Engine, JobEvent, JobId, JobSink, Work};
 

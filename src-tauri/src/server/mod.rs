@@ -6,6 +6,7 @@
 
 mod chat;
 mod completions;
+mod config;
 mod guard;
 mod jobs;
 mod models;
@@ -15,7 +16,7 @@ mod stream;
 pub mod think;
 
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::routing::{get, post};
@@ -24,46 +25,8 @@ use axum::Router;
 use crate::engine::Engine;
 use crate::error::{AppError, AppResult};
 
-/// How the API is served.
-#[derive(Debug, Clone)]
-pub struct ServerConfig {
-    /// The address to listen on (127.0.0.1 unless set).
-    pub host: IpAddr,
-    /// The port (0: any free one).
-    pub port: u16,
-    /// The bearer key every request must carry; required beyond loopback.
-    pub api_key: Option<String>,
-    /// Origins of web pages allowed to call the API (CORS); none unless set.
-    pub allowed_origins: Vec<String>,
-    /// The imported model served (None: the active one).
-    pub model_id: Option<i64>,
-    /// An adapter applied to every completion (None: the active adapter).
-    pub adapter: Option<String>,
-    /// The name `/v1/models` gives the served model.
-    pub model_name: String,
-}
-
-impl ServerConfig {
-    /// Refuses a configuration that would expose the model: listening beyond loopback without
-    /// a key.
-    pub fn check(&self) -> AppResult<()> {
-        if !self.host.is_loopback() && self.api_key.as_deref().is_none_or(str::is_empty) {
-            return Err(AppError::ServerKeyRequired {
-                host: self.host.to_string(),
-            });
-        }
-        Ok(())
-    }
-}
-
-/// What every request handler shares.
-#[derive(Clone)]
-struct Api {
-    engine: Engine,
-    config: Arc<ServerConfig>,
-    /// The address actually bound (its port, when 0 was asked for).
-    address: SocketAddr,
-}
+use config::Api;
+pub use config::ServerConfig;
 
 /// The API listening on its socket, ready to serve.
 pub struct Listening {

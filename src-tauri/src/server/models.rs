@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::Api;
+use super::config::Api;
 
 /// The served model, as the OpenAI list of models.
 pub(super) async fn list(State(api): State<Api>) -> Json<Value> {

@@ -10,6 +10,7 @@ pub mod models;
 pub mod reasoning;
 pub mod reviews;
 pub mod runs;
+pub mod server;
 pub mod training;
 
 use citrus_types::api::{Command, Streaming, EVENTS_ARG, REQUEST_ARG};

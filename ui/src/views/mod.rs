@@ -4,6 +4,7 @@ pub mod adapters;
 pub mod case;
 pub mod cases;
 pub mod evaluations;
+mod local_api;
 pub mod models;
 pub mod review;
 mod run_list;

@@ -15,6 +15,7 @@ pub mod models;
 pub mod reasoning;
 pub mod reviews;
 pub mod runs;
+pub mod server;
 pub mod training;
 
 use serde::de::DeserializeOwned;

@@ -9,6 +9,7 @@ pub mod models;
 pub mod reasoning;
 pub mod reviews;
 pub mod runs;
+pub mod server;
 pub mod training;
 
 /// What the command answering request `C` returns: its response in the contract, or an error.
