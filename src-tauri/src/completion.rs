@@ -40,6 +40,10 @@ pub struct CompletionRequest {
     pub logprobs: Option<usize>,
     /// Also score the prompt's own tokens (plain prompts).
     pub echo: bool,
+    /// Reuse the keys and values cached by the previous completion for the prompt's common
+    /// start (llama.cpp's `cache_prompt`; off unless asked, so a reply never depends on what
+    /// ran before).
+    pub cache_prompt: bool,
 }
 
 /// A token with its log-probability and the most likely alternatives at its position.
@@ -95,10 +99,19 @@ pub fn complete(
     on_event: &mut dyn FnMut(CompletionEvent),
 ) -> AppResult<CompletionOutput> {
     let (prompt_tokens, opens_think) = match &request.prompt {
-        CompletionPrompt::Chat(messages) => (
-            model.chat_prompt(messages)?,
-            model.prompt_opens_think(messages)?,
-        ),
+        CompletionPrompt::Chat(messages) => match messages.split_last() {
+            // A final assistant turn is continued, not answered (as llama.cpp does, and vLLM
+            // with `continue_final_message`).
+            Some((last, earlier)) if last.role == "assistant" && !earlier.is_empty() => {
+                let mut tokens = model.chat_prompt(earlier)?;
+                tokens.extend(model.tokenizer().encode(&last.content)?);
+                (tokens, false)
+            }
+            _ => (
+                model.chat_prompt(messages)?,
+                model.prompt_opens_think(messages)?,
+            ),
+        },
         CompletionPrompt::Text(text) => (model.tokenizer().encode_prompt(text)?, false),
     };
     if prompt_tokens.is_empty() {
@@ -132,7 +145,7 @@ pub fn complete(
         max_new_tokens: request.max_new_tokens,
         sampling: request.sampling.clone(),
         stop_strings: request.stop.clone(),
-        reuse_prefix: false,
+        reuse_prefix: request.cache_prompt,
     };
     let tokenizer = model.tokenizer().clone();
     // The observer and the text callback both report, one after the other.

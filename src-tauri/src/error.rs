@@ -25,6 +25,12 @@ pub enum AppError {
     /// The case store.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A remote engine (an inference server) failed.
+    #[error(transparent)]
+    Remote(#[from] citrus_runner::engine::remote::RemoteError),
+    /// A remote engine's name that is not a name (empty, `local`, or with spaces or slashes).
+    #[error("{0:?} cannot name an engine: use letters, digits, '-', '_' or '.', and not `local`")]
+    EngineName(String),
     /// Training data, the trainer or an adapter.
     #[error(transparent)]
     Train(#[from] citrus_training::TrainError),
@@ -102,6 +108,8 @@ impl AppError {
             Self::Model(e) => e.code(),
             Self::Reasoning(e) => e.code(),
             Self::Store(e) => e.code(),
+            Self::Remote(e) => e.code(),
+            Self::EngineName(_) => "engine.bad_name",
             Self::Train(e) => e.code(),
             Self::NoModel => "engine.no_model",
             Self::NoSuchJob(_) => "engine.no_such_job",
@@ -140,6 +148,7 @@ impl From<citrus_runner::RunError> for AppError {
         match error {
             citrus_runner::RunError::Model(e) => Self::Model(e),
             citrus_runner::RunError::Reasoning(e) => Self::Reasoning(e),
+            citrus_runner::RunError::Remote(e) => Self::Remote(e),
         }
     }
 }

@@ -6,9 +6,9 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use citrus_engine::generation::CancelToken;
-use citrus_engine::model::Model;
 use citrus_formats::identity::sha256_hex;
 use citrus_reasoning::{read_benchmark_jsonl, ExamItem};
+use citrus_runner::engine::{EngineOrigin, TextEngine};
 use citrus_runner::evaluation::item::{evaluate_item, EvalMode, Outcome};
 use citrus_runner::evaluation::likelihood::ScoredContinuation;
 use citrus_runner::evaluation::plan::plan;
@@ -43,6 +43,7 @@ pub fn eval_settings(choices: &EvalChoices) -> EvalSettings {
                 max_new_tokens: choices.max_new_tokens,
                 temperature: choices.temperature,
                 seed: choices.selection.seed,
+                engine: None,
             }),
         },
         Scoring::Likelihood => EvalMode::Likelihood {
@@ -141,21 +142,27 @@ impl Benchmark {
     }
 }
 
-/// Records a new evaluation of `model` (with its attached adapter) on `bench`; returns its id.
+/// Records a new evaluation on `engine` (a local model with its attached adapter, or a
+/// server) on `bench`; returns its id.
 pub fn start_evaluation(
     store: &Store,
-    model: &Model,
+    engine: &dyn TextEngine,
     bench: &Benchmark,
     settings: &EvalSettings,
 ) -> AppResult<i64> {
     let planned = plan(&bench.items, &settings.selection).len();
-    let info = model.info();
+    let origin = engine.origin();
+    let adapter = match &origin {
+        EngineOrigin::Local { adapter, .. } => adapter.clone(),
+        EngineOrigin::Remote { .. } => None,
+    };
     Ok(store.start_eval_run(&NewEvalRun {
         bench_path: bench.path.display().to_string(),
         bench_hash: bench.hash.clone(),
-        model_path: info.path.display().to_string(),
-        model_name: info.name.clone(),
-        adapter: model.adapter().map(str::to_string),
+        engine: origin.engine().to_string(),
+        model_path: origin.location().to_string(),
+        model_name: origin.model_name().to_string(),
+        adapter,
         mode: settings.mode.name().into(),
         settings_json: serde_json::to_string(settings).unwrap_or_default(),
         planned,
@@ -186,7 +193,7 @@ pub fn resume_evaluation(
 /// done, cancelled (by `cancel`; continue it later) or failed.
 pub fn run_evaluation(
     store: &Store,
-    model: &mut Model,
+    engine: &mut dyn TextEngine,
     id: i64,
     bench: &Benchmark,
     settings: &EvalSettings,
@@ -208,7 +215,7 @@ pub fn run_evaluation(
             return Ok(RunStatus::Cancelled);
         }
         let item = &planned_item.item;
-        let result = match evaluate_item(model, item, &settings.mode, cancel, &mut |_| {}) {
+        let result = match evaluate_item(engine, item, &settings.mode, cancel, &mut |_| {}) {
             Ok(Some(result)) => result,
             Ok(None) => {
                 store.finish_eval_run(id, RunStatus::Cancelled, None)?;

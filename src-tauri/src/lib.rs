@@ -7,6 +7,7 @@ pub mod app;
 pub mod cli;
 pub mod completion;
 pub mod engine;
+pub mod engines;
 pub mod error;
 pub mod evaluations;
 pub mod library;

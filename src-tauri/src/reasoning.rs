@@ -2,9 +2,9 @@
 //! path both `citrus reason --save` and the window's job runner take.
 
 use citrus_engine::generation::CancelToken;
-use citrus_engine::model::Model;
 use citrus_engine::sampling::SamplingParams;
 use citrus_reasoning::CaseInput;
+use citrus_runner::engine::{EngineOrigin, TextEngine};
 use citrus_runner::run::{reason, ReasonEvent, ReasonOptions, ReasoningMode, ReasoningReport};
 use citrus_types::defaults;
 pub use citrus_types::run::RunSettings;
@@ -36,13 +36,23 @@ pub fn reason_options(settings: &RunSettings) -> ReasonOptions {
     }
 }
 
-/// The settings a run records.
-fn new_run(model: &Model, case_id: i64, options: &ReasonOptions) -> NewRun {
+/// The settings a run records, with the engine it runs on.
+fn new_run(origin: EngineOrigin, case_id: i64, options: &ReasonOptions) -> NewRun {
+    let (adapter, fingerprint) = match &origin {
+        EngineOrigin::Local {
+            adapter,
+            fingerprint,
+            ..
+        } => (adapter.clone(), Some(fingerprint.clone())),
+        EngineOrigin::Remote { .. } => (None, None),
+    };
     NewRun {
         case_id,
-        model_path: model.info().path.display().to_string(),
-        model_name: model.info().name.clone(),
-        adapter: model.adapter().map(str::to_string),
+        engine: origin.engine().to_string(),
+        model_path: origin.location().to_string(),
+        model_name: origin.model_name().to_string(),
+        model_fingerprint: fingerprint,
+        adapter,
         mode: match options.mode {
             ReasoningMode::Free => "free".into(),
             ReasoningMode::Guided => "guided".into(),
@@ -61,21 +71,25 @@ fn new_run(model: &Model, case_id: i64, options: &ReasonOptions) -> NewRun {
 /// are in [`RecordedRun::outcome`] and the run is stored as failed.
 pub fn reason_and_record(
     store: &Store,
-    model: &mut Model,
+    engine: &mut dyn TextEngine,
     (case_id, input): (i64, &CaseInput),
     options: &ReasonOptions,
     cancel: &CancelToken,
     on_started: &mut dyn FnMut(i64),
     on_event: &mut dyn FnMut(&ReasonEvent),
 ) -> AppResult<RecordedRun> {
-    let mut recorder = RunRecorder::start(store, &new_run(model, case_id, options))?;
+    let mut recorder = RunRecorder::start(store, &new_run(engine.origin(), case_id, options))?;
     on_started(recorder.run_id());
-    let outcome = reason(model, input, options, cancel, &mut |event| {
+    let outcome = reason(engine, input, options, cancel, &mut |event| {
         recorder.record(&event);
         on_event(&event);
     })
     .map_err(AppError::from);
-    let message = outcome.as_ref().err().map(ToString::to_string);
+    // A failed run keeps what it wrote, marked with the error and its code.
+    let message = outcome
+        .as_ref()
+        .err()
+        .map(|e| format!("{e} [{}]", e.code()));
     let run_id = recorder.finish(match &outcome {
         Ok(report) => Ok(report),
         Err(_) => Err(message.as_deref().unwrap_or_default()),

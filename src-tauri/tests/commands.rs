@@ -153,6 +153,26 @@ fn the_local_api_is_switched_on_and_off_from_the_window() {
     assert_eq!(models["data"][0]["id"], started["model"]);
     // Starting again while it runs changes nothing.
     assert_eq!(app.ok("start_api", json!({"port": 0}))["url"], json!(url));
+    // Added as a remote engine (as another workstation would add it): probed, listed, tested,
+    // removed.
+    let added = app.ok(
+        "add_engine",
+        json!({"name": "ward-3", "url": url, "model": null, "apiKeyFile": null}),
+    );
+    assert_eq!(added["capabilities"]["letter_scoring"], true, "{added}");
+    assert_eq!(added["model"], started["model"]);
+    assert_eq!(app.ok("list_engines", json!({}))[0]["name"], "ward-3");
+    assert_eq!(
+        app.ok("test_engine", json!({"name": "ward-3"}))["url"],
+        json!(url)
+    );
+    let refused = app.error_code(
+        "add_engine",
+        json!({"name": "local", "url": url, "model": null, "apiKeyFile": null}),
+    );
+    assert_eq!(refused, "engine.bad_name");
+    app.ok("remove_engine", json!({"name": "ward-3"}));
+    assert_eq!(app.ok("list_engines", json!({})), json!([]));
     assert_eq!(app.ok("stop_api", json!({}))["url"], Value::Null);
     let start = Instant::now();
     while ureq::get(&format!("{url}/models")).call().is_ok() {
@@ -166,7 +186,9 @@ fn the_local_api_is_switched_on_and_off_from_the_window() {
 
 #[test]
 fn every_command_of_the_contract_is_one_the_shell_registers() {
-    use citrus_types::api::{adapters, app, cases, evaluations, models, reasoning, reviews};
+    use citrus_types::api::{
+        adapters, app, cases, engines, evaluations, models, reasoning, reviews,
+    };
     use citrus_types::api::{runs, server, training, Command};
     let names = [
         adapters::ListAdapters::NAME,
@@ -175,6 +197,10 @@ fn every_command_of_the_contract_is_one_the_shell_registers() {
         adapters::ImportAdapterFolder::NAME,
         adapters::ExportAdapter::NAME,
         app::GetAppInfo::NAME,
+        engines::ListEngines::NAME,
+        engines::AddEngine::NAME,
+        engines::TestEngine::NAME,
+        engines::RemoveEngine::NAME,
         app::GetSetting::NAME,
         app::SetSetting::NAME,
         cases::ListCases::NAME,

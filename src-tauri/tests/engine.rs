@@ -59,10 +59,12 @@ fn reason(case_id: i64, max_new_tokens: usize) -> Work {
         max_new_tokens,
         temperature: 0.0,
         seed: 1,
+        engine: None,
     };
     Work::Reason {
         case_id,
         options: reason_options(&settings),
+        engine: None,
     }
 }
 

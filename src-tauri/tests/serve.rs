@@ -5,91 +5,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
 
-use common::{citrus_command, text, TempDir};
+use common::server::Server;
+use common::{text, TempDir};
 use serde_json::{json, Value};
-
-/// A running `citrus serve`, stopped when dropped.
-struct Server {
-    child: Child,
-    base: String,
-    _dir: TempDir,
-}
-
-impl Server {
-    /// Starts `citrus serve` on a free loopback port with a store of its own (plus `extra`
-    /// arguments) and waits until it listens.
-    fn start(name: &str, extra: &[&str]) -> Self {
-        let dir = TempDir::new(name);
-        let db = dir.db().display().to_string();
-        let mut args = vec!["serve", "--port", "0", "--db", &db];
-        args.extend_from_slice(extra);
-        let mut child = citrus_command(&args)
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start citrus serve");
-        let stderr = child.stderr.take().unwrap();
-        let mut lines = BufReader::new(stderr).lines();
-        let started = Instant::now();
-        let base = loop {
-            let line = lines.next().expect("citrus serve ended").unwrap();
-            if let Some(rest) = line.split(" at ").nth(1) {
-                break rest.split_whitespace().next().unwrap().to_string();
-            }
-            assert!(started.elapsed() < Duration::from_secs(60), "{line}");
-        };
-        // Keep draining stderr so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Self {
-            child,
-            base,
-            _dir: dir,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    /// The `host:port` the server listens on.
-    fn authority(&self) -> String {
-        self.base
-            .trim_start_matches("http://")
-            .trim_end_matches("/v1")
-            .to_string()
-    }
-
-    fn post(&self, path: &str, body: Value) -> Result<Value, (u16, Value)> {
-        match ureq::post(&self.url(path)).send_json(body) {
-            Ok(response) => Ok(response.into_json().unwrap()),
-            Err(ureq::Error::Status(code, response)) => Err((code, response.into_json().unwrap())),
-            Err(other) => panic!("{path}: {other}"),
-        }
-    }
-
-    /// The `data:` payloads of a streamed reply, in order.
-    fn stream(&self, path: &str, body: Value) -> Vec<String> {
-        let response = ureq::post(&self.url(path)).send_json(body).unwrap();
-        assert_eq!(response.content_type(), "text/event-stream");
-        BufReader::new(response.into_reader())
-            .lines()
-            .map_while(Result::ok)
-            .filter_map(|line| line.strip_prefix("data: ").map(str::to_string))
-            .collect()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// A raw HTTP request, for headers a client library would not send.
 fn raw_request(authority: &str, request: &str) -> String {

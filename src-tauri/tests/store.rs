@@ -19,8 +19,10 @@ use common::{clinical, TempDir};
 fn new_run(case_id: i64) -> NewRun {
     NewRun {
         case_id,
+        engine: "local".into(),
         model_path: "/models/smollm2.gguf".into(),
         model_name: "SmolLM2".into(),
+        model_fingerprint: Some("sha256:0".into()),
         adapter: None,
         mode: "free".into(),
         settings_json: "{}".into(),

@@ -10,6 +10,7 @@ use crate::live::evaluations::LiveEval;
 use crate::live::reasoning::LiveRun;
 use crate::live::training::LiveTraining;
 use crate::types::{EngineStatus, ListedModel, QueuedReview};
+use citrus_types::engine::RemoteEngineEntry;
 
 /// A top-level screen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -125,6 +126,8 @@ pub struct AppState {
     pub training: RwSignal<Option<LiveTraining>>,
     /// The imported models, once loaded (every screen reads this one list).
     pub models: RwSignal<Option<Vec<ListedModel>>>,
+    /// The remote engines added, once loaded.
+    pub engines: RwSignal<Option<Vec<RemoteEngineEntry>>>,
 }
 
 impl AppState {
@@ -146,6 +149,7 @@ impl AppState {
             evaluation: RwSignal::new(None),
             training: RwSignal::new(None),
             models: RwSignal::new(None),
+            engines: RwSignal::new(None),
         };
         provide_context(state);
         state
@@ -191,6 +195,26 @@ impl AppState {
             match api::models::list().await {
                 Ok(list) => {
                     models.try_set(Some(list));
+                }
+                Err(err) => app.report(err),
+            }
+        });
+    }
+
+    /// Loads the remote engines, unless already loaded.
+    pub fn load_engines(&self) {
+        if self.engines.with_untracked(Option::is_none) {
+            self.refresh_engines();
+        }
+    }
+
+    /// Reloads the remote engines (after one is added, tested or removed).
+    pub fn refresh_engines(&self) {
+        let (engines, app) = (self.engines, *self);
+        spawn_local(async move {
+            match api::engines::list().await {
+                Ok(list) => {
+                    engines.try_set(Some(list));
                 }
                 Err(err) => app.report(err),
             }

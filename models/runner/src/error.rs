@@ -1,5 +1,6 @@
 //! The runner's error: the model failed, or the case or item cannot be reasoned on.
 
+use crate::engine::remote::error::RemoteError;
 use citrus_formats::ModelError;
 use citrus_reasoning::ReasoningError;
 
@@ -15,6 +16,9 @@ pub enum RunError {
     /// The case or benchmark item is unusable (its code says why).
     #[error(transparent)]
     Reasoning(#[from] ReasoningError),
+    /// A remote engine failed (its code says how).
+    #[error(transparent)]
+    Remote(#[from] RemoteError),
 }
 
 impl RunError {
@@ -24,6 +28,7 @@ impl RunError {
         match self {
             Self::Model(e) => e.code(),
             Self::Reasoning(e) => e.code(),
+            Self::Remote(e) => e.code(),
         }
     }
 }

@@ -5,6 +5,7 @@
 //! The top of the model crates, on `citrus-engine`, `citrus-formats` and `citrus-reasoning`;
 //! the app's store, job runner and window sit above it and are never imported here.
 
+pub mod engine;
 pub mod error;
 pub mod evaluation;
 pub mod guided;

@@ -7,10 +7,11 @@ pub use citrus_types::run::ReasoningMode;
 
 use serde::Serialize;
 
+use crate::engine::{ChatCall, Continuation, TextEngine};
 use crate::error::Result;
 use crate::guided::{run_guided, score_grounding, Grounding, GuidedEvent, GuidedReasoning};
 use citrus_engine::generation::{CancelToken, StopReason};
-use citrus_engine::model::{ChatSettings, Model};
+use citrus_engine::model::ChatSettings;
 use citrus_engine::sampling::SamplingParams;
 use citrus_formats::chat_template::ChatMessage;
 use citrus_reasoning::{
@@ -127,7 +128,7 @@ fn linked(mut step: Step, candidates: &[CaseQuote]) -> Step {
 
 /// Runs the model on `input`, streaming events to `on_event`.
 pub fn reason(
-    model: &mut Model,
+    engine: &mut dyn TextEngine,
     input: &CaseInput,
     options: &ReasonOptions,
     cancel: &CancelToken,
@@ -135,8 +136,8 @@ pub fn reason(
 ) -> Result<ReasoningReport> {
     let started = Instant::now();
     let mut report = match options.mode {
-        ReasoningMode::Free => reason_free(model, input, options, cancel, on_event)?,
-        ReasoningMode::Guided => reason_guided(model, input, options, cancel, on_event)?,
+        ReasoningMode::Free => reason_free(engine, input, options, cancel, on_event)?,
+        ReasoningMode::Guided => reason_guided(engine, input, options, cancel, on_event)?,
     };
     report.seconds = started.elapsed().as_secs_f64();
     if let CaseInput::Exam(item) = input {
@@ -157,7 +158,7 @@ pub fn reason(
 }
 
 fn reason_free(
-    model: &mut Model,
+    engine: &mut dyn TextEngine,
     input: &CaseInput,
     options: &ReasonOptions,
     cancel: &CancelToken,
@@ -186,11 +187,11 @@ fn reason_free(
             on_event(event);
         }
     };
-    if model.prompt_opens_think(&messages)? {
+    if engine.prompt_opens_think(&messages)? {
         // The template opened the think section: the reply starts inside it.
         forward(parser.push("<think>"), on_event);
     }
-    let mut output = model.chat(&messages, &settings, cancel, &mut |text| {
+    let mut output = engine.chat(ChatCall::new(&messages, &settings), cancel, &mut |text| {
         on_event(ReasonEvent::Raw(text.to_string()));
         forward(parser.push(text), on_event);
     })?;
@@ -201,19 +202,19 @@ fn reason_free(
             on_event(ReasonEvent::Raw(request.to_string()));
             forward(parser.push(request), on_event);
             settings.max_new_tokens = reserve;
-            let more = model.continue_reply(
-                &messages,
-                &output.tokens,
-                request,
-                &settings,
-                cancel,
-                &mut |text| {
-                    on_event(ReasonEvent::Raw(text.to_string()));
-                    forward(parser.push(text), on_event);
-                },
-            )?;
+            let call = ChatCall {
+                continuation: Some(Continuation {
+                    written: &output,
+                    forced: request,
+                }),
+                ..ChatCall::new(&messages, &settings)
+            };
+            let more = engine.chat(call, cancel, &mut |text| {
+                on_event(ReasonEvent::Raw(text.to_string()));
+                forward(parser.push(text), on_event);
+            })?;
             output.text = format!("{}{request}{}", output.text, more.text);
-            output.tokens.extend(more.tokens);
+            output.tokens += more.tokens;
             output.stop_reason = more.stop_reason;
         }
     }
@@ -236,7 +237,7 @@ fn reason_free(
         correct: None,
         structured: parsed.structured,
         answer_source: parsed.answer_source,
-        tokens: output.tokens.len(),
+        tokens: output.tokens,
         seconds: 0.0,
         cancelled: output.stop_reason == StopReason::Cancelled,
         raw_text: output.text,
@@ -248,14 +249,14 @@ fn reason_free(
 }
 
 fn reason_guided(
-    model: &mut Model,
+    engine: &mut dyn TextEngine,
     input: &CaseInput,
     options: &ReasonOptions,
     cancel: &CancelToken,
     on_event: &mut dyn FnMut(ReasonEvent),
 ) -> Result<ReasoningReport> {
     let mut raw_text = String::new();
-    let run = run_guided(model, input, &options.sampling, cancel, &mut |event| {
+    let run = run_guided(engine, input, &options.sampling, cancel, &mut |event| {
         let completed = match &event {
             GuidedEvent::Text(text) => {
                 raw_text.push_str(text);

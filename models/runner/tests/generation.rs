@@ -364,7 +364,7 @@ fn a_template_that_opens_think_and_a_spent_budget_still_give_steps_and_an_answer
         sampling: SamplingParams::greedy(),
     };
     let report = reason(
-        &mut model,
+        &mut *model,
         &CaseInput::Clinical(case),
         &options,
         &CancelToken::new(),

@@ -145,12 +145,26 @@ pub struct PairedComparison {
 pub struct OptionScores {
     /// The options' letters, in the item's order.
     pub letters: Vec<String>,
-    /// Their log-probabilities (per token for option texts).
+    /// Their log-probabilities (per token for option texts). Minus infinity (`null` in JSON)
+    /// for an option that could not be scored: a remote server's letter outside its most
+    /// likely alternatives.
+    #[serde(deserialize_with = "scores_or_minus_infinity")]
     pub scores: Vec<f32>,
     /// The index of the highest score.
     pub best: usize,
     /// Tokens fed to the model.
     pub tokens: usize,
+}
+
+/// Reads scores, `null` (how JSON writes minus infinity) as minus infinity.
+fn scores_or_minus_infinity<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<f32>, D::Error> {
+    let scores: Vec<Option<f32>> = Deserialize::deserialize(deserializer)?;
+    Ok(scores
+        .into_iter()
+        .map(|s| s.unwrap_or(f32::NEG_INFINITY))
+        .collect())
 }
 
 impl OptionScores {
@@ -167,7 +181,10 @@ pub struct NewEvalRun {
     pub bench_path: String,
     /// Its content hash (a resume refuses a changed file).
     pub bench_hash: String,
-    /// The model file or folder.
+    /// The engine: `local`, or a remote engine's name (whose URL is then the model path).
+    #[serde(default = "crate::run::local_engine")]
+    pub engine: String,
+    /// The model file or folder, or the server's URL.
     pub model_path: String,
     /// The model's name.
     pub model_name: String,
@@ -347,6 +364,9 @@ pub enum EvalRequest {
         adapter: Option<String>,
         /// Scoring mode, generation settings, subset.
         choices: EvalChoices,
+        /// A remote engine to run on instead of a local model (None: local).
+        #[serde(default)]
+        engine: Option<String>,
     },
     /// Continue a stopped or interrupted evaluation with its own model, adapter and settings.
     Resume {

@@ -8,6 +8,7 @@ pub mod adapter;
 pub mod api;
 pub mod case;
 pub mod defaults;
+pub mod engine;
 pub mod evaluation;
 pub mod job;
 pub mod model;

@@ -181,6 +181,10 @@ pub struct RunSummary {
     pub id: i64,
     /// Its case.
     pub case_id: i64,
+    /// The engine it ran on: `local`, or the name of a remote engine (whose URL is then the
+    /// record's model path).
+    #[serde(default = "local_engine")]
+    pub engine: String,
     /// The model's name.
     pub model_name: String,
     /// The LoRA adapter it reasoned with (library name or path), if any.
@@ -283,6 +287,9 @@ pub struct RunSettings {
     pub temperature: f32,
     /// Random seed.
     pub seed: u64,
+    /// The remote engine to run on (None: the local engine).
+    #[serde(default)]
+    pub engine: Option<String>,
 }
 
 impl Default for RunSettings {
@@ -293,8 +300,14 @@ impl Default for RunSettings {
             max_new_tokens: crate::defaults::REASONING_MAX_NEW_TOKENS,
             temperature: crate::defaults::TEMPERATURE,
             seed: crate::defaults::SEED,
+            engine: None,
         }
     }
+}
+
+/// The engine of a record that predates engines: the local one.
+pub(crate) fn local_engine() -> String {
+    crate::engine::LOCAL_ENGINE.to_string()
 }
 
 #[cfg(test)]

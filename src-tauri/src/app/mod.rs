@@ -79,6 +79,10 @@ pub fn with_commands<R: Runtime>(builder: Builder<R>, state: AppState) -> Builde
             commands::server::start_api,
             commands::server::stop_api,
             commands::server::get_api_status,
+            commands::engines::list_engines,
+            commands::engines::add_engine,
+            commands::engines::test_engine,
+            commands::engines::remove_engine,
         ])
 }
 

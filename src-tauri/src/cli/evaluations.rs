@@ -12,6 +12,7 @@ use citrus_runner::run::ReasoningMode;
 use clap::{ArgGroup, Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::engine_arg::EngineArg;
 use super::model_args::ModelArgs;
 use super::runs::open_store;
 use crate::error::{AppError, AppResult};
@@ -87,6 +88,8 @@ pub struct EvalArgs {
     #[arg(long, value_name = "FILE")]
     db: Option<PathBuf>,
     #[command(flatten)]
+    engine: EngineArg,
+    #[command(flatten)]
     model: ModelArgs,
 }
 
@@ -140,29 +143,38 @@ pub fn run(args: EvalArgs) -> AppResult<()> {
         }
         return Ok(());
     }
-    let (id, settings, bench, mut model) = match args.resume {
+    let (id, settings, bench, mut engine) = match args.resume {
         Some(id) => {
             let (run, settings, bench) = resume_evaluation(&store, id)?;
+            // The engine and model it started on.
             let model_args = ModelArgs {
                 model: Some(PathBuf::from(&run.spec.model_path)),
                 adapter: run.spec.adapter.clone().map(PathBuf::from),
                 ..args.model.clone()
             };
+            let engine = EngineArg {
+                engine: Some(run.spec.engine.clone()),
+            };
             eprintln!(
                 "continuing evaluation {id}: {} of {} item(s) done",
                 run.done, run.spec.planned
             );
-            (id, settings, bench, model_args.load()?)
+            (
+                id,
+                settings,
+                bench,
+                engine.open(&model_args, args.db.as_deref())?,
+            )
         }
         None => {
             let path = args.bench.clone().unwrap_or_default();
             let bench = read_benchmark(&path)?;
             report_unusable(&bench);
             let settings = eval_settings(&args.choices());
-            let model = args.model.load()?;
-            let id = start_evaluation(&store, &model, &bench, &settings)?;
+            let engine = args.engine.open(&args.model, args.db.as_deref())?;
+            let id = start_evaluation(&store, engine.as_ref(), &bench, &settings)?;
             eprintln!("evaluation {id} started");
-            (id, settings, bench, model)
+            (id, settings, bench, engine)
         }
     };
     let cancel = CancelToken::new();
@@ -171,7 +183,7 @@ pub fn run(args: EvalArgs) -> AppResult<()> {
     let bar = progress_bar();
     let status = run_evaluation(
         &store,
-        &mut model,
+        engine.as_mut(),
         id,
         &bench,
         &settings,

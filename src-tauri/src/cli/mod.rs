@@ -2,6 +2,8 @@
 
 mod adapters;
 mod bench;
+mod engine_arg;
+mod engines;
 mod evaluations;
 mod generate;
 mod inspect;
@@ -58,6 +60,11 @@ enum Command {
         #[command(subcommand)]
         command: adapters::AdaptersCommand,
     },
+    /// Remote engines: inference servers runs can use instead of a local model.
+    Engines {
+        #[command(subcommand)]
+        command: engines::EnginesCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -83,6 +90,7 @@ pub fn main() -> ExitCode {
         Command::Eval(args) => evaluations::run(*args),
         Command::Serve(args) => serve::run(args),
         Command::Adapters { command } => adapters::run(command),
+        Command::Engines { command } => engines::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

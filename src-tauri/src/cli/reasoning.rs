@@ -14,6 +14,7 @@ use crate::error::AppResult;
 use clap::{ArgGroup, Args};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::engine_arg::EngineArg;
 use super::model_args::ModelArgs;
 use super::runs::open_store;
 use crate::reasoning::{reason_and_record, reason_options, RunSettings};
@@ -49,9 +50,12 @@ pub struct ReasonArgs {
     /// Save the case and the run (written as it streams) in the case store.
     #[arg(long)]
     save: bool,
-    /// The case store [default: $CITRUS_HOME/citrus.db].
-    #[arg(long, value_name = "FILE", requires = "save")]
+    /// The case store [default: $CITRUS_HOME/citrus.db] (where runs are saved and engines
+    /// are looked up).
+    #[arg(long, value_name = "FILE")]
     db: Option<PathBuf>,
+    #[command(flatten)]
+    engine: EngineArg,
     #[command(flatten)]
     model: ModelArgs,
 }
@@ -59,7 +63,7 @@ pub struct ReasonArgs {
 /// Loads the input and the model, reasons, and prints the steps and the answer.
 pub fn run(args: ReasonArgs) -> AppResult<()> {
     let input = read_input(&args)?;
-    let mut model = args.model.load()?;
+    let mut engine = args.engine.open(&args.model, args.db.as_deref())?;
     let options = reason_options(&RunSettings {
         mode: if args.guided {
             ReasoningMode::Guided
@@ -69,6 +73,7 @@ pub fn run(args: ReasonArgs) -> AppResult<()> {
         max_new_tokens: args.max_tokens,
         temperature: args.temperature,
         seed: args.seed,
+        engine: args.engine.engine.clone(),
     });
     let cancel = CancelToken::new();
     let on_interrupt = cancel.clone();
@@ -79,7 +84,7 @@ pub fn run(args: ReasonArgs) -> AppResult<()> {
         let case_id = store.create_case(&input)?;
         let recorded = reason_and_record(
             &store,
-            &mut model,
+            engine.as_mut(),
             (case_id, &input),
             &options,
             &cancel,
@@ -94,7 +99,7 @@ pub fn run(args: ReasonArgs) -> AppResult<()> {
         );
         recorded.outcome?
     } else {
-        let report = reason(&mut model, &input, &options, &cancel, &mut |event| {
+        let report = reason(engine.as_mut(), &input, &options, &cancel, &mut |event| {
             live.show(&event)
         })?;
         live.finish();

@@ -3,11 +3,12 @@
 
 use std::time::Instant;
 
-use citrus_engine::model::Model;
+use citrus_runner::engine::TextEngine;
 use citrus_training::adapter::detach;
 
 use super::{imported_model, lock, Job, JobEvent, Shared};
 use crate::adapters;
+use crate::engines;
 use crate::error::{AppError, AppResult};
 use crate::evaluations::{
     eval_settings, read_benchmark, resume_evaluation, run_evaluation, start_evaluation,
@@ -39,6 +40,13 @@ impl Shared {
         eval_id: &mut Option<i64>,
     ) -> AppResult<RunStatus> {
         let store = Store::open_shared(&self.store_path)?;
+        if let Some(name) = remote_engine_of(&store, request)? {
+            if let EvalRequest::New { bench_path, .. } = request {
+                read_benchmark(bench_path)?;
+            }
+            let mut remote = engines::open(&store, &name)?;
+            return self.evaluate_on(&store, &mut remote, job, request, eval_id);
+        }
         let (entry, adapter) = match request {
             EvalRequest::New {
                 bench_path,
@@ -75,16 +83,17 @@ impl Shared {
                 job.sink.send(JobEvent::Warning { message });
             }
         }
-        let result = self.evaluate_loaded(&store, model, job, request, eval_id);
+        let result = self.evaluate_on(&store, model, job, request, eval_id);
         detach(model);
         result
     }
 
-    /// Records (or takes over) the evaluation and runs its items on the loaded `model`.
-    fn evaluate_loaded(
+    /// Records (or takes over) the evaluation and runs its items on `engine` (the loaded model
+    /// or a server).
+    fn evaluate_on(
         &self,
         store: &Store,
-        model: &mut Model,
+        engine: &mut dyn TextEngine,
         job: &Job,
         request: &EvalRequest,
         eval_id: &mut Option<i64>,
@@ -97,7 +106,7 @@ impl Shared {
             } => {
                 let bench = read_benchmark(bench_path)?;
                 let settings = eval_settings(choices);
-                let id = start_evaluation(store, model, &bench, &settings)?;
+                let id = start_evaluation(store, engine, &bench, &settings)?;
                 (id, settings, bench)
             }
             EvalRequest::Resume { id } => {
@@ -116,7 +125,7 @@ impl Shared {
         let started = Instant::now();
         run_evaluation(
             store,
-            model,
+            engine,
             id,
             &bench,
             &settings,
@@ -129,4 +138,18 @@ impl Shared {
             },
         )
     }
+}
+
+/// The remote engine an evaluation runs on: the one asked for, or for a continued one the one
+/// it started on. None: the local engine.
+fn remote_engine_of(store: &Store, request: &EvalRequest) -> AppResult<Option<String>> {
+    Ok(match request {
+        EvalRequest::New { engine, .. } => {
+            engines::remote_name(engine.as_deref()).map(str::to_string)
+        }
+        EvalRequest::Resume { id } => {
+            let run = store.eval_run(*id)?;
+            engines::remote_name(Some(&run.spec.engine)).map(str::to_string)
+        }
+    })
 }

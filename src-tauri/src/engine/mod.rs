@@ -41,6 +41,8 @@ pub enum Work {
         case_id: i64,
         /// Mode, token budget and sampling.
         options: ReasonOptions,
+        /// The remote engine to run on (None: the local engine).
+        engine: Option<String>,
     },
     /// An evaluation on a benchmark file, new or continued.
     Evaluate(EvalRequest),

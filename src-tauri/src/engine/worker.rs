@@ -5,11 +5,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use citrus_engine::model::{LoadOptions, Model};
+use citrus_reasoning::CaseInput;
+use citrus_runner::engine::{EngineOrigin, TextEngine};
 use citrus_runner::run::ReasonOptions;
 
 use super::events::reasoning_event;
 use super::{lock, Job, JobEvent, LoadedModel, Shared, Work};
 use crate::adapters;
+use crate::engines;
 use crate::error::{AppError, AppResult};
 use crate::library::{self, EngineSettings};
 use crate::reasoning::reason_and_record;
@@ -53,16 +56,26 @@ impl Shared {
     /// Runs one job to its end and sends its last message.
     fn run(&self, job: &Job) {
         match &job.work {
-            Work::Reason { case_id, options } => self.run_reasoning(job, *case_id, options),
+            Work::Reason {
+                case_id,
+                options,
+                engine,
+            } => self.run_reasoning(job, *case_id, options, engine.as_deref()),
             Work::Evaluate(request) => self.run_evaluation(job, request),
             Work::Train(start) => self.run_train(job, start),
             Work::Complete(completion) => self.run_completion(job, completion),
         }
     }
 
-    fn run_reasoning(&self, job: &Job, case_id: i64, options: &ReasonOptions) {
+    fn run_reasoning(
+        &self,
+        job: &Job,
+        case_id: i64,
+        options: &ReasonOptions,
+        engine: Option<&str>,
+    ) {
         let mut run_id = None;
-        match self.reason(job, case_id, options, &mut run_id) {
+        match self.reason(job, (case_id, engine), options, &mut run_id) {
             Ok(run) => job.sink.send(JobEvent::Finished { run: Box::new(run) }),
             Err(error) => job.sink.send(JobEvent::Failed {
                 run_id,
@@ -71,16 +84,23 @@ impl Shared {
         }
     }
 
+    /// Reasons on the case on the engine asked for: a remote one by name, else the active
+    /// model (loaded if needed) with the active adapter.
     fn reason(
         &self,
         job: &Job,
-        case_id: i64,
+        (case_id, engine): (i64, Option<&str>),
         options: &ReasonOptions,
         run_id: &mut Option<i64>,
     ) -> AppResult<RunRecord> {
         let store = Store::open_shared(&self.store_path)?;
         let case = store.case(case_id)?;
         case.input.validate()?;
+        if let Some(name) = engines::remote_name(engine) {
+            let mut remote = engines::open(&store, name)?;
+            let on = (&store, &mut remote as &mut dyn TextEngine);
+            return reason_on(job, on, (case_id, &case.input), options, run_id);
+        }
         let entry = library::active_model(&store)?.ok_or(AppError::NoModel)?;
         let settings = library::engine_settings(&store)?;
         let mut slot = lock(&self.model);
@@ -96,45 +116,8 @@ impl Shared {
         for message in adapters::apply_active_adapter(&store, &mut loaded.model)? {
             job.sink.send(JobEvent::Warning { message });
         }
-        let model_name = loaded.model.info().name.clone();
-        let adapter = loaded.model.adapter().map(str::to_string);
-        let started = Instant::now();
-        let mut last_progress = Instant::now();
-        let mut tokens = 0;
-        let recorded = reason_and_record(
-            &store,
-            &mut loaded.model,
-            (case_id, &case.input),
-            options,
-            &job.cancel,
-            &mut |id| {
-                *run_id = Some(id);
-                job.sink.send(JobEvent::Started {
-                    run_id: id,
-                    model_name: model_name.clone(),
-                    adapter: adapter.clone(),
-                });
-            },
-            &mut |event| {
-                if let Some(message) = reasoning_event(event) {
-                    tokens += usize::from(matches!(message, JobEvent::Text { .. }));
-                    job.sink.send(message);
-                }
-                if last_progress.elapsed() >= PROGRESS_INTERVAL {
-                    last_progress = Instant::now();
-                    job.sink.send(JobEvent::Progress {
-                        tokens,
-                        seconds: started.elapsed().as_secs_f64(),
-                    });
-                }
-            },
-        )?;
-        let report = recorded.outcome?;
-        job.sink.send(JobEvent::Progress {
-            tokens: report.tokens,
-            seconds: report.seconds,
-        });
-        Ok(store.run(recorded.run_id)?)
+        let on = (&store, &mut loaded.model as &mut dyn TextEngine);
+        reason_on(job, on, (case_id, &case.input), options, run_id)
     }
 
     /// Makes sure `entry` is in memory with `settings`, loading it (and freeing the previous
@@ -195,4 +178,58 @@ pub(super) fn load_reporting(
             }
         },
     )?)
+}
+
+/// Reasons on `input` with `engine`, recording the run and streaming its events to the job.
+fn reason_on(
+    job: &Job,
+    (store, engine): (&Store, &mut dyn TextEngine),
+    (case_id, input): (i64, &CaseInput),
+    options: &ReasonOptions,
+    run_id: &mut Option<i64>,
+) -> AppResult<RunRecord> {
+    let (model_name, adapter) = match engine.origin() {
+        EngineOrigin::Local { name, adapter, .. } => (name, adapter),
+        EngineOrigin::Remote { model, url, .. } => (
+            format!("{model} on {}", citrus_types::engine::host_of(&url)),
+            None,
+        ),
+    };
+    let started = Instant::now();
+    let mut last_progress = Instant::now();
+    let mut tokens = 0;
+    let recorded = reason_and_record(
+        store,
+        engine,
+        (case_id, input),
+        options,
+        &job.cancel,
+        &mut |id| {
+            *run_id = Some(id);
+            job.sink.send(JobEvent::Started {
+                run_id: id,
+                model_name: model_name.clone(),
+                adapter: adapter.clone(),
+            });
+        },
+        &mut |event| {
+            if let Some(message) = reasoning_event(event) {
+                tokens += usize::from(matches!(message, JobEvent::Text { .. }));
+                job.sink.send(message);
+            }
+            if last_progress.elapsed() >= PROGRESS_INTERVAL {
+                last_progress = Instant::now();
+                job.sink.send(JobEvent::Progress {
+                    tokens,
+                    seconds: started.elapsed().as_secs_f64(),
+                });
+            }
+        },
+    )?;
+    let report = recorded.outcome?;
+    job.sink.send(JobEvent::Progress {
+        tokens: report.tokens,
+        seconds: report.seconds,
+    });
+    Ok(store.run(recorded.run_id)?)
 }

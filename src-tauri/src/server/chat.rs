@@ -10,8 +10,8 @@ use serde_json::{json, Value};
 
 use super::config::Api;
 use super::jobs::{
-    finish_reason, max_new_tokens, now, refuse_unsupported, sampling_params, schema_of,
-    stop_strings, submit, Submitted,
+    cache_prompt, finish_reason, max_new_tokens, now, refuse_unsupported, sampling_params,
+    schema_of, stop_strings, submit, Submitted,
 };
 use super::openai::{ChatRequest, Content, RequestMessage, Usage};
 use super::reply::{engine_error, error_body, Refusal};
@@ -55,6 +55,7 @@ fn read(request: &ChatRequest) -> Result<CompletionRequest, Refusal> {
         schema: schema_of(request.response_format.as_ref()),
         logprobs: request.logprobs.then(|| request.top_logprobs.unwrap_or(0)),
         echo: false,
+        cache_prompt: cache_prompt(&request.extra),
     })
 }
 

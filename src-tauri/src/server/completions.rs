@@ -9,8 +9,8 @@ use serde_json::{json, Map, Value};
 
 use super::config::Api;
 use super::jobs::{
-    finish_reason, max_new_tokens, now, now_nanos, refuse_unsupported, sampling_params, schema_of,
-    stop_strings, submit, Submitted,
+    cache_prompt, finish_reason, max_new_tokens, now, now_nanos, refuse_unsupported,
+    sampling_params, schema_of, stop_strings, submit, Submitted,
 };
 use super::openai::{CompletionRequest as WireRequest, PromptField, Usage};
 use super::reply::{engine_error, error_body, Refusal};
@@ -64,6 +64,7 @@ fn read(request: &WireRequest) -> Result<CompletionRequest, Refusal> {
         schema: schema_of(request.response_format.as_ref()),
         logprobs: request.logprobs,
         echo: request.echo && request.logprobs.is_some(),
+        cache_prompt: cache_prompt(&request.extra),
     })
 }
 

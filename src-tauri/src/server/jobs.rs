@@ -150,6 +150,15 @@ pub(super) fn stop_strings(sampling: &Sampling) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Whether a request asks to reuse the cached start of the prompt (`cache_prompt`, as
+/// llama.cpp's server names it).
+pub(super) fn cache_prompt(extra: &Map<String, Value>) -> bool {
+    extra
+        .get("cache_prompt")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+}
+
 /// The JSON schema a response format holds the reply to, if any.
 pub(super) fn schema_of(format: Option<&ResponseFormat>) -> Option<Value> {
     match format? {

@@ -45,6 +45,12 @@ pub enum StoreError {
         /// The id asked for.
         id: i64,
     },
+    /// No remote engine of this name was added.
+    #[error("no engine named {name:?} (add one with `citrus engines add`)")]
+    NoEngine {
+        /// The name asked for.
+        name: String,
+    },
     /// An export of a run that has no review.
     #[error("run {run_id} has not been reviewed yet")]
     NotReviewed {
@@ -87,6 +93,7 @@ impl StoreError {
             Self::TooNew { .. } => "store.too_new",
             Self::Io { .. } => "store.io",
             Self::NotFound { .. } => "store.not_found",
+            Self::NoEngine { .. } => "store.no_engine",
             Self::NotReviewed { .. } => "store.not_reviewed",
             Self::Corrupt { .. } => "store.corrupt",
             Self::Busy { .. } => "store.busy",

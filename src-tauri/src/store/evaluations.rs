@@ -36,7 +36,8 @@ const RUN_COLUMNS: &str =
     "r.id, r.bench_path, r.bench_hash, r.model_path, r.model_name, r.adapter, r.mode,
      r.settings_json, r.planned, r.status, r.error, r.started_at, r.finished_at,
      (SELECT COUNT(*) FROM eval_items i WHERE i.run_id = r.id),
-     (SELECT COUNT(*) FROM eval_items i WHERE i.run_id = r.id AND i.outcome = 'correct')";
+     (SELECT COUNT(*) FROM eval_items i WHERE i.run_id = r.id AND i.outcome = 'correct'),
+     r.engine";
 
 fn read_run(row: &Row) -> rusqlite::Result<(EvalRunSummary, String)> {
     let planned: i64 = row.get(8)?;
@@ -48,6 +49,7 @@ fn read_run(row: &Row) -> rusqlite::Result<(EvalRunSummary, String)> {
             spec: NewEvalRun {
                 bench_path: row.get(1)?,
                 bench_hash: row.get(2)?,
+                engine: row.get(15)?,
                 model_path: row.get(3)?,
                 model_name: row.get(4)?,
                 adapter: row.get(5)?,
@@ -72,8 +74,9 @@ impl Store {
         let owner = Owner::current();
         self.conn.execute(
             "INSERT INTO eval_runs (bench_path, bench_hash, model_path, model_name, adapter, mode,
-                                    settings_json, planned, status, owner_pid, owner_start, started_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'running', ?9, ?10, ?11)",
+                                    settings_json, planned, status, owner_pid, owner_start, started_at,
+                                    engine)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'running', ?9, ?10, ?11, ?12)",
             params![
                 run.bench_path,
                 run.bench_hash,
@@ -85,7 +88,8 @@ impl Store {
                 run.planned as i64,
                 owner.pid,
                 owner.start,
-                now()
+                now(),
+                run.engine,
             ],
         )?;
         Ok(self.conn.last_insert_rowid())

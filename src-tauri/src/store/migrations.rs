@@ -169,6 +169,22 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE steps ADD COLUMN mentions_json TEXT NOT NULL DEFAULT '[]';
     "#,
+    // 7: remote engines (inference servers someone added; API keys stay in their files), and
+    // the engine each run and evaluation used, with the local model file's fingerprint.
+    r#"
+    CREATE TABLE engines (
+        name              TEXT PRIMARY KEY,
+        url               TEXT NOT NULL,
+        model             TEXT,
+        api_key_file      TEXT,
+        capabilities_json TEXT,
+        models_json       TEXT NOT NULL DEFAULT '[]',
+        added_at          TEXT NOT NULL
+    );
+    ALTER TABLE runs ADD COLUMN engine TEXT NOT NULL DEFAULT 'local';
+    ALTER TABLE runs ADD COLUMN model_fingerprint TEXT;
+    ALTER TABLE eval_runs ADD COLUMN engine TEXT NOT NULL DEFAULT 'local';
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -5,6 +5,7 @@
 //! store marks such runs `interrupted`, and nothing the user entered is lost.
 
 mod cases;
+mod engines;
 mod error;
 mod evaluations;
 pub mod export;

@@ -27,10 +27,14 @@ pub(super) fn parse_status(text: &str) -> StoreResult<RunStatus> {
 pub struct NewRun {
     /// The case reasoned on.
     pub case_id: i64,
-    /// The model file or folder.
+    /// The engine (`local`, or a remote engine's name).
+    pub engine: String,
+    /// The model file or folder, or the server's URL.
     pub model_path: String,
-    /// The model's name.
+    /// The model's name (its id on a server).
     pub model_name: String,
+    /// The local model file's fingerprint.
+    pub model_fingerprint: Option<String>,
     /// The LoRA adapter applied, if any.
     pub adapter: Option<String>,
     /// `free` or `guided`.
@@ -137,7 +141,9 @@ fn parse_stage(name: &str) -> StoreResult<Stage> {
 }
 
 const SUMMARY_COLUMNS: &str =
-    "id, case_id, model_name, mode, status, answer, generated_tokens, started_at, adapter";
+    "id, case_id, model_name, mode, status, answer, generated_tokens, started_at, adapter, engine";
+/// How many columns [`SUMMARY_COLUMNS`] names: a query's further columns come after them.
+const SUMMARY_WIDTH: usize = 10;
 
 fn read_summary(row: &rusqlite::Row<'_>) -> rusqlite::Result<(RunSummary, String)> {
     let status: String = row.get(4)?;
@@ -152,6 +158,7 @@ fn read_summary(row: &rusqlite::Row<'_>) -> rusqlite::Result<(RunSummary, String
             generated_tokens: row.get(6)?,
             started_at: row.get(7)?,
             adapter: row.get(8)?,
+            engine: row.get(9)?,
         },
         status,
     ))
@@ -168,9 +175,11 @@ impl Store {
     pub fn start_run(&self, run: &NewRun) -> StoreResult<i64> {
         let owner = Owner::current();
         self.conn.execute(
-            "INSERT INTO runs (case_id, model_path, model_name, adapter, mode, settings_json, status, started_at, owner_pid, owner_start)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', ?7, ?8, ?9)",
-            params![run.case_id, run.model_path, run.model_name, run.adapter, run.mode, run.settings_json, now(), owner.pid, owner.start],
+            "INSERT INTO runs (case_id, model_path, model_name, adapter, mode, settings_json, status, started_at, owner_pid, owner_start,
+                               engine, model_fingerprint)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', ?7, ?8, ?9, ?10, ?11)",
+            params![run.case_id, run.model_path, run.model_name, run.adapter, run.mode, run.settings_json, now(), owner.pid, owner.start,
+                    run.engine, run.model_fingerprint],
         )?;
         Ok(self.conn.last_insert_rowid())
     }
@@ -251,19 +260,19 @@ impl Store {
                 let (summary, status) = read_summary(row)?;
                 let record = RunRecord {
                     summary,
-                    model_path: row.get(9)?,
-                    settings_json: row.get(10)?,
-                    raw_text: row.get(11)?,
+                    model_path: row.get(SUMMARY_WIDTH)?,
+                    settings_json: row.get(SUMMARY_WIDTH + 1)?,
+                    raw_text: row.get(SUMMARY_WIDTH + 2)?,
                     steps: Vec::new(),
                     differential: Vec::new(),
-                    option: row.get(12)?,
-                    correct: row.get(13)?,
-                    structured: row.get(14)?,
-                    error: row.get(15)?,
-                    seconds: row.get(16)?,
-                    finished_at: row.get(17)?,
+                    option: row.get(SUMMARY_WIDTH + 3)?,
+                    correct: row.get(SUMMARY_WIDTH + 4)?,
+                    structured: row.get(SUMMARY_WIDTH + 5)?,
+                    error: row.get(SUMMARY_WIDTH + 6)?,
+                    seconds: row.get(SUMMARY_WIDTH + 7)?,
+                    finished_at: row.get(SUMMARY_WIDTH + 8)?,
                 };
-                Ok((record, status, row.get::<_, String>(18)?))
+                Ok((record, status, row.get::<_, String>(SUMMARY_WIDTH + 9)?))
             })
             .optional()?
             .ok_or(StoreError::NotFound { kind: "run", id })?;

@@ -1,6 +1,8 @@
 //! Helpers shared by the shell's test binaries.
 #![allow(dead_code)]
 
+pub mod server;
+
 use std::path::{Path, PathBuf};
 
 use citrus_reasoning::{CaseInput, ClinicalCase};

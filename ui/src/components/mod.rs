@@ -2,6 +2,7 @@
 
 pub mod case_quotes;
 pub mod confirm;
+pub mod engine_picker;
 pub mod fields;
 pub mod model_picker;
 pub mod path_field;

@@ -1,5 +1,7 @@
 //! A run as the Reasoning tab shows it, built from a live run or a stored record.
 
+use citrus_types::engine::{host_of, LOCAL_ENGINE};
+
 use crate::components::run_parts::Outcome;
 use crate::errors;
 use crate::format;
@@ -91,7 +93,16 @@ impl RunView {
             tokens: run.summary.generated_tokens.max(0) as u64,
             seconds: run.seconds.unwrap_or(0.0),
             error: run.error.clone(),
-            model_name: with_adapter(&run.summary.model_name, run.summary.adapter.as_deref()),
+            model_name: match run.summary.engine.as_str() {
+                LOCAL_ENGINE => {
+                    with_adapter(&run.summary.model_name, run.summary.adapter.as_deref())
+                }
+                engine => format!(
+                    "{} on the on-premise server {} (engine {engine}; the case text was sent there)",
+                    run.summary.model_name,
+                    host_of(&run.model_path)
+                ),
+            },
         }
     }
 

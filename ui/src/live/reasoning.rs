@@ -125,6 +125,8 @@ pub struct RunOptions {
     pub temperature: f64,
     /// Sampling seed.
     pub seed: u64,
+    /// The remote engine to run on (None: this computer).
+    pub engine: Option<String>,
 }
 
 impl Default for RunOptions {
@@ -136,6 +138,7 @@ impl Default for RunOptions {
             max_new_tokens: defaults.max_new_tokens as u32,
             temperature: f64::from(defaults.temperature),
             seed: defaults.seed,
+            engine: defaults.engine,
         }
     }
 }
@@ -152,6 +155,7 @@ impl RunOptions {
             max_new_tokens: self.max_new_tokens as usize,
             temperature: self.temperature as f32,
             seed: self.seed,
+            engine: self.engine.clone(),
         }
     }
 }

@@ -78,6 +78,7 @@ pub fn ModelsView() -> impl IntoView {
                 <ModelDetail selected=selected settings=settings on_loaded=Callback::new(move |()| reload())/>
             </Show>
             <crate::views::adapters::AdapterLibrary/>
+            <crate::views::remote_engines::RemoteEngines/>
             <crate::views::local_api::LocalApi/>
         </section>
     }

@@ -8,11 +8,11 @@ use serde::{Deserialize, Serialize};
 
 pub use citrus_types::evaluation::Outcome;
 
-use super::likelihood::{score_options, scoring_prompt, OptionScores, ScoredContinuation};
+use super::likelihood::{OptionScores, ScoredContinuation};
+use crate::engine::TextEngine;
 use crate::error::Result;
 use crate::run::{reason, ReasonEvent, ReasonOptions};
 use citrus_engine::generation::CancelToken;
-use citrus_engine::model::Model;
 use citrus_reasoning::{build_prompt, match_answer, AnswerMatch, CaseInput, ExamItem, Step};
 
 /// How items are scored.
@@ -68,7 +68,7 @@ pub struct ItemResult {
 /// Runs `item` (which must have an answer key) in `mode`. Returns None when `cancel` stopped
 /// it before it finished (nothing of it is kept).
 pub fn evaluate_item(
-    model: &mut Model,
+    engine: &mut dyn TextEngine,
     item: &ExamItem,
     mode: &EvalMode,
     cancel: &CancelToken,
@@ -85,9 +85,8 @@ pub fn evaluate_item(
     };
     match mode {
         EvalMode::Likelihood { continuation } => {
-            let prompt = scoring_prompt(model, item)?;
-            let prompt = model.tokenizer().decode(&prompt, false)?;
-            let scores = score_options(model, item, *continuation)?;
+            let prompt = engine.scoring_prompt(item)?;
+            let scores = engine.score_options(item, *continuation)?;
             Ok(Some(ItemResult {
                 predicted: Some(scores.best_letter().to_string()),
                 outcome: outcome_of(scores.best_letter()),
@@ -103,7 +102,7 @@ pub fn evaluate_item(
         EvalMode::Generate { options } => {
             let input = CaseInput::Exam(item.clone());
             let prompt = build_prompt(&input)?.user;
-            let report = reason(model, &input, options, cancel, on_event)?;
+            let report = reason(engine, &input, options, cancel, on_event)?;
             if report.cancelled {
                 return Ok(None);
             }

@@ -28,13 +28,17 @@ pub enum ScoredContinuation {
 /// The instruction after the question.
 const INSTRUCTION: &str = "Answer with the letter of the correct option.";
 /// The start of the reply the continuations follow.
-const REPLY_PREFIX: &str = "Answer: ";
+pub(crate) const REPLY_PREFIX: &str = "Answer: ";
+
+/// The user turn an item is scored after: the question with its options and the instruction.
+pub(crate) fn scoring_question(item: &ExamItem) -> String {
+    format!("{}\n\n{INSTRUCTION}", exam_question_text(item))
+}
 
 /// The prompt tokens an item is scored after: the chat template's rendering of the question
 /// with its options and the instruction, then the reply's prefix.
 pub fn scoring_prompt(model: &Model, item: &ExamItem) -> Result<Vec<u32>> {
-    let user = format!("{}\n\n{INSTRUCTION}", exam_question_text(item));
-    let mut tokens = model.chat_prompt(&[ChatMessage::user(user)])?;
+    let mut tokens = model.chat_prompt(&[ChatMessage::user(scoring_question(item))])?;
     tokens.extend(model.tokenizer().encode(REPLY_PREFIX)?);
     Ok(tokens)
 }

@@ -19,10 +19,11 @@ mod steps;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::engine::{ChatCall, TextEngine};
 use crate::error::Result;
 use citrus_engine::generation::{CancelToken, StopReason};
 use citrus_engine::json_schema::validate;
-use citrus_engine::model::{ChatSettings, Model};
+use citrus_engine::model::ChatSettings;
 use citrus_engine::sampling::SamplingParams;
 use citrus_formats::chat_template::ChatMessage;
 use citrus_reasoning::{
@@ -73,14 +74,13 @@ pub struct GuidedRun {
 
 /// Runs the four guided stages on `input`.
 pub fn run_guided(
-    model: &mut Model,
+    engine: &mut dyn TextEngine,
     input: &CaseInput,
     sampling: &SamplingParams,
     cancel: &CancelToken,
     on_event: &mut dyn FnMut(GuidedEvent),
 ) -> Result<GuidedRun> {
     input.validate()?;
-    let factory = model.constraint_factory()?;
     let case_text = match input {
         CaseInput::Exam(item) => exam_question_text(item),
         CaseInput::Clinical(case) => clinical_question_text(case),
@@ -104,7 +104,6 @@ pub fn run_guided(
                 instruction
             };
             messages.push(ChatMessage::user(content));
-            let mut constraint = factory.json_schema(&schema)?;
             on_event(GuidedEvent::StageStarted(stage));
             let settings = ChatSettings {
                 max_new_tokens: STAGE_TOKEN_BUDGET,
@@ -113,14 +112,14 @@ pub fn run_guided(
                 // The first stage starts fresh, so a run never depends on what ran before it.
                 reuse_prefix: index > 0,
             };
-            let output = model.chat_constrained(
-                &messages,
-                &settings,
-                Some(&mut constraint),
-                cancel,
-                &mut |t| on_event(GuidedEvent::Text(t.to_string())),
-            )?;
-            run.tokens += output.tokens.len();
+            let call = ChatCall {
+                schema: Some(&schema),
+                ..ChatCall::new(&messages, &settings)
+            };
+            let output = engine.chat(call, cancel, &mut |t| {
+                on_event(GuidedEvent::Text(t.to_string()))
+            })?;
+            run.tokens += output.tokens;
             if output.stop_reason == StopReason::Cancelled {
                 run.cancelled = true;
                 return Ok(run);

@@ -10,6 +10,7 @@
 pub mod adapters;
 pub mod app;
 pub mod cases;
+pub mod engines;
 pub mod evaluations;
 pub mod models;
 pub mod reasoning;

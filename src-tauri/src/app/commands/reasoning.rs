@@ -34,6 +34,7 @@ pub fn start_reasoning(
     let work = Work::Reason {
         case_id,
         options: reason_options(&options),
+        engine: options.engine.clone(),
     };
     Ok(state.engine.submit(work, Arc::new(ChannelSink(events))))
 }

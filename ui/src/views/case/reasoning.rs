@@ -1,6 +1,8 @@
 //! The Reasoning tab: options, Reason/Stop, and the live or chosen run.
 
 use leptos::prelude::*;
+
+use crate::components::engine_picker::EnginePicker;
 use leptos::task::spawn_local;
 
 use super::context::{use_case, CaseCtx};
@@ -202,6 +204,11 @@ fn RunControls(active: Memo<bool>) -> impl IntoView {
                 step="1"
                 get=move || options.with(|o| o.seed)
                 set=move |seed: u64| options.update(|o| o.seed = seed)
+            />
+            <EnginePicker
+                id="run-engine"
+                selected=Signal::derive(move || options.with(|o| o.engine.clone()))
+                on_change=Callback::new(move |engine| options.update(|o| o.engine = engine))
             />
             <div class="spacer"></div>
             <button

@@ -7,6 +7,7 @@ use leptos::task::spawn_local;
 
 use super::screen::use_screen;
 use crate::api;
+use crate::components::engine_picker::{capabilities_of, EnginePicker};
 use crate::components::fields::NumberField;
 use crate::components::model_picker::ModelPicker;
 use crate::components::path_field::{PathField, PathSpec};
@@ -39,6 +40,7 @@ struct Choices {
     count: RwSignal<u32>,
     shuffle: RwSignal<bool>,
     seed: RwSignal<u64>,
+    engine: RwSignal<Option<String>>,
 }
 
 impl Choices {
@@ -56,6 +58,23 @@ impl Choices {
             count: RwSignal::new(50),
             shuffle: RwSignal::new(false),
             seed: RwSignal::new(defaults::SEED),
+            engine: RwSignal::new(None),
+        }
+    }
+
+    /// Why the chosen engine cannot run the chosen scoring, if it cannot.
+    fn unsupported(&self) -> Option<&'static str> {
+        let engine = self.engine.get();
+        let capabilities = capabilities_of(engine.as_deref());
+        if self.generate.get() {
+            return None;
+        }
+        if !capabilities.letter_scoring {
+            Some("This engine returns no token log-probabilities: evaluate by generation.")
+        } else if self.score_text.get() && !capabilities.text_scoring {
+            Some("This engine scores option letters only: untick scoring the option text.")
+        } else {
+            None
         }
     }
 
@@ -68,6 +87,7 @@ impl Choices {
             bench_path: self.bench_path.get_untracked().trim().into(),
             model_id: self.model_id.get_untracked(),
             adapter: (!adapter.is_empty()).then_some(adapter),
+            engine: self.engine.get_untracked(),
             choices: EvalChoices {
                 scoring: if self.generate.get_untracked() {
                     Scoring::Generate
@@ -120,6 +140,11 @@ pub fn NewEvaluation() -> impl IntoView {
                     "Adapter"
                     <AdapterPicker chosen=choices.adapter/>
                 </label>
+                <EnginePicker
+                    id="eval-engine"
+                    selected=choices.engine.into()
+                    on_change=Callback::new(move |engine| choices.engine.set(engine))
+                />
                 <ScoringFields choices=choices/>
                 <SelectionFields choices=choices/>
             </div>
@@ -127,10 +152,11 @@ pub fn NewEvaluation() -> impl IntoView {
                 <button
                     id="start-eval"
                     on:click=start
-                    disabled=move || running() || info.with(Option::is_none) || choices.model_id.with(Option::is_none)
+                    disabled=move || running() || info.with(Option::is_none) || choices.model_id.with(Option::is_none) || choices.unsupported().is_some()
                 >
                     "Run evaluation"
                 </button>
+                <span class="muted">{move || choices.unsupported()}</span>
                 <Show when=running>
                     <span class="muted">"An evaluation is running; stop it or wait for it to finish."</span>
                 </Show>

@@ -1,5 +1,6 @@
 //! `citrus bench`: load time, prefill and decode throughput, peak memory.
 
+use std::path::PathBuf;
 use std::time::Instant;
 
 use citrus_engine::generation::prefill;
@@ -12,10 +13,13 @@ use crate::error::AppResult;
 use clap::Args;
 use serde::Serialize;
 
+mod remote;
+
+use super::engine_arg::EngineArg;
 use super::model_args::ModelArgs;
 
 /// Clinical text repeated to build a prompt of the requested length.
-const BENCH_TEXT: &str = "A 58-year-old man presents with crushing substernal chest pain radiating \
+pub(super) const BENCH_TEXT: &str = "A 58-year-old man presents with crushing substernal chest pain radiating \
 to the left arm for 45 minutes, diaphoresis and nausea. Blood pressure 150/90 mm Hg, pulse 104/min. \
 ECG shows ST elevation in leads II, III and aVF. Troponin I is 2.4 ng/mL. ";
 
@@ -36,6 +40,11 @@ pub struct BenchArgs {
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
+    /// The case store where engines are looked up [default: $CITRUS_HOME/citrus.db].
+    #[arg(long, value_name = "FILE", requires = "engine")]
+    db: Option<PathBuf>,
+    #[command(flatten)]
+    engine: EngineArg,
     #[command(flatten)]
     model: ModelArgs,
 }
@@ -64,6 +73,9 @@ pub fn run(args: BenchArgs) -> AppResult<()> {
             "--prompt-tokens and --gen-tokens must be at least 1",
         )
         .into());
+    }
+    if args.engine.engine.is_some() {
+        return remote::run(&args);
     }
     let started = Instant::now();
     let mut model = args.model.load()?;

@@ -1,0 +1,30 @@
+//! Remote engines: inference servers added by name, tested, removed.
+
+use super::commands;
+use crate::engine::RemoteEngineEntry;
+
+commands! {
+    /// Every remote engine added.
+    ListEngines = "list_engines" -> Vec<RemoteEngineEntry> {}
+    /// Probes a server and adds it under `name` (refused if it cannot be reached).
+    AddEngine = "add_engine" -> RemoteEngineEntry {
+        /// Its name.
+        name: String,
+        /// The server's OpenAI-compatible base URL.
+        url: String,
+        /// The model id on it (None: the first it lists).
+        model: Option<String>,
+        /// A file holding the API key (only the path is stored).
+        api_key_file: Option<String>,
+    }
+    /// Connects to an engine again and records what it offers.
+    TestEngine = "test_engine" -> RemoteEngineEntry {
+        /// Its name.
+        name: String,
+    }
+    /// Removes an engine (its runs keep its name and URL).
+    RemoveEngine = "remove_engine" -> () {
+        /// Its name.
+        name: String,
+    }
+}
