@@ -28,6 +28,12 @@ pub enum AppError {
     /// A remote engine (an inference server) failed.
     #[error(transparent)]
     Remote(#[from] citrus_runner::engine::remote::RemoteError),
+    /// A run asked of this window's own local API as a remote engine.
+    #[error(
+        "the engine {0} is this window's own local API: a run on it would wait for itself; \
+         choose This computer"
+    )]
+    EngineIsSelf(String),
     /// A remote engine's name that is not a name (empty, `local`, or with spaces or slashes).
     #[error("{0:?} cannot name an engine: use letters, digits, '-', '_' or '.', and not `local`")]
     EngineName(String),
@@ -110,6 +116,7 @@ impl AppError {
             Self::Store(e) => e.code(),
             Self::Remote(e) => e.code(),
             Self::EngineName(_) => "engine.bad_name",
+            Self::EngineIsSelf(_) => "engine.is_self",
             Self::Train(e) => e.code(),
             Self::NoModel => "engine.no_model",
             Self::NoSuchJob(_) => "engine.no_such_job",

@@ -171,6 +171,15 @@ fn the_local_api_is_switched_on_and_off_from_the_window() {
         json!({"name": "local", "url": url, "model": null, "apiKeyFile": null}),
     );
     assert_eq!(refused, "engine.bad_name");
+    // A run on the window's own API would wait for itself: refused.
+    let case = app.ok("create_case", json!({"input": clinical("Chest pain")}));
+    let options = json!({"mode": "free", "max_new_tokens": 8, "temperature": 0.0, "seed": 1,
+                         "engine": "ward-3"});
+    let own = app.error_code(
+        "start_reasoning",
+        json!({"caseId": case, "options": options, "events": "__CHANNEL__:1"}),
+    );
+    assert_eq!(own, "engine.is_self");
     app.ok("remove_engine", json!({"name": "ward-3"}));
     assert_eq!(app.ok("list_engines", json!({})), json!([]));
     assert_eq!(app.ok("stop_api", json!({}))["url"], Value::Null);

@@ -3,10 +3,12 @@
 //! it: create a case, reason (steps appear live), stop a run, compare runs, review and export,
 //! look at the models, evaluate the model on a benchmark file (stop, continue, browse,
 //! compare), restart and find everything, kill the app mid-reasoning and find the partial run
-//! marked interrupted, then fine-tune an adapter (see `training.rs`) and reason with it. Screenshots of every screen land in
+//! marked interrupted, then fine-tune an adapter (see `training.rs`) and reason with it, and
+//! reason on a remote engine (see `remote.rs`). Screenshots of every screen land in
 //! `tests/e2e/screenshots/` (or `$CITRUS_SCREENSHOTS`).
 
 mod display;
+mod remote;
 mod training;
 mod webdriver;
 
@@ -492,6 +494,9 @@ fn a_physician_reasons_reviews_restarts_and_survives_a_kill() {
     training::train(&mut journey, &app);
     let app = training::kill_and_resume(&mut journey, app);
     training::compare_with_adapter(&mut journey, &app);
+
+    // 14. A remote engine: a server added on the Models screen, a run on it naming the server.
+    remote::reason_remotely(&mut journey, &app, &home);
     app.quit();
     let _ = std::fs::remove_dir_all(&home);
 }

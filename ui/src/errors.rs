@@ -46,6 +46,30 @@ pub fn describe(error: &ApiError) -> String {
             "Serving beyond this machine needs an API key, so that only those given it can use \
              the model."
         }
+        "remote.unreachable" => {
+            "The inference server did not answer. Check that it runs and that this computer can \
+             reach it."
+        }
+        "remote.unauthorized" => "The inference server refused the API key (or needs one).",
+        "remote.status" => "The inference server reported an error (its message is below).",
+        "remote.stream_cut" => {
+            "The server's reply was cut off. What arrived is kept in the run, marked failed."
+        }
+        "remote.malformed" => {
+            "The server sent something that is not an OpenAI-compatible reply. What arrived is \
+             kept in the run, marked failed."
+        }
+        "remote.unsupported" => "This engine cannot do what was asked (see below).",
+        "remote.model_not_found" => "The server does not list that model.",
+        "remote.key_file" => "The API key file could not be read.",
+        "store.no_engine" => "There is no engine of that name. Add it under Models.",
+        "engine.bad_name" => {
+            "An engine's name uses letters, digits, '-', '_' or '.', and cannot be \"local\"."
+        }
+        "engine.is_self" => {
+            "That engine is this window's own local API: a run on it would wait for itself. \
+             Choose This computer."
+        }
         "dialog.unavailable" => "The file dialog could not be opened on this system.",
         "ipc.failed" => "The app's window lost contact with its engine.",
         _ => "",

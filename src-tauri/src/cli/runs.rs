@@ -1,5 +1,6 @@
 //! `citrus runs`: the runs kept in the case store.
 
+use citrus_types::engine::LOCAL_ENGINE;
 use std::path::{Path, PathBuf};
 
 use crate::error::AppResult;
@@ -53,8 +54,13 @@ pub fn run(args: RunsArgs) -> AppResult<()> {
             for case in store.list_cases(&CaseQuery::search(""))? {
                 println!("case {} ({}): {}", case.id, case.kind, case.title);
                 for run in store.runs_of_case(case.id)? {
+                    // A remote run names its server: the case text went there.
+                    let engine = match run.engine.as_str() {
+                        LOCAL_ENGINE => "local".to_string(),
+                        name => format!("{name} at {}", store.run(run.id)?.model_path),
+                    };
                     println!(
-                        "  run {:<4} {:<11} {:<6} {} tokens  {}  {}",
+                        "  run {:<4} {:<11} {:<6} {} tokens  {}  on {engine}  {}",
                         run.id,
                         format!("{:?}", run.status).to_lowercase(),
                         run.mode,

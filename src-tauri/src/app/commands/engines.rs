@@ -6,8 +6,27 @@ use tauri::State;
 
 use super::{blocking, Answer};
 use crate::app::AppState;
+use crate::engine::lock;
 use crate::engines::{self, NewEngine};
+use crate::error::{AppError, AppResult};
 use crate::store::Store;
+use citrus_types::engine::host_of;
+
+/// Refuses a run on `engine` when it is this window's own local API: the run would wait for
+/// itself in the one-job-at-a-time queue.
+pub(super) fn refuse_own_api(state: &AppState, engine: Option<&str>) -> AppResult<()> {
+    let Some(name) = engines::remote_name(engine) else {
+        return Ok(());
+    };
+    let entry = state.store().engine(name)?;
+    let own = lock(&state.api)
+        .as_ref()
+        .is_some_and(|api| host_of(&api.url) == host_of(&entry.url));
+    if own {
+        return Err(AppError::EngineIsSelf(name.to_string()));
+    }
+    Ok(())
+}
 
 /// Every remote engine added.
 #[tauri::command]

@@ -52,6 +52,9 @@ pub fn start_evaluation(
     request: EvalRequest,
     events: Channel<JobEvent>,
 ) -> Answer<EvalRequest> {
+    if let EvalRequest::New { engine, .. } = &request {
+        super::engines::refuse_own_api(&state, engine.as_deref())?;
+    }
     let work = Work::Evaluate(request);
     Ok(state.engine.submit(work, Arc::new(ChannelSink(events))))
 }

@@ -31,6 +31,7 @@ pub fn start_reasoning(
 ) -> Answer<StartReasoning> {
     let StartReasoning { case_id, options } = request;
     state.store().case(case_id)?.input.validate()?;
+    super::engines::refuse_own_api(&state, options.engine.as_deref())?;
     let work = Work::Reason {
         case_id,
         options: reason_options(&options),
