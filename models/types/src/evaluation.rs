@@ -168,6 +168,21 @@ fn scores_or_minus_infinity<'de, D: serde::Deserializer<'de>>(
 }
 
 impl OptionScores {
+    /// The scores of options `letters` (in order), the best chosen; `tokens` fed to score them.
+    pub fn new(letters: Vec<String>, scores: Vec<f32>, tokens: usize) -> Self {
+        let best = scores
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map_or(0, |(i, _)| i);
+        Self {
+            letters,
+            scores,
+            best,
+            tokens,
+        }
+    }
+
     /// The letter of the highest score.
     pub fn best_letter(&self) -> &str {
         &self.letters[self.best]

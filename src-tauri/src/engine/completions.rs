@@ -4,7 +4,7 @@
 use citrus_training::adapter::detach;
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::{lock, Job, Shared};
+use super::{Job, Shared};
 use crate::adapters;
 use crate::completion::{complete, CompletionEvent, CompletionOutput, CompletionRequest};
 use crate::error::{AppError, AppResult, ErrorReport};
@@ -54,15 +54,8 @@ impl Shared {
             Some(id) => store.model(id)?,
             None => library::active_model(&store)?.ok_or(AppError::NoModel)?,
         };
-        let settings = library::engine_settings(&store)?;
-        let mut slot = lock(&self.model);
-        self.ensure_loaded(&mut slot, &entry, &settings, &mut |event| {
-            job.sink.send(event)
-        })?;
+        let mut slot = self.load_for(job, &store, &entry)?;
         let loaded = slot.as_mut().ok_or(AppError::NoModel)?;
-        if job.cancel.is_cancelled() {
-            return Err(AppError::Cancelled);
-        }
         let model = &mut loaded.model;
         match &completion.adapter {
             Some(name) => {

@@ -6,7 +6,7 @@ use std::time::Instant;
 use citrus_runner::engine::TextEngine;
 use citrus_training::adapter::detach;
 
-use super::{imported_model, lock, Job, JobEvent, Shared};
+use super::{imported_model, Job, JobEvent, Shared};
 use crate::adapters;
 use crate::engines;
 use crate::error::{AppError, AppResult};
@@ -68,15 +68,8 @@ impl Shared {
                 (entry, run.spec.adapter)
             }
         };
-        let settings = library::engine_settings(&store)?;
-        let mut slot = lock(&self.model);
-        self.ensure_loaded(&mut slot, &entry, &settings, &mut |event| {
-            job.sink.send(event)
-        })?;
+        let mut slot = self.load_for(job, &store, &entry)?;
         let loaded = slot.as_mut().ok_or(AppError::NoModel)?;
-        if job.cancel.is_cancelled() {
-            return Err(AppError::Cancelled);
-        }
         let model = &mut loaded.model;
         if let Some(adapter) = &adapter {
             for message in adapters::attach(&store, model, adapter)? {

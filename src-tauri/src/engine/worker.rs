@@ -1,7 +1,7 @@
 //! The worker: takes jobs from the queue one at a time and runs each on the blocking pool.
 
 use citrus_reasoning::Validate;
-use std::sync::Arc;
+use std::sync::{Arc, MutexGuard};
 use std::time::{Duration, Instant};
 
 use citrus_engine::model::{LoadOptions, Model};
@@ -102,22 +102,33 @@ impl Shared {
             return reason_on(job, on, (case_id, &case.input), options, run_id);
         }
         let entry = library::active_model(&store)?.ok_or(AppError::NoModel)?;
-        let settings = library::engine_settings(&store)?;
-        let mut slot = lock(&self.model);
-        self.ensure_loaded(&mut slot, &entry, &settings, &mut |event| {
-            job.sink.send(event)
-        })?;
-        if job.cancel.is_cancelled() {
-            return Err(AppError::Cancelled);
-        }
-        let Some(loaded) = slot.as_mut() else {
-            return Err(AppError::NoModel);
-        };
+        let mut slot = self.load_for(job, &store, &entry)?;
+        let loaded = slot.as_mut().ok_or(AppError::NoModel)?;
         for message in adapters::apply_active_adapter(&store, &mut loaded.model)? {
             job.sink.send(JobEvent::Warning { message });
         }
         let on = (&store, &mut loaded.model as &mut dyn TextEngine);
         reason_on(job, on, (case_id, &case.input), options, run_id)
+    }
+
+    /// The model slot with `entry` loaded (with the store's engine settings) for `job`: loaded
+    /// now, reporting progress to the job, unless it already is. Refused once the job is
+    /// stopped.
+    pub(super) fn load_for(
+        &self,
+        job: &Job,
+        store: &Store,
+        entry: &ModelEntry,
+    ) -> AppResult<MutexGuard<'_, Option<LoadedModel>>> {
+        let settings = library::engine_settings(store)?;
+        let mut slot = lock(&self.model);
+        self.ensure_loaded(&mut slot, entry, &settings, &mut |event| {
+            job.sink.send(event)
+        })?;
+        if job.cancel.is_cancelled() {
+            return Err(AppError::Cancelled);
+        }
+        Ok(slot)
     }
 
     /// Makes sure `entry` is in memory with `settings`, loading it (and freeing the previous

@@ -93,17 +93,11 @@ pub fn score_options(
         });
     }
     transformer.clear_cache();
-    let best = scores
-        .iter()
-        .enumerate()
-        .max_by(|a, b| a.1.total_cmp(b.1))
-        .map_or(0, |(i, _)| i);
-    Ok(OptionScores {
-        letters: item.options.iter().map(|o| o.letter.clone()).collect(),
+    Ok(OptionScores::new(
+        item.options.iter().map(|o| o.letter.clone()).collect(),
         scores,
-        best,
-        tokens: fed,
-    })
+        fed,
+    ))
 }
 
 fn log_softmax(logits: &candle_core::Tensor) -> Result<Vec<f32>> {

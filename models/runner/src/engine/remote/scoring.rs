@@ -102,15 +102,9 @@ pub(super) fn score_options(
                 .fold(f32::NEG_INFINITY, f32::max)
         })
         .collect();
-    let best = scores
-        .iter()
-        .enumerate()
-        .max_by(|a, b| a.1.total_cmp(b.1))
-        .map_or(0, |(i, _)| i);
-    Ok(OptionScores {
-        letters: item.options.iter().map(|o| o.letter.clone()).collect(),
+    Ok(OptionScores::new(
+        item.options.iter().map(|o| o.letter.clone()).collect(),
         scores,
-        best,
-        tokens: reply.usage.map_or(0, |u| u.prompt_tokens + 1),
-    })
+        reply.usage.map_or(0, |u| u.prompt_tokens + 1),
+    ))
 }
