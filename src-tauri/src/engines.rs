@@ -3,6 +3,10 @@
 //! when a run, an evaluation or a benchmark is asked to use it. Its API key stays in the file
 //! it was given in, read each time; only that file's path is stored.
 
+use std::path::Path;
+use std::sync::Arc;
+
+use citrus_engine::model::read_template;
 use citrus_runner::engine::remote::{read_key_file, RemoteConfig, RemoteEngine};
 use citrus_types::engine::{RemoteEngineEntry, LOCAL_ENGINE};
 
@@ -20,6 +24,9 @@ pub struct NewEngine {
     pub model: Option<String>,
     /// The file holding the API key, if the server wants one.
     pub api_key_file: Option<String>,
+    /// A copy of the served model (GGUF file or folder) whose chat template renders prompts
+    /// for scoring option text.
+    pub template_file: Option<String>,
 }
 
 /// Probes the server of `new` and adds it under its name (replacing one of that name). A
@@ -32,6 +39,7 @@ pub fn add(store: &Store, new: NewEngine) -> AppResult<RemoteEngineEntry> {
         url,
         model: new.model,
         api_key_file: new.api_key_file,
+        template_file: new.template_file,
         capabilities: None,
         models: Vec::new(),
         added_at: String::new(),
@@ -81,11 +89,16 @@ fn config_of(entry: &RemoteEngineEntry) -> AppResult<RemoteConfig> {
         .as_deref()
         .map(read_key_file)
         .transpose()?;
+    let template = match &entry.template_file {
+        Some(path) => Some(Arc::new(read_template(Path::new(path))?.template)),
+        None => None,
+    };
     Ok(RemoteConfig {
         name: entry.name.clone(),
         url: entry.url.clone(),
         model: entry.model.clone(),
         api_key,
+        template,
     })
 }
 

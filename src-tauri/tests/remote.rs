@@ -14,6 +14,7 @@ use citrus_engine::generation::CancelToken;
 use citrus_engine::model::Model;
 use citrus_reasoning::{CaseInput, ClinicalCase};
 use citrus_runner::engine::TextEngine;
+use citrus_runner::evaluation::likelihood::ScoredContinuation;
 use citrus_runner::run::{ReasonOptions, ReasoningMode, ReasoningReport};
 use citrus_types::engine::{EngineCapabilities, RemoteEngineEntry};
 use citrus_types::evaluation::{EvalChoices, OptionScores, Scoring, Selection};
@@ -86,10 +87,14 @@ fn the_remote_engine_gives_what_the_local_engine_gives() {
             url: server.base.clone(),
             model: None,
             api_key_file: None,
+            // The served model's template, so option text can be scored on prompts rendered
+            // here.
+            template_file: Some(default_model().display().to_string()),
         },
     )
     .unwrap();
     let capabilities = added.capabilities.unwrap();
+    assert!(capabilities.text_scoring, "{added:?}");
     assert!(
         capabilities.letter_scoring && capabilities.json_schema,
         "{added:?}"
@@ -181,6 +186,38 @@ fn the_remote_engine_gives_what_the_local_engine_gives() {
         exact_items > 0,
         "no item scored the same letter tokens on both engines"
     );
+
+    // Option text, scored on the server from prompts rendered with the model's template: the
+    // server tokenizes prompt and option together, so scores are close, not equal.
+    let text = bench.items[0].clone();
+    let local_scores = local
+        .score_options(&text, ScoredContinuation::Text)
+        .unwrap();
+    let remote_scores = remote
+        .score_options(&text, ScoredContinuation::Text)
+        .unwrap();
+    for (x, y) in local_scores.scores.iter().zip(&remote_scores.scores) {
+        assert!(
+            y.is_finite() && (x - y).abs() < 2.0,
+            "{local_scores:?} vs {remote_scores:?}"
+        );
+    }
+    // Without the template the server cannot be asked: refused by name.
+    store
+        .put_engine(&RemoteEngineEntry {
+            template_file: None,
+            capabilities: Some(EngineCapabilities {
+                text_scoring: false,
+                ..capabilities
+            }),
+            ..store.engine("workstation-2").unwrap()
+        })
+        .unwrap();
+    let mut plain = engines::open(&store, "workstation-2").unwrap();
+    let refused = plain
+        .score_options(&text, ScoredContinuation::Text)
+        .unwrap_err();
+    assert_eq!(refused.code(), "remote.unsupported", "{refused}");
 }
 
 /// How the faulty server answers a chat request.
@@ -268,6 +305,7 @@ fn a_failing_server_leaves_a_stored_partial_run_and_a_coded_error() {
                 url,
                 model: Some("citrus-70b".into()),
                 api_key_file: None,
+                template_file: None,
                 capabilities: Some(EngineCapabilities {
                     json_schema: true,
                     ..EngineCapabilities::default()

@@ -44,6 +44,10 @@ pub struct RemoteEngineEntry {
     pub model: Option<String>,
     /// The file holding the bearer key, if the server wants one.
     pub api_key_file: Option<String>,
+    /// A copy of the served model's GGUF file or folder, whose chat template renders the
+    /// prompts that score option text (no weights are loaded).
+    #[serde(default)]
+    pub template_file: Option<String>,
     /// What the last probe found (None: never reached).
     pub capabilities: Option<EngineCapabilities>,
     /// The models the server listed at the last probe.

@@ -45,6 +45,10 @@ pub struct AddArgs {
     /// A file holding the API key (its first line). Only the file's path is stored.
     #[arg(long, value_name = "FILE")]
     api_key_file: Option<PathBuf>,
+    /// A copy of the served model (GGUF file or Hugging Face folder) whose chat template
+    /// renders prompts, so option text can be scored (`eval --mode likelihood --score-text`).
+    #[arg(long, value_name = "FILE")]
+    template_from: Option<PathBuf>,
     #[command(flatten)]
     db: DbArg,
 }
@@ -63,10 +67,9 @@ pub fn run(command: EnginesCommand) -> AppResult<()> {
     match command {
         EnginesCommand::Add(args) => {
             let store = open_store(args.db.db.as_deref())?;
-            let api_key_file = args
-                .api_key_file
-                .map(|f| std::path::absolute(&f).unwrap_or(f))
-                .map(|f| f.display().to_string());
+            let absolute = |f: PathBuf| std::path::absolute(&f).unwrap_or(f).display().to_string();
+            let api_key_file = args.api_key_file.map(absolute);
+            let template_file = args.template_from.map(absolute);
             let entry = engines::add(
                 &store,
                 NewEngine {
@@ -74,6 +77,7 @@ pub fn run(command: EnginesCommand) -> AppResult<()> {
                     url: args.url,
                     model: args.model,
                     api_key_file,
+                    template_file,
                 },
             )?;
             println!("added {}", describe(&entry));
@@ -114,6 +118,9 @@ fn describe(entry: &RemoteEngineEntry) -> String {
             }
             if c.letter_scoring {
                 offers.push("likelihood by letter");
+            }
+            if c.text_scoring {
+                offers.push("likelihood by text");
             }
             if c.thinks {
                 offers.push("thinks first");

@@ -6,7 +6,8 @@ use rusqlite::{params, OptionalExtension, Row};
 
 use super::{now, Store, StoreError, StoreResult};
 
-const COLUMNS: &str = "name, url, model, api_key_file, capabilities_json, models_json, added_at";
+const COLUMNS: &str =
+    "name, url, model, api_key_file, capabilities_json, models_json, added_at, template_file";
 
 fn read_entry(row: &Row<'_>) -> rusqlite::Result<RemoteEngineEntry> {
     let capabilities: Option<String> = row.get(4)?;
@@ -19,6 +20,7 @@ fn read_entry(row: &Row<'_>) -> rusqlite::Result<RemoteEngineEntry> {
         capabilities: capabilities.and_then(|c| serde_json::from_str(&c).ok()),
         models: serde_json::from_str(&models).unwrap_or_default(),
         added_at: row.get(6)?,
+        template_file: row.get(7)?,
     })
 }
 
@@ -27,9 +29,9 @@ impl Store {
     pub fn put_engine(&self, entry: &RemoteEngineEntry) -> StoreResult<()> {
         self.conn.execute(
             &format!(
-                "INSERT INTO engines ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                "INSERT INTO engines ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                  ON CONFLICT (name) DO UPDATE SET url = excluded.url, model = excluded.model,
-                   api_key_file = excluded.api_key_file,
+                   api_key_file = excluded.api_key_file, template_file = excluded.template_file,
                    capabilities_json = excluded.capabilities_json,
                    models_json = excluded.models_json"
             ),
@@ -43,6 +45,7 @@ impl Store {
                     .map(|c| serde_json::to_string(&c).unwrap_or_default()),
                 serde_json::to_string(&entry.models).unwrap_or_else(|_| "[]".into()),
                 now(),
+                entry.template_file,
             ],
         )?;
         Ok(())

@@ -177,6 +177,7 @@ const MIGRATIONS: &[&str] = &[
         url               TEXT NOT NULL,
         model             TEXT,
         api_key_file      TEXT,
+        template_file     TEXT,
         capabilities_json TEXT,
         models_json       TEXT NOT NULL DEFAULT '[]',
         added_at          TEXT NOT NULL

@@ -45,6 +45,7 @@ fn EngineRow(engine: RemoteEngineEntry) -> impl IntoView {
             (true, "free reasoning"),
             (c.json_schema, "guided"),
             (c.letter_scoring, "likelihood by letter"),
+            (c.text_scoring, "likelihood by text"),
             (c.thinks, "thinks first"),
         ]
         .iter()
@@ -83,8 +84,8 @@ fn EngineRow(engine: RemoteEngineEntry) -> impl IntoView {
 #[component]
 fn AddEngineForm() -> impl IntoView {
     let app = use_app();
-    let fields = [(); 4].map(|_| RwSignal::new(String::new()));
-    let [name, url, model, key_file] = fields;
+    let fields = [(); 5].map(|_| RwSignal::new(String::new()));
+    let [name, url, model, key_file, template_file] = fields;
     let adding = RwSignal::new(false);
     let add = move |_| {
         let optional =
@@ -94,6 +95,7 @@ fn AddEngineForm() -> impl IntoView {
             url: url.get_untracked().trim().to_string(),
             model: optional(model),
             api_key_file: optional(key_file),
+            template_file: optional(template_file),
         };
         adding.set(true);
         spawn_local(async move {
@@ -124,6 +126,7 @@ fn AddEngineForm() -> impl IntoView {
             {input("engine-url", "URL", "http://10.1.2.3:8000/v1", url)}
             {input("engine-model", "Model (optional)", "the first the server lists", model)}
             {input("engine-key-file", "API key file (optional)", "/etc/citrus/gpu.key", key_file)}
+            {input("engine-template", "Template from (optional: a copy of the model, to score option text)", "/models/citrus.gguf", template_file)}
         </div>
         <div class="actions">
             <button id="add-engine" disabled=move || adding.get() || name.with(String::is_empty) || url.with(String::is_empty) on:click=add>

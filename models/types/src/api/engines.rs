@@ -16,6 +16,8 @@ commands! {
         model: Option<String>,
         /// A file holding the API key (only the path is stored).
         api_key_file: Option<String>,
+        /// A copy of the served model whose template renders prompts for text scoring.
+        template_file: Option<String>,
     }
     /// Connects to an engine again and records what it offers.
     TestEngine = "test_engine" -> RemoteEngineEntry {

@@ -43,6 +43,7 @@ pub async fn add_engine(state: State<'_, AppState>, request: AddEngine) -> Answe
         url,
         model,
         api_key_file,
+        template_file,
     } = request;
     let store_path = state.store().path().to_path_buf();
     let new = NewEngine {
@@ -50,6 +51,7 @@ pub async fn add_engine(state: State<'_, AppState>, request: AddEngine) -> Answe
         url,
         model: model.filter(|m| !m.trim().is_empty()),
         api_key_file: api_key_file.filter(|f| !f.trim().is_empty()),
+        template_file: template_file.filter(|f| !f.trim().is_empty()),
     };
     blocking(move || engines::add(&Store::open_shared(&store_path)?, new)).await
 }

@@ -1,6 +1,9 @@
 //! How to reach a server: its URL, model and key (never printed).
 
 use super::error::RemoteError;
+use std::sync::Arc;
+
+use citrus_formats::chat_template::ChatTemplate;
 
 /// How to reach a server.
 #[derive(Clone)]
@@ -13,6 +16,9 @@ pub struct RemoteConfig {
     pub model: Option<String>,
     /// The bearer key, if the server wants one.
     pub api_key: Option<String>,
+    /// The served model's chat template (read from a copy of its GGUF file or folder), to
+    /// render prompts for `/v1/completions`: scoring option text needs it.
+    pub template: Option<Arc<ChatTemplate>>,
 }
 
 impl std::fmt::Debug for RemoteConfig {
@@ -23,6 +29,7 @@ impl std::fmt::Debug for RemoteConfig {
             .field("url", &self.url)
             .field("model", &self.model)
             .field("api_key", &self.api_key.as_ref().map(|_| "(set)"))
+            .field("template", &self.template.is_some())
             .finish()
     }
 }

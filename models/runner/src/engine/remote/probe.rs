@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::error::RemoteError;
 use super::http::Client;
-use super::wire::{Completion, ModelList};
+use super::wire::{Completion, EchoCompletion, ModelList};
 use citrus_types::engine::EngineCapabilities;
 
 /// How many alternatives the probe asks for.
@@ -43,6 +43,26 @@ pub(super) fn pick_model(
                 model: "(any)".into(),
                 listed: "no models".into(),
             }),
+    }
+}
+
+/// Whether `/v1/completions` returns the log-probabilities of the prompt's own tokens with
+/// `echo` (vLLM, `citrus serve`; llama.cpp and LM Studio do not).
+pub(super) fn scores_prompts(client: &Client, model: &str) -> Result<bool, RemoteError> {
+    let body = json!({
+        "model": model, "prompt": "The patient has a fever.", "echo": true, "logprobs": 1,
+        "max_tokens": 1, "temperature": 0.0,
+    });
+    match client.post::<EchoCompletion>("/completions", &body) {
+        Ok(reply) => Ok(reply
+            .choices
+            .first()
+            .and_then(|c| c.logprobs.as_ref())
+            .is_some_and(|l| {
+                l.token_logprobs.len() > 1 && l.text_offset.len() == l.token_logprobs.len()
+            })),
+        Err(RemoteError::Status { .. }) => Ok(false),
+        Err(other) => Err(other),
     }
 }
 

@@ -1,5 +1,7 @@
 //! A server ready for runs: its client, the model used on it and what it can do.
 
+use std::sync::Arc;
+
 use serde_json::{json, Value};
 
 use super::config::RemoteConfig;
@@ -7,7 +9,7 @@ use super::error::RemoteError;
 use super::http::Client;
 use super::probe;
 use citrus_engine::model::ChatSettings;
-use citrus_formats::chat_template::ChatMessage;
+use citrus_formats::chat_template::{ChatMessage, ChatTemplate};
 use citrus_types::engine::EngineCapabilities;
 
 /// A server ready for runs: its model chosen and its capabilities probed.
@@ -18,6 +20,7 @@ pub struct RemoteEngine {
     model: String,
     models: Vec<String>,
     pub(super) capabilities: EngineCapabilities,
+    pub(super) template: Option<Arc<ChatTemplate>>,
 }
 
 impl RemoteEngine {
@@ -27,13 +30,17 @@ impl RemoteEngine {
         let client = Client::new(&config.url, config.api_key.clone());
         let models = probe::list_models(&client)?;
         let model = probe::pick_model(&client, &models, config.model.as_deref())?;
-        let capabilities = probe::capabilities(&client, &model)?;
+        let mut capabilities = probe::capabilities(&client, &model)?;
+        // Option text is scored on prompts rendered here, so only with the model's template.
+        capabilities.text_scoring =
+            config.template.is_some() && probe::scores_prompts(&client, &model)?;
         Ok(Self {
             name: config.name.clone(),
             client,
             model,
             models,
             capabilities,
+            template: config.template.clone(),
         })
     }
 
@@ -46,6 +53,7 @@ impl RemoteEngine {
             models: vec![model.clone()],
             model,
             capabilities,
+            template: config.template.clone(),
         }
     }
 

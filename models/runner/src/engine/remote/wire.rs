@@ -74,6 +74,30 @@ pub(super) struct Choice {
     pub(super) logprobs: Option<Logprobs>,
 }
 
+/// The log-probabilities of a `/v1/completions` reply in the legacy form: per token, its
+/// log-probability (None for the first prompt token) and where its text starts.
+#[derive(Debug, Deserialize)]
+pub(super) struct TextLogprobs {
+    #[serde(default)]
+    pub(super) token_logprobs: Vec<Option<f32>>,
+    #[serde(default)]
+    pub(super) text_offset: Vec<usize>,
+}
+
+/// One choice of a `/v1/completions` reply.
+#[derive(Debug, Deserialize)]
+pub(super) struct TextChoice {
+    #[serde(default)]
+    pub(super) logprobs: Option<TextLogprobs>,
+}
+
+/// A `/v1/completions` reply.
+#[derive(Debug, Deserialize)]
+pub(super) struct EchoCompletion {
+    #[serde(default)]
+    pub(super) choices: Vec<TextChoice>,
+}
+
 /// Token counts.
 #[derive(Debug, Clone, Copy, Deserialize)]
 pub(super) struct Usage {
