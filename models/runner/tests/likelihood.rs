@@ -64,7 +64,11 @@ fn option_scores_are_the_log_probabilities_of_their_tokens() {
                 ScoredContinuation::Letter => &option.letter,
                 ScoredContinuation::Text => &option.text,
             };
-            let ids = model.tokenizer().encode(text).unwrap();
+            // After the reply's prefix `Answer:`, the option after a space.
+            let ids = model
+                .tokenizer()
+                .encode(&format!(" {}", text.trim()))
+                .unwrap();
             let mut expected = reference(&mut model, &prompt, &ids);
             if continuation == ScoredContinuation::Text {
                 expected /= ids.len() as f32;

@@ -27,8 +27,15 @@ pub enum ScoredContinuation {
 
 /// The instruction after the question.
 const INSTRUCTION: &str = "Answer with the letter of the correct option.";
-/// The start of the reply the continuations follow.
-pub(crate) const REPLY_PREFIX: &str = "Answer: ";
+/// The start of the reply the continuations follow. It ends without a space: the space is the
+/// continuation's own (`Answer:` + ` B`), as text is tokenized, and servers that continue a
+/// reply trim trailing space from it (llama.cpp).
+pub(crate) const REPLY_PREFIX: &str = "Answer:";
+
+/// What is scored after [`REPLY_PREFIX`] for `option`: its letter or text after a space.
+pub(crate) fn continuation_text(option: &str) -> String {
+    format!(" {}", option.trim())
+}
 
 /// The user turn an item is scored after: the question with its options and the instruction.
 pub(crate) fn scoring_question(item: &ExamItem) -> String {
@@ -61,10 +68,10 @@ pub fn score_options(
         .iter()
         .map(|option| {
             let text = match continuation {
-                ScoredContinuation::Letter => option.letter.trim(),
-                ScoredContinuation::Text => option.text.trim(),
+                ScoredContinuation::Letter => &option.letter,
+                ScoredContinuation::Text => &option.text,
             };
-            model.tokenizer().encode(text)
+            model.tokenizer().encode(&continuation_text(text))
         })
         .collect::<Result<Vec<_>>>()?;
     let transformer = model.transformer_mut();

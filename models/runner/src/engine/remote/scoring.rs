@@ -11,7 +11,7 @@ use super::error::RemoteError;
 use super::server::RemoteEngine;
 use super::wire::{Completion, EchoCompletion, TextLogprobs};
 use crate::evaluation::likelihood::{
-    scoring_question, OptionScores, ScoredContinuation, REPLY_PREFIX,
+    continuation_text, scoring_question, OptionScores, ScoredContinuation, REPLY_PREFIX,
 };
 use citrus_engine::model::ChatSettings;
 use citrus_engine::sampling::SamplingParams;
@@ -84,9 +84,13 @@ pub(super) fn score_options(
             url,
             detail: "the reply has no token log-probabilities".into(),
         })?;
-    // The letter's own token, as the local engine scores it; only where no letter appears
-    // as such (a server that tokenized the reply's prefix otherwise), the letter after a space.
-    let letters: Vec<&str> = item.options.iter().map(|o| o.letter.trim()).collect();
+    // The letter after a space, as the local engine scores it (` B`); only where no letter
+    // appears so (a server that tokenized the reply's prefix otherwise), the letter alone.
+    let letters: Vec<String> = item
+        .options
+        .iter()
+        .map(|o| continuation_text(&o.letter))
+        .collect();
     let exact = letters
         .iter()
         .any(|letter| alternatives.iter().any(|a| a.token == *letter));
@@ -94,7 +98,7 @@ pub(super) fn score_options(
         if exact {
             token == letter
         } else {
-            token.trim() == letter
+            token.trim() == letter.trim()
         }
     };
     let scores: Vec<f32> = letters
@@ -132,7 +136,7 @@ fn score_texts(
     let mut scores = Vec::with_capacity(item.options.len());
     let mut fed = 0;
     for option in &item.options {
-        let text = format!("{prompt}{}", option.text.trim());
+        let text = format!("{prompt}{}", continuation_text(&option.text));
         let body = json!({
             "model": engine.model(), "prompt": text, "echo": true, "logprobs": 1,
             "max_tokens": 1, "temperature": 0.0,
