@@ -68,7 +68,7 @@ fn report(answer: &str) -> ReasoningReport {
 fn cases_are_created_searched_updated_and_deleted() {
     let dir = TempDir::new("cases");
     let store = Store::open(&dir.db()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 6);
+    assert_eq!(store.schema_version().unwrap(), 7);
     let chest = store.create_case(&clinical("Crushing chest pain")).unwrap();
     let fever = store
         .create_case(&clinical("Fever 100% of nights_"))
