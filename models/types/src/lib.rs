@@ -16,5 +16,6 @@ pub mod review;
 pub mod run;
 pub mod status;
 pub mod training;
+pub mod vocabulary;
 
 pub use status::RunStatus;

@@ -2,6 +2,7 @@
 
 mod adapters;
 mod bench;
+mod codes;
 mod engine_arg;
 mod engines;
 mod evaluations;
@@ -60,6 +61,11 @@ enum Command {
         #[command(subcommand)]
         command: adapters::AdaptersCommand,
     },
+    /// ICD-10-CM: search by words or code.
+    Codes {
+        #[command(subcommand)]
+        command: codes::CodesCommand,
+    },
     /// Remote engines: inference servers runs can use instead of a local model.
     Engines {
         #[command(subcommand)]
@@ -91,6 +97,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Adapters { command } => adapters::run(command),
         Command::Engines { command } => engines::run(command),
+        Command::Codes { command } => codes::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
