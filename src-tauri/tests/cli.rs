@@ -153,6 +153,14 @@ fn reason_on_a_medqa_item_reports_the_documented_json() {
     assert!(json["steps"].is_array());
     assert!(json["tokens"].as_u64().unwrap() > 0);
     assert_eq!(json["mode"], "free");
+    // Each diagnosis of the differential mapped to ICD-10-CM, or uncoded with a reason.
+    for coded in json["coded"].as_array().expect("coded diagnoses") {
+        assert!(
+            coded["code"].is_string() == coded["diagnosis"].is_string()
+                && coded["code"].is_string() != coded["uncoded"].is_string(),
+            "{coded}"
+        );
+    }
 }
 
 #[test]

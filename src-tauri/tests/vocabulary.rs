@@ -88,3 +88,33 @@ fn the_command_line_searches_the_installed_vocabulary() {
         text(&shown.stdout)
     );
 }
+
+#[test]
+fn free_text_diagnoses_are_coded_or_left_uncoded_never_guessed() {
+    use citrus_types::vocabulary::Coding;
+    use citrus_workstation::vocabulary::code_diagnosis;
+    let vocabulary = Vocabulary::open_installed().unwrap();
+    let code = |text: &str| match code_diagnosis(&vocabulary, text).unwrap() {
+        Coding::Coded { entry, confidence } => Ok((entry.code, confidence)),
+        Coding::Uncoded { reason } => Err(reason),
+    };
+    // Written as models write differentials: titles, synonyms, abbreviations, a code.
+    let category = |text: &str| code(text).map(|(c, _)| c[..3].to_string());
+    assert_eq!(code("Acute myocardial infarction"), Ok(("I21".into(), 1.0)));
+    assert_eq!(category("Acute MI"), Ok("I21".into()));
+    assert_eq!(category("Inferior STEMI"), Ok("I21".into()));
+    assert_eq!(category("PE"), Ok("I26".into()));
+    assert_eq!(category("Pulmonary embolism."), Ok("I26".into()));
+    assert_eq!(category("Aortic dissection"), Ok("I71".into()));
+    assert_eq!(category("Acute appendicitis"), Ok("K35".into()));
+    assert_eq!(category("Bacterial meningitis"), Ok("G00".into()));
+    assert_eq!(category("Subarachnoid hemorrhage"), Ok("I60".into()));
+    assert_eq!(category("Sepsis (A41.9)"), Ok("A41".into()));
+    // Negated, invented or vague: uncoded, with the reason.
+    assert!(code("No appendicitis").unwrap_err().contains("negated"));
+    assert!(code("Ruled out pulmonary embolism")
+        .unwrap_err()
+        .contains("negated"));
+    assert!(code("Potassium Diophantine, Uncertain").is_err());
+    assert!(code("Crushing substernal chest pain for four weeks").is_err());
+}

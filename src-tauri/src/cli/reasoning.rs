@@ -18,6 +18,8 @@ use super::engine_arg::EngineArg;
 use super::model_args::ModelArgs;
 use super::runs::open_store;
 use crate::reasoning::{reason_and_record, reason_options, RunSettings};
+use crate::vocabulary::{code_diagnosis, Vocabulary};
+use citrus_types::vocabulary::Coding;
 
 /// Arguments of `reason`.
 #[derive(Debug, Args)]
@@ -105,13 +107,16 @@ pub fn run(args: ReasonArgs) -> AppResult<()> {
         live.finish();
         report
     };
+    let coded = coded_diagnoses(&report);
     if args.json {
+        let mut json = json_report(&report);
+        json["coded"] = serde_json::json!(coded);
         println!(
             "{}",
-            serde_json::to_string_pretty(&json_report(&report)).unwrap_or_default()
+            serde_json::to_string_pretty(&json).unwrap_or_default()
         );
     } else {
-        print_answer(&report);
+        print_answer(&report, &coded);
     }
     Ok(())
 }
@@ -218,7 +223,7 @@ fn print_step(step: &Step) {
     println!();
 }
 
-fn print_answer(report: &ReasoningReport) {
+fn print_answer(report: &ReasoningReport, coded: &[CodedDiagnosis]) {
     match report.answer_source {
         Some(AnswerSource::Statement) => println!("(the model did not use the <think>/<answer> format: its reply was split into steps and the answer is its last answer statement)"),
         Some(AnswerSource::Untagged) => println!("(the model did not use the <think>/<answer> format and made no answer statement: its whole reply is the answer)"),
@@ -248,6 +253,7 @@ fn print_answer(report: &ReasoningReport) {
             .collect();
         println!("DIFFERENTIAL: {}", names.join("; "));
     }
+    print_codes(coded);
     eprintln!(
         "[{} tokens in {:.1} s{}]",
         report.tokens,
@@ -276,4 +282,70 @@ fn json_report(report: &ReasoningReport) -> serde_json::Value {
         "answer_in_differential": report.answer_in_differential,
         "thinking_cut_short": report.thinking_cut_short,
     })
+}
+
+/// A diagnosis of the run (the differential's, then the answer) with its ICD-10-CM coding.
+#[derive(Debug, serde::Serialize)]
+struct CodedDiagnosis {
+    /// As the model wrote it.
+    written: String,
+    /// The code (`I21.19`), when coded.
+    code: Option<String>,
+    /// The table's title, when coded.
+    diagnosis: Option<String>,
+    /// How sure the match is, when coded.
+    confidence: Option<f32>,
+    /// Why it is not coded.
+    uncoded: Option<String>,
+}
+
+/// The run's diagnoses mapped to ICD-10-CM (nothing when the vocabulary is not installed).
+fn coded_diagnoses(report: &ReasoningReport) -> Vec<CodedDiagnosis> {
+    let Ok(vocabulary) = Vocabulary::open_installed() else {
+        return Vec::new();
+    };
+    let written = report
+        .differential
+        .iter()
+        .map(|d| d.name.clone())
+        .chain(report.answer.clone().filter(|_| report.option.is_none()));
+    let mut coded: Vec<CodedDiagnosis> = Vec::new();
+    for text in written {
+        if coded.iter().any(|c| c.written.eq_ignore_ascii_case(&text)) {
+            continue;
+        }
+        let coding = code_diagnosis(&vocabulary, &text).unwrap_or(Coding::Uncoded {
+            reason: "the vocabulary could not be read".into(),
+        });
+        coded.push(match coding {
+            Coding::Coded { entry, confidence } => CodedDiagnosis {
+                written: text,
+                code: Some(entry.code),
+                diagnosis: Some(entry.title),
+                confidence: Some(confidence),
+                uncoded: None,
+            },
+            Coding::Uncoded { reason } => CodedDiagnosis {
+                written: text,
+                code: None,
+                diagnosis: None,
+                confidence: None,
+                uncoded: Some(reason),
+            },
+        });
+    }
+    coded
+}
+
+fn print_codes(coded: &[CodedDiagnosis]) {
+    for c in coded {
+        match (&c.code, &c.diagnosis) {
+            (Some(code), Some(title)) => println!("ICD-10-CM: {} → {code} {title}", c.written),
+            _ => println!(
+                "ICD-10-CM: {} → uncoded ({})",
+                c.written,
+                c.uncoded.as_deref().unwrap_or_default()
+            ),
+        }
+    }
 }

@@ -10,6 +10,10 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use crate::error::{AppError, AppResult};
 
+mod coding;
+
+pub use coding::code_diagnosis;
+
 /// The app's vocabulary file, next to the release it is built from.
 const VOCABULARY_FILE: &str = "icd10cm.vocabulary.db";
 
@@ -114,6 +118,46 @@ impl Vocabulary {
             .query_map(params![matcher, limit as i64], read_entry)
             .map_err(sqlite)?;
         rows.collect::<Result<_, _>>().map_err(sqlite)
+    }
+}
+
+impl Vocabulary {
+    /// Up to `limit` entries whose title holds any of `words`, best match first.
+    pub(crate) fn candidates(&self, words: &[String], limit: usize) -> AppResult<Vec<CodeEntry>> {
+        if words.is_empty() {
+            return Ok(Vec::new());
+        }
+        let matcher = words
+            .iter()
+            .map(|w| format!("\"{w}\""))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT c.code_dot, c.title, c.billable FROM codes_fts f
+                 JOIN codes c ON c.rowid = f.rowid
+                 WHERE codes_fts MATCH ?1 ORDER BY bm25(codes_fts) LIMIT ?2",
+            )
+            .map_err(sqlite)?;
+        let rows = statement
+            .query_map(params![matcher, limit as i64], read_entry)
+            .map_err(sqlite)?;
+        rows.collect::<Result<_, _>>().map_err(sqlite)
+    }
+
+    /// The broadest entry whose title is exactly `title` (any case).
+    pub(crate) fn by_title(&self, title: &str) -> AppResult<Option<CodeEntry>> {
+        self.conn
+            .query_row(
+                "SELECT code_dot, title, billable FROM codes
+                 WHERE lower(title) = lower(?1) OR lower(short_title) = lower(?1)
+                 ORDER BY length(code), code LIMIT 1",
+                [title.trim()],
+                read_entry,
+            )
+            .optional()
+            .map_err(sqlite)
     }
 }
 
