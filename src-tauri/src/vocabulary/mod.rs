@@ -41,10 +41,18 @@ impl Vocabulary {
                 path: source.to_path_buf(),
             });
         }
-        let building = path.with_extension("building");
-        let _ = std::fs::remove_file(&building);
-        build(source, &building)?;
-        std::fs::rename(&building, path).map_err(|e| AppError::io(path, e))?;
+        // Built under a name of its own, then moved into place in one step: two processes
+        // building at once each finish, and the file is never seen half-built.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let building = path.with_extension(format!("{}-{nanos}.building", std::process::id()));
+        let built = build(source, &building)
+            .and_then(|()| std::fs::rename(&building, path).map_err(|e| AppError::io(path, e)));
+        if built.is_err() {
+            let _ = std::fs::remove_file(&building);
+        }
+        built?;
         Self::open_built(path)?.ok_or(AppError::VocabularyMissing {
             path: path.to_path_buf(),
         })
