@@ -18,7 +18,7 @@ use super::engine_arg::EngineArg;
 use super::model_args::ModelArgs;
 use super::runs::open_store;
 use crate::reasoning::{reason_and_record, reason_options, RunSettings};
-use crate::vocabulary::{code_diagnosis, Vocabulary};
+use crate::vocabulary::{cant_miss, code_diagnosis, Vocabulary};
 use citrus_types::vocabulary::Coding;
 
 /// Arguments of `reason`.
@@ -295,6 +295,8 @@ struct CodedDiagnosis {
     diagnosis: Option<String>,
     /// How sure the match is, when coded.
     confidence: Option<f32>,
+    /// The must-not-miss condition the code belongs to, if any.
+    cant_miss: Option<&'static str>,
     /// Why it is not coded.
     uncoded: Option<String>,
 }
@@ -320,6 +322,7 @@ fn coded_diagnoses(report: &ReasoningReport) -> Vec<CodedDiagnosis> {
         coded.push(match coding {
             Coding::Coded { entry, confidence } => CodedDiagnosis {
                 written: text,
+                cant_miss: cant_miss(&entry.code),
                 code: Some(entry.code),
                 diagnosis: Some(entry.title),
                 confidence: Some(confidence),
@@ -330,6 +333,7 @@ fn coded_diagnoses(report: &ReasoningReport) -> Vec<CodedDiagnosis> {
                 code: None,
                 diagnosis: None,
                 confidence: None,
+                cant_miss: None,
                 uncoded: Some(reason),
             },
         });
@@ -340,7 +344,13 @@ fn coded_diagnoses(report: &ReasoningReport) -> Vec<CodedDiagnosis> {
 fn print_codes(coded: &[CodedDiagnosis]) {
     for c in coded {
         match (&c.code, &c.diagnosis) {
-            (Some(code), Some(title)) => println!("ICD-10-CM: {} → {code} {title}", c.written),
+            (Some(code), Some(title)) => {
+                let flag = c
+                    .cant_miss
+                    .map(|condition| format!("  [can't miss: {condition}]"))
+                    .unwrap_or_default();
+                println!("ICD-10-CM: {} → {code} {title}{flag}", c.written)
+            }
             _ => println!(
                 "ICD-10-CM: {} → uncoded ({})",
                 c.written,

@@ -10,8 +10,10 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use crate::error::{AppError, AppResult};
 
+mod cant_miss;
 mod coding;
 
+pub use cant_miss::{cant_miss, cant_miss_prefixes};
 pub use coding::code_diagnosis;
 
 /// The app's vocabulary file, next to the release it is built from.
