@@ -40,6 +40,9 @@ pub enum AppError {
         /// Where it was looked for.
         path: PathBuf,
     },
+    /// A code that is not an entry of the installed ICD-10-CM.
+    #[error("{0} is not an ICD-10-CM code of the installed release")]
+    UnknownCode(String),
     /// A remote engine's name that is not a name (empty, `local`, or with spaces or slashes).
     #[error("{0:?} cannot name an engine: use letters, digits, '-', '_' or '.', and not `local`")]
     EngineName(String),
@@ -124,6 +127,7 @@ impl AppError {
             Self::EngineName(_) => "engine.bad_name",
             Self::EngineIsSelf(_) => "engine.is_self",
             Self::VocabularyMissing { .. } => "vocabulary.missing",
+            Self::UnknownCode(_) => "vocabulary.unknown_code",
             Self::Train(e) => e.code(),
             Self::NoModel => "engine.no_model",
             Self::NoSuchJob(_) => "engine.no_such_job",

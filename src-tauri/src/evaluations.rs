@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 pub use citrus_types::evaluation::{BenchmarkInfo, Comparison, EvalItemDetail, EvalReport};
 
 use crate::error::{AppError, AppResult};
-use crate::reasoning::reason_options;
+use crate::reasoning::{reason_options, with_vocabulary};
 use crate::store::{EvalRunSummary, NewEvalRun, RunStatus, Store, StoredEvalItem};
 pub use citrus_types::evaluation::{EvalChoices, EvalRequest, Scoring, Selection};
 pub use citrus_types::job::EvalProgress;
@@ -189,6 +189,15 @@ pub fn resume_evaluation(
     Ok((run, settings, bench))
 }
 
+/// `settings` ready to run: guided reasoning gets its diagnosis vocabulary.
+fn ready_to_run(settings: &EvalSettings) -> AppResult<EvalSettings> {
+    let mut settings = settings.clone();
+    if let EvalMode::Generate { options } = &mut settings.mode {
+        *options = with_vocabulary(options)?;
+    }
+    Ok(settings)
+}
+
 /// Runs the items of run `id` not yet recorded, recording each as it finishes; ends the run
 /// done, cancelled (by `cancel`; continue it later) or failed.
 pub fn run_evaluation(
@@ -200,6 +209,7 @@ pub fn run_evaluation(
     cancel: &CancelToken,
     on_progress: &mut dyn FnMut(&EvalProgress),
 ) -> AppResult<RunStatus> {
+    let settings = &ready_to_run(settings)?;
     let planned = plan(&bench.items, &settings.selection);
     let recorded = store.eval_items(id)?;
     let done: HashSet<usize> = recorded.iter().map(|i| i.record.position).collect();

@@ -11,6 +11,7 @@ pub use citrus_types::run::RunSettings;
 
 use crate::error::{AppError, AppResult};
 use crate::store::{NewRun, RunRecorder, Store};
+use crate::vocabulary::{code_free_run, diagnosis_vocabulary, Vocabulary};
 
 /// A run that was recorded, and how the reasoning ended.
 #[derive(Debug)]
@@ -33,7 +34,33 @@ pub fn reason_options(settings: &RunSettings) -> ReasonOptions {
             repetition_penalty: defaults::REPETITION_PENALTY,
             ..SamplingParams::default()
         },
+        vocabulary: None,
     }
+}
+
+/// `options` ready to run: a guided run gets the vocabulary its diagnoses are named from (the
+/// installed ICD-10-CM; not part of the settings a run or an evaluation stores).
+///
+/// # Errors
+///
+/// [`AppError::VocabularyMissing`] for a guided run when the vocabulary is not installed.
+pub fn with_vocabulary(options: &ReasonOptions) -> AppResult<ReasonOptions> {
+    let mut options = options.clone();
+    if options.mode == ReasoningMode::Guided && options.vocabulary.is_none() {
+        options.vocabulary = Some(diagnosis_vocabulary()?);
+    }
+    Ok(options)
+}
+
+/// `report` with its diagnoses coded: a guided run's are already; a free run's are mapped to
+/// the installed ICD-10-CM (left uncoded when it is not installed).
+pub fn with_codes(mut report: ReasoningReport) -> ReasoningReport {
+    if report.mode == ReasoningMode::Free && report.coded.is_empty() {
+        if let Ok(vocabulary) = Vocabulary::open_installed() {
+            report.coded = code_free_run(&vocabulary, &report);
+        }
+    }
+    report
 }
 
 /// The settings a run records, with the engine it runs on.
@@ -78,12 +105,14 @@ pub fn reason_and_record(
     on_started: &mut dyn FnMut(i64),
     on_event: &mut dyn FnMut(&ReasonEvent),
 ) -> AppResult<RecordedRun> {
+    let options = &with_vocabulary(options)?;
     let mut recorder = RunRecorder::start(store, &new_run(engine.origin(), case_id, options))?;
     on_started(recorder.run_id());
     let outcome = reason(engine, input, options, cancel, &mut |event| {
         recorder.record(&event);
         on_event(&event);
     })
+    .map(with_codes)
     .map_err(AppError::from);
     // A failed run keeps what it wrote, marked with the error and its code.
     let message = outcome

@@ -1,6 +1,7 @@
 //! The case store on real SQLite files: cases, runs written as they stream, migrations, and a
 //! database left behind by a killed process.
 
+use citrus_types::vocabulary::CodedDiagnosis;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -61,6 +62,7 @@ fn report(answer: &str) -> ReasoningReport {
         grounding: None,
         answer_in_differential: None,
         thinking_cut_short: false,
+        coded: vec![CodedDiagnosis::uncoded(answer, "no entry close enough")],
     }
 }
 
@@ -68,7 +70,7 @@ fn report(answer: &str) -> ReasoningReport {
 fn cases_are_created_searched_updated_and_deleted() {
     let dir = TempDir::new("cases");
     let store = Store::open(&dir.db()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 7);
+    assert_eq!(store.schema_version().unwrap(), 8);
     let chest = store.create_case(&clinical("Crushing chest pain")).unwrap();
     let fever = store
         .create_case(&clinical("Fever 100% of nights_"))
@@ -338,6 +340,7 @@ fn reviewed_store(dir: &TempDir) -> (Store, i64) {
         )));
     }
     let run_id = recorder.finish(Ok(&report("Migraine"))).unwrap();
+    assert_eq!(store.run(run_id).unwrap().coded, report("Migraine").coded);
     (store, run_id)
 }
 
@@ -352,6 +355,7 @@ fn reviews_are_saved_replaced_and_read_back() {
         run_id,
         reviewer: "Dr. Osei".into(),
         confirmed_diagnosis: Some("Bacterial meningitis".into()),
+        confirmed_code: None,
         comment: None,
         steps: vec![
             StepReview {
@@ -402,7 +406,8 @@ fn reviewed_runs_export_as_citrus_sft_and_reports() {
         .save_review(&Review {
             run_id,
             reviewer: "Dr. Osei".into(),
-            confirmed_diagnosis: Some("Bacterial meningitis".into()),
+            confirmed_diagnosis: Some("Bacterial meningitis, unspecified".into()),
+            confirmed_code: Some("G00.9".into()),
             comment: Some("Treat empirically before imaging.".into()),
             steps: vec![StepReview {
                 position: 2,
@@ -426,7 +431,10 @@ fn reviewed_runs_export_as_citrus_sft_and_reports() {
         !target.contains("Migraine is most likely"),
         "a rejected step must not become training data"
     );
-    assert!(target.ends_with("</think>\n<answer>\nBacterial meningitis\n</answer>"));
+    assert!(target
+        .ends_with("</think>\n<answer>\nBacterial meningitis, unspecified (G00.9)\n</answer>"));
+    assert_eq!(example["code"], "G00.9");
+    assert_eq!(example["diagnosis"], "Bacterial meningitis, unspecified");
 
     let md = markdown_report(&reviewed[0]);
     for expected in [
@@ -434,7 +442,8 @@ fn reviewed_runs_export_as_citrus_sft_and_reports() {
         "not a diagnosis",
         "✗ disagree",
         "Reviewer: Wrong",
-        "Confirmed diagnosis: Bacterial meningitis",
+        "Confirmed diagnosis: Bacterial meningitis, unspecified (ICD-10-CM G00.9)",
+        "| uncoded | Migraine (no entry close enough) |",
         "Dr. Osei",
     ] {
         assert!(md.contains(expected), "missing {expected:?} in\n{md}");

@@ -6,7 +6,8 @@ mod common;
 use std::time::Instant;
 
 use citrus_host::home::{vocabulary_dir, ICD10_SOURCE_FILE};
-use citrus_workstation::vocabulary::{cant_miss_prefixes, Vocabulary};
+use citrus_reasoning::cant_miss_codes;
+use citrus_workstation::vocabulary::Vocabulary;
 use common::{run_citrus, text, TempDir};
 
 #[test]
@@ -49,7 +50,7 @@ fn the_release_is_built_once_and_searched_by_words_and_codes() {
     assert!(by_code.iter().all(|e| e.code.starts_with("I21.1")));
     assert!(vocabulary.search("zzzqqq", 5).unwrap().is_empty());
     // Every can't-miss prefix is an entry of this release.
-    for prefix in cant_miss_prefixes() {
+    for prefix in cant_miss_codes() {
         assert!(vocabulary.lookup(prefix).unwrap().is_some(), "{prefix}");
     }
     drop(vocabulary);

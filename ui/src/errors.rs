@@ -63,6 +63,13 @@ pub fn describe(error: &ApiError) -> String {
         "remote.model_not_found" => "The server does not list that model.",
         "remote.key_file" => "The API key file could not be read.",
         "store.no_engine" => "There is no engine of that name. Add it under Models.",
+        "vocabulary.missing" => {
+            "The ICD-10-CM vocabulary is not installed, so diagnoses cannot be coded. Run \
+             scripts/setup to install it."
+        }
+        "vocabulary.unknown_code" => {
+            "That code is not in the installed ICD-10-CM release. Pick one from the suggestions."
+        }
         "engine.bad_name" => {
             "An engine's name uses letters, digits, '-', '_' or '.', and cannot be \"local\"."
         }

@@ -57,8 +57,15 @@ pub struct ConstraintFactory {
 }
 
 impl ConstraintFactory {
-    /// Builds the token trie for `tokenizer`.
+    /// Builds the token trie for `tokenizer`, with llguidance's default limits on how large a
+    /// grammar may be.
     pub fn new(tokenizer: &TextTokenizer) -> Result<Self> {
+        Self::with_grammar_scale(tokenizer, 1)
+    }
+
+    /// As [`ConstraintFactory::new`], with the limits on a grammar's size and on the lexer work
+    /// at its start and per token raised `scale` times (for measuring grammars beyond them).
+    pub fn with_grammar_scale(tokenizer: &TextTokenizer, scale: u64) -> Result<Self> {
         let json = tokenizer
             .inner()
             .to_string(false)
@@ -87,6 +94,11 @@ impl ConstraintFactory {
         });
         let mut factory = ParserFactory::new_simple(&env).map_err(ModelError::tokenizer)?;
         factory.quiet();
+        let limits = factory.limits_mut();
+        limits.initial_lexer_fuel *= scale;
+        limits.step_lexer_fuel *= scale;
+        limits.max_grammar_size *= scale as usize;
+        limits.max_lexer_states *= scale as usize;
         Ok(Self {
             factory: Arc::new(factory),
         })

@@ -21,6 +21,7 @@
 //! It depends on serde and `citrus-types` alone: never on candle or another citrus crate, so it
 //! builds for wasm and the window can use it too.
 
+pub mod cant_miss;
 pub mod case;
 pub mod differential;
 pub mod error;
@@ -38,6 +39,7 @@ mod test_support;
 #[cfg(test)]
 mod trace_tests;
 
+pub use cant_miss::{cant_miss, cant_miss_codes, fitting_cant_miss, CantMiss};
 pub use case::{
     parse_benchmark_line, parse_clinical_case, read_benchmark_jsonl, CaseInput, ClinicalCase,
     ExamItem, ExamOption, Validate, CLINICAL_CASE_FIELDS,

@@ -1,6 +1,7 @@
 //! Reasoning on a case: the Citrus prompt, streamed through the think/answer parser (free
 //! mode) or the guided stages, into one report the CLI and the app show.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 pub use citrus_types::run::ReasoningMode;
@@ -9,16 +10,20 @@ use serde::Serialize;
 
 use crate::engine::{ChatCall, Continuation, TextEngine};
 use crate::error::Result;
-use crate::guided::{run_guided, score_grounding, Grounding, GuidedEvent, GuidedReasoning};
+use crate::guided::{
+    run_guided, score_grounding, DiagnosisVocabulary, Grounding, GuidedEvent, GuidedReasoning,
+};
 use citrus_engine::generation::{CancelToken, StopReason};
 use citrus_engine::model::ChatSettings;
 use citrus_engine::sampling::SamplingParams;
 use citrus_formats::chat_template::ChatMessage;
+use citrus_formats::ModelError;
 use citrus_reasoning::{
     build_prompt, finding_candidates, match_answer, mentioned_findings, AnswerMatch, AnswerSource,
     CaseInput, CaseQuote, DifferentialEntry, ParseEvent, Section, Step, StreamParser,
 };
 use citrus_types::run::answer_in_differential;
+use citrus_types::vocabulary::CodedDiagnosis;
 
 /// Settings of one reasoning run.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
@@ -29,6 +34,9 @@ pub struct ReasonOptions {
     pub max_new_tokens: usize,
     /// Sampling settings.
     pub sampling: SamplingParams,
+    /// The entries a guided run's diagnoses are named from (guided mode needs it).
+    #[serde(skip)]
+    pub vocabulary: Option<Arc<DiagnosisVocabulary>>,
 }
 
 impl Default for ReasonOptions {
@@ -38,6 +46,7 @@ impl Default for ReasonOptions {
             mode: ReasoningMode::Free,
             max_new_tokens: 4096,
             sampling: SamplingParams::default(),
+            vocabulary: None,
         }
     }
 }
@@ -94,6 +103,9 @@ pub struct ReasoningReport {
     /// Whether the token budget ran out while the model was still thinking, so the think
     /// section was closed and the answer asked for.
     pub thinking_cut_short: bool,
+    /// The diagnoses with their ICD-10-CM coding: a guided run's by construction; a free
+    /// run's are mapped by the caller that holds the vocabulary (empty until then).
+    pub coded: Vec<CodedDiagnosis>,
 }
 
 /// Of the token budget, this share (at most [`MOST_ANSWER_RESERVE`] tokens) is kept for the
@@ -245,6 +257,7 @@ fn reason_free(
         grounding: None,
         answer_in_differential,
         thinking_cut_short,
+        coded: Vec::new(),
     })
 }
 
@@ -256,24 +269,34 @@ fn reason_guided(
     on_event: &mut dyn FnMut(ReasonEvent),
 ) -> Result<ReasoningReport> {
     let mut raw_text = String::new();
-    let run = run_guided(engine, input, &options.sampling, cancel, &mut |event| {
-        let completed = match &event {
-            GuidedEvent::Text(text) => {
-                raw_text.push_str(text);
-                Vec::new()
-            }
-            GuidedEvent::StageCompleted { steps, .. } => {
-                raw_text.push('\n');
-                steps.clone()
-            }
-            GuidedEvent::StageStarted(_) => Vec::new(),
-        };
-        on_event(ReasonEvent::Guided(event));
-        // Each stage's steps as soon as it is done, so the timeline grows live.
-        for step in completed {
-            on_event(ReasonEvent::Step(step));
-        }
+    let vocabulary = options.vocabulary.clone().ok_or_else(|| {
+        ModelError::invalid_setting("guided", "guided reasoning needs a diagnosis vocabulary")
     })?;
+    let run = run_guided(
+        engine,
+        input,
+        vocabulary,
+        &options.sampling,
+        cancel,
+        &mut |event| {
+            let completed = match &event {
+                GuidedEvent::Text(text) => {
+                    raw_text.push_str(text);
+                    Vec::new()
+                }
+                GuidedEvent::StageCompleted { steps, .. } => {
+                    raw_text.push('\n');
+                    steps.clone()
+                }
+                GuidedEvent::StageStarted(_) => Vec::new(),
+            };
+            on_event(ReasonEvent::Guided(event));
+            // Each stage's steps as soon as it is done, so the timeline grows live.
+            for step in completed {
+                on_event(ReasonEvent::Step(step));
+            }
+        },
+    )?;
     let grounding = run.reasoning.as_ref().map(|r| score_grounding(r, input));
     let (steps, differential, answer, option) = match &run.reasoning {
         Some(reasoning) => {
@@ -307,6 +330,10 @@ fn reason_guided(
         raw_text,
         answer_in_differential: grounding.as_ref().map(|g| g.conclusion_in_differential),
         grounding,
+        coded: run
+            .reasoning
+            .as_ref()
+            .map_or(Vec::new(), GuidedReasoning::coded_differential),
         guided: run.reasoning,
         thinking_cut_short: false,
     })

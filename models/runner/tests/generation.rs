@@ -362,6 +362,7 @@ fn a_template_that_opens_think_and_a_spent_budget_still_give_steps_and_an_answer
         mode: ReasoningMode::Free,
         max_new_tokens: 48,
         sampling: SamplingParams::greedy(),
+        vocabulary: None,
     };
     let report = reason(
         &mut *model,

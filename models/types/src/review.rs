@@ -49,8 +49,11 @@ pub struct Review {
     pub run_id: i64,
     /// Who reviewed it.
     pub reviewer: String,
-    /// The diagnosis confirmed for the case.
+    /// The diagnosis confirmed for the case (the table's title when chosen from ICD-10-CM).
     pub confirmed_diagnosis: Option<String>,
+    /// Its ICD-10-CM code, when chosen from the vocabulary.
+    #[serde(default)]
+    pub confirmed_code: Option<String>,
     /// A comment on the whole run.
     pub comment: Option<String>,
     /// Verdicts on steps (steps without one are unreviewed).

@@ -217,6 +217,10 @@ pub struct RunRecord {
     pub steps: Vec<Step>,
     /// The diagnoses considered (recorded when the run ends).
     pub differential: Vec<DifferentialEntry>,
+    /// The diagnoses with their ICD-10-CM codes (recorded when the run ends; empty for runs
+    /// recorded before coding).
+    #[serde(default)]
+    pub coded: Vec<crate::vocabulary::CodedDiagnosis>,
     /// The option the answer maps to.
     pub option: Option<String>,
     /// Whether that option is the keyed answer.

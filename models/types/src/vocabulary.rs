@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::run::CaseQuote;
+
 /// The release the app ships (CMS/CDC, public domain).
 pub const ICD10_RELEASE: &str = "ICD-10-CM FY2025";
 
@@ -32,4 +34,129 @@ pub enum Coding {
         /// Why: negated, or no entry close enough.
         reason: String,
     },
+}
+
+/// A diagnosis of a run with its ICD-10-CM coding: what the differential panel, the review, the
+/// exports and `citrus reason --json` show. A guided run's entries are coded by construction
+/// (confidence 1) and carry their likelihood and the case's findings for and against them; a
+/// free run's are mapped from its text, and those that map to nothing stay uncoded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CodedDiagnosis {
+    /// The diagnosis as the model wrote it.
+    pub written: String,
+    /// The code (`I21.1`), when coded.
+    pub code: Option<String>,
+    /// The table's title, when coded.
+    pub diagnosis: Option<String>,
+    /// How sure the coding is (1: written or chosen from the table), when coded.
+    pub confidence: Option<f32>,
+    /// The must-not-miss condition the code belongs to, if any.
+    pub cant_miss: Option<String>,
+    /// Why it is not coded.
+    pub uncoded: Option<String>,
+    /// How likely the reasoning judged it (`high`, `moderate`, `low`; guided runs).
+    #[serde(default)]
+    pub likelihood: Option<String>,
+    /// The case's findings that support it (guided runs).
+    #[serde(default)]
+    pub supporting: Vec<CaseQuote>,
+    /// The case's findings that argue against it (guided runs that tested it).
+    #[serde(default)]
+    pub against: Vec<CaseQuote>,
+    /// Tested because the case's presentation fits a can't-miss condition the model had not
+    /// named (guided runs).
+    #[serde(default)]
+    pub added_by_check: bool,
+    /// Whether it is the run's conclusion.
+    #[serde(default)]
+    pub concluded: bool,
+}
+
+impl CodedDiagnosis {
+    /// An uncoded diagnosis, with the reason.
+    pub fn uncoded(written: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            written: written.into(),
+            code: None,
+            diagnosis: None,
+            confidence: None,
+            cant_miss: None,
+            uncoded: Some(reason.into()),
+            likelihood: None,
+            supporting: Vec::new(),
+            against: Vec::new(),
+            added_by_check: false,
+            concluded: false,
+        }
+    }
+
+    /// `written` coded as the entry `(code, title)` with `confidence`; `cant_miss` is the
+    /// condition the code belongs to, if any.
+    pub fn coded(
+        written: impl Into<String>,
+        (code, title): (&str, &str),
+        confidence: f32,
+        cant_miss: Option<&str>,
+    ) -> Self {
+        Self {
+            code: Some(code.to_string()),
+            diagnosis: Some(title.to_string()),
+            confidence: Some(confidence),
+            cant_miss: cant_miss.map(str::to_string),
+            uncoded: None,
+            ..Self::uncoded(written, "")
+        }
+    }
+
+    /// The ICD-10-CM category (the code's first three characters), when coded.
+    pub fn category(&self) -> Option<&str> {
+        self.code.as_deref().map(category_of)
+    }
+}
+
+/// The three-character category of `code` (`I21.19` → `I21`).
+pub fn category_of(code: &str) -> &str {
+    code.get(..3).unwrap_or(code)
+}
+
+impl CodeEntry {
+    /// The entry as a diagnosis is written in a guided differential: the table's title, then
+    /// its code in brackets, `Dissection of aorta (I71.0)`. Title first, because a language
+    /// model names a disease in words far better than it recalls a code; the code that follows
+    /// is then nearly forced.
+    pub fn label(&self) -> String {
+        format!("{} ({})", self.title, self.code)
+    }
+
+    /// The code and title of a [`CodeEntry::label`]; None when `label` is not one.
+    pub fn split_label(label: &str) -> Option<(&str, &str)> {
+        let (title, rest) = label.rsplit_once(" (")?;
+        let code = rest.strip_suffix(')')?;
+        let mut chars = code.chars();
+        let well_formed = chars.next().is_some_and(|c| c.is_ascii_uppercase())
+            && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '.')
+            && !title.is_empty();
+        well_formed.then_some((code, title))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_label_splits_into_its_code_and_title() {
+        let entry = CodeEntry {
+            code: "I21.1".into(),
+            title: "ST elevation (STEMI) myocardial infarction of inferior wall".into(),
+            billable: false,
+        };
+        let label = entry.label();
+        assert_eq!(
+            CodeEntry::split_label(&label),
+            Some((entry.code.as_str(), entry.title.as_str()))
+        );
+        assert_eq!(CodeEntry::split_label("Potassium Diophantine"), None);
+        assert_eq!(CodeEntry::split_label("Sepsis (unspecified)"), None);
+    }
 }

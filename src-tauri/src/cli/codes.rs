@@ -2,8 +2,9 @@
 
 use clap::Subcommand;
 
+use super::model_args::ModelArgs;
 use crate::error::AppResult;
-use crate::vocabulary::Vocabulary;
+use crate::vocabulary::{Granularity, Vocabulary};
 
 /// What `citrus codes` does.
 #[derive(Debug, Subcommand)]
@@ -20,6 +21,15 @@ pub enum CodesCommand {
     Show {
         /// The code, with or without its dot.
         code: String,
+    },
+    /// Time to compile a constraint holding a diagnosis to the vocabulary, and per token mask,
+    /// with the model's tokenizer, per granularity.
+    Bench {
+        /// The granularities measured.
+        #[arg(long, value_enum, num_args = 1.., default_values_t = [Granularity::Categories, Granularity::Diseases, Granularity::Billable])]
+        granularity: Vec<Granularity>,
+        #[command(flatten)]
+        model: ModelArgs,
     },
 }
 
@@ -41,6 +51,9 @@ pub fn run(command: CodesCommand) -> AppResult<()> {
             Some(entry) => println!("{:<8} {}", entry.code, entry.title),
             None => println!("{code} is not an ICD-10-CM code"),
         },
+        CodesCommand::Bench { granularity, model } => {
+            super::codes_bench::run(&vocabulary, &granularity, &model)?
+        }
     }
     let (release, codes) = vocabulary.release()?;
     eprintln!("[{release}, {codes} codes]");

@@ -3,6 +3,7 @@
 mod adapters;
 mod bench;
 mod codes;
+mod codes_bench;
 mod engine_arg;
 mod engines;
 mod evaluations;

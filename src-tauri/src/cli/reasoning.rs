@@ -17,9 +17,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::engine_arg::EngineArg;
 use super::model_args::ModelArgs;
 use super::runs::open_store;
-use crate::reasoning::{reason_and_record, reason_options, RunSettings};
-use crate::vocabulary::{cant_miss, code_diagnosis, Vocabulary};
-use citrus_types::vocabulary::Coding;
+use crate::reasoning::{
+    reason_and_record, reason_options, with_codes, with_vocabulary, RunSettings,
+};
+use citrus_types::vocabulary::CodedDiagnosis;
 
 /// Arguments of `reason`.
 #[derive(Debug, Args)]
@@ -101,13 +102,14 @@ pub fn run(args: ReasonArgs) -> AppResult<()> {
         );
         recorded.outcome?
     } else {
+        let options = with_vocabulary(&options)?;
         let report = reason(engine.as_mut(), &input, &options, &cancel, &mut |event| {
             live.show(&event)
         })?;
         live.finish();
-        report
+        with_codes(report)
     };
-    let coded = coded_diagnoses(&report);
+    let coded = &report.coded;
     if args.json {
         let mut json = json_report(&report);
         json["coded"] = serde_json::json!(coded);
@@ -116,7 +118,7 @@ pub fn run(args: ReasonArgs) -> AppResult<()> {
             serde_json::to_string_pretty(&json).unwrap_or_default()
         );
     } else {
-        print_answer(&report, &coded);
+        print_answer(&report, coded);
     }
     Ok(())
 }
@@ -284,69 +286,13 @@ fn json_report(report: &ReasoningReport) -> serde_json::Value {
     })
 }
 
-/// A diagnosis of the run (the differential's, then the answer) with its ICD-10-CM coding.
-#[derive(Debug, serde::Serialize)]
-struct CodedDiagnosis {
-    /// As the model wrote it.
-    written: String,
-    /// The code (`I21.19`), when coded.
-    code: Option<String>,
-    /// The table's title, when coded.
-    diagnosis: Option<String>,
-    /// How sure the match is, when coded.
-    confidence: Option<f32>,
-    /// The must-not-miss condition the code belongs to, if any.
-    cant_miss: Option<&'static str>,
-    /// Why it is not coded.
-    uncoded: Option<String>,
-}
-
-/// The run's diagnoses mapped to ICD-10-CM (nothing when the vocabulary is not installed).
-fn coded_diagnoses(report: &ReasoningReport) -> Vec<CodedDiagnosis> {
-    let Ok(vocabulary) = Vocabulary::open_installed() else {
-        return Vec::new();
-    };
-    let written = report
-        .differential
-        .iter()
-        .map(|d| d.name.clone())
-        .chain(report.answer.clone().filter(|_| report.option.is_none()));
-    let mut coded: Vec<CodedDiagnosis> = Vec::new();
-    for text in written {
-        if coded.iter().any(|c| c.written.eq_ignore_ascii_case(&text)) {
-            continue;
-        }
-        let coding = code_diagnosis(&vocabulary, &text).unwrap_or(Coding::Uncoded {
-            reason: "the vocabulary could not be read".into(),
-        });
-        coded.push(match coding {
-            Coding::Coded { entry, confidence } => CodedDiagnosis {
-                written: text,
-                cant_miss: cant_miss(&entry.code),
-                code: Some(entry.code),
-                diagnosis: Some(entry.title),
-                confidence: Some(confidence),
-                uncoded: None,
-            },
-            Coding::Uncoded { reason } => CodedDiagnosis {
-                written: text,
-                code: None,
-                diagnosis: None,
-                confidence: None,
-                cant_miss: None,
-                uncoded: Some(reason),
-            },
-        });
-    }
-    coded
-}
-
 fn print_codes(coded: &[CodedDiagnosis]) {
     for c in coded {
         match (&c.code, &c.diagnosis) {
             (Some(code), Some(title)) => {
                 let flag = c
                     .cant_miss
+                    .as_ref()
                     .map(|condition| format!("  [can't miss: {condition}]"))
                     .unwrap_or_default();
                 println!("ICD-10-CM: {} → {code} {title}{flag}", c.written)

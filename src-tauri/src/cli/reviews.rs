@@ -7,9 +7,11 @@ use citrus_engine::ModelError;
 use clap::{ArgGroup, Args};
 
 use super::runs::open_store;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::store::export::{markdown_report, sft_jsonl};
 use crate::store::{Review, StepReview, Verdict};
+use crate::vocabulary::Vocabulary;
+use citrus_types::vocabulary::CodeEntry;
 
 /// Arguments of `review`.
 #[derive(Debug, Args)]
@@ -19,9 +21,12 @@ pub struct ReviewArgs {
     /// Who reviews.
     #[arg(long)]
     reviewer: String,
-    /// The confirmed diagnosis.
+    /// The confirmed diagnosis [default with --code: the code's ICD-10-CM title].
     #[arg(long)]
     diagnosis: Option<String>,
+    /// The confirmed diagnosis's ICD-10-CM code (`I21.1`), checked against the vocabulary.
+    #[arg(long)]
+    code: Option<String>,
     /// A comment on the whole run.
     #[arg(long)]
     comment: Option<String>,
@@ -56,16 +61,25 @@ pub fn review(args: ReviewArgs) -> AppResult<()> {
             });
         }
     }
+    let entry = args.code.as_deref().map(confirmed_entry).transpose()?;
     let mut store = open_store(args.db.as_deref())?;
     store.save_review(&Review {
         run_id: args.run,
         reviewer: args.reviewer,
-        confirmed_diagnosis: args.diagnosis,
+        confirmed_diagnosis: args.diagnosis.or(entry.as_ref().map(|e| e.title.clone())),
+        confirmed_code: entry.map(|e| e.code),
         comment: args.comment,
         steps,
     })?;
     eprintln!("[review of run {} saved]", args.run);
     Ok(())
+}
+
+/// The vocabulary's entry of `code`, or an error naming it.
+fn confirmed_entry(code: &str) -> AppResult<CodeEntry> {
+    Vocabulary::open_installed()?
+        .lookup(code)?
+        .ok_or_else(|| AppError::UnknownCode(code.to_string()))
 }
 
 /// Arguments of `export`.

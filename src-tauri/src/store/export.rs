@@ -2,10 +2,13 @@
 //!
 //! An SFT example is `{"input": <Citrus user turn>, "target": "<think>…</think>\n<answer>…</answer>"}`
 //! where the think text keeps only the steps the reviewer did not reject, and the answer is
-//! the confirmed diagnosis when one was recorded, else the run's own answer.
+//! the confirmed diagnosis when one was recorded (with its ICD-10-CM code in brackets when it
+//! has one, and the example's `code` and `diagnosis` fields then say which), else the run's
+//! own answer.
 
-use citrus_reasoning::{build_prompt, CaseInput, Step};
+use citrus_reasoning::{build_prompt, CaseInput, CaseQuote, Step};
 pub use citrus_types::review::ExportFormat;
+use citrus_types::vocabulary::CodedDiagnosis;
 use serde::Serialize;
 
 use super::reviews::{Review, Verdict};
@@ -18,6 +21,12 @@ pub struct SftExample {
     pub input: String,
     /// The reviewed reasoning and answer.
     pub target: String,
+    /// The confirmed diagnosis's ICD-10-CM code, when the reviewer chose one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// The confirmed diagnosis (the table's title when it has a code).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diagnosis: Option<String>,
 }
 
 /// A reviewed run with its case, for reports.
@@ -94,12 +103,17 @@ pub fn sft_example(reviewed: &ReviewedRun) -> Option<SftExample> {
         .filter(|(position, _)| verdict(&reviewed.review, *position) != Some(Verdict::Disagree))
         .map(|(_, step)| step)
         .collect();
-    let answer = reviewed
-        .review
+    let review = &reviewed.review;
+    let confirmed = review
         .confirmed_diagnosis
         .clone()
-        .or_else(|| reviewed.run.summary.answer.clone())
-        .filter(|a| !a.trim().is_empty())?;
+        .filter(|d| !d.trim().is_empty());
+    let answer = match (&confirmed, &review.confirmed_code) {
+        (Some(diagnosis), Some(code)) => Some(format!("{} ({code})", diagnosis.trim())),
+        _ => confirmed.clone(),
+    }
+    .or_else(|| reviewed.run.summary.answer.clone())
+    .filter(|a| !a.trim().is_empty())?;
     let think = kept
         .iter()
         .map(|step| match &step.title {
@@ -114,6 +128,8 @@ pub fn sft_example(reviewed: &ReviewedRun) -> Option<SftExample> {
             "<think>\n{think}\n</think>\n<answer>\n{}\n</answer>",
             answer.trim()
         ),
+        code: review.confirmed_code.clone(),
+        diagnosis: confirmed,
     })
 }
 
@@ -189,8 +205,17 @@ pub fn markdown_report(reviewed: &ReviewedRun) -> String {
         }
     }
     md.push_str(&format!(
-        "## Answer\n\n{}\n\n## Review\n\n- Reviewer: {}\n- Confirmed diagnosis: {}\n",
+        "## Answer\n\n{}\n\n",
         run.summary.answer.as_deref().unwrap_or("(none)"),
+    ));
+    md.push_str(&coded_table(&run.coded));
+    let code = review
+        .confirmed_code
+        .as_deref()
+        .map(|code| format!(" (ICD-10-CM {code})"))
+        .unwrap_or_default();
+    md.push_str(&format!(
+        "## Review\n\n- Reviewer: {}\n- Confirmed diagnosis: {}{code}\n",
         review.reviewer,
         review
             .confirmed_diagnosis
@@ -200,5 +225,45 @@ pub fn markdown_report(reviewed: &ReviewedRun) -> String {
     if let Some(comment) = &review.comment {
         md.push_str(&format!("- Comment: {comment}\n"));
     }
+    md
+}
+
+/// The run's diagnoses with their ICD-10-CM codes as a Markdown table (nothing when none).
+fn coded_table(coded: &[CodedDiagnosis]) -> String {
+    if coded.is_empty() {
+        return String::new();
+    }
+    let mut md = String::from(
+        "## Coded differential (ICD-10-CM)\n\n| Code | Diagnosis | Likelihood | Can't miss | For | Against |\n|---|---|---|---|---|---|\n",
+    );
+    let quotes = |quotes: &[CaseQuote]| {
+        quotes
+            .iter()
+            .map(|q| format!("\"{}\"", q.text))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    for c in coded {
+        let (code, diagnosis) = match (&c.code, &c.diagnosis) {
+            (Some(code), Some(title)) => (code.clone(), title.clone()),
+            _ => (
+                "uncoded".to_string(),
+                format!(
+                    "{} ({})",
+                    c.written,
+                    c.uncoded.as_deref().unwrap_or_default()
+                ),
+            ),
+        };
+        md.push_str(&format!(
+            "| {code} | {} | {} | {} | {} | {} |\n",
+            diagnosis.replace('|', "/"),
+            c.likelihood.as_deref().unwrap_or(""),
+            c.cant_miss.as_deref().unwrap_or(""),
+            quotes(&c.supporting).replace('|', "/"),
+            quotes(&c.against).replace('|', "/"),
+        ));
+    }
+    md.push('\n');
     md
 }

@@ -186,6 +186,11 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE runs ADD COLUMN model_fingerprint TEXT;
     ALTER TABLE eval_runs ADD COLUMN engine TEXT NOT NULL DEFAULT 'local';
     "#,
+    // 8: each run's diagnoses with their ICD-10-CM codes, and the confirmed diagnosis's code.
+    r#"
+    ALTER TABLE runs ADD COLUMN coded_json TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE reviews ADD COLUMN confirmed_code TEXT;
+    "#,
 ];
 
 /// The schema version this build writes.

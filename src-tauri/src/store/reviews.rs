@@ -53,10 +53,12 @@ impl Store {
             });
         }
         tx.execute(
-            "INSERT INTO reviews (run_id, reviewer, confirmed_diagnosis, comment, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5)
-             ON CONFLICT (run_id) DO UPDATE SET reviewer = ?2, confirmed_diagnosis = ?3, comment = ?4, updated_at = ?5",
-            params![review.run_id, review.reviewer, review.confirmed_diagnosis, review.comment, at],
+            "INSERT INTO reviews (run_id, reviewer, confirmed_diagnosis, comment, created_at, updated_at, confirmed_code)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)
+             ON CONFLICT (run_id) DO UPDATE SET reviewer = ?2, confirmed_diagnosis = ?3, comment = ?4, updated_at = ?5,
+                                                confirmed_code = ?6",
+            params![review.run_id, review.reviewer, review.confirmed_diagnosis, review.comment, at,
+                    review.confirmed_code],
         )?;
         tx.execute(
             "DELETE FROM step_reviews WHERE step_id IN (SELECT id FROM steps WHERE run_id = ?1)",
@@ -88,12 +90,12 @@ impl Store {
         let head = self
             .conn
             .query_row(
-                "SELECT reviewer, confirmed_diagnosis, comment FROM reviews WHERE run_id = ?1",
+                "SELECT reviewer, confirmed_diagnosis, comment, confirmed_code FROM reviews WHERE run_id = ?1",
                 [run_id],
-                |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
             .optional()?;
-        let Some((reviewer, confirmed_diagnosis, comment)) = head else {
+        let Some((reviewer, confirmed_diagnosis, comment, confirmed_code)) = head else {
             return Ok(None);
         };
         let mut statement = self.conn.prepare(
@@ -121,6 +123,7 @@ impl Store {
             run_id,
             reviewer,
             confirmed_diagnosis,
+            confirmed_code,
             comment,
             steps,
         }))

@@ -220,9 +220,13 @@ impl Store {
         let differential = report
             .map(|r| serde_json::to_string(&r.differential).unwrap_or_else(|_| "[]".into()))
             .unwrap_or_else(|| "[]".into());
+        let coded = report
+            .map(|r| serde_json::to_string(&r.coded).unwrap_or_else(|_| "[]".into()))
+            .unwrap_or_else(|| "[]".into());
         self.conn.execute(
             "UPDATE runs SET status = ?2, error = ?3, answer = ?4, option = ?5, correct = ?6, structured = ?7,
-                             seconds = ?8, finished_at = ?9, differential_json = ?10 WHERE id = ?1",
+                             seconds = ?8, finished_at = ?9, differential_json = ?10, coded_json = ?11
+             WHERE id = ?1",
             params![
                 run_id,
                 status.as_str(),
@@ -234,6 +238,7 @@ impl Store {
                 report.map(|r| r.seconds),
                 now(),
                 differential,
+                coded,
             ],
         )?;
         Ok(())
@@ -252,9 +257,10 @@ impl Store {
     pub fn run(&self, id: i64) -> StoreResult<RunRecord> {
         let sql = format!(
             "SELECT {SUMMARY_COLUMNS}, model_path, settings_json, raw_text, option, correct,
-                    structured, error, seconds, finished_at, differential_json FROM runs WHERE id = ?1"
+                    structured, error, seconds, finished_at, differential_json, coded_json
+             FROM runs WHERE id = ?1"
         );
-        let (mut record, status, differential) = self
+        let (mut record, status, differential, coded) = self
             .conn
             .query_row(&sql, [id], |row| {
                 let (summary, status) = read_summary(row)?;
@@ -265,6 +271,7 @@ impl Store {
                     raw_text: row.get(SUMMARY_WIDTH + 2)?,
                     steps: Vec::new(),
                     differential: Vec::new(),
+                    coded: Vec::new(),
                     option: row.get(SUMMARY_WIDTH + 3)?,
                     correct: row.get(SUMMARY_WIDTH + 4)?,
                     structured: row.get(SUMMARY_WIDTH + 5)?,
@@ -272,7 +279,12 @@ impl Store {
                     seconds: row.get(SUMMARY_WIDTH + 7)?,
                     finished_at: row.get(SUMMARY_WIDTH + 8)?,
                 };
-                Ok((record, status, row.get::<_, String>(SUMMARY_WIDTH + 9)?))
+                Ok((
+                    record,
+                    status,
+                    row.get::<_, String>(SUMMARY_WIDTH + 9)?,
+                    row.get::<_, String>(SUMMARY_WIDTH + 10)?,
+                ))
             })
             .optional()?
             .ok_or(StoreError::NotFound { kind: "run", id })?;
@@ -282,6 +294,10 @@ impl Store {
                 what: "run differential",
                 detail: e.to_string(),
             })?;
+        record.coded = serde_json::from_str(&coded).map_err(|e| StoreError::Corrupt {
+            what: "run's coded diagnoses",
+            detail: e.to_string(),
+        })?;
         record.steps = self.steps_of_run(id)?;
         Ok(record)
     }

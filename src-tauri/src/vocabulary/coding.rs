@@ -5,7 +5,9 @@
 
 use std::collections::HashSet;
 
-use citrus_types::vocabulary::{CodeEntry, Coding};
+use citrus_reasoning::cant_miss;
+use citrus_runner::run::ReasoningReport;
+use citrus_types::vocabulary::{CodeEntry, CodedDiagnosis, Coding};
 
 use super::{looks_like_code, Vocabulary};
 use crate::error::AppResult;
@@ -60,6 +62,38 @@ const STOPWORDS: [&str; 12] = [
     "other",
     "unspecified",
 ];
+
+/// A free run's diagnoses (its differential, then its answer unless that is an option letter),
+/// each coded or uncoded with the reason, each once.
+pub fn code_free_run(vocabulary: &Vocabulary, report: &ReasoningReport) -> Vec<CodedDiagnosis> {
+    let written = report
+        .differential
+        .iter()
+        .map(|d| d.name.clone())
+        .chain(report.answer.clone().filter(|_| report.option.is_none()));
+    let mut coded: Vec<CodedDiagnosis> = Vec::new();
+    for text in written {
+        if coded.iter().any(|c| c.written.eq_ignore_ascii_case(&text)) {
+            continue;
+        }
+        let concluded = report.answer.as_deref() == Some(text.as_str());
+        let coding = code_diagnosis(vocabulary, &text).unwrap_or(Coding::Uncoded {
+            reason: "the vocabulary could not be read".into(),
+        });
+        let mut diagnosis = match coding {
+            Coding::Coded { entry, confidence } => CodedDiagnosis::coded(
+                text,
+                (&entry.code, &entry.title),
+                confidence,
+                cant_miss(&entry.code),
+            ),
+            Coding::Uncoded { reason } => CodedDiagnosis::uncoded(text, reason),
+        };
+        diagnosis.concluded = concluded;
+        coded.push(diagnosis);
+    }
+    coded
+}
 
 /// The ICD-10-CM entry `text` names, or why it has none.
 pub fn code_diagnosis(vocabulary: &Vocabulary, text: &str) -> AppResult<Coding> {

@@ -1,135 +1,53 @@
-//! A clean differential: distinct diagnoses, not field names, placeholders or the case's own
-//! text, ordered by likelihood.
+//! A clean differential: each diagnosis a vocabulary entry (its label split into code and title
+//! and checked against the vocabulary), each entry once, ordered by likelihood.
 
-use super::output::Hypothesis;
-use citrus_reasoning::{CaseInput, CaseQuote, ClinicalCase};
+use serde::Deserialize;
 
-/// Words that stand for a diagnosis without being one.
-const PLACEHOLDERS: [&str; 16] = [
-    "diagnosis",
-    "diagnoses",
-    "differential",
-    "differential diagnosis",
-    "unknown",
-    "none",
-    "n a",
-    "other",
-    "disease",
-    "condition",
-    "hypothesis",
-    "finding",
-    "findings",
-    "key findings",
-    "test",
-    "most likely diagnosis",
-];
-/// A diagnosis this many words long that occurs verbatim in the case is the case's text.
-const COPIED_WORDS: usize = 4;
-/// Words at least this long carry a diagnosis' meaning.
-const DISTINCTIVE_WORD: usize = 4;
+use super::output::{Hypothesis, Likelihood};
+use super::vocabulary::DiagnosisVocabulary;
+use citrus_reasoning::cant_miss;
 
-/// Lower-case words joined by single spaces, punctuation dropped.
-fn normalised(text: &str) -> String {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .collect::<Vec<_>>()
-        .join(" ")
+/// A differential entry as the model writes it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub(super) struct WrittenHypothesis {
+    /// The entry's label.
+    pub(super) diagnosis: String,
+    /// How likely it is.
+    pub(super) likelihood: Likelihood,
+    /// The key findings (numbered from 1) that raise it.
+    pub(super) because: Vec<usize>,
 }
 
-/// What a diagnosis may not be: the case's field names and labels, its whole field texts and
-/// the clauses a finding may quote, and placeholders (all normalised); nor a long run of the
-/// case's own words.
-#[derive(Debug, Clone, Default)]
-pub(super) struct NotDiagnoses {
-    exact: Vec<String>,
-    /// The case's fields, normalised, each between spaces, to search for copied runs.
-    case_text: String,
-}
-
-impl NotDiagnoses {
-    pub(super) fn of(input: &CaseInput, candidates: &[CaseQuote]) -> Self {
-        let blank = ClinicalCase::default();
-        let labels = blank
-            .labelled_fields()
-            .into_iter()
-            .flat_map(|(name, label, _)| [name.to_string(), label.to_string()]);
-        let fields = input.quotable_fields();
-        let exact = labels
-            .chain(["question".into(), "context".into()])
-            .chain(fields.iter().map(|(_, text)| text.to_string()))
-            .chain(candidates.iter().map(|q| q.text.clone()))
-            .chain(PLACEHOLDERS.iter().map(|p| p.to_string()))
-            .map(|t| normalised(&t))
-            .filter(|t| !t.is_empty())
-            .collect();
-        let case_text = fields
-            .iter()
-            .map(|(_, text)| format!(" {} ", normalised(text)))
-            .collect();
-        Self { exact, case_text }
-    }
-
-    /// Whether `name` is a usable diagnosis.
-    fn allows(&self, name: &str) -> bool {
-        let name = normalised(name);
-        let copied = name.split(' ').count() >= COPIED_WORDS
-            && self.case_text.contains(&format!(" {name} "));
-        !(name.is_empty() || copied || self.exact.contains(&name))
-    }
-}
-
-/// Whether every distinctive word of `name` is a word of the key findings: then it is a finding
-/// rephrased ("Diaphoretic, S-Troponin I"), not a diagnosis.
-fn rephrases_findings(name: &str, findings: &[CaseQuote]) -> bool {
-    let finding_words: Vec<String> = findings
-        .iter()
-        .flat_map(|q| {
-            normalised(&q.text)
-                .split(' ')
-                .map(str::to_string)
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    let distinctive: Vec<String> = normalised(name)
-        .split(' ')
-        .filter(|w| w.chars().count() >= DISTINCTIVE_WORD)
-        .map(str::to_string)
-        .collect();
-    !distinctive.is_empty() && distinctive.iter().all(|w| finding_words.contains(w))
-}
-
-/// The differential without repeats (ignoring case and punctuation), field names, placeholders,
-/// copies of the case or rephrased `findings`, most likely first (the model's order within a
-/// likelihood), with names trimmed and finding numbers distinct.
+/// The differential as hypotheses: each label resolved to its entry (an error names a label that
+/// is not one), repeats of a code dropped, most likely first (the model's order within a
+/// likelihood), can't-miss entries flagged, finding numbers distinct.
 pub(super) fn differential(
-    raw: Vec<Hypothesis>,
-    not_diagnoses: &NotDiagnoses,
-    findings: &[CaseQuote],
-) -> Vec<Hypothesis> {
-    let mut seen: Vec<String> = Vec::new();
+    written: Vec<WrittenHypothesis>,
+    vocabulary: &DiagnosisVocabulary,
+) -> Result<Vec<Hypothesis>, String> {
     let mut kept: Vec<Hypothesis> = Vec::new();
-    for mut hypothesis in raw {
-        hypothesis.diagnosis = hypothesis
-            .diagnosis
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-            .trim_end_matches([' ', ',', '-', '(', '\''])
-            .to_string();
-        let key = normalised(&hypothesis.diagnosis);
-        if seen.contains(&key)
-            || !not_diagnoses.allows(&hypothesis.diagnosis)
-            || rephrases_findings(&hypothesis.diagnosis, findings)
-        {
+    for mut hypothesis in written {
+        let entry = vocabulary.by_label(&hypothesis.diagnosis).ok_or_else(|| {
+            format!(
+                "{:?} is not an entry of the vocabulary",
+                hypothesis.diagnosis
+            )
+        })?;
+        if kept.iter().any(|h| h.code.as_deref() == Some(&entry.code)) {
             continue;
         }
-        seen.push(key);
         distinct_numbers(&mut hypothesis.because);
-        kept.push(hypothesis);
+        kept.push(Hypothesis {
+            diagnosis: entry.title.clone(),
+            code: Some(entry.code.clone()),
+            likelihood: hypothesis.likelihood,
+            cant_miss: cant_miss(&entry.code).is_some(),
+            because: hypothesis.because,
+            added_by_check: false,
+        });
     }
     kept.sort_by_key(|h| h.likelihood);
-    kept
+    Ok(kept)
 }
 
 /// Finding numbers in first-cited order, each once.
@@ -144,49 +62,56 @@ pub(super) fn distinct_numbers(numbers: &mut Vec<usize>) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::output::Likelihood;
     use super::*;
-    use citrus_reasoning::{finding_candidates, locate};
+    use citrus_types::vocabulary::CodeEntry;
 
-    fn hypothesis(name: &str, likelihood: Likelihood) -> Hypothesis {
-        Hypothesis {
-            diagnosis: name.into(),
+    fn written(label: &str, likelihood: Likelihood) -> WrittenHypothesis {
+        WrittenHypothesis {
+            diagnosis: label.into(),
             likelihood,
-            cant_miss: false,
             because: vec![2, 1, 2],
         }
     }
 
+    fn vocabulary() -> DiagnosisVocabulary {
+        let entry = |code: &str, title: &str| CodeEntry {
+            code: code.into(),
+            title: title.into(),
+            billable: false,
+        };
+        DiagnosisVocabulary::new(vec![
+            entry("K35", "Acute appendicitis"),
+            entry(
+                "N83.5",
+                "Torsion of ovary, ovarian pedicle and fallopian tube",
+            ),
+            entry("O00.9", "Ectopic pregnancy, unspecified"),
+        ])
+    }
+
     #[test]
-    fn repeats_field_names_placeholders_and_case_text_are_dropped_and_the_rest_ranked() {
-        let mut case = ClinicalCase::new("Abdominal pain for 18 hours");
-        case.examination = Some("Tender right lower quadrant, guarding".into());
-        let input = CaseInput::Clinical(case);
-        let not = NotDiagnoses::of(&input, &finding_candidates(&input));
+    fn entries_are_resolved_deduplicated_flagged_and_ranked() {
         let raw = vec![
-            hypothesis("Chief complaint", Likelihood::High),
-            hypothesis("Abdominal pain for 18 hours", Likelihood::High),
-            hypothesis("Diagnosis", Likelihood::High),
-            hypothesis("Ovarian  torsion", Likelihood::Moderate),
-            hypothesis("Acute appendicitis", Likelihood::High),
-            hypothesis("acute appendicitis", Likelihood::Low),
-            hypothesis("Tender right lower quadrant", Likelihood::Low),
-            hypothesis("Ectopic pregnancy", Likelihood::Low),
-            hypothesis("Quadrant tender, ", Likelihood::Low),
-            hypothesis("Ovarian cyst, ", Likelihood::Low),
+            written(
+                "Torsion of ovary, ovarian pedicle and fallopian tube (N83.5)",
+                Likelihood::Moderate,
+            ),
+            written("Acute appendicitis (K35)", Likelihood::High),
+            written("Acute appendicitis (K35)", Likelihood::Low),
+            written("Ectopic pregnancy, unspecified (O00.9)", Likelihood::Low),
         ];
-        let findings = vec![locate(&input, "Tender right lower quadrant").unwrap()];
-        let clean = differential(raw, &not, &findings);
-        let names: Vec<&str> = clean.iter().map(|h| h.diagnosis.as_str()).collect();
-        assert_eq!(
-            names,
-            [
-                "Acute appendicitis",
-                "Ovarian torsion",
-                "Ectopic pregnancy",
-                "Ovarian cyst"
-            ]
-        );
+        let clean = differential(raw, &vocabulary()).unwrap();
+        let codes: Vec<&str> = clean.iter().filter_map(|h| h.code.as_deref()).collect();
+        assert_eq!(codes, ["K35", "N83.5", "O00.9"]);
+        assert_eq!(clean[0].diagnosis, "Acute appendicitis");
         assert_eq!(clean[0].because, [2, 1]);
+        assert!(clean.iter().all(|h| h.cant_miss));
+    }
+
+    #[test]
+    fn a_label_outside_the_vocabulary_is_an_error_naming_it() {
+        let raw = vec![written("Potassium Diophantine (K99)", Likelihood::High)];
+        let error = differential(raw, &vocabulary()).unwrap_err();
+        assert!(error.contains("Potassium Diophantine"), "{error}");
     }
 }

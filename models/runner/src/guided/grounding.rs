@@ -107,7 +107,7 @@ pub fn score_grounding(reasoning: &GuidedReasoning, input: &CaseInput) -> Ground
     let names: Vec<String> = reasoning
         .differential
         .iter()
-        .map(|h| h.diagnosis.to_lowercase())
+        .map(|h| h.label().to_lowercase())
         .collect();
     let mut duplicate_diagnoses: Vec<String> = names
         .iter()
@@ -118,9 +118,11 @@ pub fn score_grounding(reasoning: &GuidedReasoning, input: &CaseInput) -> Ground
     duplicate_diagnoses.dedup();
     let conclusion = &reasoning.conclusion;
     let exam_letters = matches!(input, CaseInput::Exam(item) if !item.options.is_empty());
+    // A coded diagnosis is the table's title, not free text.
     let free_texts = reasoning
         .differential
         .iter()
+        .filter(|h| h.code.is_none())
         .map(|h| &h.diagnosis)
         .chain(reasoning.evaluations.iter().flat_map(|e| {
             std::iter::once(&e.discriminating_test)
@@ -158,21 +160,23 @@ mod tests {
         GuidedReasoning {
             key_findings: vec![locate(&case(), "Troponin 2.4 ng/mL").unwrap()],
             differential: vec![Hypothesis {
-                diagnosis: "Myocardial infarction".into(),
+                diagnosis: "Acute myocardial infarction".into(),
+                code: Some("I21".into()),
                 likelihood: Likelihood::High,
                 cant_miss: true,
                 because: vec![1],
+                added_by_check: false,
             }],
             evaluations: vec![Evaluation {
-                hypothesis: "Myocardial infarction".into(),
+                hypothesis: "Acute myocardial infarction (I21)".into(),
                 supporting: vec![1],
                 against: vec![],
                 expected_but_absent: String::new(),
                 discriminating_test: "Coronary angiography".into(),
             }],
             conclusion: Conclusion {
-                most_likely: "Myocardial infarction".into(),
-                answer: "Myocardial infarction".into(),
+                most_likely: "Acute myocardial infarction (I21)".into(),
+                answer: "Acute myocardial infarction (I21)".into(),
                 next_steps: vec!["Aspirin 300 mg".into()],
             },
         }
@@ -204,7 +208,10 @@ mod tests {
         let score = score_grounding(&bad, &case());
         assert_eq!(score.quoted_share(), 0.5);
         assert_eq!((score.arguments, score.arguments_citing), (4, 3));
-        assert_eq!(score.duplicate_diagnoses, ["myocardial infarction"]);
+        assert_eq!(
+            score.duplicate_diagnoses,
+            ["acute myocardial infarction (i21)"]
+        );
         assert!(!score.conclusion_in_differential);
         assert_eq!(
             score.unusable_strings,

@@ -3,10 +3,11 @@
 //! grounded structure every time.
 //!
 //! Key findings (verbatim quotes of the case, chosen from its own clauses) → differential
-//! (distinct diagnoses with their likelihood, can't-miss flag and the findings that raise them)
-//! → the leading hypotheses tested (the findings for and against, by number; what would be
-//! expected but is absent; the discriminating test) → conclusion (one of the differential's
-//! diagnoses) and next steps. The stages are turns of one conversation, so each stage sees the
+//! (distinct entries of a diagnosis vocabulary, ICD-10-CM in the app, with their likelihood and
+//! the findings that raise them; can't-miss entries flagged) → the leading hypotheses and the
+//! can't-miss diagnoses the presentation fits tested (the findings for and against, by number;
+//! what would be expected but is absent; the discriminating test) → conclusion (one of the
+//! differential's diagnoses) and next steps. The stages are turns of one conversation, so each stage sees the
 //! earlier ones and reuses their cached keys and values instead of recomputing the case.
 
 mod clean;
@@ -15,6 +16,9 @@ mod output;
 mod pathway;
 mod schema;
 mod steps;
+mod vocabulary;
+
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -32,6 +36,8 @@ use citrus_reasoning::{
 
 pub use grounding::{score_grounding, Grounding};
 pub use output::{Conclusion, Evaluation, GuidedReasoning, GuidedStage, Hypothesis, Likelihood};
+pub use schema::diagnosis_schema;
+pub use vocabulary::DiagnosisVocabulary;
 
 use pathway::{stage_error, Pathway};
 
@@ -72,10 +78,11 @@ pub struct GuidedRun {
     pub cancelled: bool,
 }
 
-/// Runs the four guided stages on `input`.
+/// Runs the four guided stages on `input`, naming diagnoses from `vocabulary`.
 pub fn run_guided(
     engine: &mut dyn TextEngine,
     input: &CaseInput,
+    vocabulary: Arc<DiagnosisVocabulary>,
     sampling: &SamplingParams,
     cancel: &CancelToken,
     on_event: &mut dyn FnMut(GuidedEvent),
@@ -85,7 +92,7 @@ pub fn run_guided(
         CaseInput::Exam(item) => exam_question_text(item),
         CaseInput::Clinical(case) => clinical_question_text(case),
     };
-    let mut pathway = Pathway::new(input);
+    let mut pathway = Pathway::new(input, vocabulary);
     let mut messages = vec![ChatMessage::system(SYSTEM_PROMPT)];
     let mut run = GuidedRun {
         reasoning: None,
@@ -135,11 +142,7 @@ pub fn run_guided(
             attempt += 1;
         };
         if stage == GuidedStage::Differential && pathway.differential.is_empty() {
-            return Err(stage_error(
-                stage,
-                &text,
-                "every diagnosis named was a repeat, a placeholder or the case's own text",
-            ));
+            return Err(stage_error(stage, &text, "no diagnosis was named"));
         }
         on_event(GuidedEvent::StageCompleted {
             stage,

@@ -1,23 +1,22 @@
 //! What each guided stage asks for, in words and as the JSON schema its answer is held to.
 //!
-//! The schemas carry the grounding: a key finding is one of the case's own clauses (an enum),
-//! arguments are finding numbers, the hypotheses tested and the conclusion's diagnosis are the
-//! differential's own entries, and free text is held to words (it starts with a letter and has
-//! no slashes, underscores or file extensions).
+//! The schemas carry the grounding: a key finding is one of the case's own clauses (an enum), a
+//! diagnosis is an entry of the vocabulary (an enum of its labels), arguments are finding
+//! numbers, the hypotheses tested are the differential's leading entries and the can't-miss
+//! entries the presentation fits (each tested once, in order), the conclusion's diagnosis is one
+//! of the differential's, and free text is held to words (it starts with a letter and has no
+//! slashes, underscores or file extensions).
 
 use serde_json::{json, Value};
 
 use super::output::GuidedStage;
 use super::pathway::Pathway;
+use super::vocabulary::DiagnosisVocabulary;
 use citrus_reasoning::{CaseInput, CaseQuote};
 
 /// Words: a letter first, then letters, digits, spaces and everyday punctuation; a full stop
 /// only inside a number (`2.5 mg`). No slash, backslash, underscore, or `.ext`.
 const WORDS: &str = r"^[A-Za-z](?:[A-Za-z0-9 ,;:'()+%<>=-]|\.[0-9])*$";
-/// A diagnosis name: words without colons or semicolons (no `Field: value`) and without
-/// measurements; a number only as a type, stage, grade or class (`Type 2 diabetes mellitus`).
-const DIAGNOSIS: &str =
-    r"^[A-Za-z](?:[A-Za-z ,'()-]|(?:[Tt]ype|[Ss]tage|[Gg]rade|[Cc]lass) [0-9IVX]+)*$";
 /// At most this many key findings.
 const MOST_FINDINGS: usize = 4;
 
@@ -42,6 +41,11 @@ fn finding_number(findings: &[CaseQuote]) -> Value {
     json!({"type": "integer", "minimum": 1, "maximum": findings.len().max(1)})
 }
 
+/// The schema of one diagnosis: the label of an entry of `vocabulary` and nothing else.
+pub fn diagnosis_schema(vocabulary: &DiagnosisVocabulary) -> Value {
+    json!({"enum": vocabulary.labels()})
+}
+
 /// The JSON schema a stage's answer is held to, given what the earlier stages established.
 pub(super) fn stage_schema(stage: GuidedStage, input: &CaseInput, pathway: &Pathway) -> Value {
     match stage {
@@ -52,30 +56,34 @@ pub(super) fn stage_schema(stage: GuidedStage, input: &CaseInput, pathway: &Path
         }
         GuidedStage::Differential => object(json!({
             "differential": list(object(json!({
-                "diagnosis": {"type": "string", "minLength": 3, "maxLength": 50, "pattern": DIAGNOSIS},
+                "diagnosis": diagnosis_schema(&pathway.vocabulary),
                 "likelihood": {"enum": ["high", "moderate", "low"]},
-                "cant_miss": {"type": "boolean"},
                 "because": list(finding_number(&pathway.findings), 1, 2),
             })), 2, 3),
         })),
         GuidedStage::Testing => {
-            let leading = pathway.leading();
+            // One evaluation per hypothesis, in order, so none is skipped or tested twice.
+            let tests: Vec<Value> = pathway
+                .hypotheses_to_test()
+                .into_iter()
+                .map(|hypothesis| {
+                    object(json!({
+                        "hypothesis": {"const": hypothesis},
+                        "supporting": list(finding_number(&pathway.findings), 0, 2),
+                        "against": list(finding_number(&pathway.findings), 0, 2),
+                        "expected_but_absent": {"anyOf": [{"const": ""}, words(3, 50)]},
+                        "discriminating_test": words(3, 50),
+                    }))
+                })
+                .collect();
+            let count = tests.len();
             object(json!({
-                "evaluations": list(object(json!({
-                    "hypothesis": {"enum": leading},
-                    "supporting": list(finding_number(&pathway.findings), 0, 2),
-                    "against": list(finding_number(&pathway.findings), 0, 2),
-                    "expected_but_absent": {"anyOf": [{"const": ""}, words(3, 50)]},
-                    "discriminating_test": words(3, 50),
-                })), 1, leading.len().max(1)),
+                "evaluations": {"type": "array", "prefixItems": tests, "items": false,
+                                "minItems": count, "maxItems": count},
             }))
         }
         GuidedStage::Conclusion => {
-            let names: Vec<&str> = pathway
-                .differential
-                .iter()
-                .map(|h| h.diagnosis.as_str())
-                .collect();
+            let names: Vec<String> = pathway.differential.iter().map(|h| h.label()).collect();
             let mut properties = json!({
                 "most_likely": {"enum": names},
                 "next_steps": list(words(3, 60), 1, 2),
@@ -102,19 +110,17 @@ pub(super) fn instruction(stage: GuidedStage, pathway: &Pathway, again: bool) ->
     let mut text = match stage {
         GuidedStage::Findings => "Step 1, key findings: choose the key findings of this case, positive findings and pertinent negatives, quoting the case. Answer in JSON.".to_string(),
         GuidedStage::Differential => format!(
-            "The key findings, numbered:\n{}\n\nStep 2, differential diagnosis: name the candidate diagnoses (diseases, not findings), most likely first, each with its likelihood (high, moderate or low), whether it is a can't-miss diagnosis, and the numbers of the findings that raise it. Answer in JSON.",
+            "The key findings, numbered:\n{}\n\nStep 2, differential diagnosis: name the candidate diagnoses (diseases, not findings) by their ICD-10-CM title and code, most likely first, each with its likelihood (high, moderate or low) and the numbers of the findings that raise it. Answer in JSON.",
             numbered(&pathway.findings)
         ),
         GuidedStage::Testing => format!(
-            "Step 3, test the leading hypotheses ({}): for each, the numbers of the findings that support it and of those against it, a finding you would expect with it that the case does not have (or \"\"), and the test that would discriminate between them. Answer in JSON.",
-            pathway.leading().join(", ")
+            "Step 3, test the leading hypotheses and the diagnoses this presentation must not miss ({}): for each, the numbers of the findings that support it and of those against it, a finding you would expect with it that the case does not have (or \"\"), and the test that would discriminate between them. Answer in JSON.",
+            pathway.hypotheses_to_test().join("; ")
         ),
         GuidedStage::Conclusion => "Step 4, conclusion: the most likely diagnosis of the differential, the final answer, and the next steps. Answer in JSON.".to_string(),
     };
     if again {
-        text.push_str(
-            " Name real diagnoses, each once; not the case's own words, not field names.",
-        );
+        text.push_str(" Name each diagnosis once.");
     }
     text
 }
