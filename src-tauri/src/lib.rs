@@ -12,6 +12,7 @@ pub mod error;
 pub mod evaluations;
 pub mod library;
 pub mod reasoning;
+pub mod reviewed_accuracy;
 pub mod server;
 pub mod store;
 pub mod training;

@@ -301,6 +301,27 @@ fn a_physician_reasons_reviews_restarts_and_survives_a_kill() {
     assert!(!app.text(&app.find("#raw-text")).trim().is_empty());
     journey.shot(&app, "reasoning-done");
 
+    // The differential is ICD-10-CM entries, each with its code, and the can't-miss conditions a
+    // chest-pain presentation fits (acute coronary syndrome, pulmonary embolism, aortic
+    // dissection) are all in it.
+    let codes: Vec<String> = app.wait_until("a coded differential", || {
+        let codes: Vec<String> = app
+            .all("#coded-differential .coded-entry")
+            .iter()
+            .filter_map(|row| app.property(row, "data-code"))
+            .collect();
+        (codes.len() >= 2).then_some(codes)
+    });
+    assert!(codes.iter().all(|c| !c.is_empty()), "{codes:?}");
+    for prefix in ["I21", "I26", "I71.0"] {
+        assert!(
+            codes.iter().any(|c| c.starts_with(prefix)),
+            "{prefix} in {codes:?}"
+        );
+    }
+    assert!(count(&app, "#coded-differential .badge.cant-miss") >= 3);
+    journey.shot(&app, "coded-differential");
+
     // The key findings are quotes of the case, linked to it: selecting one highlights its span
     // in the case beside the timeline.
     let first_finding = "#timeline .step[data-stage='findings'] .finding-link";
@@ -353,7 +374,19 @@ fn a_physician_reasons_reviews_restarts_and_survives_a_kill() {
         ".step-review[data-position='1'] .step-comment",
         "Aortic dissection should be considered",
     );
-    app.fill("#confirmed-diagnosis", "Inferior STEMI");
+    // The confirmed diagnosis chosen from ICD-10-CM as it is typed.
+    app.fill("#confirmed-diagnosis", "STEMI inferior");
+    app.click(".code-suggestion[data-code='I21.1']");
+    app.wait_until("the code chosen", || {
+        app.property(&app.find(".code-chosen"), "data-code")
+            .filter(|code| code == "I21.1")
+    });
+    assert_eq!(
+        app.property(&app.find("#confirmed-diagnosis"), "value")
+            .as_deref(),
+        Some("ST elevation (STEMI) myocardial infarction of inferior wall")
+    );
+    journey.shot(&app, "review-confirmed-code");
     app.fill("#reviewer", "Dr. Rivera");
     app.click("#save-review");
     app.wait_text("#review-status", "to say Saved", |t| t.contains("Saved"));
@@ -361,7 +394,7 @@ fn a_physician_reasons_reviews_restarts_and_survives_a_kill() {
     let preview = app.find("#export-preview");
     let sft = app.wait_until("the SFT line in the preview", || {
         app.property(&preview, "value")
-            .filter(|text| text.contains("Inferior STEMI"))
+            .filter(|text| text.contains("\"code\":\"I21.1\""))
     });
     let example: serde_json::Value =
         serde_json::from_str(sft.lines().next().unwrap()).expect("one JSON line");
@@ -388,10 +421,23 @@ fn a_physician_reasons_reviews_restarts_and_survives_a_kill() {
     //    items, a shuffled run stopped and continued, items filtered and opened, a comparison.
     evaluate(&mut journey, &app, &home);
 
+    // The evaluation on the reviewed cases: the guided run's differential against the code
+    // the reviewer confirmed.
+    app.wait_until("the reviewed-case evaluation", || {
+        (count(&app, "#reviewed-evaluation .reviewed-row") == 1).then_some(())
+    });
+    assert_eq!(app.text(&app.find(".reviewed-cases-count")).trim(), "1");
+    assert!(app.text(&app.find(".reviewed-anywhere")).contains('%'));
+    app.script(
+        "document.querySelector(arguments[0]).scrollIntoView()",
+        serde_json::json!(["#reviewed-evaluation"]),
+    );
+    journey.shot(&app, "reviewed-case-evaluation");
+
     // 9. The case list after the review: reviewed, with its diagnosis.
     app.click("#nav-cases");
     app.wait_text(".case-row", "to show the diagnosis", |t| {
-        t.contains("Inferior STEMI")
+        t.contains("myocardial infarction of inferior wall")
     });
     journey.shot(&app, "cases-reviewed");
 

@@ -389,3 +389,25 @@ pub enum EvalRequest {
         id: i64,
     },
 }
+
+/// How often one model, adapter, engine and mode put the confirmed diagnosis of the hospital's
+/// reviewed cases in its differential: the confirmed code's ICD-10-CM category first, in the
+/// first three, or anywhere (each with its 95% Wilson interval). Each case counts once per group,
+/// with that group's latest finished run on it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReviewedAccuracy {
+    /// `local` or a remote engine's name.
+    pub engine: String,
+    /// The model's name.
+    pub model_name: String,
+    /// The adapter, if any.
+    pub adapter: Option<String>,
+    /// `free` or `guided`.
+    pub mode: String,
+    /// The confirmed category first in the differential.
+    pub first: Proportion,
+    /// In the first three.
+    pub top3: Proportion,
+    /// Anywhere in it.
+    pub anywhere: Proportion,
+}

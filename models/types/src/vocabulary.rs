@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::run::CaseQuote;
+use crate::quote::CaseQuote;
 
 /// The release the app ships (CMS/CDC, public domain).
 pub const ICD10_RELEASE: &str = "ICD-10-CM FY2025";
@@ -114,6 +114,69 @@ impl CodedDiagnosis {
     }
 }
 
+/// Whether two runs named the same diseases: their concluded codes, and the codes both
+/// differentials hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeAgreement {
+    /// The first run's concluded code and title, if coded.
+    pub first: Option<(String, String)>,
+    /// The second run's concluded code and title, if coded.
+    pub second: Option<(String, String)>,
+    /// The codes in both differentials, in the first run's order.
+    pub shared: Vec<String>,
+}
+
+impl CodeAgreement {
+    /// Compares two runs' coded diagnoses.
+    pub fn of(first: &[CodedDiagnosis], second: &[CodedDiagnosis]) -> Self {
+        let concluded = |coded: &[CodedDiagnosis]| {
+            coded
+                .iter()
+                .find(|c| c.concluded)
+                .and_then(|c| Some((c.code.clone()?, c.diagnosis.clone()?)))
+        };
+        let shared = first
+            .iter()
+            .filter_map(|c| c.code.clone())
+            .filter(|code| second.iter().any(|c| c.code.as_ref() == Some(code)))
+            .collect();
+        Self {
+            first: concluded(first),
+            second: concluded(second),
+            shared,
+        }
+    }
+
+    /// Whether both concluded with the same code; None when either conclusion is uncoded.
+    pub fn same_conclusion(&self) -> Option<bool> {
+        Some(self.first.as_ref()?.0 == self.second.as_ref()?.0)
+    }
+
+    /// The comparison in a sentence.
+    pub fn sentence(&self) -> String {
+        let conclusion = match (&self.first, &self.second, self.same_conclusion()) {
+            (Some((code, title)), _, Some(true)) => {
+                format!("Same conclusion: both named {code} {title}.")
+            }
+            (Some((a, at)), Some((b, bt)), _) => {
+                let category = if category_of(a) == category_of(b) {
+                    format!(" (same category {})", category_of(a))
+                } else {
+                    String::new()
+                };
+                format!("Different conclusions: {a} {at} and {b} {bt}{category}.")
+            }
+            _ => "At least one conclusion has no code, so the conclusions cannot be compared by code.".to_string(),
+        };
+        let shared = if self.shared.is_empty() {
+            "No code is in both differentials.".to_string()
+        } else {
+            format!("In both differentials: {}.", self.shared.join(", "))
+        };
+        format!("{conclusion} {shared}")
+    }
+}
+
 /// The three-character category of `code` (`I21.19` → `I21`).
 pub fn category_of(code: &str) -> &str {
     code.get(..3).unwrap_or(code)
@@ -143,6 +206,48 @@ impl CodeEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn concluded(code: &str, title: &str, concluded: bool) -> CodedDiagnosis {
+        CodedDiagnosis {
+            concluded,
+            ..CodedDiagnosis::coded(title, (code, title), 1.0, None)
+        }
+    }
+
+    #[test]
+    fn two_runs_are_compared_by_code() {
+        let first = [
+            concluded("I21", "Acute myocardial infarction", true),
+            concluded(
+                "I26.9",
+                "Pulmonary embolism without acute cor pulmonale",
+                false,
+            ),
+        ];
+        let second = [
+            concluded(
+                "I26.9",
+                "Pulmonary embolism without acute cor pulmonale",
+                false,
+            ),
+            concluded(
+                "I21.1",
+                "ST elevation (STEMI) myocardial infarction of inferior wall",
+                true,
+            ),
+        ];
+        let agreement = CodeAgreement::of(&first, &second);
+        assert_eq!(agreement.same_conclusion(), Some(false));
+        assert_eq!(agreement.shared, ["I26.9"]);
+        assert!(agreement.sentence().contains("(same category I21)"));
+        let same = CodeAgreement::of(&first, &first);
+        assert_eq!(same.same_conclusion(), Some(true));
+        assert!(same
+            .sentence()
+            .starts_with("Same conclusion: both named I21"));
+        let uncoded = [CodedDiagnosis::uncoded("Potassium Diophantine", "no entry")];
+        assert_eq!(CodeAgreement::of(&first, &uncoded).same_conclusion(), None);
+    }
 
     #[test]
     fn a_label_splits_into_its_code_and_title() {

@@ -21,7 +21,9 @@ use crate::evaluations::{
     run_evaluation, start_evaluation, write_report, Benchmark, EvalChoices, EvalProgress,
     EvalReport, Scoring,
 };
+use crate::reviewed_accuracy::reviewed_accuracy;
 use crate::store::{RunStatus, Store};
+use citrus_types::evaluation::Proportion;
 
 /// How items are scored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -34,7 +36,7 @@ enum ModeArg {
 
 /// Arguments of `eval`.
 #[derive(Debug, Args)]
-#[command(group(ArgGroup::new("what").required(true).args(["bench", "resume", "list", "report", "compare"])))]
+#[command(group(ArgGroup::new("what").required(true).args(["bench", "resume", "list", "report", "compare", "reviewed"])))]
 pub struct EvalArgs {
     /// A benchmark file in the Citrus line format (JSONL).
     #[arg(long, value_name = "FILE.jsonl")]
@@ -72,6 +74,11 @@ pub struct EvalArgs {
     /// List the recorded evaluations.
     #[arg(long)]
     list: bool,
+    /// Report on the hospital's reviewed cases instead of a benchmark: per model, adapter,
+    /// engine and mode, how often the confirmed diagnosis's ICD-10-CM category is first, in the
+    /// top 3 or anywhere in the differential (95% intervals).
+    #[arg(long)]
+    reviewed: bool,
     /// Show the report of a recorded evaluation.
     #[arg(long, value_name = "ID")]
     report: Option<i64>,
@@ -123,6 +130,9 @@ pub fn run(args: EvalArgs) -> AppResult<()> {
     let store = open_store(args.db.as_deref())?;
     if args.list {
         return list(&store);
+    }
+    if args.reviewed {
+        return reviewed(&store, args.json);
     }
     if let Some(id) = args.report {
         return show(&evaluation_report(&store, id)?, &args);
@@ -308,5 +318,48 @@ fn list(store: &Store) -> AppResult<()> {
             run.spec.bench_path
         );
     }
+    Ok(())
+}
+
+/// Prints the reviewed-case accuracy of every model that ran on a case with a confirmed code.
+fn reviewed(store: &Store, json: bool) -> AppResult<()> {
+    let groups = reviewed_accuracy(store)?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&groups).unwrap_or_default()
+        );
+        return Ok(());
+    }
+    if groups.is_empty() {
+        println!("no reviewed case has a confirmed ICD-10-CM code yet (citrus review --code)");
+        return Ok(());
+    }
+    println!(
+        "{:<28} {:<8} {:>5}  {:<22} {:<22} {:<22}",
+        "model (engine, mode)", "adapter", "cases", "first", "top 3", "anywhere"
+    );
+    let rate = |p: &Proportion| {
+        format!(
+            "{:>3.0}% [{:.0}–{:.0}%]",
+            p.value * 100.0,
+            p.low * 100.0,
+            p.high * 100.0
+        )
+    };
+    for g in &groups {
+        println!(
+            "{:<28} {:<8} {:>5}  {:<22} {:<22} {:<22}",
+            format!("{} ({}, {})", g.model_name, g.engine, g.mode),
+            g.adapter.as_deref().unwrap_or("none"),
+            g.first.n,
+            rate(&g.first),
+            rate(&g.top3),
+            rate(&g.anywhere)
+        );
+    }
+    println!(
+        "(the confirmed code's ICD-10-CM category in the run's differential; 95% Wilson intervals)"
+    );
     Ok(())
 }

@@ -129,6 +129,22 @@ impl Store {
         }))
     }
 
+    /// Each case's confirmed ICD-10-CM code (from its latest review that has one), by case id.
+    pub fn confirmed_codes(&self) -> StoreResult<Vec<(i64, String)>> {
+        let mut statement = self.conn.prepare(
+            "SELECT r.case_id, v.confirmed_code FROM reviews v JOIN runs r ON r.id = v.run_id
+             WHERE v.confirmed_code IS NOT NULL ORDER BY v.updated_at, v.id",
+        )?;
+        let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let mut latest: Vec<(i64, String)> = Vec::new();
+        for row in rows {
+            let (case_id, code): (i64, String) = row?;
+            latest.retain(|(id, _)| *id != case_id);
+            latest.push((case_id, code));
+        }
+        Ok(latest)
+    }
+
     /// Ids of every reviewed run, oldest review first.
     pub fn reviewed_runs(&self) -> StoreResult<Vec<i64>> {
         let mut statement = self

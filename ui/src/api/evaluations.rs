@@ -4,9 +4,11 @@ use std::path::PathBuf;
 
 use citrus_types::api::evaluations::{
     CompareEvaluationRuns, ExportEvaluation, GetEvaluation, GetEvaluationItem, InspectBenchmark,
-    PickBenchmark,
+    PickBenchmark, ReviewedEvaluation,
 };
-use citrus_types::evaluation::{BenchmarkInfo, Comparison, EvalItemDetail, EvalReport};
+use citrus_types::evaluation::{
+    BenchmarkInfo, Comparison, EvalItemDetail, EvalReport, ReviewedAccuracy,
+};
 
 use super::{call, ApiError};
 
@@ -18,6 +20,11 @@ pub async fn pick_benchmark() -> Result<Option<String>, ApiError> {
 /// What a benchmark file holds.
 pub async fn inspect_benchmark(path: PathBuf) -> Result<BenchmarkInfo, ApiError> {
     call(&InspectBenchmark { path }).await
+}
+
+/// How often each model's differential holds the reviewed cases' confirmed diagnoses.
+pub async fn reviewed() -> Result<Vec<ReviewedAccuracy>, ApiError> {
+    call(&ReviewedEvaluation {}).await
 }
 
 /// An evaluation's report.

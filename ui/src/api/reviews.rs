@@ -1,9 +1,10 @@
 //! Reviews, the review queue and exports.
 
 use citrus_types::api::reviews::{
-    ExportPreview, ExportSave, GetReview, ListReviewQueue, SaveReview,
+    ExportPreview, ExportSave, GetReview, ListReviewQueue, SaveReview, SearchCodes,
 };
 use citrus_types::review::{ExportFormat, QueuedReview, Review};
+use citrus_types::vocabulary::CodeEntry;
 
 use super::{call, ApiError};
 
@@ -15,6 +16,15 @@ pub async fn get(run_id: i64) -> Result<Option<Review>, ApiError> {
 /// Saves a review.
 pub async fn save(review: Review) -> Result<(), ApiError> {
     call(&SaveReview { review }).await
+}
+
+/// ICD-10-CM entries matching what was typed.
+pub async fn search_codes(query: &str, limit: usize) -> Result<Vec<CodeEntry>, ApiError> {
+    call(&SearchCodes {
+        query: query.to_string(),
+        limit,
+    })
+    .await
 }
 
 /// The runs waiting for review.

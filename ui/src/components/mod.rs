@@ -1,6 +1,8 @@
 //! Reusable pieces of the window.
 
 pub mod case_quotes;
+pub mod code_search;
+pub mod coded_differential;
 pub mod confirm;
 pub mod engine_picker;
 pub mod fields;

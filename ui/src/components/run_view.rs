@@ -8,6 +8,7 @@ use crate::format;
 use crate::live::job::JobPhase;
 use crate::live::reasoning::LiveRun;
 use crate::types::{DifferentialEntry, RunRecord, RunStatus, Step};
+use citrus_types::vocabulary::CodedDiagnosis;
 
 /// How much of the not-yet-structured text the "writing…" area keeps.
 const TAIL_CHARS: usize = 1500;
@@ -29,6 +30,8 @@ pub struct RunView {
     pub steps: Vec<Step>,
     /// The differential.
     pub differential: Vec<DifferentialEntry>,
+    /// The differential's diagnoses with their ICD-10-CM codes (once the run has ended).
+    pub coded: Vec<CodedDiagnosis>,
     /// Answer, option and correctness.
     pub outcome: Outcome,
     /// All raw model text.
@@ -87,6 +90,7 @@ impl RunView {
             stage: None,
             steps: run.steps.clone(),
             differential: run.differential.clone(),
+            coded: run.coded.clone(),
             outcome: Outcome::of(run),
             raw: run.raw_text.clone(),
             tail: String::new(),

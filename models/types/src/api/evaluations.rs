@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use super::{commands, Command, Streaming};
 use crate::evaluation::{
     BenchmarkInfo, Comparison, EvalItemDetail, EvalReport, EvalRequest, EvalRunSummary,
+    ReviewedAccuracy,
 };
 use crate::job::JobId;
 
@@ -16,6 +17,9 @@ commands! {
         /// The file.
         path: PathBuf,
     }
+    /// How often each model/adapter/engine's differential holds the confirmed diagnosis of the
+    /// reviewed cases with a coded one.
+    ReviewedEvaluation = "reviewed_evaluation" -> Vec<ReviewedAccuracy> {}
     /// Every evaluation, newest first.
     ListEvaluations = "list_evaluations" -> Vec<EvalRunSummary> {}
     /// An evaluation's report.

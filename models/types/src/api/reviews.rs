@@ -2,6 +2,7 @@
 
 use super::commands;
 use crate::review::{ExportFormat, QueuedReview, Review};
+use crate::vocabulary::CodeEntry;
 
 commands! {
     /// The review of a run, if it has one.
@@ -13,6 +14,14 @@ commands! {
     SaveReview = "save_review" -> () {
         /// The review.
         review: Review,
+    }
+    /// ICD-10-CM entries for a confirmed diagnosis as it is typed: titles holding every word
+    /// (the last as a prefix), or codes starting so; broader entries first among equals.
+    SearchCodes = "search_codes" -> Vec<CodeEntry> {
+        /// Words or the start of a code.
+        query: String,
+        /// Most entries.
+        limit: usize,
     }
     /// The finished runs not yet reviewed, oldest first.
     ListReviewQueue = "list_review_queue" -> Vec<QueuedReview> {}

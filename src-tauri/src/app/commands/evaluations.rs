@@ -4,7 +4,7 @@
 use super::Answer;
 use citrus_types::api::evaluations::{
     CompareEvaluationRuns, ExportEvaluation, GetEvaluation, GetEvaluationItem, InspectBenchmark,
-    ListEvaluations, PickBenchmark,
+    ListEvaluations, PickBenchmark, ReviewedEvaluation,
 };
 use std::sync::Arc;
 
@@ -20,6 +20,7 @@ use crate::error::AppError;
 use crate::evaluations::{
     compare_evaluations, evaluation_item, evaluation_report, read_benchmark, write_report,
 };
+use crate::reviewed_accuracy::reviewed_accuracy;
 
 /// Asks for a benchmark file (JSONL); None when the user cancels.
 #[tauri::command]
@@ -57,6 +58,16 @@ pub fn start_evaluation(
     }
     let work = Work::Evaluate(request);
     Ok(state.engine.submit(work, Arc::new(ChannelSink(events))))
+}
+
+/// How often each model's differential holds the confirmed diagnosis of the reviewed cases.
+#[tauri::command]
+pub fn reviewed_evaluation(
+    state: State<'_, AppState>,
+    request: ReviewedEvaluation,
+) -> Answer<ReviewedEvaluation> {
+    let ReviewedEvaluation {} = request;
+    reviewed_accuracy(&state.store())
 }
 
 /// Every recorded evaluation, newest first.

@@ -2,7 +2,7 @@
 
 use super::Answer;
 use citrus_types::api::reviews::{
-    ExportPreview, ExportSave, GetReview, ListReviewQueue, SaveReview,
+    ExportPreview, ExportSave, GetReview, ListReviewQueue, SaveReview, SearchCodes,
 };
 use tauri::{AppHandle, Runtime, State};
 use tauri_plugin_dialog::DialogExt;
@@ -11,6 +11,10 @@ use super::blocking;
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::store::export::export_text;
+use crate::vocabulary::Vocabulary;
+
+/// The most suggestions one search returns.
+const MOST_SUGGESTIONS: usize = 50;
 
 /// The review of a run, if it has one.
 #[tauri::command]
@@ -23,7 +27,19 @@ pub fn get_review(state: State<'_, AppState>, request: GetReview) -> Answer<GetR
 #[tauri::command]
 pub fn save_review(state: State<'_, AppState>, request: SaveReview) -> Answer<SaveReview> {
     let SaveReview { review } = request;
+    if let Some(code) = &review.confirmed_code {
+        if Vocabulary::open_installed()?.lookup(code)?.is_none() {
+            return Err(AppError::UnknownCode(code.clone()));
+        }
+    }
     Ok(state.store().save_review(&review)?)
+}
+
+/// ICD-10-CM entries for a confirmed diagnosis as it is typed.
+#[tauri::command]
+pub fn search_codes(request: SearchCodes) -> Answer<SearchCodes> {
+    let SearchCodes { query, limit } = request;
+    Vocabulary::open_installed()?.search(&query, limit.min(MOST_SUGGESTIONS))
 }
 
 /// Cases waiting for review, each with the run to review.

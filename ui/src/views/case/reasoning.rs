@@ -8,6 +8,7 @@ use leptos::task::spawn_local;
 use super::context::{use_case, CaseCtx};
 use crate::api;
 use crate::components::case_quotes::{CaseText, SelectedFinding};
+use crate::components::coded_differential::CodedDifferential;
 use crate::components::run_parts::{Answer, Differential, Timeline};
 use crate::components::run_view::RunView;
 use crate::format;
@@ -152,7 +153,10 @@ pub fn ReasoningTab() -> impl IntoView {
                     <RawText raw=part(shown, |s| s.raw.clone())/>
                 </div>
                 <aside class="run-side">
-                    <Differential entries=part(shown, |s| s.differential.clone()) id="differential"/>
+                    <CodedDifferential entries=part(shown, |s| s.coded.clone()) id="coded-differential"/>
+                    <Show when=move || shown.with(|s| s.as_ref().is_none_or(|s| s.coded.is_empty()))>
+                        <Differential entries=part(shown, |s| s.differential.clone()) id="differential"/>
+                    </Show>
                     <CaseText input=case_input mentions=mentions/>
                 </aside>
             </div>

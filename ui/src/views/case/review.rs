@@ -6,6 +6,8 @@ use leptos::task::spawn_local;
 
 use super::context::use_case;
 use crate::api;
+use crate::components::code_search::CodeTypeAhead;
+use crate::components::coded_differential::CodedDifferential;
 use crate::components::run_parts::stage_label;
 use crate::errors;
 use crate::state::{use_app, AppState};
@@ -45,6 +47,7 @@ struct ReviewForm {
     record: RwSignal<Option<RunRecord>>,
     verdicts: RwSignal<Vec<Verdict>>,
     confirmed: RwSignal<String>,
+    confirmed_code: RwSignal<Option<String>>,
     comment: RwSignal<String>,
     reviewer: RwSignal<String>,
     status: RwSignal<String>,
@@ -61,6 +64,7 @@ impl ReviewForm {
             record: RwSignal::new(None),
             verdicts: RwSignal::new(Vec::new()),
             confirmed: RwSignal::new(String::new()),
+            confirmed_code: RwSignal::new(None),
             comment: RwSignal::new(String::new()),
             reviewer: RwSignal::new(String::new()),
             status: RwSignal::new(String::new()),
@@ -109,6 +113,7 @@ impl ReviewForm {
             self.verdicts.try_set(list);
             self.confirmed
                 .try_set(review.confirmed_diagnosis.unwrap_or_default());
+            self.confirmed_code.try_set(review.confirmed_code);
             self.comment.try_set(review.comment.unwrap_or_default());
             self.record.try_set(Some(run));
         });
@@ -133,6 +138,7 @@ impl ReviewForm {
             run_id,
             reviewer,
             confirmed_diagnosis: blank_to_none(&self.confirmed.get_untracked()),
+            confirmed_code: self.confirmed_code.get_untracked(),
             comment: blank_to_none(&self.comment.get_untracked()),
             steps,
         }
@@ -204,6 +210,7 @@ pub fn ReviewTab() -> impl IntoView {
                     <span class="label">"Model answer"</span>
                     <div class="answer-text">{move || record.with(|r| r.as_ref().and_then(|r| r.summary.answer.clone()).unwrap_or_default())}</div>
                 </div>
+                <CodedDifferential entries=Signal::derive(move || record.with(|r| r.as_ref().map(|r| r.coded.clone()).unwrap_or_default()))/>
                 <ol class="step-reviews">
                     {move || record.with(|r| r.as_ref().map(|r| r.steps.clone()).unwrap_or_default())
                         .into_iter()
@@ -223,6 +230,7 @@ pub fn ReviewTab() -> impl IntoView {
 fn ReviewFields(form: ReviewForm) -> impl IntoView {
     let ReviewForm {
         confirmed,
+        confirmed_code,
         reviewer,
         comment,
         status,
@@ -232,7 +240,7 @@ fn ReviewFields(form: ReviewForm) -> impl IntoView {
         <div class="field-grid review-fields">
             <div class="field">
                 <label for="confirmed-diagnosis">"Confirmed diagnosis"</label>
-                <input id="confirmed-diagnosis" type="text" prop:value=move || confirmed.get() on:input=move |ev| confirmed.set(event_target_value(&ev))/>
+                <CodeTypeAhead text=confirmed code=confirmed_code id="confirmed-diagnosis"/>
             </div>
             <div class="field">
                 <label for="reviewer">"Reviewer"</label>

@@ -5,10 +5,12 @@ use leptos::task::spawn_local;
 
 use super::context::use_case;
 use crate::api;
+use crate::components::coded_differential::CodedDifferential;
 use crate::components::run_parts::{Answer, Differential, Outcome, Timeline};
 use crate::format;
 use crate::state::use_app;
 use crate::types::{RunRecord, RunSummary};
+use citrus_types::vocabulary::CodeAgreement;
 
 /// The Runs tab.
 #[component]
@@ -20,6 +22,8 @@ pub fn RunsTab() -> impl IntoView {
     let loaded = RwSignal::new(false);
     let left = RwSignal::new(None::<i64>);
     let right = RwSignal::new(None::<i64>);
+    let left_record = RwSignal::new(None::<RunRecord>);
+    let right_record = RwSignal::new(None::<RunRecord>);
     spawn_local(async move {
         match api::runs::list(case_id).await {
             Ok(list) => {
@@ -60,9 +64,21 @@ pub fn RunsTab() -> impl IntoView {
                 <RunPicker id="compare-left" label="Left" runs=runs chosen=left/>
                 <RunPicker id="compare-right" label="Right" runs=runs chosen=right/>
             </div>
+            <p id="compare-codes" class="compare-codes" data-same=move || {
+                let (a, b) = (left_record.get(), right_record.get());
+                match (a, b) {
+                    (Some(a), Some(b)) => CodeAgreement::of(&a.coded, &b.coded).same_conclusion().map(|s| s.to_string()).unwrap_or_default(),
+                    _ => String::new(),
+                }
+            }>
+                {move || match (left_record.get(), right_record.get()) {
+                    (Some(a), Some(b)) if !a.coded.is_empty() || !b.coded.is_empty() => CodeAgreement::of(&a.coded, &b.coded).sentence(),
+                    _ => String::new(),
+                }}
+            </p>
             <div class="compare">
-                <CompareColumn chosen=left/>
-                <CompareColumn chosen=right/>
+                <CompareColumn chosen=left record=left_record/>
+                <CompareColumn chosen=right record=right_record/>
             </div>
         </div>
     }
@@ -130,9 +146,11 @@ fn RunPicker(
 
 /// One side of the comparison: settings, answer, steps and differential.
 #[component]
-fn CompareColumn(chosen: RwSignal<Option<i64>>) -> impl IntoView {
+fn CompareColumn(
+    chosen: RwSignal<Option<i64>>,
+    record: RwSignal<Option<RunRecord>>,
+) -> impl IntoView {
     let app = use_app();
-    let record = RwSignal::new(None::<RunRecord>);
     Effect::new(move |_| {
         let Some(id) = chosen.get() else {
             record.set(None);
@@ -162,7 +180,10 @@ fn CompareColumn(chosen: RwSignal<Option<i64>>) -> impl IntoView {
                     <dt>"Tokens"</dt><dd>{get(|r| format!("{} in {}", r.summary.generated_tokens, format::elapsed(r.seconds.unwrap_or(0.0))))}</dd>
                 </dl>
                 <Answer outcome=Signal::derive(move || record.with(|r| r.as_ref().map(Outcome::of).unwrap_or_default()))/>
-                <Differential entries=Signal::derive(move || record.with(|r| r.as_ref().map(|r| r.differential.clone()).unwrap_or_default()))/>
+                <CodedDifferential entries=Signal::derive(move || record.with(|r| r.as_ref().map(|r| r.coded.clone()).unwrap_or_default()))/>
+                <Show when=move || record.with(|r| r.as_ref().is_some_and(|r| r.coded.is_empty()))>
+                    <Differential entries=Signal::derive(move || record.with(|r| r.as_ref().map(|r| r.differential.clone()).unwrap_or_default()))/>
+                </Show>
                 <Timeline steps=Signal::derive(move || record.with(|r| r.as_ref().map(|r| r.steps.clone()).unwrap_or_default()))/>
             </Show>
         </div>

@@ -7,6 +7,7 @@ mod form;
 mod item;
 mod progress;
 mod report;
+mod reviewed;
 mod runs;
 mod screen;
 
@@ -29,6 +30,7 @@ pub fn EvaluationView() -> impl IntoView {
             <runs::EvaluationRuns/>
             <report::EvaluationReport/>
             <compare::CompareRuns/>
+            <reviewed::ReviewedCases/>
         </section>
     }
 }
