@@ -33,7 +33,8 @@ fn screenshot_dir() -> PathBuf {
     dir
 }
 
-/// A data folder for the app holding only the default model (a symlink, not a copy).
+/// A data folder for the app holding only the default model and the ICD-10-CM release setup
+/// installs (symlinks, not copies).
 fn fresh_home() -> PathBuf {
     let home = std::env::temp_dir().join(format!("citrus-e2e-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&home);
@@ -46,6 +47,19 @@ fn fresh_home() -> PathBuf {
         model.display()
     );
     std::os::unix::fs::symlink(&model, models.join(model.file_name().unwrap())).unwrap();
+    let vocabulary = home.join("vocabulary");
+    std::fs::create_dir_all(&vocabulary).unwrap();
+    let release = citrus_host::home::vocabulary_dir().join(citrus_host::home::ICD10_SOURCE_FILE);
+    assert!(
+        release.exists(),
+        "{} is missing: run scripts/setup",
+        release.display()
+    );
+    std::os::unix::fs::symlink(
+        &release,
+        vocabulary.join(citrus_host::home::ICD10_SOURCE_FILE),
+    )
+    .unwrap();
     home
 }
 
