@@ -7,7 +7,6 @@ use leptos::task::spawn_local;
 use super::context::use_case;
 use crate::api;
 use crate::components::code_search::CodeTypeAhead;
-use crate::components::coded_differential::CodedDifferential;
 use crate::components::run_parts::stage_label;
 use crate::errors;
 use crate::state::{use_app, AppState};
@@ -210,7 +209,6 @@ pub fn ReviewTab() -> impl IntoView {
                     <span class="label">"Model answer"</span>
                     <div class="answer-text">{move || record.with(|r| r.as_ref().and_then(|r| r.summary.answer.clone()).unwrap_or_default())}</div>
                 </div>
-                <CodedDifferential entries=Signal::derive(move || record.with(|r| r.as_ref().map(|r| r.coded.clone()).unwrap_or_default()))/>
                 <ol class="step-reviews">
                     {move || record.with(|r| r.as_ref().map(|r| r.steps.clone()).unwrap_or_default())
                         .into_iter()
