@@ -5,7 +5,6 @@ use leptos::task::spawn_local;
 
 use super::context::use_case;
 use crate::api;
-use crate::components::coded_differential::CodedDifferential;
 use crate::components::run_parts::{Answer, Differential, Outcome, Timeline};
 use crate::format;
 use crate::state::use_app;
@@ -65,13 +64,13 @@ pub fn RunsTab() -> impl IntoView {
                 <RunPicker id="compare-right" label="Right" runs=runs chosen=right/>
             </div>
             <p id="compare-codes" class="compare-codes" data-same=move || {
-                let (a, b) = (left_record.get(), right_record.get());
+                let (a, b) = (left_record.try_get().flatten(), right_record.try_get().flatten());
                 match (a, b) {
                     (Some(a), Some(b)) => CodeAgreement::of(&a.coded, &b.coded).same_conclusion().map(|s| s.to_string()).unwrap_or_default(),
                     _ => String::new(),
                 }
             }>
-                {move || match (left_record.get(), right_record.get()) {
+                {move || match (left_record.try_get().flatten(), right_record.try_get().flatten()) {
                     (Some(a), Some(b)) if !a.coded.is_empty() || !b.coded.is_empty() => CodeAgreement::of(&a.coded, &b.coded).sentence(),
                     _ => String::new(),
                 }}
@@ -180,10 +179,7 @@ fn CompareColumn(
                     <dt>"Tokens"</dt><dd>{get(|r| format!("{} in {}", r.summary.generated_tokens, format::elapsed(r.seconds.unwrap_or(0.0))))}</dd>
                 </dl>
                 <Answer outcome=Signal::derive(move || record.with(|r| r.as_ref().map(Outcome::of).unwrap_or_default()))/>
-                <CodedDifferential entries=Signal::derive(move || record.with(|r| r.as_ref().map(|r| r.coded.clone()).unwrap_or_default()))/>
-                <Show when=move || record.with(|r| r.as_ref().is_some_and(|r| r.coded.is_empty()))>
-                    <Differential entries=Signal::derive(move || record.with(|r| r.as_ref().map(|r| r.differential.clone()).unwrap_or_default()))/>
-                </Show>
+                <Differential entries=Signal::derive(move || record.with(|r| r.as_ref().map(|r| r.differential.clone()).unwrap_or_default()))/>
                 <Timeline steps=Signal::derive(move || record.with(|r| r.as_ref().map(|r| r.steps.clone()).unwrap_or_default()))/>
             </Show>
         </div>
