@@ -105,6 +105,20 @@ pub enum AppError {
         /// The address asked for.
         host: String,
     },
+    /// A command-line or command argument that cannot be used as given.
+    #[error("{0}")]
+    Usage(String),
+    /// An export refused while the de-identification preview has hits nobody reviewed.
+    #[error(
+        "{count} likely identifier(s) found by de-identification have not been reviewed \
+         (first: {first}): review them in the preview before exporting"
+    )]
+    DeidUnreviewed {
+        /// How many.
+        count: usize,
+        /// The first, in words.
+        first: String,
+    },
     /// The local API could not listen or serve.
     #[error("the API cannot listen on {address}: {detail}")]
     ServerListen {
@@ -138,6 +152,8 @@ impl AppError {
             Self::EngineStopped => "engine.stopped",
             Self::NoUsableItems { .. } => "eval.no_items",
             Self::EvalMismatch(_) => "eval.mismatch",
+            Self::Usage(_) => "app.usage",
+            Self::DeidUnreviewed { .. } => "deid.unreviewed",
             Self::NotImported { .. } => "engine.not_imported",
             Self::ServerKeyRequired { .. } => "server.key_required",
             Self::ServerListen { .. } => "server.listen",

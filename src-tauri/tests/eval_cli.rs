@@ -66,7 +66,7 @@ fn files_of_every_shape_import_and_unusable_lines_are_named() {
 
 /// Items recorded so far for evaluation 1, read through a plain connection.
 fn recorded(db: &Path) -> Vec<(i64, String)> {
-    let Ok(conn) = rusqlite::Connection::open(db) else {
+    let Ok(conn) = citrus_workstation::store::keyed_connection(db) else {
         return Vec::new();
     };
     let Ok(mut query) =
@@ -81,7 +81,7 @@ fn recorded(db: &Path) -> Vec<(i64, String)> {
 }
 
 fn status(db: &Path, id: i64) -> String {
-    rusqlite::Connection::open(db)
+    citrus_workstation::store::keyed_connection(db)
         .unwrap()
         .query_row("SELECT status FROM eval_runs WHERE id = ?1", [id], |row| {
             row.get(0)
@@ -196,7 +196,7 @@ fn generation_mode_records_reasoning_and_unmatched_reasons() {
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["run"]["mode"], "generate");
     assert_eq!(report["items"].as_array().unwrap().len(), 2);
-    let conn = rusqlite::Connection::open(&db).unwrap();
+    let conn = citrus_workstation::store::keyed_connection(std::path::Path::new(&db)).unwrap();
     let (raw, outcome, reason): (String, String, Option<String>) = conn
         .query_row(
             "SELECT raw_text, outcome, unmatched_reason FROM eval_items WHERE position = 0",

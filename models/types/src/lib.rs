@@ -12,6 +12,7 @@ pub mod engine;
 pub mod evaluation;
 pub mod job;
 pub mod model;
+pub mod protection;
 pub mod quote;
 pub mod review;
 pub mod run;

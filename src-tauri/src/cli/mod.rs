@@ -1,6 +1,7 @@
 //! The `citrus` command line: argument parsing and dispatch to one module per command.
 
 mod adapters;
+mod audit;
 mod bench;
 mod codes;
 mod codes_bench;
@@ -15,6 +16,7 @@ mod reasoning;
 mod reviews;
 mod runs;
 mod serve;
+mod store;
 mod training;
 
 use std::process::ExitCode;
@@ -67,6 +69,10 @@ enum Command {
         #[command(subcommand)]
         command: codes::CodesCommand,
     },
+    /// The case store's encryption: status, encrypt a plaintext store, change the key.
+    Store(store::StoreArgs),
+    /// The audit trail: list it, verify its chain, export it.
+    Audit(audit::AuditArgs),
     /// Remote engines: inference servers runs can use instead of a local model.
     Engines {
         #[command(subcommand)]
@@ -99,6 +105,8 @@ pub fn main() -> ExitCode {
         Command::Adapters { command } => adapters::run(command),
         Command::Engines { command } => engines::run(command),
         Command::Codes { command } => codes::run(command),
+        Command::Store(args) => store::run(args),
+        Command::Audit(args) => audit::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -72,7 +72,7 @@ pub fn run(args: RunsArgs) -> AppResult<()> {
             }
         }
         RunsCommand::Show { id, json } => {
-            let run = store.run(id)?;
+            let run = store.view_run(id)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&run).unwrap_or_default());
             } else {

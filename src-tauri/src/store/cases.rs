@@ -4,8 +4,9 @@ use citrus_reasoning::CaseInput;
 pub use citrus_types::case::{CaseRecord, CaseSummary};
 use rusqlite::{params, OptionalExtension, Row};
 
-use super::{now, Store, StoreError, StoreResult};
+use super::{now, AuditEvent, Store, StoreError, StoreResult};
 pub use citrus_types::case::CaseQuery;
+use citrus_types::protection::AuditAction;
 
 /// `text` as a LIKE pattern that matches it anywhere, with `%`, `_` and `\` taken literally.
 fn contains_pattern(text: &str) -> String {
@@ -57,26 +58,41 @@ impl Store {
     /// Saves a new case and returns its id.
     pub fn create_case(&self, input: &CaseInput) -> StoreResult<i64> {
         let at = now();
-        self.conn.execute(
-            "INSERT INTO cases (kind, title, input_json, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
-            params![kind(input), case_title(input), to_json(input)?, at],
-        )?;
-        Ok(self.conn.last_insert_rowid())
+        let json = to_json(input)?;
+        self.audited_with(|conn| {
+            conn.execute(
+                "INSERT INTO cases (kind, title, input_json, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
+                params![kind(input), case_title(input), json, at],
+            )?;
+            let id = conn.last_insert_rowid();
+            Ok((id, AuditEvent::new(AuditAction::CaseCreated, [id])))
+        })
     }
 
     /// Replaces what a case holds (autosave).
     pub fn update_case(&self, id: i64, input: &CaseInput) -> StoreResult<()> {
-        let changed = self.conn.execute(
-            "UPDATE cases SET kind = ?2, title = ?3, input_json = ?4, updated_at = ?5 WHERE id = ?1",
-            params![id, kind(input), case_title(input), to_json(input)?, now()],
-        )?;
-        if changed == 0 {
-            return Err(StoreError::NotFound { kind: "case", id });
-        }
-        Ok(())
+        let json = to_json(input)?;
+        self.audited(AuditEvent::new(AuditAction::CaseEdited, [id]), |conn| {
+            let changed = conn.execute(
+                "UPDATE cases SET kind = ?2, title = ?3, input_json = ?4, updated_at = ?5 WHERE id = ?1",
+                params![id, kind(input), case_title(input), json, now()],
+            )?;
+            if changed == 0 {
+                return Err(StoreError::NotFound { kind: "case", id });
+            }
+            Ok(())
+        })
     }
 
-    /// Reads a case.
+    /// Reads a case for someone to see, recording that they did.
+    pub fn view_case(&self, id: i64) -> StoreResult<CaseRecord> {
+        let case = self.case(id)?;
+        self.audit(AuditEvent::new(AuditAction::CaseViewed, [id]))?;
+        Ok(case)
+    }
+
+    /// Reads a case (for the app's own use: what a person opens goes through
+    /// [`Store::view_case`], which records it).
     pub fn case(&self, id: i64) -> StoreResult<CaseRecord> {
         let row = self
             .conn
@@ -148,9 +164,11 @@ impl Store {
 
     /// Deletes a case with its runs, steps and reviews.
     pub fn delete_case(&self, id: i64) -> StoreResult<()> {
-        if self.conn.execute("DELETE FROM cases WHERE id = ?1", [id])? == 0 {
-            return Err(StoreError::NotFound { kind: "case", id });
-        }
-        Ok(())
+        self.audited(AuditEvent::new(AuditAction::CaseDeleted, [id]), |conn| {
+            if conn.execute("DELETE FROM cases WHERE id = ?1", [id])? == 0 {
+                return Err(StoreError::NotFound { kind: "case", id });
+            }
+            Ok(())
+        })
     }
 }

@@ -2,6 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
+/// Result alias of the store.
+pub type StoreResult<T> = Result<T, StoreError>;
+
 /// What can go wrong with the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -79,6 +82,52 @@ pub enum StoreError {
         /// What.
         what: String,
     },
+    /// The store is encrypted and its key cannot be found where it is recorded.
+    #[error("{path}: the case store's key is missing: {detail}")]
+    KeyMissing {
+        /// The database file.
+        path: PathBuf,
+        /// Where the key was looked for, and what to do.
+        detail: String,
+    },
+    /// A key (or its record) is there but is not a key.
+    #[error("{path}: not a usable store key: {detail}")]
+    KeyInvalid {
+        /// The file holding it.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The place holding the key (the OS keyring) does not answer now.
+    #[error("{path}: the case store's key cannot be read: {detail}")]
+    KeyUnavailable {
+        /// The database file.
+        path: PathBuf,
+        /// What did not answer, and what to do.
+        detail: String,
+    },
+    /// The key does not open the store (a wrong passphrase, another store's key file).
+    #[error("{path}: the key does not open this case store (a wrong passphrase or key file?); nothing was changed")]
+    WrongKey {
+        /// The database file.
+        path: PathBuf,
+    },
+    /// Encrypting (or re-keying) the store failed; the store was left as it was.
+    #[error("{path}: cannot encrypt the case store, which was left as it was: {detail}")]
+    Encrypt {
+        /// The database file.
+        path: PathBuf,
+        /// What went wrong.
+        detail: String,
+    },
+    /// The audit trail is broken (an entry edited, deleted or reordered).
+    #[error("the audit trail is broken at entry {seq}: {reason}")]
+    AuditBroken {
+        /// The first broken entry.
+        seq: i64,
+        /// Why, in words.
+        reason: String,
+    },
     /// Any other SQLite error.
     #[error("case store: {0}")]
     Sqlite(#[from] rusqlite::Error),
@@ -98,6 +147,12 @@ impl StoreError {
             Self::Corrupt { .. } => "store.corrupt",
             Self::Busy { .. } => "store.busy",
             Self::Finished { .. } => "store.finished",
+            Self::KeyMissing { .. } => "store.key_missing",
+            Self::KeyInvalid { .. } => "store.key_invalid",
+            Self::KeyUnavailable { .. } => "store.key_unavailable",
+            Self::WrongKey { .. } => "store.wrong_key",
+            Self::Encrypt { .. } => "store.encrypt",
+            Self::AuditBroken { .. } => "store.audit_broken",
             Self::Sqlite(_) => "store.sqlite",
         }
     }

@@ -191,13 +191,37 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE runs ADD COLUMN coded_json TEXT NOT NULL DEFAULT '[]';
     ALTER TABLE reviews ADD COLUMN confirmed_code TEXT;
     "#,
+    // 9: the audit trail: append-only (triggers refuse changes), each entry chained to the one
+    // before by its hash; `audit_head` remembers the last entry so that a deleted tail shows.
+    r#"
+    CREATE TABLE audit_log (
+        seq           INTEGER PRIMARY KEY,
+        at            TEXT NOT NULL,
+        actor         TEXT NOT NULL,
+        action        TEXT NOT NULL,
+        case_ids      TEXT NOT NULL,
+        detail        TEXT NOT NULL,
+        content_hash  TEXT,
+        prev_hash     TEXT NOT NULL,
+        hash          TEXT NOT NULL
+    );
+    CREATE TABLE audit_head (
+        id    INTEGER PRIMARY KEY CHECK (id = 1),
+        seq   INTEGER NOT NULL,
+        hash  TEXT NOT NULL
+    );
+    CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+    CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+    "#,
 ];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 
-/// Brings the database to [`SCHEMA_VERSION`].
-pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
+/// Refuses a database written by a newer version of the app; returns its version.
+pub fn refuse_too_new(conn: &Connection) -> StoreResult<u32> {
     let current: u32 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
     if current > SCHEMA_VERSION {
         return Err(StoreError::TooNew {
@@ -205,6 +229,12 @@ pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
             supported: SCHEMA_VERSION,
         });
     }
+    Ok(current)
+}
+
+/// Brings the database to [`SCHEMA_VERSION`].
+pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    let current = refuse_too_new(conn)?;
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;

@@ -1,10 +1,14 @@
-//! The case store: one SQLite file in `$CITRUS_HOME` (bundled SQLite, WAL, versioned
-//! migrations) holding cases, runs with their steps, reviews and imported models.
+//! The case store: one SQLCipher-encrypted SQLite file in `$CITRUS_HOME` (WAL, versioned
+//! migrations) holding cases, runs with their steps, reviews, imported models and the audit
+//! trail of who did what to which case ([`audit`]). How it is encrypted and where its key is
+//! kept: [`crypt`].
 //!
 //! A run is written while it streams, so a crash or a kill leaves a partial run; opening the
 //! store marks such runs `interrupted`, and nothing the user entered is lost.
 
+pub mod audit;
 mod cases;
+pub mod crypt;
 mod engines;
 mod error;
 mod evaluations;
@@ -18,10 +22,13 @@ mod training;
 
 use std::path::{Path, PathBuf};
 
+use citrus_types::protection::{AuditAction, StoreStatus};
 use rusqlite::Connection;
 
+pub use audit::{AuditEvent, AuditQuery};
 pub use cases::{CaseQuery, CaseRecord, CaseSummary};
-pub use error::StoreError;
+pub use crypt::keyed_connection;
+pub use error::{StoreError, StoreResult};
 pub use evaluations::{EvalRunSummary, NewEvalRun, StoredEvalItem};
 pub use models::ModelEntry;
 pub use reviews::{QueuedReview, Review, StepReview, Verdict};
@@ -29,9 +36,6 @@ pub use runs::{NewRun, RunRecord, RunRecorder, RunStatus, RunSummary};
 pub use training::{
     DataSource, NewTrainRun, PointKind, TrainPoint, TrainRunRecord, TrainRunSummary,
 };
-
-/// Result alias of the store.
-pub type StoreResult<T> = Result<T, StoreError>;
 
 /// File name of the store inside the data folder.
 pub const STORE_FILE: &str = "citrus.db";
@@ -41,6 +45,7 @@ pub struct Store {
     conn: Connection,
     path: PathBuf,
     recovered_runs: usize,
+    actor: String,
 }
 
 impl Store {
@@ -62,7 +67,7 @@ impl Store {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| StoreError::io(path, e))?;
         }
-        let conn = Connection::open(path).map_err(|e| StoreError::open(path, e))?;
+        let (conn, encrypted) = crypt::connect(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(|e| StoreError::open(path, e))?;
         conn.pragma_update(None, "journal_mode", "WAL")
@@ -75,8 +80,18 @@ impl Store {
             conn,
             path: path.to_path_buf(),
             recovered_runs: 0,
+            actor: audit::os_user(),
         };
         migrations::migrate(&mut store.conn).map_err(|e| StoreError::migrate(path, e))?;
+        if let Some(copied) = encrypted {
+            store.audit(
+                AuditEvent::new(AuditAction::StoreEncrypted, []).detail(format!(
+                    "a plaintext store was encrypted: {} rows in {} tables copied and checked",
+                    copied.rows(),
+                    copied.0.len()
+                )),
+            )?;
+        }
         Ok(store)
     }
 
@@ -99,6 +114,11 @@ impl Store {
     /// How many runs were found unfinished (and marked interrupted) when the store opened.
     pub fn recovered_runs(&self) -> usize {
         self.recovered_runs
+    }
+
+    /// How the store is encrypted and where its key is kept.
+    pub fn protection(&self) -> StoreResult<StoreStatus> {
+        crypt::status(&self.conn, &self.path, self.audit_count()?)
     }
 
     /// The schema version.

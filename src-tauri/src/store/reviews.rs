@@ -4,7 +4,8 @@
 pub use citrus_types::review::{QueuedReview, Review, StepReview, Verdict};
 use rusqlite::{params, OptionalExtension};
 
-use super::{now, Store, StoreError, StoreResult};
+use super::{now, AuditEvent, Store, StoreError, StoreResult};
+use citrus_types::protection::AuditAction;
 
 /// A stored verdict read back (an unknown name means the file was changed by hand).
 fn parse_verdict(text: &str) -> StoreResult<Verdict> {
@@ -81,6 +82,24 @@ impl Store {
                 params![step_id, step.verdict.as_str(), step.comment],
             )?;
         }
+        let case_id: i64 = tx.query_row(
+            "SELECT case_id FROM runs WHERE id = ?1",
+            [review.run_id],
+            |r| r.get(0),
+        )?;
+        let event = AuditEvent::new(AuditAction::CaseReviewed, [case_id])
+            .by(review.reviewer.clone())
+            .detail(format!(
+                "run {}: {} step verdicts{}",
+                review.run_id,
+                review.steps.len(),
+                review
+                    .confirmed_code
+                    .as_deref()
+                    .map(|code| format!(", confirmed {code}"))
+                    .unwrap_or_default()
+            ));
+        super::audit::append(&tx, &self.actor, &event)?;
         tx.commit()?;
         Ok(())
     }

@@ -9,7 +9,8 @@ use citrus_runner::run::{ReasonEvent, ReasoningReport};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
-use super::{now, Store, StoreError, StoreResult};
+use super::{now, AuditEvent, Store, StoreError, StoreResult};
+use citrus_types::protection::AuditAction;
 
 pub use citrus_types::run::{RunRecord, RunSummary};
 pub use citrus_types::RunStatus;
@@ -174,14 +175,34 @@ impl Store {
     /// id.
     pub fn start_run(&self, run: &NewRun) -> StoreResult<i64> {
         let owner = Owner::current();
-        self.conn.execute(
-            "INSERT INTO runs (case_id, model_path, model_name, adapter, mode, settings_json, status, started_at, owner_pid, owner_start,
-                               engine, model_fingerprint)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', ?7, ?8, ?9, ?10, ?11)",
-            params![run.case_id, run.model_path, run.model_name, run.adapter, run.mode, run.settings_json, now(), owner.pid, owner.start,
-                    run.engine, run.model_fingerprint],
+        self.audited_with(|conn| {
+            conn.execute(
+                "INSERT INTO runs (case_id, model_path, model_name, adapter, mode, settings_json, status, started_at, owner_pid, owner_start,
+                                   engine, model_fingerprint)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', ?7, ?8, ?9, ?10, ?11)",
+                params![run.case_id, run.model_path, run.model_name, run.adapter, run.mode, run.settings_json, now(), owner.pid, owner.start,
+                        run.engine, run.model_fingerprint],
+            )?;
+            let id = conn.last_insert_rowid();
+            let engine = if run.engine == "local" {
+                String::new()
+            } else {
+                format!(" on engine {}", run.engine)
+            };
+            let event = AuditEvent::new(AuditAction::CaseRun, [run.case_id])
+                .detail(format!("run {id}: {} ({}){engine}", run.model_name, run.mode));
+            Ok((id, event))
+        })
+    }
+
+    /// Reads a run for someone to see, recording that they did.
+    pub fn view_run(&self, id: i64) -> StoreResult<RunRecord> {
+        let run = self.run(id)?;
+        self.audit(
+            AuditEvent::new(AuditAction::RunViewed, [run.summary.case_id])
+                .detail(format!("run {id}")),
         )?;
-        Ok(self.conn.last_insert_rowid())
+        Ok(run)
     }
 
     /// Appends generated text to a running run.

@@ -14,11 +14,11 @@ pub fn list_cases(state: State<'_, AppState>, request: ListCases) -> Answer<List
     Ok(state.store().list_cases(&query)?)
 }
 
-/// One case.
+/// One case (recorded in the audit trail as viewed).
 #[tauri::command]
 pub fn get_case(state: State<'_, AppState>, request: GetCase) -> Answer<GetCase> {
     let GetCase { id } = request;
-    Ok(state.store().case(id)?)
+    Ok(state.store().view_case(id)?)
 }
 
 /// Saves a new case (validated first) and returns its id.

@@ -13,9 +13,9 @@ pub fn list_runs(state: State<'_, AppState>, request: ListRuns) -> Answer<ListRu
     Ok(state.store().runs_of_case(case_id)?)
 }
 
-/// One run with its text, steps and differential.
+/// One run with its text, steps and differential (recorded in the audit trail as viewed).
 #[tauri::command]
 pub fn get_run(state: State<'_, AppState>, request: GetRun) -> Answer<GetRun> {
     let GetRun { id } = request;
-    Ok(state.store().run(id)?)
+    Ok(state.store().view_run(id)?)
 }
