@@ -6,6 +6,7 @@ pub mod adapters;
 pub mod app;
 pub mod cli;
 pub mod completion;
+pub mod deid;
 pub mod engine;
 pub mod engines;
 pub mod error;

@@ -384,3 +384,186 @@ fn the_trail_refuses_changes_and_records_who_did_what_to_which_case() {
         .execute("UPDATE audit_log SET detail = 'x'", [])
         .is_err());
 }
+
+/// Identifiers planted in a case, each of which must be gone from anything exported.
+const PLANTED: &[&str] = &[
+    "Philippa",
+    "Quarterbridge",
+    "MRN 48213377",
+    "48213377",
+    "(617) 555-0142",
+    "555-0142",
+    "03/14/2024",
+    "1 Harbor View Street",
+    "Harbor View",
+    "p.quarterbridge@example.org",
+    "quarterbridge",
+    "123-45-6789",
+];
+
+/// A reviewed case full of identifiers, its steps quoting some of them.
+fn canary_store(dir: &TempDir) {
+    let mut store = Store::open(&dir.db()).unwrap();
+    let mut input = clinical("Chest pain since 03/14/2024");
+    if let citrus_reasoning::CaseInput::Clinical(case) = &mut input {
+        case.history_of_present_illness = Some(
+            "Mrs. Philippa Quarterbridge (MRN 48213377, SSN 123-45-6789) of 1 Harbor View Street, \
+             reachable at (617) 555-0142 or p.quarterbridge@example.org, had chest pain on 03/14/2024."
+                .into(),
+        );
+    }
+    let case = store.create_case(&input).unwrap();
+    let run = store
+        .start_run(&NewRun {
+            case_id: case,
+            engine: "local".into(),
+            model_path: "/models/smollm2.gguf".into(),
+            model_name: "SmolLM2".into(),
+            model_fingerprint: None,
+            adapter: None,
+            mode: "free".into(),
+            settings_json: "{}".into(),
+        })
+        .unwrap();
+    let step = citrus_reasoning::Step::new(
+        citrus_reasoning::Stage::Findings,
+        None,
+        "Mrs. Quarterbridge, seen 03/14/2024, has chest pain.",
+    );
+    store.add_step(run, 0, &step).unwrap();
+    store
+        .save_review(&Review {
+            run_id: run,
+            reviewer: "Dr. Reviewer".into(),
+            confirmed_diagnosis: Some("Angina".into()),
+            confirmed_code: None,
+            comment: Some("Call Philippa at (617) 555-0142.".into()),
+            steps: vec![StepReview {
+                position: 0,
+                verdict: Verdict::Agree,
+                comment: None,
+            }],
+        })
+        .unwrap();
+}
+
+/// Every planted identifier found in the files under `dir`, with the file.
+fn planted_in(dir: &Path) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            let bytes = std::fs::read(&path).unwrap();
+            for planted in PLANTED {
+                if bytes
+                    .windows(planted.len())
+                    .any(|w| w == planted.as_bytes())
+                {
+                    found.push((path.display().to_string(), planted.to_string()));
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn a_canary_case_leaves_no_identifier_in_a_bundle_or_an_export() {
+    let dir = TempDir::new("canary-bundle");
+    canary_store(&dir);
+    let db = dir.db();
+    let db = db.to_str().unwrap();
+    let out = dir.0.join("out");
+    let bundle = out.join("bundle");
+    let output = run_citrus(&[
+        "train",
+        "--from-reviews",
+        "--db",
+        db,
+        "--export-bundle",
+        bundle.to_str().unwrap(),
+        "--epochs",
+        "1",
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("de-identified:"),
+        "{}",
+        text(&output.stderr)
+    );
+    let readme = std::fs::read_to_string(bundle.join("README.md")).unwrap();
+    assert!(
+        readme.contains("not a certified de-identification"),
+        "{readme}"
+    );
+    for (flag, target) in [
+        ("--sft", "sft.jsonl"),
+        ("--markdown", "reports"),
+        ("--json", "all.json"),
+    ] {
+        let target = out.join(target);
+        let exported = run_citrus(&["export", "--db", db, flag, target.to_str().unwrap()]);
+        assert!(exported.status.success(), "{}", text(&exported.stderr));
+    }
+    assert_eq!(planted_in(&out), Vec::<(String, String)>::new());
+    let sft = std::fs::read_to_string(out.join("sft.jsonl")).unwrap();
+    assert!(sft.contains("[NAME 1]") && sft.contains("[day 0]"), "{sft}");
+
+    // Written as typed only when asked, and the trail says which.
+    let plain = dir.0.join("plain.jsonl");
+    let as_typed = run_citrus(&[
+        "export",
+        "--db",
+        db,
+        "--sft",
+        plain.to_str().unwrap(),
+        "--deidentify",
+        "false",
+    ]);
+    assert!(as_typed.status.success(), "{}", text(&as_typed.stderr));
+    assert!(std::fs::read_to_string(&plain)
+        .unwrap()
+        .contains("Quarterbridge"));
+    let store = Store::open(&dir.db()).unwrap();
+    let exports = store
+        .audit_entries(&AuditQuery {
+            action: Some(AuditAction::CaseExported),
+            ..AuditQuery::default()
+        })
+        .unwrap();
+    assert_eq!(exports.len(), 5, "{exports:?}");
+    assert!(exports
+        .iter()
+        .all(|e| e.content_hash.as_ref().is_some_and(|h| h.len() == 64)));
+    assert!(exports[0].detail.contains("bundle") && exports[0].case_ids == [1]);
+    assert!(
+        exports[4].detail.contains("NOT de-identified"),
+        "{}",
+        exports[4].detail
+    );
+
+    // citrus deid prints the case de-identified, reports each replacement, and is recorded.
+    let printed = run_citrus(&["deid", "--case", "1", "--report", "--db", db]);
+    assert!(printed.status.success(), "{}", text(&printed.stderr));
+    let shown = text(&printed.stdout);
+    assert!(
+        !shown.contains("Quarterbridge") && shown.contains("[NAME 1]"),
+        "{shown}"
+    );
+    let report = text(&printed.stderr);
+    assert!(
+        report.contains("medical record number") && report.contains("high confidence"),
+        "{report}"
+    );
+    drop(store);
+    let store = Store::open(&dir.db()).unwrap();
+    let last = store
+        .audit_entries(&AuditQuery {
+            latest: Some(1),
+            ..AuditQuery::default()
+        })
+        .unwrap();
+    assert_eq!(last[0].action, AuditAction::CaseDeidentified);
+}

@@ -50,6 +50,9 @@ pub struct BundleManifest {
     pub multi_turn_examples: usize,
     /// The files written, relative to the bundle.
     pub files: Vec<String>,
+    /// How the data were de-identified before they were written (None: as given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deidentification: Option<String>,
 }
 
 /// What to bundle.
@@ -66,6 +69,8 @@ pub struct BundleRequest<'a> {
     pub template_source: Option<&'a str>,
     /// The Hugging Face checkpoint the cluster trains; None: guessed from the base.
     pub base_model_id: Option<String>,
+    /// The label of the de-identification the dataset went through, if it did.
+    pub deidentification: Option<&'a str>,
 }
 
 /// Writes the bundle into `dir` (created if missing) and returns its manifest.
@@ -126,6 +131,7 @@ pub fn export_bundle(request: &BundleRequest, dir: &Path) -> Result<BundleManife
         validation_examples: validation.len(),
         multi_turn_examples: multi_turn,
         files,
+        deidentification: request.deidentification.map(str::to_string),
     };
     let readme = readme(&manifest, family);
     let path = dir.join("README.md");
@@ -397,7 +403,7 @@ fn readme(manifest: &BundleManifest, family: Option<TemplateFamily>) -> String {
         }
     };
     format!(
-        "# Citrus hand-off bundle\n\n\
+        "# Citrus hand-off bundle\n\n{deid}\
          A LoRA run prepared on `{base}` ({arch}), for trainers that spread the work over several \
          GPUs or machines. Dataset `{source}` (sha256 {hash}): {train} training and {val} \
          validation example(s), split as Citrus splits it (seed {seed}).\n{placeholder}\n\
@@ -426,6 +432,10 @@ fn readme(manifest: &BundleManifest, family: Option<TemplateFamily>) -> String {
          ```sh\ncitrus adapters import output/llamafactory --bundle {dir_hint}\n```\n\n\
          The import checks the adapter's tensors against the base, and its settings against \
          this bundle.\n",
+        deid = match &manifest.deidentification {
+            Some(label) => format!("> The data were de-identified before they were written. {label}\n\n"),
+            None => "> The data were written as given, NOT de-identified.\n\n".into(),
+        },
         base = manifest.base.name,
         arch = manifest.base.architecture.as_str(),
         source = manifest.dataset_source,

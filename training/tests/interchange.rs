@@ -505,6 +505,7 @@ fn bundle_yaml_files_parse_and_name_the_data_they_ship() {
         template: model.template(),
         template_source: template_source.source.as_deref(),
         base_model_id: Some("HuggingFaceTB/SmolLM2-135M-Instruct".into()),
+        deidentification: None,
     };
     let manifest = export_bundle(&request, dir.path()).unwrap();
     assert_eq!(manifest.train_examples + manifest.validation_examples, 30);

@@ -216,3 +216,57 @@ impl AuditVerification {
         self.first_broken.is_none()
     }
 }
+
+/// De-identification of what an export writes: on by default; high-confidence hits must be
+/// reviewed (or kept, when judged not identifiers) before the window exports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeidOptions {
+    /// Replace identifiers (Safe Harbor) in what leaves the store.
+    pub deidentify: bool,
+    /// Hits the user has looked at (their ids).
+    #[serde(default)]
+    pub reviewed: Vec<String>,
+    /// Hits the user judged not identifiers: left as written.
+    #[serde(default)]
+    pub keep: Vec<String>,
+}
+
+impl Default for DeidOptions {
+    fn default() -> Self {
+        Self {
+            deidentify: true,
+            reviewed: Vec::new(),
+            keep: Vec::new(),
+        }
+    }
+}
+
+/// One identifier de-identification found, as the window lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeidHit {
+    /// Its id (stable while the text does not change).
+    pub id: String,
+    /// The case it is in.
+    pub case_id: Option<i64>,
+    /// What it is, in words ("name", "date", "medical record number"…).
+    pub category: String,
+    /// The text found.
+    pub text: String,
+    /// What replaces it.
+    pub replacement: String,
+    /// A high-confidence hit (must be reviewed before the window exports).
+    pub high: bool,
+    /// The evidence, in words.
+    pub reason: String,
+}
+
+/// An export as it will be written, with what de-identification replaced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportView {
+    /// The text.
+    pub text: String,
+    /// What was found (empty when de-identification is off).
+    pub hits: Vec<DeidHit>,
+    /// The label de-identified output carries (None when it is off).
+    pub notice: Option<String>,
+}

@@ -5,6 +5,7 @@ mod audit;
 mod bench;
 mod codes;
 mod codes_bench;
+mod deid;
 mod engine_arg;
 mod engines;
 mod evaluations;
@@ -73,6 +74,8 @@ enum Command {
     Store(store::StoreArgs),
     /// The audit trail: list it, verify its chain, export it.
     Audit(audit::AuditArgs),
+    /// Print a file's or a stored case's text with its identifiers replaced (Safe Harbor).
+    Deid(deid::DeidArgs),
     /// Remote engines: inference servers runs can use instead of a local model.
     Engines {
         #[command(subcommand)]
@@ -107,6 +110,7 @@ pub fn main() -> ExitCode {
         Command::Codes { command } => codes::run(command),
         Command::Store(args) => store::run(args),
         Command::Audit(args) => audit::run(args),
+        Command::Deid(args) => deid::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

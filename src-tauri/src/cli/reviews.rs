@@ -7,10 +7,12 @@ use citrus_engine::ModelError;
 use clap::{ArgGroup, Args};
 
 use super::runs::open_store;
+use crate::deid::NOTICE;
 use crate::error::{AppError, AppResult};
-use crate::store::export::{markdown_report, sft_jsonl};
-use crate::store::{Review, StepReview, Verdict};
+use crate::store::export::{labelled_markdown, markdown_report, reviewed_for_export, ExportFormat};
+use crate::store::{self, AuditEvent, Review, StepReview, Verdict};
 use crate::vocabulary::Vocabulary;
+use citrus_types::protection::{AuditAction, DeidHit, DeidOptions};
 use citrus_types::vocabulary::CodeEntry;
 
 /// Arguments of `review`.
@@ -95,6 +97,10 @@ pub struct ExportArgs {
     /// Write every reviewed run (case, run, review) as one JSON file.
     #[arg(long, value_name = "FILE.json")]
     json: Option<PathBuf>,
+    /// Replace identifiers (names, dates, record numbers…: HIPAA Safe Harbor) before writing;
+    /// `--deidentify false` writes the case text as typed. See `citrus deid --case N --report`.
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    deidentify: bool,
     /// The case store [default: $CITRUS_HOME/citrus.db].
     #[arg(long, value_name = "FILE")]
     db: Option<PathBuf>,
@@ -104,42 +110,89 @@ fn write(path: &Path, text: &str) -> AppResult<()> {
     std::fs::write(path, text).map_err(|e| ModelError::io(path, e).into())
 }
 
-/// Exports the reviewed runs.
+/// Exports the reviewed runs, de-identified unless told otherwise; each file written leaves
+/// an audit entry with its hash.
 pub fn export(args: ExportArgs) -> AppResult<()> {
     let store = open_store(args.db.as_deref())?;
-    let reviewed = store.reviewed()?;
+    let deid = DeidOptions {
+        deidentify: args.deidentify,
+        ..DeidOptions::default()
+    };
+    let notice = deid.deidentify.then_some(NOTICE);
     if let Some(path) = &args.sft {
-        let text = sft_jsonl(&reviewed);
-        write(path, &text)?;
+        let export = store::export::export(&store, ExportFormat::Sft, None, &deid)?;
+        write(path, &export.view.text)?;
+        export.record(&store, ExportFormat::Sft, &path.display().to_string())?;
         eprintln!(
             "[{} training examples written to {}]",
-            text.lines().count(),
+            export.view.text.lines().count(),
             path.display()
         );
+        report_deid(&export.view.hits, deid.deidentify);
     }
     if let Some(dir) = &args.markdown {
         std::fs::create_dir_all(dir).map_err(|e| ModelError::io(dir, e))?;
+        let (reviewed, hits) = reviewed_for_export(&store, ExportFormat::Markdown, None, &deid)?;
         for run in &reviewed {
-            write(
-                &dir.join(format!(
-                    "case-{}-run-{}.md",
-                    run.case.id, run.run.summary.id
-                )),
-                &markdown_report(run),
+            let path = dir.join(format!(
+                "case-{}-run-{}.md",
+                run.case.id, run.run.summary.id
+            ));
+            let text = labelled_markdown(markdown_report(run), notice);
+            write(&path, &text)?;
+            store.audit(
+                AuditEvent::new(AuditAction::CaseExported, [run.case.id])
+                    .detail(format!(
+                        "md to {} ({})",
+                        path.display(),
+                        how(deid.deidentify)
+                    ))
+                    .content(text.as_bytes()),
             )?;
         }
         eprintln!("[{} reports written to {}]", reviewed.len(), dir.display());
+        report_deid(&hits, deid.deidentify);
     }
     if let Some(path) = &args.json {
-        write(
-            path,
-            &serde_json::to_string_pretty(&reviewed).unwrap_or_default(),
-        )?;
+        let export = store::export::export(&store, ExportFormat::Json, None, &deid)?;
+        write(path, &export.view.text)?;
+        export.record(&store, ExportFormat::Json, &path.display().to_string())?;
         eprintln!(
-            "[{} reviewed runs written to {}]",
-            reviewed.len(),
+            "[{} reviewed cases written to {}]",
+            export.case_ids.len(),
             path.display()
         );
+        report_deid(&export.view.hits, deid.deidentify);
     }
     Ok(())
+}
+
+fn how(deidentified: bool) -> &'static str {
+    if deidentified {
+        "de-identified"
+    } else {
+        "NOT de-identified"
+    }
+}
+
+/// What de-identification replaced, by category, on stderr.
+fn report_deid(hits: &[DeidHit], deidentified: bool) {
+    if !deidentified {
+        eprintln!("[not de-identified: --deidentify false]");
+        return;
+    }
+    let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+    for hit in hits {
+        *counts.entry(hit.category.as_str()).or_default() += 1;
+    }
+    let summary: Vec<String> = counts.iter().map(|(c, n)| format!("{n} {c}")).collect();
+    eprintln!(
+        "[de-identified: {} — {}]",
+        if summary.is_empty() {
+            "nothing found".to_string()
+        } else {
+            summary.join(", ")
+        },
+        NOTICE
+    );
 }

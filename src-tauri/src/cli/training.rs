@@ -23,10 +23,12 @@ use super::model_args::load_with_bar;
 use super::model_args::ModelArgs;
 use super::runs::open_store;
 use crate::error::AppResult;
+use crate::store::{AuditEvent, Store};
 use crate::training::{
     check_dataset, read_dataset, resume_in_folder, run_training, start_training, DataSource,
     DatasetReport, StopSignal, TrainChoices,
 };
+use citrus_types::protection::AuditAction;
 
 /// Arguments of `train`.
 #[derive(Debug, Args)]
@@ -124,6 +126,10 @@ pub struct TrainArgs {
     /// import PATH --bundle DIR`.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["bench", "resume", "check"])]
     export_bundle: Option<PathBuf>,
+    /// With --export-bundle: replace identifiers (HIPAA Safe Harbor) in the data first;
+    /// `--deidentify false` writes them as given.
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    deidentify: bool,
     /// The Hugging Face checkpoint the bundle's trainers load [default: the base's folder, or
     /// the repository its GGUF names].
     #[arg(long, value_name = "ID", requires = "export_bundle")]
@@ -203,7 +209,7 @@ pub fn run(args: TrainArgs) -> AppResult<()> {
     let dataset = read_dataset(&store, &source)?;
     report_dataset(&dataset);
     if let Some(dir) = &args.export_bundle {
-        return write_bundle(&args, &model_args, &config, &dataset, dir);
+        return write_bundle(&store, &args, &model_args, &config, &dataset, dir);
     }
     let mut options = model_args.load_options()?;
     options.requantize = citrus_training::load_options(config.quantized_base).requantize;
@@ -264,8 +270,40 @@ pub fn run(args: TrainArgs) -> AppResult<()> {
     }
 }
 
+/// Records in the audit trail that a bundle left with the reviewed cases (or a file's data),
+/// with the hash of its training file.
+fn record_bundle(
+    store: &Store,
+    source: &DataSource,
+    dir: &Path,
+    manifest: &citrus_training::bundle::BundleManifest,
+    deidentified: bool,
+) -> AppResult<()> {
+    let cases: Vec<i64> = match source {
+        DataSource::Reviews => store.reviewed()?.iter().map(|r| r.case.id).collect(),
+        DataSource::File { .. } => Vec::new(),
+    };
+    let train = std::fs::read(dir.join("data/train.jsonl")).unwrap_or_default();
+    store.audit(
+        AuditEvent::new(AuditAction::CaseExported, cases)
+            .detail(format!(
+                "hand-off bundle of {} to {} ({})",
+                manifest.dataset_source,
+                dir.display(),
+                if deidentified {
+                    "de-identified"
+                } else {
+                    "NOT de-identified"
+                }
+            ))
+            .content(&train),
+    )?;
+    Ok(())
+}
+
 /// `--export-bundle`: the hand-off bundle instead of a local run (the base is read, not loaded).
 fn write_bundle(
+    store: &Store,
     args: &TrainArgs,
     model_args: &ModelArgs,
     config: &TrainConfig,
@@ -275,6 +313,27 @@ fn write_bundle(
     let base_path = model_args.model_path()?;
     let base = BaseFacts::of_path(&base_path)?;
     let template = read_template(&base_path)?;
+    let deidentified;
+    let (dataset, label) = if args.deidentify {
+        let (done, counts) = crate::deid::deidentify_dataset(dataset);
+        let summary: Vec<String> = counts
+            .iter()
+            .map(|(category, n)| format!("{n} {}", category.describe()))
+            .collect();
+        eprintln!(
+            "[de-identified: {}]",
+            if summary.is_empty() {
+                "nothing found".into()
+            } else {
+                summary.join(", ")
+            }
+        );
+        deidentified = done;
+        (&deidentified, Some(crate::deid::NOTICE))
+    } else {
+        eprintln!("[not de-identified: --deidentify false]");
+        (dataset, None)
+    };
     let request = BundleRequest {
         dataset,
         config,
@@ -282,8 +341,10 @@ fn write_bundle(
         template: &template.template,
         template_source: template.source.as_deref(),
         base_model_id: args.base_id.clone(),
+        deidentification: label,
     };
     let manifest = export_bundle(&request, dir)?;
+    record_bundle(store, &args.source(), dir, &manifest, label.is_some())?;
     println!(
         "bundle written to {}: {} training and {} validation example(s)",
         dir.display(),

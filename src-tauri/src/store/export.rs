@@ -6,13 +6,17 @@
 //! has one, and the example's `code` and `diagnosis` fields then say which), else the run's
 //! own answer.
 
+use std::collections::HashSet;
+
 use citrus_reasoning::{build_prompt, CaseInput, CaseQuote, Step};
+use citrus_types::protection::{AuditAction, DeidHit, DeidOptions, ExportView};
 pub use citrus_types::review::ExportFormat;
 use citrus_types::vocabulary::CodedDiagnosis;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::reviews::{Review, Verdict};
-use super::{CaseRecord, RunRecord, Store, StoreResult};
+use super::{AuditEvent, CaseRecord, RunRecord, Store, StoreError, StoreResult};
+use crate::deid::{deidentify_records, NOTICE};
 
 /// One training example in the Citrus SFT format.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -27,10 +31,13 @@ pub struct SftExample {
     /// The confirmed diagnosis (the table's title when it has a code).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diagnosis: Option<String>,
+    /// The de-identification label, when the example was de-identified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deidentification: Option<String>,
 }
 
 /// A reviewed run with its case, for reports.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReviewedRun {
     /// The case.
     pub case: CaseRecord,
@@ -40,30 +47,125 @@ pub struct ReviewedRun {
     pub review: Review,
 }
 
-/// The export of one reviewed run (`run_id`) or of every reviewed run (`None`) as text.
-/// Training data (SFT) always covers every reviewed run.
-pub fn export_text(
+/// An export as it will be written, and the cases it holds.
+#[derive(Debug, Clone)]
+pub struct Export {
+    /// The text, with what de-identification replaced.
+    pub view: ExportView,
+    /// The cases whose text it holds.
+    pub case_ids: Vec<i64>,
+}
+
+impl Export {
+    /// Records in the audit trail that this export was written (to `destination`), with the
+    /// hash of its text.
+    pub fn record(
+        &self,
+        store: &Store,
+        format: ExportFormat,
+        destination: &str,
+    ) -> StoreResult<()> {
+        let how = if self.view.notice.is_some() {
+            format!(
+                "de-identified, {} identifier(s) replaced",
+                self.view.hits.len()
+            )
+        } else {
+            "NOT de-identified".into()
+        };
+        store.audit(
+            AuditEvent::new(AuditAction::CaseExported, self.case_ids.iter().copied())
+                .detail(format!("{} to {destination} ({how})", format.extension()))
+                .content(self.view.text.as_bytes()),
+        )?;
+        Ok(())
+    }
+}
+
+/// The reviewed runs an export covers (`run_id`, or all of them; SFT always covers all), with
+/// their text de-identified when `deid` asks (hits in `deid.keep` left as written).
+pub fn reviewed_for_export(
     store: &Store,
     format: ExportFormat,
     run_id: Option<i64>,
-) -> StoreResult<String> {
+    deid: &DeidOptions,
+) -> StoreResult<(Vec<ReviewedRun>, Vec<DeidHit>)> {
     let reviewed = match (format, run_id) {
         (ExportFormat::Sft, _) | (_, None) => store.reviewed()?,
         (_, Some(id)) => vec![store.reviewed_run(id)?],
     };
-    Ok(match format {
-        ExportFormat::Sft => sft_jsonl(&reviewed),
-        ExportFormat::Markdown => reviewed
-            .iter()
-            .map(markdown_report)
-            .collect::<Vec<_>>()
-            .join("\n---\n\n"),
-        ExportFormat::Json => match reviewed.as_slice() {
-            [one] if run_id.is_some() => serde_json::to_string_pretty(one),
-            all => serde_json::to_string_pretty(all),
-        }
-        .unwrap_or_default(),
+    if !deid.deidentify {
+        return Ok((reviewed, Vec::new()));
+    }
+    let keep: HashSet<String> = deid.keep.iter().cloned().collect();
+    deidentify_records(reviewed, |r| r.case.id, &keep).map_err(|e| StoreError::Corrupt {
+        what: "reviewed run",
+        detail: e.to_string(),
     })
+}
+
+/// The export of one reviewed run (`run_id`) or of every reviewed run (`None`), de-identified
+/// when `deid` asks. Training data (SFT) always covers every reviewed run.
+pub fn export(
+    store: &Store,
+    format: ExportFormat,
+    run_id: Option<i64>,
+    deid: &DeidOptions,
+) -> StoreResult<Export> {
+    let (reviewed, hits) = reviewed_for_export(store, format, run_id, deid)?;
+    let notice = deid.deidentify.then(|| NOTICE.to_string());
+    let text = match format {
+        ExportFormat::Sft => sft_jsonl_labelled(&reviewed, notice.as_deref()),
+        ExportFormat::Markdown => {
+            let reports = reviewed
+                .iter()
+                .map(markdown_report)
+                .collect::<Vec<_>>()
+                .join("\n---\n\n");
+            labelled_markdown(reports, notice.as_deref())
+        }
+        ExportFormat::Json => {
+            let value = match reviewed.as_slice() {
+                [one] if run_id.is_some() => serde_json::to_value(one),
+                all => serde_json::to_value(all),
+            }
+            .unwrap_or_default();
+            serde_json::to_string_pretty(&labelled_json(value, notice.as_deref()))
+                .unwrap_or_default()
+        }
+    };
+    let mut case_ids: Vec<i64> = reviewed.iter().map(|r| r.case.id).collect();
+    case_ids.sort_unstable();
+    case_ids.dedup();
+    Ok(Export {
+        view: ExportView { text, hits, notice },
+        case_ids,
+    })
+}
+
+/// A Markdown export opening with the de-identification label, when it has one.
+pub fn labelled_markdown(markdown: String, notice: Option<&str>) -> String {
+    match notice {
+        Some(notice) => format!("> {notice}\n\n{markdown}"),
+        None => markdown,
+    }
+}
+
+/// A JSON export with the de-identification label beside each record, when it has one.
+pub fn labelled_json(mut value: serde_json::Value, notice: Option<&str>) -> serde_json::Value {
+    let Some(notice) = notice else {
+        return value;
+    };
+    let label = |v: &mut serde_json::Value| {
+        if let Some(map) = v.as_object_mut() {
+            map.insert("deidentification".into(), notice.into());
+        }
+    };
+    match &mut value {
+        serde_json::Value::Array(items) => items.iter_mut().for_each(label),
+        other => label(other),
+    }
+    value
 }
 
 impl Store {
@@ -130,6 +232,7 @@ pub fn sft_example(reviewed: &ReviewedRun) -> Option<SftExample> {
         ),
         code: review.confirmed_code.clone(),
         diagnosis: confirmed,
+        deidentification: None,
     })
 }
 
@@ -143,9 +246,18 @@ fn verdict(review: &Review, position: usize) -> Option<Verdict> {
 
 /// All reviewed runs as SFT JSON Lines (one example per line).
 pub fn sft_jsonl(reviewed: &[ReviewedRun]) -> String {
+    sft_jsonl_labelled(reviewed, None)
+}
+
+/// SFT JSON Lines, each example carrying the de-identification label when there is one.
+pub fn sft_jsonl_labelled(reviewed: &[ReviewedRun], notice: Option<&str>) -> String {
     reviewed
         .iter()
         .filter_map(sft_example)
+        .map(|mut example| {
+            example.deidentification = notice.map(str::to_string);
+            example
+        })
         .filter_map(|example| serde_json::to_string(&example).ok())
         .map(|line| line + "\n")
         .collect()

@@ -50,6 +50,17 @@ pub struct Dataset {
 }
 
 impl Dataset {
+    /// The same dataset with its examples replaced (e.g. de-identified), hashed anew.
+    pub fn with_examples(&self, examples: Vec<Example>) -> Self {
+        Self {
+            source: self.source.clone(),
+            format: self.format,
+            hash: content_hash(&examples),
+            examples,
+            bad: self.bad.clone(),
+        }
+    }
+
     /// Reads `path` in `format` (`Auto` detects it), reporting bad records by number.
     pub fn read(path: &Path, format: DataFormat) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;

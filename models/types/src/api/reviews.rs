@@ -1,6 +1,7 @@
 //! Reviews of runs, the review queue and exports.
 
 use super::commands;
+use crate::protection::{DeidOptions, ExportView};
 use crate::review::{ExportFormat, QueuedReview, Review};
 use crate::vocabulary::CodeEntry;
 
@@ -25,18 +26,24 @@ commands! {
     }
     /// The finished runs not yet reviewed, oldest first.
     ListReviewQueue = "list_review_queue" -> Vec<QueuedReview> {}
-    /// The export of one reviewed run (or all of them), as text to preview.
-    ExportPreview = "export_preview" -> String {
+    /// The export of one reviewed run (or all of them) as it will be written, with what
+    /// de-identification replaces in it.
+    ExportPreview = "export_preview" -> ExportView {
         /// The form.
         format: ExportFormat,
         /// One run, or every reviewed run.
         run_id: Option<i64>,
+        /// De-identification and the hits reviewed so far.
+        deid: DeidOptions,
     }
-    /// Writes the export where the user chooses; None when the dialog was cancelled.
+    /// Writes the export where the user chooses; None when the dialog was cancelled. Refused
+    /// (`deid.unreviewed`) while a high-confidence hit has not been reviewed.
     ExportSave = "export_save" -> Option<String> {
         /// The form.
         format: ExportFormat,
         /// One run, or every reviewed run.
         run_id: Option<i64>,
+        /// De-identification and the hits reviewed.
+        deid: DeidOptions,
     }
 }

@@ -9,9 +9,12 @@ use tauri_plugin_dialog::DialogExt;
 
 use super::blocking;
 use crate::app::AppState;
+use crate::deid::unreviewed;
 use crate::error::AppError;
-use crate::store::export::export_text;
+use crate::store::export::export;
+use crate::store::AuditEvent;
 use crate::vocabulary::Vocabulary;
+use citrus_types::protection::AuditAction;
 
 /// The most suggestions one search returns.
 const MOST_SUGGESTIONS: usize = 50;
@@ -52,11 +55,22 @@ pub fn list_review_queue(
     Ok(state.store().review_queue()?)
 }
 
-/// The export as text, to preview: SFT covers every reviewed run, a report one run.
+/// The export as it will be written, to preview, with what de-identification replaces: SFT
+/// covers every reviewed run, a report one run. Recorded as a view of the cases it holds.
 #[tauri::command]
 pub fn export_preview(state: State<'_, AppState>, request: ExportPreview) -> Answer<ExportPreview> {
-    let ExportPreview { format, run_id } = request;
-    Ok(export_text(&state.store(), format, run_id)?)
+    let ExportPreview {
+        format,
+        run_id,
+        deid,
+    } = request;
+    let store = state.store();
+    let export = export(&store, format, run_id, &deid)?;
+    store.audit(
+        AuditEvent::new(AuditAction::CaseViewed, export.case_ids.iter().copied())
+            .detail(format!("export preview ({})", format.extension())),
+    )?;
+    Ok(export.view)
 }
 
 /// Asks where to save the export and writes it there; None when the user cancels.
@@ -66,9 +80,23 @@ pub async fn export_save<R: Runtime>(
     state: State<'_, AppState>,
     request: ExportSave,
 ) -> Answer<ExportSave> {
-    let ExportSave { format, run_id } = request;
-    let text = export_text(&state.store(), format, run_id)?;
-    blocking(move || {
+    let ExportSave {
+        format,
+        run_id,
+        deid,
+    } = request;
+    let export = export(&state.store(), format, run_id, &deid)?;
+    if deid.deidentify {
+        let waiting = unreviewed(&export.view.hits, &deid.reviewed, &deid.keep);
+        if let Some(first) = waiting.first() {
+            return Err(AppError::DeidUnreviewed {
+                count: waiting.len(),
+                first: format!("{} {:?}", first.category, first.text),
+            });
+        }
+    }
+    let text = export.view.text.clone();
+    let saved = blocking(move || {
         let name = match run_id {
             Some(id) => format!("citrus-run-{id}.{}", format.extension()),
             None => format!("citrus-reviewed.{}", format.extension()),
@@ -82,5 +110,9 @@ pub async fn export_save<R: Runtime>(
         std::fs::write(&path, text).map_err(|e| AppError::io(&path, e))?;
         Ok(Some(path.display().to_string()))
     })
-    .await
+    .await?;
+    if let Some(path) = &saved {
+        export.record(&state.store(), format, path)?;
+    }
+    Ok(saved)
 }
