@@ -69,6 +69,17 @@ impl MockApp {
             .unwrap_or_else(|e| panic!("{cmd} failed: {e}"))
     }
 
+    /// The audit trail's actions about case `id`, oldest first.
+    fn audit_actions(&self, id: &Value) -> Vec<String> {
+        let entries = self.ok("list_audit", json!({"caseId": id, "latest": null}));
+        entries
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap().to_string())
+            .collect()
+    }
+
     /// Polls `list_evaluations` until evaluation `id` has `status`.
     fn wait_for_evaluation(&self, id: &Value, status: &str) -> Value {
         let start = Instant::now();
@@ -198,7 +209,7 @@ fn every_command_of_the_contract_is_one_the_shell_registers() {
     use citrus_types::api::{
         adapters, app, cases, engines, evaluations, models, reasoning, reviews,
     };
-    use citrus_types::api::{runs, server, training, Command};
+    use citrus_types::api::{protection, runs, server, training, Command};
     let names = [
         adapters::ListAdapters::NAME,
         adapters::SetActiveAdapter::NAME,
@@ -248,6 +259,9 @@ fn every_command_of_the_contract_is_one_the_shell_registers() {
         server::StartApi::NAME,
         server::StopApi::NAME,
         server::GetApiStatus::NAME,
+        protection::GetStoreStatus::NAME,
+        protection::ListAudit::NAME,
+        protection::VerifyAudit::NAME,
     ];
     let app = MockApp::new("contract");
     for name in names {
@@ -320,6 +334,18 @@ fn cases_are_created_saved_searched_filtered_and_deleted() {
         app.error_code("get_case", json!({"id": exam})),
         "store.not_found"
     );
+    // Every command that changed or opened a case left its entry, and the chain holds.
+    assert_eq!(
+        app.audit_actions(&chest),
+        ["case.created", "case.edited", "case.viewed", "case.viewed"]
+    );
+    assert_eq!(app.audit_actions(&exam), ["case.created", "case.deleted"]);
+    let verified = app.ok("verify_audit", json!({}));
+    assert_eq!(verified["first_broken"], Value::Null);
+    assert_eq!(verified["entries"], 6);
+    let status = app.ok("get_store_status", json!({}));
+    assert_eq!(status["encrypted"], true);
+    assert_eq!(status["audit_entries"], 6);
     assert_eq!(
         app.error_code("delete_case", json!({"id": exam})),
         "store.not_found"
@@ -368,12 +394,14 @@ fn reasoning_streams_to_the_store_and_reviews_export() {
     assert_eq!(
         app.error_code(
             "export_preview",
-            json!({"format": "markdown", "runId": run["id"]})
+            json!({"format": "markdown", "runId": run["id"],
+                   "deid": {"deidentify": true, "reviewed": [], "keep": []}})
         ),
         "store.not_reviewed"
     );
     let review = json!({"run_id": run["id"], "reviewer": "Dr. Test",
-        "confirmed_diagnosis": "Bacterial meningitis", "comment": null, "steps": []});
+        "confirmed_diagnosis": "Bacterial meningitis",
+        "comment": "Discussed with Mr. Abernathy on 03/14/2024.", "steps": []});
     app.ok("save_review", json!({"review": review}));
     assert_eq!(
         app.ok("get_review", json!({"runId": run["id"]}))["reviewer"],
@@ -390,8 +418,17 @@ fn reasoning_streams_to_the_store_and_reviews_export() {
     );
     assert_eq!(listed[0]["confirmed_diagnosis"], "Bacterial meningitis");
 
-    let sft = app.ok("export_preview", json!({"format": "sft", "runId": null}));
-    let line: Value = serde_json::from_str(sft.as_str().unwrap().lines().next().unwrap()).unwrap();
+    let deid = json!({"deidentify": true, "reviewed": [], "keep": []});
+    let sft = app.ok(
+        "export_preview",
+        json!({"format": "sft", "runId": null, "deid": deid}),
+    );
+    let line: Value =
+        serde_json::from_str(sft["text"].as_str().unwrap().lines().next().unwrap()).unwrap();
+    assert!(line["deidentification"]
+        .as_str()
+        .unwrap()
+        .contains("not a certified"));
     assert!(line["input"]
         .as_str()
         .unwrap()
@@ -402,9 +439,43 @@ fn reasoning_streams_to_the_store_and_reviews_export() {
         .contains("Bacterial meningitis"));
     let report = app.ok(
         "export_preview",
-        json!({"format": "markdown", "runId": run["id"]}),
+        json!({"format": "markdown", "runId": run["id"], "deid": deid}),
     );
-    assert!(report.as_str().unwrap().contains("Dr. Test"));
+    let text = report["text"].as_str().unwrap();
+    assert!(
+        text.contains("[NAME 1]") && !text.contains("Abernathy"),
+        "{text}"
+    );
+    let hits = report["hits"].as_array().unwrap();
+    let high: Vec<&Value> = hits.iter().filter(|h| h["high"] == true).collect();
+    assert!(high.iter().any(|h| h["text"] == "Abernathy"), "{hits:?}");
+
+    // The export is refused while a high-confidence hit is unreviewed (before any dialog).
+    let refused = app.error_code(
+        "export_save",
+        json!({"format": "markdown", "runId": run["id"], "deid": deid}),
+    );
+    assert_eq!(refused, "deid.unreviewed");
+    // Kept hits stay as written.
+    let name = high.iter().find(|h| h["text"] == "Abernathy").unwrap();
+    let kept = app.ok(
+        "export_preview",
+        json!({"format": "markdown", "runId": run["id"],
+               "deid": {"deidentify": true, "reviewed": [], "keep": [name["id"]]}}),
+    );
+    assert!(kept["text"].as_str().unwrap().contains("Mr. Abernathy"));
+    assert_eq!(
+        app.audit_actions(&case),
+        [
+            "case.created",
+            "case.run",
+            "run.viewed",
+            "case.reviewed",
+            "case.viewed",
+            "case.viewed",
+            "case.viewed"
+        ]
+    );
 }
 
 #[test]

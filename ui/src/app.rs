@@ -5,8 +5,8 @@ use leptos::prelude::*;
 use crate::errors;
 use crate::state::{use_app, AppState, Screen, NAV};
 use crate::views::{
-    case::CaseView, cases::CasesView, evaluations::EvaluationView, models::ModelsView,
-    review::ReviewView, training::TrainingView,
+    audit::AuditView, case::CaseView, cases::CasesView, evaluations::EvaluationView,
+    models::ModelsView, review::ReviewView, training::TrainingView,
 };
 
 /// The root component.
@@ -32,6 +32,7 @@ pub fn App() -> impl IntoView {
                         Screen::Models => view! { <ModelsView/> }.into_any(),
                         Screen::Evaluation => view! { <EvaluationView/> }.into_any(),
                         Screen::Training => view! { <TrainingView/> }.into_any(),
+                        Screen::Audit => view! { <AuditView/> }.into_any(),
                     }}
                 </div>
                 <footer id="decision-support-note" role="note">

@@ -31,6 +31,30 @@ pub fn describe(error: &ApiError) -> String {
             "Another open window or terminal is running this now. Wait for it or stop it there."
         }
         "store.finished" => "This is already finished; start a new one instead.",
+        "store.key_missing" => {
+            "The case store is encrypted and its key cannot be found where it is kept (named \
+             below). Nothing was changed; restore the key or ask IT."
+        }
+        "store.wrong_key" => {
+            "The key does not open the case store (a wrong passphrase or key file?). Nothing \
+             was changed."
+        }
+        "store.key_unavailable" => {
+            "The operating system's keyring holding the store's key does not answer. Unlock it \
+             or log in to the desktop session, then start again."
+        }
+        "store.key_invalid" => "The store's key file or key record is damaged (named below).",
+        "store.encrypt" => {
+            "The case store could not be encrypted; it was left exactly as it was (details below)."
+        }
+        "store.audit_broken" => {
+            "The audit trail has been tampered with: an entry was edited, deleted or reordered \
+             (the first one is named below)."
+        }
+        "deid.unreviewed" => {
+            "Review the replacements de-identification proposes (tick the ones that are not \
+             identifiers to keep them) and confirm before exporting."
+        }
         "eval.mismatch" => {
             "These evaluations cannot be combined: they ran different files or settings."
         }

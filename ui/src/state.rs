@@ -27,6 +27,8 @@ pub enum Screen {
     Evaluation,
     /// Fine-tuning LoRA adapters.
     Training,
+    /// The store's encryption and the audit trail (for IT).
+    Audit,
 }
 
 /// One entry of the sidebar navigation.
@@ -65,6 +67,11 @@ pub const NAV: &[NavEntry] = &[
         screen: Screen::Training,
         id: "nav-training",
         label: "Training",
+    },
+    NavEntry {
+        screen: Screen::Audit,
+        id: "nav-audit",
+        label: "Audit",
     },
 ];
 

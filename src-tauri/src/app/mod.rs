@@ -85,6 +85,9 @@ pub fn with_commands<R: Runtime>(builder: Builder<R>, state: AppState) -> Builde
             commands::engines::add_engine,
             commands::engines::test_engine,
             commands::engines::remove_engine,
+            commands::protection::get_store_status,
+            commands::protection::list_audit,
+            commands::protection::verify_audit,
         ])
 }
 

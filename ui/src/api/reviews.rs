@@ -3,6 +3,7 @@
 use citrus_types::api::reviews::{
     ExportPreview, ExportSave, GetReview, ListReviewQueue, SaveReview, SearchCodes,
 };
+use citrus_types::protection::{DeidOptions, ExportView};
 use citrus_types::review::{ExportFormat, QueuedReview, Review};
 use citrus_types::vocabulary::CodeEntry;
 
@@ -32,15 +33,31 @@ pub async fn queue() -> Result<Vec<QueuedReview>, ApiError> {
     call(&ListReviewQueue {}).await
 }
 
-/// The export of one run (or every reviewed run) as text.
-pub async fn export_preview(format: ExportFormat, run_id: Option<i64>) -> Result<String, ApiError> {
-    call(&ExportPreview { format, run_id }).await
+/// The export of one run (or every reviewed run) as it will be written, with what
+/// de-identification replaces.
+pub async fn export_preview(
+    format: ExportFormat,
+    run_id: Option<i64>,
+    deid: DeidOptions,
+) -> Result<ExportView, ApiError> {
+    call(&ExportPreview {
+        format,
+        run_id,
+        deid,
+    })
+    .await
 }
 
 /// Writes the export where the user chooses; None when cancelled.
 pub async fn export_save(
     format: ExportFormat,
     run_id: Option<i64>,
+    deid: DeidOptions,
 ) -> Result<Option<String>, ApiError> {
-    call(&ExportSave { format, run_id }).await
+    call(&ExportSave {
+        format,
+        run_id,
+        deid,
+    })
+    .await
 }

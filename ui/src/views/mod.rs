@@ -1,6 +1,7 @@
 //! The screens.
 
 pub mod adapters;
+pub mod audit;
 pub mod case;
 pub mod cases;
 pub mod evaluations;

@@ -13,6 +13,7 @@ pub mod cases;
 pub mod engines;
 pub mod evaluations;
 pub mod models;
+pub mod protection;
 pub mod reasoning;
 pub mod reviews;
 pub mod runs;

@@ -1,5 +1,6 @@
 //! The Review tab: step verdicts, confirmed diagnosis, reviewer, and export.
 
+use citrus_types::protection::{DeidHit, DeidOptions};
 use citrus_types::review::ExportFormat;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -312,13 +313,19 @@ fn StepReviewRow(
     }
 }
 
-/// Export format, preview and save.
+/// Export format, preview and save, de-identified by default: the replacements are listed,
+/// each can be kept as written, and saving waits until the high-confidence ones are reviewed.
 #[component]
 fn ExportArea(run_id: RwSignal<Option<i64>>, saved_count: RwSignal<u32>) -> impl IntoView {
     let app = use_app();
     let format = RwSignal::new(ExportFormat::Markdown);
     let preview = RwSignal::new(String::new());
     let status = RwSignal::new(String::new());
+    let deidentify = RwSignal::new(true);
+    let hits = RwSignal::new(Vec::<DeidHit>::new());
+    let notice = RwSignal::new(None::<String>);
+    let keep = RwSignal::new(Vec::<String>::new());
+    let reviewed = RwSignal::new(Vec::<String>::new());
     // SFT covers every reviewed run; a report one run.
     let args = move || {
         let format = format.get();
@@ -329,22 +336,58 @@ fn ExportArea(run_id: RwSignal<Option<i64>>, saved_count: RwSignal<u32>) -> impl
         };
         (format, run)
     };
+    let options = move || DeidOptions {
+        deidentify: deidentify.get(),
+        reviewed: reviewed.get(),
+        keep: keep.get(),
+    };
     Effect::new(move |_| {
         saved_count.track();
         let (format, run) = args();
+        let deid = DeidOptions {
+            deidentify: deidentify.get(),
+            reviewed: Vec::new(),
+            keep: keep.get(),
+        };
         spawn_local(async move {
-            let text = match api::reviews::export_preview(format, run).await {
-                Ok(text) => text,
-                Err(err) => errors::describe(&err),
-            };
-            preview.try_set(text);
+            match api::reviews::export_preview(format, run, deid).await {
+                Ok(view) => {
+                    preview.try_set(view.text);
+                    hits.try_set(view.hits);
+                    notice.try_set(view.notice);
+                }
+                Err(err) => {
+                    preview.try_set(errors::describe(&err));
+                    hits.try_set(Vec::new());
+                }
+            }
         });
     });
+    let waiting = move || {
+        let (reviewed, keep) = (reviewed.get(), keep.get());
+        deidentify.get()
+            && hits.with(|hits| {
+                hits.iter()
+                    .any(|h| h.high && !reviewed.contains(&h.id) && !keep.contains(&h.id))
+            })
+    };
+    let confirm = move |_| {
+        reviewed.set(hits.with_untracked(|hits| hits.iter().map(|h| h.id.clone()).collect()));
+    };
+    let toggle_keep = move |id: String| {
+        keep.update(|keep| match keep.iter().position(|k| *k == id) {
+            Some(at) => {
+                keep.remove(at);
+            }
+            None => keep.push(id),
+        });
+    };
     let save = move |_| {
         let (format, run) = args();
+        let deid = options();
         status.set(String::new());
         spawn_local(async move {
-            match api::reviews::export_save(format, run).await {
+            match api::reviews::export_save(format, run, deid).await {
                 Ok(Some(path)) => {
                     status.try_set(format!("Saved to {path}"));
                 }
@@ -365,9 +408,53 @@ fn ExportArea(run_id: RwSignal<Option<i64>>, saved_count: RwSignal<u32>) -> impl
                         <option value="json">"Report (JSON)"</option>
                     </select>
                 </label>
-                <button id="export-save" class="secondary" on:click=save>"Save to file…"</button>
+                <label class="inline">
+                    <input
+                        id="export-deidentify"
+                        type="checkbox"
+                        prop:checked=move || deidentify.get()
+                        on:change=move |ev| deidentify.set(event_target_checked(&ev))
+                    />
+                    "De-identify (names, dates, record numbers, places…)"
+                </label>
+                <button id="export-save" class="secondary" disabled=waiting on:click=save>"Save to file…"</button>
                 <span id="export-status" role="status">{move || status.get()}</span>
             </div>
+            <Show when=move || deidentify.get()>
+                <div id="deid-review" class="deid-review">
+                    <p class="muted">{move || notice.get().unwrap_or_default()}</p>
+                    <p id="deid-summary">
+                        {move || {
+                            let (all, high) = hits.with(|h| (h.len(), h.iter().filter(|h| h.high).count()));
+                            format!("{all} replacement(s), {high} with high confidence. Untick one that is not an identifier to keep it as written.")
+                        }}
+                    </p>
+                    <ul id="deid-hits" class="deid-hits">
+                        {move || hits.get().into_iter().map(|hit| {
+                            let id = hit.id.clone();
+                            let checked_id = hit.id.clone();
+                            view! {
+                                <li class="deid-hit" class:high=hit.high data-category=hit.category.clone()>
+                                    <label class="inline">
+                                        <input
+                                            type="checkbox"
+                                            prop:checked=move || keep.with(|k| !k.contains(&checked_id))
+                                            on:change=move |_| toggle_keep(id.clone())
+                                        />
+                                        <span class="deid-text">{hit.text.clone()}</span>
+                                        " → "
+                                        <span class="deid-replacement">{hit.replacement.clone()}</span>
+                                    </label>
+                                    <span class="muted">{format!(" {} ({})", hit.category, hit.reason)}</span>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                    <button id="deid-confirm" class="secondary" disabled=move || !waiting() on:click=confirm>
+                        "I have reviewed these replacements"
+                    </button>
+                </div>
+            </Show>
             <textarea id="export-preview" readonly rows="12" prop:value=move || preview.get()></textarea>
         </section>
     }
