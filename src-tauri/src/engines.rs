@@ -27,6 +27,8 @@ pub struct NewEngine {
     /// A copy of the served model (GGUF file or folder) whose chat template renders prompts
     /// for scoring option text.
     pub template_file: Option<String>,
+    /// De-identify case text before it is sent to this server.
+    pub deidentify: bool,
 }
 
 /// Probes the server of `new` and adds it under its name (replacing one of that name). A
@@ -43,6 +45,7 @@ pub fn add(store: &Store, new: NewEngine) -> AppResult<RemoteEngineEntry> {
         capabilities: None,
         models: Vec::new(),
         added_at: String::new(),
+        deidentify: new.deidentify,
     };
     let engine = connect_entry(&entry)?;
     entry.model = Some(engine.model().to_string());

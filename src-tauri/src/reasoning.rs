@@ -10,8 +10,41 @@ use citrus_types::defaults;
 pub use citrus_types::run::RunSettings;
 
 use crate::error::{AppError, AppResult};
-use crate::store::{NewRun, RunRecorder, Store};
+use crate::store::{AuditEvent, NewRun, RunRecorder, Store, StoreError};
 use crate::vocabulary::{code_free_run, diagnosis_vocabulary, Vocabulary};
+use citrus_types::protection::AuditAction;
+
+/// The case as it is sent to `origin`: de-identified when it goes to a remote engine added
+/// with de-identification on (recorded in the audit trail for a stored case), else as typed.
+pub fn outgoing_input(
+    store: &Store,
+    origin: &EngineOrigin,
+    case_id: Option<i64>,
+    input: &CaseInput,
+) -> AppResult<CaseInput> {
+    let EngineOrigin::Remote { engine, .. } = origin else {
+        return Ok(input.clone());
+    };
+    if !store.engine(engine)?.deidentify {
+        return Ok(input.clone());
+    }
+    let corrupt = |e: serde_json::Error| StoreError::Corrupt {
+        what: "case",
+        detail: e.to_string(),
+    };
+    let mut values = vec![serde_json::to_value(input).map_err(corrupt)?];
+    let hits = crate::deid::deidentify_values(&mut values, &Default::default());
+    let outgoing = serde_json::from_value(values.remove(0)).map_err(corrupt)?;
+    if let Some(id) = case_id {
+        store.audit(
+            AuditEvent::new(AuditAction::CaseDeidentified, [id]).detail(format!(
+                "{} identifier(s) replaced before the case was sent to engine {engine}",
+                hits.len()
+            )),
+        )?;
+    }
+    Ok(outgoing)
+}
 
 /// A run that was recorded, and how the reasoning ended.
 #[derive(Debug)]
@@ -106,9 +139,11 @@ pub fn reason_and_record(
     on_event: &mut dyn FnMut(&ReasonEvent),
 ) -> AppResult<RecordedRun> {
     let options = &with_vocabulary(options)?;
-    let mut recorder = RunRecorder::start(store, &new_run(engine.origin(), case_id, options))?;
+    let origin = engine.origin();
+    let outgoing = outgoing_input(store, &origin, Some(case_id), input)?;
+    let mut recorder = RunRecorder::start(store, &new_run(origin, case_id, options))?;
     on_started(recorder.run_id());
-    let outcome = reason(engine, input, options, cancel, &mut |event| {
+    let outcome = reason(engine, &outgoing, options, cancel, &mut |event| {
         recorder.record(&event);
         on_event(&event);
     })

@@ -11,6 +11,7 @@ use citrus_workstation::store::{
 };
 
 mod common;
+use common::release::{contents, previous_release_copy};
 use common::{clinical, run_citrus, text, TempDir};
 
 const CANARY: &str = "CANARY-7f3e9b1c Mrs. Philippa Quarterbridge";
@@ -180,55 +181,6 @@ fn run_citrus_with(args: &[&str], vars: &[(&str, &str)]) -> std::process::Output
         command.env(name, value);
     }
     command.output().unwrap()
-}
-
-/// Every row of every table but the audit trail's, as text, table by table.
-fn contents(conn: &rusqlite::Connection) -> Vec<(String, Vec<String>)> {
-    let tables: Vec<String> = conn
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'audit_%' ORDER BY name")
-        .unwrap()
-        .query_map([], |row| row.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    tables
-        .into_iter()
-        .map(|table| {
-            let mut statement = conn
-                .prepare(&format!("SELECT * FROM {table} ORDER BY rowid"))
-                .unwrap();
-            let columns = statement.column_count();
-            let rows = statement
-                .query_map([], |row| {
-                    Ok((0..columns)
-                        .map(|i| format!("{:?}", row.get_ref(i).unwrap()))
-                        .collect::<Vec<_>>()
-                        .join("|"))
-                })
-                .unwrap()
-                .map(Result::unwrap)
-                .collect();
-            (table, rows)
-        })
-        .collect()
-}
-
-/// Writes `from` (encrypted) as a plaintext store of the previous release (schema 8, no
-/// audit trail) at `to`.
-fn previous_release_copy(from: &Path, to: &Path) {
-    let conn = keyed_connection(from).unwrap();
-    conn.execute_batch(&format!(
-        "ATTACH DATABASE '{}' AS plain KEY ''; SELECT sqlcipher_export('plain'); DETACH DATABASE plain;",
-        to.display()
-    ))
-    .unwrap();
-    let plain = rusqlite::Connection::open(to).unwrap();
-    plain
-        .execute_batch(
-            "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;
-             DROP TABLE audit_log; DROP TABLE audit_head; PRAGMA user_version = 8;",
-        )
-        .unwrap();
 }
 
 #[test]
@@ -566,4 +518,55 @@ fn a_canary_case_leaves_no_identifier_in_a_bundle_or_an_export() {
         })
         .unwrap();
     assert_eq!(last[0].action, AuditAction::CaseDeidentified);
+}
+
+#[test]
+fn a_remote_engine_added_with_deidentification_gets_the_case_de_identified() {
+    use citrus_types::engine::RemoteEngineEntry;
+    use citrus_workstation::reasoning::outgoing_input;
+    let dir = TempDir::new("remote-deid");
+    let mut store = Store::open(&dir.db()).unwrap();
+    let (case, _) = fill(&mut store);
+    let input = store.case(case).unwrap().input;
+    for (name, deidentify) in [("as-typed", false), ("careful", true)] {
+        store
+            .put_engine(&RemoteEngineEntry {
+                name: name.into(),
+                url: "http://127.0.0.1:9/v1".into(),
+                model: Some("citrus".into()),
+                api_key_file: None,
+                template_file: None,
+                capabilities: None,
+                models: Vec::new(),
+                added_at: String::new(),
+                deidentify,
+            })
+            .unwrap();
+    }
+    let remote = |name: &str| citrus_runner::engine::EngineOrigin::Remote {
+        engine: name.into(),
+        url: "http://127.0.0.1:9/v1".into(),
+        model: "citrus".into(),
+    };
+    let sent = outgoing_input(&store, &remote("as-typed"), Some(case), &input).unwrap();
+    assert_eq!(sent, input);
+    let sent = outgoing_input(&store, &remote("careful"), Some(case), &input).unwrap();
+    let text = serde_json::to_string(&sent).unwrap();
+    assert!(
+        !text.contains("Quarterbridge") && text.contains("[NAME 1]"),
+        "{text}"
+    );
+    assert!(store.engine("careful").unwrap().deidentify);
+    let last = store
+        .audit_entries(&AuditQuery {
+            latest: Some(1),
+            ..AuditQuery::default()
+        })
+        .unwrap();
+    assert_eq!(last[0].action, AuditAction::CaseDeidentified);
+    assert!(
+        last[0].detail.contains("engine careful"),
+        "{}",
+        last[0].detail
+    );
 }

@@ -90,6 +90,7 @@ fn the_remote_engine_gives_what_the_local_engine_gives() {
             // The served model's template, so option text can be scored on prompts rendered
             // here.
             template_file: Some(default_model().display().to_string()),
+            deidentify: false,
         },
     )
     .unwrap();
@@ -312,6 +313,7 @@ fn a_failing_server_leaves_a_stored_partial_run_and_a_coded_error() {
                 }),
                 models: vec!["citrus-70b".into()],
                 added_at: String::new(),
+                deidentify: false,
             })
             .unwrap();
         let mut engine = engines::open(&store, "faulty").unwrap();

@@ -8,6 +8,8 @@
 //! `tests/e2e/screenshots/` (or `$CITRUS_SCREENSHOTS`).
 
 mod display;
+#[path = "../../src-tauri/tests/common/release.rs"]
+mod release;
 mod remote;
 mod training;
 mod webdriver;
@@ -245,6 +247,33 @@ fn evaluate(journey: &mut Journey, app: &Session, home: &Path) {
     journey.shot(app, "evaluation-compare");
 }
 
+/// Makes a plaintext copy of the journey's store at schema 8, opens it with this release and
+/// checks that it was encrypted with every row kept.
+fn previous_release_migrates(home: &Path) {
+    use citrus_workstation::store::{keyed_connection, Store, STORE_FILE};
+    let store = home.join(STORE_FILE);
+    let expected = release::contents(&keyed_connection(&store).expect("the journey's store"));
+    assert!(expected
+        .iter()
+        .any(|(table, rows)| table == "eval_runs" && !rows.is_empty()));
+    let folder = home.join("previous-release");
+    std::fs::create_dir_all(&folder).unwrap();
+    let plain = folder.join(STORE_FILE);
+    release::previous_release_copy(&store, &plain);
+    let before = std::fs::read(&plain).unwrap();
+    assert!(before.starts_with(b"SQLite format 3"));
+    let migrated = Store::open_shared(&plain).expect("the plaintext store migrates");
+    assert_eq!(migrated.schema_version().unwrap(), 9);
+    drop(migrated);
+    assert_eq!(
+        release::contents(&keyed_connection(&plain).unwrap()),
+        expected
+    );
+    assert!(!std::fs::read(&plain)
+        .unwrap()
+        .starts_with(b"SQLite format 3"));
+}
+
 #[test]
 fn a_physician_reasons_reviews_restarts_and_survives_a_kill() {
     let home = fresh_home();
@@ -386,7 +415,7 @@ fn a_physician_reasons_reviews_restarts_and_survives_a_kill() {
     app.click(".step-review[data-position='1'] .disagree");
     app.fill(
         ".step-review[data-position='1'] .step-comment",
-        "Aortic dissection should be considered",
+        "Aortic dissection should be considered; discussed with Mr. Abernathy on 03/14/2024",
     );
     // The confirmed diagnosis chosen from ICD-10-CM as it is typed.
     app.fill("#confirmed-diagnosis", "STEMI inferior");
@@ -404,8 +433,35 @@ fn a_physician_reasons_reviews_restarts_and_survives_a_kill() {
     app.fill("#reviewer", "Dr. Rivera");
     app.click("#save-review");
     app.wait_text("#review-status", "to say Saved", |t| t.contains("Saved"));
-    app.select("#export-format", "sft");
     let preview = app.find("#export-preview");
+    // De-identification before anything leaves: the comment names someone and a date; the
+    // replacements are listed, the report carries placeholders, and saving waits for review.
+    app.wait_until("the name among the replacements", || {
+        app.all("#deid-hits .deid-hit.high")
+            .iter()
+            .any(|hit| app.text(hit).contains("Abernathy"))
+            .then_some(())
+    });
+    let report = app.wait_until("a de-identified report", || {
+        app.property(&preview, "value")
+            .filter(|text| text.contains("[NAME 1]"))
+    });
+    assert!(!report.contains("Abernathy"), "{report}");
+    assert!(report.contains("not a certified de-identification"));
+    assert_eq!(
+        app.property(&app.find("#export-save"), "disabled")
+            .as_deref(),
+        Some("true")
+    );
+    journey.shot(&app, "export-deidentification-review");
+    app.click("#deid-confirm");
+    app.wait_until("saving allowed once reviewed", || {
+        (app.property(&app.find("#export-save"), "disabled")
+            .as_deref()
+            == Some("false"))
+        .then_some(())
+    });
+    app.select("#export-format", "sft");
     let sft = app.wait_until("the SFT line in the preview", || {
         app.property(&preview, "value")
             .filter(|text| text.contains("\"code\":\"I21.1\""))
@@ -454,6 +510,31 @@ fn a_physician_reasons_reviews_restarts_and_survives_a_kill() {
         t.contains("myocardial infarction of inferior wall")
     });
     journey.shot(&app, "cases-reviewed");
+
+    // The Audit screen: the store encrypted, who did what to the case, the chain verified.
+    app.click("#nav-audit");
+    app.wait_text("#store-encrypted", "to say encrypted", |t| {
+        t.contains("is encrypted")
+    });
+    let actions: Vec<String> = app.wait_until("the case's entries", || {
+        let actions: Vec<String> = app
+            .all("#audit-entries .audit-entry")
+            .iter()
+            .filter_map(|row| app.property(row, "data-action"))
+            .collect();
+        (actions.len() >= 5).then_some(actions)
+    });
+    for action in ["case.created", "case.run", "run.viewed", "case.reviewed"] {
+        assert!(
+            actions.iter().any(|a| a == action),
+            "{action} in {actions:?}"
+        );
+    }
+    app.click("#audit-verify");
+    app.wait_text("#audit-verdict", "to say the trail holds", |t| {
+        t.contains("holds")
+    });
+    journey.shot(&app, "audit");
 
     // 10. Restart: everything is still there.
     app.quit();
@@ -558,5 +639,9 @@ fn a_physician_reasons_reviews_restarts_and_survives_a_kill() {
     // 14. A remote engine: a server added on the Models screen, a run on it naming the server.
     remote::reason_remotely(&mut journey, &app, &home);
     app.quit();
+
+    // 15. The journey's store as the previous release would have left it (plaintext, schema
+    //     8) migrates with every case, run, review, evaluation and training run intact.
+    previous_release_migrates(&home);
     let _ = std::fs::remove_dir_all(&home);
 }

@@ -54,6 +54,9 @@ pub struct RemoteEngineEntry {
     pub models: Vec<String>,
     /// When it was added.
     pub added_at: String,
+    /// De-identify case text before it is sent to this server (Safe Harbor identifiers).
+    #[serde(default)]
+    pub deidentify: bool,
 }
 
 impl RemoteEngineEntry {

@@ -49,6 +49,10 @@ pub struct AddArgs {
     /// renders prompts, so option text can be scored (`eval --mode likelihood --score-text`).
     #[arg(long, value_name = "FILE")]
     template_from: Option<PathBuf>,
+    /// De-identify case text (names, dates, record numbers…: Safe Harbor) before it is sent
+    /// to this server.
+    #[arg(long)]
+    deidentify: bool,
     #[command(flatten)]
     db: DbArg,
 }
@@ -78,6 +82,7 @@ pub fn run(command: EnginesCommand) -> AppResult<()> {
                     model: args.model,
                     api_key_file,
                     template_file,
+                    deidentify: args.deidentify,
                 },
             )?;
             println!("added {}", describe(&entry));
@@ -128,8 +133,13 @@ fn describe(entry: &RemoteEngineEntry) -> String {
             offers.join(", ")
         }
     };
+    let deid = if entry.deidentify {
+        "  case text de-identified"
+    } else {
+        ""
+    };
     format!(
-        "{}  {}  model {}  key {}  ({offers})",
+        "{}  {}  model {}  key {}  ({offers}){deid}",
         entry.name,
         entry.url,
         entry.model.as_deref().unwrap_or("(first listed)"),

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use citrus_engine::generation::CancelToken;
 use citrus_engine::ModelError;
 use citrus_reasoning::{parse_benchmark_line, parse_clinical_case, AnswerSource, CaseInput, Step};
+use citrus_runner::engine::EngineOrigin;
 use citrus_runner::guided::GuidedEvent;
 use citrus_runner::run::{reason, ReasonEvent, ReasoningMode, ReasoningReport};
 
@@ -18,7 +19,7 @@ use super::engine_arg::EngineArg;
 use super::model_args::ModelArgs;
 use super::runs::open_store;
 use crate::reasoning::{
-    reason_and_record, reason_options, with_codes, with_vocabulary, RunSettings,
+    outgoing_input, reason_and_record, reason_options, with_codes, with_vocabulary, RunSettings,
 };
 use citrus_types::vocabulary::CodedDiagnosis;
 
@@ -103,6 +104,12 @@ pub fn run(args: ReasonArgs) -> AppResult<()> {
         recorded.outcome?
     } else {
         let options = with_vocabulary(&options)?;
+        let input = match engine.origin() {
+            origin @ EngineOrigin::Remote { .. } => {
+                outgoing_input(&open_store(args.db.as_deref())?, &origin, None, &input)?
+            }
+            EngineOrigin::Local { .. } => input,
+        };
         let report = reason(engine.as_mut(), &input, &options, &cancel, &mut |event| {
             live.show(&event)
         })?;

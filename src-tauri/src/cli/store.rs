@@ -31,6 +31,12 @@ enum StoreCommand {
     },
     /// Encrypt a plaintext store (from an earlier release) now; opening it does the same.
     Encrypt,
+    /// Measure what encryption costs on the store's work (scratch stores, side by side).
+    Bench {
+        /// Cases in each scratch store.
+        #[arg(long, default_value_t = 500)]
+        cases: usize,
+    },
     /// Encrypt the store under a new key. Without an option the new key goes where the old one
     /// is kept. Close the window and other `citrus` commands first.
     Rekey {
@@ -77,6 +83,25 @@ pub fn run(args: StoreArgs) -> AppResult<()> {
                 FileState::Encrypted => println!("{} was already encrypted", path.display()),
             }
             print_status(&status);
+        }
+        StoreCommand::Bench { cases } => {
+            let folder =
+                std::env::temp_dir().join(format!("citrus-store-bench-{}", std::process::id()));
+            let rows = crate::store::overhead::measure(&folder, cases)?;
+            let _ = std::fs::remove_dir_all(&folder);
+            println!(
+                "{:<52} {:>10} {:>10} {:>7}",
+                "work", "plaintext", "encrypted", "ratio"
+            );
+            for row in rows {
+                println!(
+                    "{:<52} {:>8.3}ms {:>8.3}ms {:>6.2}×",
+                    row.work,
+                    row.plaintext_ms,
+                    row.encrypted_ms,
+                    row.ratio()
+                );
+            }
         }
         StoreCommand::Rekey {
             passphrase,

@@ -6,8 +6,7 @@ use rusqlite::{params, OptionalExtension, Row};
 
 use super::{now, Store, StoreError, StoreResult};
 
-const COLUMNS: &str =
-    "name, url, model, api_key_file, capabilities_json, models_json, added_at, template_file";
+const COLUMNS: &str = "name, url, model, api_key_file, capabilities_json, models_json, added_at, template_file, deidentify";
 
 fn read_entry(row: &Row<'_>) -> rusqlite::Result<RemoteEngineEntry> {
     let capabilities: Option<String> = row.get(4)?;
@@ -21,6 +20,7 @@ fn read_entry(row: &Row<'_>) -> rusqlite::Result<RemoteEngineEntry> {
         models: serde_json::from_str(&models).unwrap_or_default(),
         added_at: row.get(6)?,
         template_file: row.get(7)?,
+        deidentify: row.get(8)?,
     })
 }
 
@@ -29,8 +29,9 @@ impl Store {
     pub fn put_engine(&self, entry: &RemoteEngineEntry) -> StoreResult<()> {
         self.conn.execute(
             &format!(
-                "INSERT INTO engines ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                "INSERT INTO engines ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                  ON CONFLICT (name) DO UPDATE SET url = excluded.url, model = excluded.model,
+                   deidentify = excluded.deidentify,
                    api_key_file = excluded.api_key_file, template_file = excluded.template_file,
                    capabilities_json = excluded.capabilities_json,
                    models_json = excluded.models_json"
@@ -46,6 +47,7 @@ impl Store {
                 serde_json::to_string(&entry.models).unwrap_or_else(|_| "[]".into()),
                 now(),
                 entry.template_file,
+                entry.deidentify,
             ],
         )?;
         Ok(())

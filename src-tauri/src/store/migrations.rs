@@ -191,7 +191,8 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE runs ADD COLUMN coded_json TEXT NOT NULL DEFAULT '[]';
     ALTER TABLE reviews ADD COLUMN confirmed_code TEXT;
     "#,
-    // 9: the audit trail: append-only (triggers refuse changes), each entry chained to the one
+    // 9: the audit trail, and whether case text sent to a remote engine is de-identified first.
+    // The audit trail: append-only (triggers refuse changes), each entry chained to the one
     // before by its hash; `audit_head` remembers the last entry so that a deleted tail shows.
     r#"
     CREATE TABLE audit_log (
@@ -214,6 +215,7 @@ const MIGRATIONS: &[&str] = &[
         BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
     CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
         BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+    ALTER TABLE engines ADD COLUMN deidentify INTEGER NOT NULL DEFAULT 0;
     "#,
 ];
 

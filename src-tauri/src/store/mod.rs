@@ -15,6 +15,7 @@ mod evaluations;
 pub mod export;
 mod migrations;
 mod models;
+pub mod overhead;
 mod reviews;
 mod runs;
 mod settings;
@@ -40,6 +41,15 @@ pub use training::{
 /// File name of the store inside the data folder.
 pub const STORE_FILE: &str = "citrus.db";
 
+/// Whether a store is opened encrypted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encryption {
+    /// SQLCipher with the store's key: always, in the app.
+    On,
+    /// A plaintext file: only to measure encryption's cost on a scratch store.
+    Off,
+}
+
 /// An open store.
 pub struct Store {
     conn: Connection,
@@ -64,10 +74,22 @@ impl Store {
     /// touching running runs: they may belong to this process, e.g. to a job writing its run
     /// while the window reads cases.
     pub fn open_shared(path: &Path) -> StoreResult<Self> {
+        Self::open_shared_with(path, Encryption::On)
+    }
+
+    /// [`Store::open_shared`] with encryption on, or off. The app always opens with it on;
+    /// off exists to measure what encryption costs (`citrus store bench`) on a scratch file.
+    pub fn open_shared_with(path: &Path, encryption: Encryption) -> StoreResult<Self> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| StoreError::io(path, e))?;
         }
-        let (conn, encrypted) = crypt::connect(path)?;
+        let (conn, encrypted) = match encryption {
+            Encryption::On => crypt::connect(path)?,
+            Encryption::Off => (
+                Connection::open(path).map_err(|e| StoreError::open(path, e))?,
+                None,
+            ),
+        };
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(|e| StoreError::open(path, e))?;
         conn.pragma_update(None, "journal_mode", "WAL")

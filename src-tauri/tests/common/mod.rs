@@ -1,6 +1,7 @@
 //! Helpers shared by the shell's test binaries.
 #![allow(dead_code)]
 
+pub mod release;
 pub mod server;
 
 use std::path::{Path, PathBuf};

@@ -72,7 +72,12 @@ fn EngineRow(engine: RemoteEngineEntry) -> impl IntoView {
         <div class="engine-row" role="listitem" data-engine=engine.name.clone()>
             <span class="model-name">{engine.name.clone()}</span>
             <span class="model-meta">
-                {format!("{} · model {} · {offers}", engine.url, engine.model.clone().unwrap_or_default())}
+                {format!(
+                    "{} · model {} · {offers}{}",
+                    engine.url,
+                    engine.model.clone().unwrap_or_default(),
+                    if engine.deidentify { " · case text de-identified" } else { "" }
+                )}
             </span>
             <button class="secondary test-engine" on:click=move |_| act(false, test_name.clone())>"Test"</button>
             <button class="secondary remove-engine" on:click=move |_| act(true, remove_name.clone())>"Remove"</button>
@@ -87,6 +92,7 @@ fn AddEngineForm() -> impl IntoView {
     let fields = [(); 5].map(|_| RwSignal::new(String::new()));
     let [name, url, model, key_file, template_file] = fields;
     let adding = RwSignal::new(false);
+    let deidentify = RwSignal::new(false);
     let add = move |_| {
         let optional =
             |s: RwSignal<String>| Some(s.get_untracked()).filter(|v| !v.trim().is_empty());
@@ -96,6 +102,7 @@ fn AddEngineForm() -> impl IntoView {
             model: optional(model),
             api_key_file: optional(key_file),
             template_file: optional(template_file),
+            deidentify: deidentify.get_untracked(),
         };
         adding.set(true);
         spawn_local(async move {
@@ -128,6 +135,15 @@ fn AddEngineForm() -> impl IntoView {
             {input("engine-key-file", "API key file (optional)", "/etc/citrus/gpu.key", key_file)}
             {input("engine-template", "Template from (optional: a copy of the model, to score option text)", "/models/citrus.gguf", template_file)}
         </div>
+        <label class="inline">
+            <input
+                id="engine-deidentify"
+                type="checkbox"
+                prop:checked=move || deidentify.get()
+                on:change=move |ev| deidentify.set(event_target_checked(&ev))
+            />
+            "De-identify case text before it is sent to this server (names, dates, record numbers…)"
+        </label>
         <div class="actions">
             <button id="add-engine" disabled=move || adding.get() || name.with(String::is_empty) || url.with(String::is_empty) on:click=add>
                 {move || if adding.get() { "Connecting…" } else { "Add engine" }}

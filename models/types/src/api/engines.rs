@@ -18,6 +18,9 @@ commands! {
         api_key_file: Option<String>,
         /// A copy of the served model whose template renders prompts for text scoring.
         template_file: Option<String>,
+        /// De-identify case text before it is sent to this server.
+        #[serde(default)]
+        deidentify: bool,
     }
     /// Connects to an engine again and records what it offers.
     TestEngine = "test_engine" -> RemoteEngineEntry {

@@ -44,6 +44,7 @@ pub async fn add_engine(state: State<'_, AppState>, request: AddEngine) -> Answe
         model,
         api_key_file,
         template_file,
+        deidentify,
     } = request;
     let store_path = state.store().path().to_path_buf();
     let new = NewEngine {
@@ -52,6 +53,7 @@ pub async fn add_engine(state: State<'_, AppState>, request: AddEngine) -> Answe
         model: model.filter(|m| !m.trim().is_empty()),
         api_key_file: api_key_file.filter(|f| !f.trim().is_empty()),
         template_file: template_file.filter(|f| !f.trim().is_empty()),
+        deidentify,
     };
     blocking(move || engines::add(&Store::open_shared(&store_path)?, new)).await
 }
