@@ -47,14 +47,9 @@ fn assert_no_plaintext(db: &Path) {
     }
 }
 
-/// A store with a case, a run with a step, a review and an evaluation-free history.
-fn fill(store: &mut Store) -> (i64, i64) {
-    let mut input = clinical("Chest pain");
-    if let citrus_reasoning::CaseInput::Clinical(case) = &mut input {
-        case.history_of_present_illness = Some(CANARY.into());
-    }
-    let case = store.create_case(&input).unwrap();
-    let run = store
+/// Starts a run of the default model on `case`.
+fn start_local_run(store: &Store, case: i64) -> i64 {
+    store
         .start_run(&NewRun {
             case_id: case,
             engine: "local".into(),
@@ -65,7 +60,17 @@ fn fill(store: &mut Store) -> (i64, i64) {
             mode: "free".into(),
             settings_json: "{}".into(),
         })
-        .unwrap();
+        .unwrap()
+}
+
+/// A store with a case, a run with a step, a review and an evaluation-free history.
+fn fill(store: &mut Store) -> (i64, i64) {
+    let mut input = clinical("Chest pain");
+    if let citrus_reasoning::CaseInput::Clinical(case) = &mut input {
+        case.history_of_present_illness = Some(CANARY.into());
+    }
+    let case = store.create_case(&input).unwrap();
+    let run = start_local_run(store, case);
     store
         .append_run_text(run, "<think>thinking</think>", 3)
         .unwrap();
@@ -365,18 +370,7 @@ fn canary_store(dir: &TempDir) {
         );
     }
     let case = store.create_case(&input).unwrap();
-    let run = store
-        .start_run(&NewRun {
-            case_id: case,
-            engine: "local".into(),
-            model_path: "/models/smollm2.gguf".into(),
-            model_name: "SmolLM2".into(),
-            model_fingerprint: None,
-            adapter: None,
-            mode: "free".into(),
-            settings_json: "{}".into(),
-        })
-        .unwrap();
+    let run = start_local_run(&store, case);
     let step = citrus_reasoning::Step::new(
         citrus_reasoning::Stage::Findings,
         None,

@@ -1282,3 +1282,29 @@ pub const ALLOWED: &[&str] = &[
     "psychiatry",
     "urology",
 ];
+
+/// Months and weekdays: capitalised, never a name or a place.
+pub const CALENDAR: &[&str] = &[
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "today",
+    "yesterday",
+    "tomorrow",
+];

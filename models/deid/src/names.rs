@@ -12,7 +12,7 @@ use regex::Regex;
 
 use crate::candidate::Candidate;
 use crate::category::{Category, Confidence};
-use crate::lexicon::{ALLOWED, COUNTRIES, FIRST_NAMES, STATES, SURNAMES};
+use crate::lexicon::{ALLOWED, CALENDAR, COUNTRIES, FIRST_NAMES, STATES, SURNAMES};
 
 /// One capitalised name word (O'Brien, McDonald, Jean-Luc, Núñez).
 const WORD: &str = r"\p{Lu}[\p{L}'’-]*\p{Ll}[\p{L}'’-]*";
@@ -138,16 +138,6 @@ const STOP: &[&str] = &[
     "plan",
     "assessment",
     "impression",
-    "today",
-    "yesterday",
-    "tomorrow",
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
     "hospital",
     "clinic",
     "center",
@@ -173,17 +163,6 @@ const STOP: &[&str] = &[
     "np",
     "pa",
     "phd",
-    "january",
-    "february",
-    "march",
-    "april",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
     "no",
     "yes",
     "denies",
@@ -264,7 +243,11 @@ fn lower_set(words: &[&str]) -> HashSet<String> {
 
 static FIRST: LazyLock<HashSet<String>> = LazyLock::new(|| lower_set(FIRST_NAMES));
 static SURNAME: LazyLock<HashSet<String>> = LazyLock::new(|| lower_set(SURNAMES));
-static STOPS: LazyLock<HashSet<String>> = LazyLock::new(|| lower_set(STOP));
+static STOPS: LazyLock<HashSet<String>> = LazyLock::new(|| {
+    let mut set = lower_set(STOP);
+    set.extend(lower_set(CALENDAR));
+    set
+});
 static ALLOW: LazyLock<HashSet<String>> = LazyLock::new(|| lower_set(ALLOWED));
 static PLACES: LazyLock<HashSet<String>> = LazyLock::new(|| {
     let mut set = lower_set(COUNTRIES);

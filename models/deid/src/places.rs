@@ -10,7 +10,7 @@ use regex::Regex;
 
 use crate::candidate::Candidate;
 use crate::category::{Category, Confidence};
-use crate::lexicon::{CITIES, COUNTRIES, STATES};
+use crate::lexicon::{CALENDAR, CITIES, COUNTRIES, STATES};
 use crate::structured::title_case;
 
 /// One capitalised place word.
@@ -114,8 +114,6 @@ const STOP: &[&str] = &[
     "er",
     "icu",
     "clinic",
-    "today",
-    "yesterday",
     "last",
     "this",
     "since",
@@ -128,25 +126,6 @@ const STOP: &[&str] = &[
     "home",
     "work",
     "school",
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
     "in",
     "at",
     "from",
@@ -161,7 +140,8 @@ const STOP: &[&str] = &[
     "ems",
 ];
 
-static STOPS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| STOP.iter().copied().collect());
+static STOPS: LazyLock<HashSet<&'static str>> =
+    LazyLock::new(|| STOP.iter().chain(CALENDAR).copied().collect());
 
 fn bare(word: &str) -> String {
     word.trim_matches(|c: char| !c.is_alphanumeric())
