@@ -23,7 +23,8 @@ pub use citrus_types::training::{DataSource, DatasetReport, TrainChoices};
 
 use crate::error::{AppError, AppResult};
 use crate::store::export::sft_example;
-use crate::store::{NewTrainRun, PointKind, RunStatus, Store, TrainPoint};
+use crate::store::{AuditEvent, NewTrainRun, PointKind, RunStatus, Store, TrainPoint};
+use citrus_types::protection::AuditAction;
 
 /// Reads the data of `source`: a file, or the reviewed runs of `store`.
 pub fn read_dataset(store: &Store, source: &DataSource) -> AppResult<Dataset> {
@@ -141,6 +142,7 @@ pub fn start_training(
         check_new_run_folder(dir)?;
     }
     let placeholder = out_dir.clone().unwrap_or_default();
+    let from_reviews = matches!(source, DataSource::Reviews);
     let id = store.start_train_run(&NewTrainRun {
         source,
         dataset_name: dataset.source.clone(),
@@ -159,6 +161,21 @@ pub fn start_training(
             dir
         }
     };
+    if from_reviews {
+        let cases = store
+            .reviewed()?
+            .iter()
+            .map(|r| r.case.id)
+            .collect::<Vec<_>>();
+        store.audit(
+            AuditEvent::new(AuditAction::AdapterTrainedFromReviews, cases).detail(format!(
+                "training run {id} on {} ({} examples) into {}",
+                model.info().name,
+                dataset.examples.len(),
+                out_dir.display()
+            )),
+        )?;
+    }
     Ok(TrainJob {
         id,
         dataset,

@@ -564,3 +564,37 @@ fn a_remote_engine_added_with_deidentification_gets_the_case_de_identified() {
         last[0].detail
     );
 }
+
+#[test]
+fn training_an_adapter_on_reviewed_cases_is_recorded() {
+    use citrus_workstation::training::{read_dataset, start_training, DataSource, TrainChoices};
+    let dir = TempDir::new("audit-training");
+    let mut store = Store::open(&dir.db()).unwrap();
+    let (case, _) = fill(&mut store);
+    let options = citrus_engine::model::LoadOptions::default();
+    let model =
+        citrus_engine::model::Model::load(&common::default_model(), &options, &mut |_| {}).unwrap();
+    let dataset = read_dataset(&store, &DataSource::Reviews).unwrap();
+    let job = start_training(
+        &store,
+        &model,
+        DataSource::Reviews,
+        dataset,
+        &TrainChoices::default(),
+        Some(dir.0.join("adapter-run")),
+    )
+    .unwrap();
+    let last = store
+        .audit_entries(&AuditQuery {
+            latest: Some(1),
+            ..AuditQuery::default()
+        })
+        .unwrap();
+    assert_eq!(last[0].action, AuditAction::AdapterTrainedFromReviews);
+    assert_eq!(last[0].case_ids, [case]);
+    assert!(
+        last[0].detail.contains(&format!("training run {}", job.id)),
+        "{}",
+        last[0].detail
+    );
+}
