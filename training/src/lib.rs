@@ -17,6 +17,7 @@ pub mod config;
 pub mod dataset;
 pub mod error;
 pub mod optim;
+pub mod preference;
 pub mod preflight;
 pub mod trainer;
 
