@@ -8,11 +8,11 @@ use super::{BadRecord, DataFormat, Example};
 
 type Parsed = (DataFormat, Vec<Example>, Vec<BadRecord>);
 
-/// Parses a JSONL file, or a JSON array when the text starts with `[`; `Err` only when the
-/// file as a whole is unreadable (a broken array, or no record of any known format).
-pub(super) fn parse(text: &str, format: DataFormat) -> Result<Parsed, String> {
+/// A file's records with their numbers: the lines of a JSONL file (blank ones skipped), or the
+/// items of a JSON array when the text starts with `[`. `Err` only for a broken array.
+pub(super) fn records(text: &str) -> Result<Vec<(usize, Result<Value, String>)>, String> {
     let text = text.trim_start_matches('\u{feff}');
-    let records: Vec<(usize, Result<Value, String>)> = if text.trim_start().starts_with('[') {
+    Ok(if text.trim_start().starts_with('[') {
         let items: Vec<Value> =
             serde_json::from_str(text).map_err(|e| format!("not a JSON array of records: {e}"))?;
         items
@@ -30,7 +30,13 @@ pub(super) fn parse(text: &str, format: DataFormat) -> Result<Parsed, String> {
                 (i + 1, value)
             })
             .collect()
-    };
+    })
+}
+
+/// Parses a JSONL file, or a JSON array when the text starts with `[`; `Err` only when the
+/// file as a whole is unreadable (a broken array, or no record of any known format).
+pub(super) fn parse(text: &str, format: DataFormat) -> Result<Parsed, String> {
+    let records = records(text)?;
     let format = match format {
         DataFormat::Auto => detect(&records)?,
         known => known,
@@ -112,13 +118,25 @@ fn alpaca_messages(object: &Map<String, Value>) -> Result<Vec<ChatMessage>, Stri
 }
 
 fn chat_messages(object: &Map<String, Value>) -> Result<Vec<ChatMessage>, String> {
+    let messages = message_list(object, "messages")?;
+    if !messages.iter().any(|m| m.role == "assistant") {
+        return Err("no assistant message to train on".into());
+    }
+    Ok(messages)
+}
+
+/// The non-empty list of `{"role","content"}` messages in field `field`.
+pub(super) fn message_list(
+    object: &Map<String, Value>,
+    field: &str,
+) -> Result<Vec<ChatMessage>, String> {
     let list = object
-        .get("messages")
-        .ok_or("missing field `messages`")?
+        .get(field)
+        .ok_or_else(|| format!("missing field `{field}`"))?
         .as_array()
-        .ok_or("field `messages` is not a list")?;
+        .ok_or_else(|| format!("field `{field}` is not a list"))?;
     if list.is_empty() {
-        return Err("empty field `messages`".into());
+        return Err(format!("empty field `{field}`"));
     }
     let mut messages = Vec::with_capacity(list.len());
     for (i, item) in list.iter().enumerate() {
@@ -126,28 +144,29 @@ fn chat_messages(object: &Map<String, Value>) -> Result<Vec<ChatMessage>, String
         let item = item
             .as_object()
             .ok_or_else(|| format!("message {n} is not an object"))?;
-        let role = text_field(item, "role").map_err(|e| format!("message {n}: {e}"))?;
+        let role = text_field(item, "role").map_err(|e| format!("{field}: message {n}: {e}"))?;
         if !matches!(role, "system" | "user" | "assistant") {
             return Err(format!(
-                "message {n}: unknown role `{role}` (expected system, user or assistant)"
+                "{field}: message {n}: unknown role `{role}` (expected system, user or assistant)"
             ));
         }
-        let content = text_field(item, "content").map_err(|e| format!("message {n}: {e}"))?;
+        let content =
+            text_field(item, "content").map_err(|e| format!("{field}: message {n}: {e}"))?;
         if role == "assistant" && content.trim().is_empty() {
-            return Err(format!("message {n}: empty field `content`"));
+            return Err(format!("{field}: message {n}: empty field `content`"));
         }
         messages.push(ChatMessage {
             role: role.into(),
             content: content.into(),
         });
     }
-    if !messages.iter().any(|m| m.role == "assistant") {
-        return Err("no assistant message to train on".into());
-    }
     Ok(messages)
 }
 
-fn text_field<'a>(object: &'a Map<String, Value>, name: &str) -> Result<&'a str, String> {
+pub(super) fn text_field<'a>(
+    object: &'a Map<String, Value>,
+    name: &str,
+) -> Result<&'a str, String> {
     match object.get(name) {
         None | Some(Value::Null) => Err(format!("missing field `{name}`")),
         Some(Value::String(s)) => Ok(s),
@@ -166,7 +185,7 @@ fn optional_text<'a>(
     }
 }
 
-fn non_empty<'a>(text: &'a str, name: &str) -> Result<&'a str, String> {
+pub(super) fn non_empty<'a>(text: &'a str, name: &str) -> Result<&'a str, String> {
     if text.trim().is_empty() {
         Err(format!("empty field `{name}`"))
     } else {
@@ -226,7 +245,7 @@ mod tests {
         assert!(bad[0].1.contains("unknown role `tool`"), "{bad:?}");
         assert_eq!(bad[1].1, "no assistant message to train on");
         assert_eq!(bad[2].1, "empty field `messages`");
-        assert_eq!(bad[3].1, "message 1: missing field `content`");
+        assert_eq!(bad[3].1, "messages: message 1: missing field `content`");
     }
 
     #[test]

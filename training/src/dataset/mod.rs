@@ -8,6 +8,7 @@
 //! cases of the case store).
 
 mod format;
+pub mod pairs;
 mod tokenize;
 
 use std::path::Path;
@@ -121,26 +122,10 @@ impl Dataset {
     /// Splits the examples into training and validation sets: `fraction` of them (at least
     /// one when `fraction > 0` and there are two or more, never all) drawn with `seed`.
     pub fn split(&self, fraction: f64, seed: u64) -> Result<(Vec<Example>, Vec<Example>)> {
-        if !(0.0..1.0).contains(&fraction) {
-            return Err(TrainError::setting(
-                "val_split",
-                format!("{fraction} is not in [0, 1)"),
-            ));
-        }
-        let n = self.examples.len();
-        let wanted = (n as f64 * fraction).round() as usize;
-        let count = if fraction > 0.0 && n >= 2 {
-            wanted.clamp(1, n - 1)
-        } else {
-            0
-        };
-        let mut order: Vec<usize> = (0..n).collect();
-        SeededRng::derive(seed, &[SPLIT_STREAM]).shuffle(&mut order);
-        let mut validation: Vec<usize> = order[..count].to_vec();
-        validation.sort_unstable();
+        let held = split_indices(self.examples.len(), fraction, seed)?;
         let (mut train, mut val) = (Vec::new(), Vec::new());
-        for (i, example) in self.examples.iter().enumerate() {
-            if validation.binary_search(&i).is_ok() {
+        for (example, held) in self.examples.iter().zip(held) {
+            if held {
                 val.push(example.clone());
             } else {
                 train.push(example.clone());
@@ -148,6 +133,30 @@ impl Dataset {
         }
         Ok((train, val))
     }
+}
+
+/// Which of `n` items are held out: `fraction` of them (at least one when `fraction > 0` and
+/// there are two or more, never all), drawn with `seed`.
+pub(crate) fn split_indices(n: usize, fraction: f64, seed: u64) -> Result<Vec<bool>> {
+    if !(0.0..1.0).contains(&fraction) {
+        return Err(TrainError::setting(
+            "val_split",
+            format!("{fraction} is not in [0, 1)"),
+        ));
+    }
+    let wanted = (n as f64 * fraction).round() as usize;
+    let count = if fraction > 0.0 && n >= 2 {
+        wanted.clamp(1, n - 1)
+    } else {
+        0
+    };
+    let mut order: Vec<usize> = (0..n).collect();
+    SeededRng::derive(seed, &[SPLIT_STREAM]).shuffle(&mut order);
+    let mut held = vec![false; n];
+    for &i in &order[..count] {
+        held[i] = true;
+    }
+    Ok(held)
 }
 
 /// The random stream the split draws from (distinct from data order and initialisation).
