@@ -308,3 +308,50 @@ fn a_run_too_big_for_memory_is_refused_with_numbers() {
     assert!(err.to_string().contains("MiB available"), "{err}");
     assert!(model().adapter().is_none());
 }
+
+#[test]
+fn preference_pairs_tokenize_with_only_the_answers_trained_and_are_never_cut() {
+    use citrus_training::dataset::pair_tokens::tokenize_pairs;
+    use citrus_training::dataset::pairs::PairSet;
+    let model = model();
+    let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data/citrus/dpo_data.jsonl");
+    let set = PairSet::read(&shared).unwrap();
+    let tokenized = tokenize_pairs(&set.pairs, model.tokenizer(), model.template(), 4096).unwrap();
+    assert_eq!(
+        tokenized.pairs.len(),
+        set.pairs.len(),
+        "{:?}",
+        tokenized.skipped
+    );
+    for pair in &tokenized.pairs {
+        // The same prompt, then each answer: the untrained prefix is shared token for token.
+        let prompt = |t: &citrus_training::dataset::TokenizedExample| {
+            t.trained.iter().position(|&x| x).unwrap()
+        };
+        assert_eq!(prompt(&pair.chosen), prompt(&pair.rejected));
+        assert_eq!(
+            pair.chosen.ids[..prompt(&pair.chosen)],
+            pair.rejected.ids[..prompt(&pair.rejected)]
+        );
+        assert!(pair.chosen.trained[prompt(&pair.chosen)..]
+            .iter()
+            .all(|&x| x));
+        assert!(!pair.chosen.truncated && !pair.rejected.truncated);
+    }
+    let longest = tokenized
+        .pairs
+        .iter()
+        .map(|p| p.chosen.ids.len().max(p.rejected.ids.len()))
+        .max()
+        .unwrap();
+    let short =
+        tokenize_pairs(&set.pairs, model.tokenizer(), model.template(), longest - 1).unwrap();
+    assert!(!short.skipped.is_empty());
+    assert!(
+        short.skipped[0].reason.contains("a pair is not cut"),
+        "{:?}",
+        short.skipped
+    );
+    assert_eq!(short.pairs.len() + short.skipped.len(), set.pairs.len());
+}

@@ -8,9 +8,12 @@ use super::{BadRecord, DataFormat, Example};
 
 type Parsed = (DataFormat, Vec<Example>, Vec<BadRecord>);
 
+/// A record's number (from 1) and its JSON, or why it is not JSON.
+pub(super) type NumberedRecord = (usize, Result<Value, String>);
+
 /// A file's records with their numbers: the lines of a JSONL file (blank ones skipped), or the
 /// items of a JSON array when the text starts with `[`. `Err` only for a broken array.
-pub(super) fn records(text: &str) -> Result<Vec<(usize, Result<Value, String>)>, String> {
+pub(super) fn records(text: &str) -> Result<Vec<NumberedRecord>, String> {
     let text = text.trim_start_matches('\u{feff}');
     Ok(if text.trim_start().starts_with('[') {
         let items: Vec<Value> =
@@ -57,7 +60,7 @@ pub(super) fn parse(text: &str, format: DataFormat) -> Result<Parsed, String> {
 }
 
 /// The format of the first object whose fields name one.
-fn detect(records: &[(usize, Result<Value, String>)]) -> Result<DataFormat, String> {
+fn detect(records: &[NumberedRecord]) -> Result<DataFormat, String> {
     records
         .iter()
         .filter_map(|(_, v)| v.as_ref().ok()?.as_object())

@@ -8,6 +8,7 @@
 //! cases of the case store).
 
 mod format;
+pub mod pair_tokens;
 pub mod pairs;
 mod tokenize;
 

@@ -97,7 +97,7 @@ pub fn tokenize_dataset(
 }
 
 /// One example's ids and mask; the inner `Err` is a reason to skip it.
-fn tokenize_example(
+pub(super) fn tokenize_example(
     example: &Example,
     tokenizer: &TextTokenizer,
     template: &ChatTemplate,
