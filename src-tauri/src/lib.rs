@@ -13,6 +13,7 @@ pub mod error;
 pub mod evaluations;
 pub mod library;
 pub mod reasoning;
+pub mod review_pairs;
 pub mod reviewed_accuracy;
 pub mod server;
 pub mod store;

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use citrus_reasoning::{CaseInput, CaseQuote, ClinicalCase, Stage, Step};
 use citrus_runner::run::{ReasonEvent, ReasoningMode, ReasoningReport};
 use citrus_workstation::store::{
-    CaseQuery, DataSource, NewRun, NewTrainRun, PointKind, RunRecorder, RunStatus, Store,
-    TrainPoint,
+    CaseQuery, DataSource, NewRun, NewTrainRun, PointKind, Review, RunRecorder, RunStatus,
+    StepReview, Store, TrainPoint, Verdict,
 };
 use citrus_workstation::training::TrainChoices;
 
@@ -343,7 +343,6 @@ fn reviewed_store(dir: &TempDir) -> (Store, i64) {
 
 #[test]
 fn reviews_are_saved_replaced_and_read_back() {
-    use citrus_workstation::store::{Review, StepReview, Verdict};
     let dir = TempDir::new("reviews");
     let (mut store, run_id) = reviewed_store(&dir);
     let case_id = store.run(run_id).unwrap().summary.case_id;
@@ -396,7 +395,6 @@ fn reviews_are_saved_replaced_and_read_back() {
 #[test]
 fn reviewed_runs_export_as_citrus_sft_and_reports() {
     use citrus_workstation::store::export::{markdown_report, sft_jsonl};
-    use citrus_workstation::store::{Review, StepReview, Verdict};
     let dir = TempDir::new("export");
     let (mut store, run_id) = reviewed_store(&dir);
     store
@@ -517,4 +515,132 @@ fn training_runs_record_their_series_pause_resume_and_are_interrupted_when_orpha
     store.finish_train_run(id, RunStatus::Done, None).unwrap();
     let err = store.resume_train_run(id, 3).unwrap_err();
     assert_eq!(err.code(), "store.finished", "{err}");
+}
+
+/// Adds a finished run of `case` answering `answer` with `steps` steps, reviewed with
+/// `verdicts` and the confirmed diagnosis `confirmed`.
+fn reviewed_run(
+    store: &mut Store,
+    case: i64,
+    answer: &str,
+    verdicts: &[Verdict],
+    confirmed: &str,
+) -> i64 {
+    let run = store.start_run(&new_run(case)).unwrap();
+    for position in 0..verdicts.len() {
+        let step = Step::new(
+            Stage::Findings,
+            None,
+            format!("Step {position} of {answer}"),
+        );
+        store.add_step(run, position, &step).unwrap();
+    }
+    store
+        .finish_run(run, RunStatus::Done, Some(&report(answer)), None)
+        .unwrap();
+    store
+        .save_review(&Review {
+            run_id: run,
+            reviewer: "Dr. Lee".into(),
+            confirmed_diagnosis: Some(confirmed.into()),
+            confirmed_code: None,
+            comment: None,
+            steps: verdicts
+                .iter()
+                .enumerate()
+                .map(|(position, &verdict)| StepReview {
+                    position,
+                    verdict,
+                    comment: None,
+                })
+                .collect(),
+        })
+        .unwrap();
+    run
+}
+
+#[test]
+fn reviewed_runs_become_preference_pairs_with_their_reasons() {
+    use citrus_workstation::review_pairs::pairs_from_reviews;
+    use Verdict::{Agree, Disagree};
+    let dir = TempDir::new("review-pairs");
+    let mut store = Store::open(&dir.db()).unwrap();
+    let appendicitis = "Acute appendicitis";
+    let case = store
+        .create_case(&clinical("Right lower quadrant pain"))
+        .unwrap();
+    let best = reviewed_run(
+        &mut store,
+        case,
+        appendicitis,
+        &[Agree, Agree],
+        appendicitis,
+    );
+    let wrong = reviewed_run(
+        &mut store,
+        case,
+        "Gastroenteritis",
+        &[Agree, Disagree],
+        appendicitis,
+    );
+    let right_but_doubted = reviewed_run(
+        &mut store,
+        case,
+        appendicitis,
+        &[Agree, Disagree],
+        appendicitis,
+    );
+    let alone = store.create_case(&clinical("Headache")).unwrap();
+    reviewed_run(&mut store, alone, "Migraine", &[Agree], "Migraine");
+    let missed = store.create_case(&clinical("Fever")).unwrap();
+    reviewed_run(
+        &mut store,
+        missed,
+        "Influenza",
+        &[Agree],
+        "Bacterial meningitis",
+    );
+    reviewed_run(
+        &mut store,
+        missed,
+        "Sinusitis",
+        &[Agree],
+        "Bacterial meningitis",
+    );
+
+    let made = pairs_from_reviews(&store).unwrap();
+    assert_eq!(made.set.pairs.len(), 1, "{:?}", made.previews);
+    let preview = &made.previews[0];
+    assert_eq!((preview.chosen_run, preview.rejected_run), (best, wrong));
+    assert!(
+        preview.reason.contains("reached the confirmed diagnosis"),
+        "{}",
+        preview.reason
+    );
+    assert!(
+        preview.reason.contains("missed the confirmed diagnosis"),
+        "{}",
+        preview.reason
+    );
+    assert_ne!(right_but_doubted, best);
+    let pair = &made.set.pairs[0];
+    assert!(pair.chosen.starts_with("<think>") && pair.chosen.ends_with("</answer>"));
+    assert!(pair.chosen.contains(appendicitis) && pair.rejected.contains("Gastroenteritis"));
+    assert!(pair.prompt[0].content.contains("Right lower quadrant pain"));
+    assert_eq!(pair.group.as_deref(), Some(format!("case {case}").as_str()));
+    let reasons: Vec<(i64, &str)> = made
+        .without
+        .iter()
+        .map(|w| (w.case_id, w.reason.as_str()))
+        .collect();
+    assert_eq!(
+        reasons[0],
+        (alone, "only one reviewed run: a pair needs two")
+    );
+    assert!(
+        reasons[1]
+            .1
+            .starts_with("no run reached the confirmed diagnosis"),
+        "{reasons:?}"
+    );
 }
