@@ -1,6 +1,7 @@
 //! The training benchmark: step time, tokens per second and peak memory for LoRA on the
 //! attention projections and on all seven, with a dense and a quantized base, at given
-//! sequence lengths (`citrus train --bench`).
+//! sequence lengths (`citrus train --bench`); and a preference step (a pair of answers) beside
+//! an SFT step at the same length (`citrus train --bench --method cpo-simpo`).
 
 use std::path::Path;
 use std::time::Instant;
@@ -15,12 +16,37 @@ use crate::config::LoraSettings;
 use crate::dataset::TokenizedExample;
 use crate::error::Result;
 use crate::optim::{clip_global_norm, AdamW};
+use crate::preference::{pair_backward, PairBatches, PreferenceSettings};
 use crate::preflight::{peak_since_reset, reset_peak};
 use crate::trainer::{Batch, Gradients, LoraSlots};
+
+/// What a timed step computes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StepKind {
+    /// An SFT step on one sequence.
+    Sft,
+    /// A preference step on a pair of sequences of the same length.
+    Preference(PreferenceSettings),
+}
+
+impl StepKind {
+    fn name(&self) -> String {
+        match self {
+            Self::Sft => "sft".into(),
+            Self::Preference(settings) => serde_json::to_value(settings.method)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+        }
+    }
+}
 
 /// One measured configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BenchRow {
+    /// `sft`, or the preference method (`cpo-simpo`…).
+    #[serde(default)]
+    pub method: String,
     /// `dense` (f32) or `quantized` (as stored).
     pub base: String,
     /// `q,k,v,o` or `all`.
@@ -60,10 +86,32 @@ pub fn run(
                 ..LoraSettings::default()
             };
             for &len in lengths {
-                let row = measure(&mut model, &settings, len, steps, quantized)?;
+                let row = measure(&mut model, &settings, len, steps, quantized, StepKind::Sft)?;
                 on_row(&row);
                 rows.push(row);
             }
+        }
+    }
+    Ok(rows)
+}
+
+/// A preference step (`settings`) beside an SFT step at each length, on the dense base with
+/// LoRA on q,k,v,o: step time and peak memory.
+pub fn run_preference(
+    path: &Path,
+    lengths: &[usize],
+    steps: usize,
+    settings: PreferenceSettings,
+    on_row: &mut dyn FnMut(&BenchRow),
+) -> Result<Vec<BenchRow>> {
+    let mut model = Model::load(path, &crate::load_options(false), &mut |_| {})?;
+    let lora = LoraSettings::default();
+    let mut rows = Vec::new();
+    for &len in lengths {
+        for kind in [StepKind::Sft, StepKind::Preference(settings)] {
+            let row = measure(&mut model, &lora, len, steps, false, kind)?;
+            on_row(&row);
+            rows.push(row);
         }
     }
     Ok(rows)
@@ -75,19 +123,43 @@ fn measure(
     len: usize,
     steps: usize,
     quantized: bool,
+    kind: StepKind,
 ) -> Result<BenchRow> {
     let slots = LoraSlots::attach(model, settings, 1)?;
     let mut optimizer = AdamW::new(slots.vars(), 0.0)?;
     let example = synthetic_example(model, len)?;
-    let batch = Batch::new(&[&example], model.transformer().device())?;
+    let device = model.transformer().device();
+    let batch = Batch::new(&[&example], device)?;
+    // The rejected answer: the same length, other tokens.
+    let mut other = example.clone();
+    other.ids.rotate_left(7);
+    let pair = PairBatches {
+        chosen: Batch::new(&[&example], device)?,
+        rejected: Batch::new(&[&other], device)?,
+        reference: None,
+    };
     let pass = TrainingPass {
         lora_dropout: 0.0,
         seed: 0,
     };
     let step = |optimizer: &mut AdamW| -> Result<()> {
         let mut grads = Gradients::new();
-        let scale = 1.0 / batch.trained_tokens as f64;
-        batch.backward(model.transformer(), pass, scale, &slots, &mut grads)?;
+        match kind {
+            StepKind::Sft => {
+                let scale = 1.0 / batch.trained_tokens as f64;
+                batch.backward(model.transformer(), pass, scale, &slots, &mut grads)?;
+            }
+            StepKind::Preference(preference) => {
+                pair_backward(
+                    model.transformer(),
+                    pass,
+                    &preference,
+                    &pair,
+                    1.0,
+                    &mut |store| slots.accumulate(store, &mut grads),
+                )?;
+            }
+        }
         let mut grads = slots.dense(grads)?;
         clip_global_norm(&mut grads, 1.0)?;
         optimizer.step(&grads, 1e-4)
@@ -99,7 +171,12 @@ fn measure(
         step(&mut optimizer)?;
     }
     let step_seconds = start.elapsed().as_secs_f64() / steps.max(1) as f64;
+    let tokens = match kind {
+        StepKind::Sft => len,
+        StepKind::Preference(_) => 2 * len,
+    };
     let row = BenchRow {
+        method: kind.name(),
         base: if quantized { "quantized" } else { "dense" }.into(),
         targets: if settings.targets.len() == 7 {
             "all".into()
@@ -114,7 +191,7 @@ fn measure(
         seq_len: len,
         trainable_parameters: slots.parameters(),
         step_seconds,
-        tokens_per_second: len as f64 / step_seconds,
+        tokens_per_second: tokens as f64 / step_seconds,
         peak_rss_mib: peak_since_reset().map(mib),
     };
     drop(slots);

@@ -212,10 +212,7 @@ pub fn sequence_logp(transformer: &Transformer, batch: &Batch) -> Result<Sequenc
         lora_dropout: 0.0,
         seed: 0,
     };
-    let nll = batch
-        .nll_sum(transformer, pass)?
-        .detach()
-        .to_scalar::<f32>()? as f64;
+    let nll = transformer.nll_value(&batch.ids, &batch.rows, &batch.targets, pass)? as f64;
     Ok(SequenceLogp {
         sum: -nll,
         tokens: batch.trained_tokens,

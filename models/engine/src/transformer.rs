@@ -807,6 +807,29 @@ impl Transformer {
         Ok(self.nll_backward_inner(ids, rows, targets, scale, pass, on_grads)?)
     }
 
+    /// The summed negative log-likelihood of `targets` at the positions `rows` of `ids`, with no
+    /// graph kept: each block's graph is dropped as soon as its output is (the forward half of
+    /// [`Transformer::nll_backward`]). Peak memory is one block's activations.
+    pub fn nll_value(
+        &self,
+        ids: &Tensor,
+        rows: &Tensor,
+        targets: &Tensor,
+        pass: TrainingPass,
+    ) -> Result<f32> {
+        let pass = Pass::Training(pass);
+        let value = || -> candle_core::Result<f32> {
+            let mask = self.training_mask(ids)?;
+            let mut x = self.embedding.forward(ids)?.to_dtype(DType::F32)?;
+            for layer in 0..self.blocks.len() {
+                x = self.block_train(layer, &x, mask.as_ref(), pass)?.detach();
+            }
+            let logits = self.head_train(&x, rows, pass)?.detach();
+            nll_sum(&logits, targets)?.to_scalar::<f32>()
+        };
+        Ok(value()?)
+    }
+
     fn nll_backward_inner(
         &self,
         ids: &Tensor,

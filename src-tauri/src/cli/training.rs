@@ -13,6 +13,7 @@ use citrus_training::bench::{self, BenchRow};
 use citrus_training::bundle::{export_bundle, is_placeholder_id, BundleRequest};
 use citrus_training::config::TrainConfig;
 use citrus_training::dataset::{DataFormat, Dataset, Overlong};
+use citrus_training::preference::{PreferenceMethod, PreferenceSettings};
 use citrus_training::preflight::describe;
 use citrus_training::trainer::{TrainEvent, TrainRequest};
 use citrus_training::TrainError;
@@ -121,6 +122,11 @@ pub struct TrainArgs {
     /// all targets, at 256 and 512 tokens) instead of training.
     #[arg(long)]
     bench: bool,
+    /// With --bench: measure a preference step of this method (a pair of answers) beside an
+    /// SFT step at the same length, on the dense base. Preference training runs themselves
+    /// are not yet in the CLI.
+    #[arg(long, value_name = "METHOD", requires = "bench")]
+    method: Option<PreferenceMethodArg>,
     /// Write the dataset and these settings for distributed trainers (LLaMA-Factory, axolotl)
     /// into DIR instead of training here; bring their adapter back with `citrus adapters
     /// import PATH --bundle DIR`.
@@ -200,7 +206,10 @@ impl TrainArgs {
 pub fn run(args: TrainArgs) -> AppResult<()> {
     let model_args = args.model_args();
     if args.bench {
-        return run_bench(&model_args);
+        return match args.method {
+            Some(method) => run_preference_bench(&model_args, method.into()),
+            None => run_bench(&model_args),
+        };
     }
     let choices = args.choices();
     let config = TrainConfig::from_choices(&choices)?;
@@ -514,25 +523,60 @@ impl TrainView {
     }
 }
 
+/// The preference methods on the command line.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum PreferenceMethodArg {
+    CpoSimpo,
+    Simpo,
+    Cpo,
+    Dpo,
+}
+
+impl From<PreferenceMethodArg> for PreferenceMethod {
+    fn from(method: PreferenceMethodArg) -> Self {
+        match method {
+            PreferenceMethodArg::CpoSimpo => Self::CpoSimpo,
+            PreferenceMethodArg::Simpo => Self::Simpo,
+            PreferenceMethodArg::Cpo => Self::Cpo,
+            PreferenceMethodArg::Dpo => Self::Dpo,
+        }
+    }
+}
+
+fn bench_header() {
+    println!(
+        "{:<10} {:<10} {:<8} {:>6} {:>11} {:>9} {:>9} {:>9}",
+        "method", "base", "targets", "seq", "trainable", "s/step", "tok/s", "peak MiB"
+    );
+}
+
+fn print_bench_row(r: &BenchRow) {
+    println!(
+        "{:<10} {:<10} {:<8} {:>6} {:>11} {:>9.3} {:>9.1} {:>9}",
+        r.method,
+        r.base,
+        r.targets,
+        r.seq_len,
+        r.trainable_parameters,
+        r.step_seconds,
+        r.tokens_per_second,
+        r.peak_rss_mib.map_or("?".into(), |m| m.to_string())
+    );
+}
+
+fn run_preference_bench(model_args: &ModelArgs, method: PreferenceMethod) -> AppResult<()> {
+    let path = model_args.model_path()?;
+    model_args.load_options()?;
+    bench_header();
+    let settings = PreferenceSettings::of(method);
+    bench::run_preference(&path, &[256, 512], 3, settings, &mut print_bench_row)?;
+    Ok(())
+}
+
 fn run_bench(model_args: &ModelArgs) -> AppResult<()> {
     let path = model_args.model_path()?;
     model_args.load_options()?;
-    println!(
-        "{:<10} {:<8} {:>6} {:>11} {:>9} {:>9} {:>9}",
-        "base", "targets", "seq", "trainable", "s/step", "tok/s", "peak MiB"
-    );
-    let print = |r: &BenchRow| {
-        println!(
-            "{:<10} {:<8} {:>6} {:>11} {:>9.3} {:>9.1} {:>9}",
-            r.base,
-            r.targets,
-            r.seq_len,
-            r.trainable_parameters,
-            r.step_seconds,
-            r.tokens_per_second,
-            r.peak_rss_mib.map_or("?".into(), |m| m.to_string())
-        );
-    };
-    bench::run(&path, &[256, 512], 3, &mut |row| print(row))?;
+    bench_header();
+    bench::run(&path, &[256, 512], 3, &mut print_bench_row)?;
     Ok(())
 }
