@@ -13,7 +13,7 @@ use citrus_training::dataset::pairs::{PairSet, PreferencePair};
 use citrus_types::run::RunRecord;
 use serde::Serialize;
 
-use crate::store::export::ReviewedRun;
+use crate::store::export::{citrus_target, ReviewedRun};
 use crate::store::{Store, StoreResult, Verdict};
 
 /// The most pairs one case gives.
@@ -230,18 +230,6 @@ fn reached(run: &RunRecord, confirmed: &str, code: Option<&str>) -> bool {
 
 /// A run's reasoning and answer in the Citrus form: its steps as the think section.
 fn answer_text(run: &RunRecord) -> String {
-    let think = run
-        .steps
-        .iter()
-        .map(|step| match &step.title {
-            Some(title) => format!("**{title}:**\n{}", step.text),
-            None => step.text.clone(),
-        })
-        .collect::<Vec<_>>()
-        .join("\n\n");
     let answer = run.summary.answer.clone().unwrap_or_default();
-    format!(
-        "<think>\n{think}\n</think>\n<answer>\n{}\n</answer>",
-        answer.trim()
-    )
+    citrus_target(run.steps.iter(), &answer)
 }

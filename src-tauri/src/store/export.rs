@@ -216,24 +216,28 @@ pub fn sft_example(reviewed: &ReviewedRun) -> Option<SftExample> {
     }
     .or_else(|| reviewed.run.summary.answer.clone())
     .filter(|a| !a.trim().is_empty())?;
-    let think = kept
-        .iter()
+    Some(SftExample {
+        input,
+        target: citrus_target(kept.into_iter(), &answer),
+        code: review.confirmed_code.clone(),
+        diagnosis: confirmed,
+        deidentification: None,
+    })
+}
+
+/// The Citrus answer form: `steps` (titled ones in bold) as the think section, then `answer`.
+pub fn citrus_target<'a>(steps: impl Iterator<Item = &'a Step>, answer: &str) -> String {
+    let think = steps
         .map(|step| match &step.title {
             Some(title) => format!("**{title}:**\n{}", step.text),
             None => step.text.clone(),
         })
         .collect::<Vec<_>>()
         .join("\n\n");
-    Some(SftExample {
-        input,
-        target: format!(
-            "<think>\n{think}\n</think>\n<answer>\n{}\n</answer>",
-            answer.trim()
-        ),
-        code: review.confirmed_code.clone(),
-        diagnosis: confirmed,
-        deidentification: None,
-    })
+    format!(
+        "<think>\n{think}\n</think>\n<answer>\n{}\n</answer>",
+        answer.trim()
+    )
 }
 
 fn verdict(review: &Review, position: usize) -> Option<Verdict> {
