@@ -1308,3 +1308,38 @@ pub const CALENDAR: &[&str] = &[
     "yesterday",
     "tomorrow",
 ];
+
+/// Capitalised words that end a run of name or place words: function words and the names of
+/// care settings ("The", "He", "From", "Hospital", "ICU").
+pub const RUN_BREAKS: &[&str] = &[
+    "the",
+    "a",
+    "an",
+    "and",
+    "or",
+    "he",
+    "she",
+    "they",
+    "his",
+    "her",
+    "is",
+    "was",
+    "who",
+    "this",
+    "on",
+    "in",
+    "at",
+    "of",
+    "to",
+    "from",
+    "with",
+    "for",
+    "by",
+    "hospital",
+    "clinic",
+    "department",
+    "emergency",
+    "icu",
+    "ed",
+    "er",
+];

@@ -12,7 +12,7 @@ use regex::Regex;
 
 use crate::candidate::Candidate;
 use crate::category::{Category, Confidence};
-use crate::lexicon::{ALLOWED, CALENDAR, COUNTRIES, FIRST_NAMES, STATES, SURNAMES};
+use crate::lexicon::{ALLOWED, CALENDAR, COUNTRIES, FIRST_NAMES, RUN_BREAKS, STATES, SURNAMES};
 
 /// One capitalised name word (O'Brien, McDonald, Jean-Luc, Núñez).
 const WORD: &str = r"\p{Lu}[\p{L}'’-]*\p{Ll}[\p{L}'’-]*";
@@ -99,36 +99,13 @@ static RULES: LazyLock<Vec<NameRule>> = LazyLock::new(|| {
 
 /// Capitalised words that end a name run (they start the sentence's next part).
 const STOP: &[&str] = &[
-    "the",
-    "a",
-    "an",
-    "and",
-    "or",
     "but",
-    "he",
-    "she",
-    "they",
-    "his",
-    "her",
     "their",
     "it",
-    "is",
-    "was",
     "has",
     "had",
-    "who",
     "which",
     "that",
-    "this",
-    "on",
-    "in",
-    "at",
-    "of",
-    "to",
-    "from",
-    "with",
-    "for",
-    "by",
     "patient",
     "pt",
     "history",
@@ -138,15 +115,8 @@ const STOP: &[&str] = &[
     "plan",
     "assessment",
     "impression",
-    "hospital",
-    "clinic",
     "center",
-    "department",
-    "emergency",
     "unit",
-    "icu",
-    "ed",
-    "er",
     "service",
     "team",
     "medicine",
@@ -246,6 +216,7 @@ static SURNAME: LazyLock<HashSet<String>> = LazyLock::new(|| lower_set(SURNAMES)
 static STOPS: LazyLock<HashSet<String>> = LazyLock::new(|| {
     let mut set = lower_set(STOP);
     set.extend(lower_set(CALENDAR));
+    set.extend(lower_set(RUN_BREAKS));
     set
 });
 static ALLOW: LazyLock<HashSet<String>> = LazyLock::new(|| lower_set(ALLOWED));

@@ -10,7 +10,7 @@ use regex::Regex;
 
 use crate::candidate::Candidate;
 use crate::category::{Category, Confidence};
-use crate::lexicon::{CALENDAR, CITIES, COUNTRIES, STATES};
+use crate::lexicon::{CALENDAR, CITIES, COUNTRIES, RUN_BREAKS, STATES};
 use crate::structured::title_case;
 
 /// One capitalised place word.
@@ -95,53 +95,27 @@ static RULES: LazyLock<Vec<PlaceRule>> = LazyLock::new(|| {
 
 /// Words that end a place run.
 const STOP: &[&str] = &[
-    "the",
-    "a",
-    "an",
-    "and",
-    "or",
-    "he",
-    "she",
-    "they",
-    "his",
-    "her",
-    "for",
-    "with",
-    "on",
-    "emergency",
-    "department",
-    "ed",
-    "er",
-    "icu",
-    "clinic",
     "last",
-    "this",
     "since",
     "after",
     "before",
     "where",
-    "who",
     "when",
-    "hospital",
     "home",
     "work",
     "school",
-    "in",
-    "at",
-    "from",
-    "to",
-    "of",
-    "by",
-    "was",
-    "is",
-    "with",
     "via",
     "ambulance",
     "ems",
 ];
 
-static STOPS: LazyLock<HashSet<&'static str>> =
-    LazyLock::new(|| STOP.iter().chain(CALENDAR).copied().collect());
+static STOPS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+    STOP.iter()
+        .chain(CALENDAR)
+        .chain(RUN_BREAKS)
+        .copied()
+        .collect()
+});
 
 fn bare(word: &str) -> String {
     word.trim_matches(|c: char| !c.is_alphanumeric())
