@@ -86,6 +86,17 @@ fn listing(entry: LibraryEntry) -> AdapterListing {
         listing.final_loss = metric("final_loss");
         listing.final_validation_loss = metric("final_validation_loss");
         listing.imported_from = meta.imported_from;
+        listing.method = meta
+            .training
+            .as_ref()
+            .map(|config| match &config.preference {
+                Some(p) => p.method.method().describe(p.beta, p.gamma, p.alpha),
+                None => "sft".to_string(),
+            });
+        listing.reward_accuracy = meta
+            .metrics
+            .pointer("/final_preference/reward_accuracy")
+            .and_then(|v| v.as_f64());
     }
     listing
 }

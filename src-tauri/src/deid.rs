@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use citrus_deid::{Category, Confidence, Hit};
-use citrus_training::dataset::{Dataset, Example};
+use citrus_training::dataset::{Dataset, Example, TrainingData};
 use citrus_types::protection::DeidHit;
 use serde_json::Value;
 
@@ -181,6 +181,42 @@ pub fn deidentify_dataset(dataset: &Dataset) -> (Dataset, BTreeMap<Category, usi
         })
         .collect();
     (dataset.with_examples(examples), counts)
+}
+
+/// `data` de-identified (examples, or each pair's prompt and both answers as one case, so a
+/// name is the same placeholder in all three), with the replacements counted by category.
+pub fn deidentify_data(data: &TrainingData) -> (TrainingData, BTreeMap<Category, usize>) {
+    let set = match data {
+        TrainingData::Examples(dataset) => {
+            let (done, counts) = deidentify_dataset(dataset);
+            return (done.into(), counts);
+        }
+        TrainingData::Pairs(set) => set,
+    };
+    let mut counts = BTreeMap::new();
+    let pairs = set
+        .pairs
+        .iter()
+        .map(|pair| {
+            let mut texts: Vec<&str> = pair.prompt.iter().map(|m| m.content.as_str()).collect();
+            texts.push(&pair.chosen);
+            texts.push(&pair.rejected);
+            let mut done = citrus_deid::deidentify_case(&texts);
+            for hit in done.iter().flat_map(|f| &f.hits) {
+                *counts.entry(hit.category).or_default() += 1;
+            }
+            let mut pair = pair.clone();
+            let rejected = done.pop().map(|f| f.text).unwrap_or_default();
+            let chosen = done.pop().map(|f| f.text).unwrap_or_default();
+            for (message, field) in pair.prompt.iter_mut().zip(done) {
+                message.content = field.text;
+            }
+            pair.chosen = chosen;
+            pair.rejected = rejected;
+            pair
+        })
+        .collect();
+    (set.with_pairs(pairs).into(), counts)
 }
 
 /// The hits of `hits` that are high-confidence and neither reviewed nor kept.

@@ -13,6 +13,8 @@ use citrus_training::dataset::pairs::{PairSet, PreferencePair};
 use citrus_types::run::RunRecord;
 use serde::Serialize;
 
+pub use citrus_types::training::{CaseWithoutPairs, PairPreview, ReviewPairsPreview};
+
 use crate::store::export::{citrus_target, ReviewedRun};
 use crate::store::{Store, StoreResult, Verdict};
 
@@ -62,28 +64,6 @@ impl RankedRun {
     }
 }
 
-/// One pair as the preview lists it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PairPreview {
-    /// The case.
-    pub case_id: i64,
-    /// The chosen run.
-    pub chosen_run: i64,
-    /// The rejected run.
-    pub rejected_run: i64,
-    /// Why, in words.
-    pub reason: String,
-}
-
-/// A case that gave no pair, and why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CaseWithoutPairs {
-    /// The case.
-    pub case_id: i64,
-    /// Why, in words.
-    pub reason: String,
-}
-
 /// Pairs made from the reviews, with the preview and the cases that gave none.
 #[derive(Debug, Clone)]
 pub struct ReviewPairs {
@@ -93,6 +73,16 @@ pub struct ReviewPairs {
     pub previews: Vec<PairPreview>,
     /// Cases with reviewed runs that gave no pair.
     pub without: Vec<CaseWithoutPairs>,
+}
+
+impl ReviewPairs {
+    /// What the pair builder shows: every pair with its reason, every case without one.
+    pub fn preview(&self) -> ReviewPairsPreview {
+        ReviewPairsPreview {
+            pairs: self.previews.clone(),
+            without: self.without.clone(),
+        }
+    }
 }
 
 /// Builds the preference pairs of every reviewed case in `store`.

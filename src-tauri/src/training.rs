@@ -12,24 +12,28 @@ use citrus_engine::generation::CancelToken;
 use citrus_engine::model::Model;
 use citrus_training::checkpoint;
 use citrus_training::config::TrainConfig;
-use citrus_training::dataset::{preview, Dataset};
+use citrus_training::dataset::pairs::PairSet;
+use citrus_training::dataset::{preview, Dataset, TrainingData};
 use citrus_training::trainer::{
-    check_new_run_folder, train, PreparedData, StepMetrics, TrainEvent, TrainOutcome, TrainRequest,
+    check_new_run_folder, train, RunData, StepMetrics, TrainEvent, TrainOutcome, TrainRequest,
 };
+use citrus_types::training::PreferenceStats;
 
 use citrus_training::TrainError;
 
 pub use citrus_types::training::{DataSource, DatasetReport, TrainChoices};
 
 use crate::error::{AppError, AppResult};
+use crate::review_pairs::{pairs_from_reviews, CaseWithoutPairs};
 use crate::store::export::sft_example;
 use crate::store::{AuditEvent, NewTrainRun, PointKind, RunStatus, Store, TrainPoint};
 use citrus_types::protection::AuditAction;
 
-/// Reads the data of `source`: a file, or the reviewed runs of `store`.
-pub fn read_dataset(store: &Store, source: &DataSource) -> AppResult<Dataset> {
+/// Reads the data of `source`: a file of examples or pairs, or the reviewed runs of `store`
+/// (as examples, or as pairs of one case's runs).
+pub fn read_dataset(store: &Store, source: &DataSource) -> AppResult<TrainingData> {
     match source {
-        DataSource::File { path, format } => Ok(Dataset::read(path, *format)?),
+        DataSource::File { path, format } => Ok(Dataset::read(path, *format)?.into()),
         DataSource::Reviews => {
             let pairs: Vec<(String, String)> = store
                 .reviewed()?
@@ -37,42 +41,69 @@ pub fn read_dataset(store: &Store, source: &DataSource) -> AppResult<Dataset> {
                 .filter_map(sft_example)
                 .map(|e| (e.input, e.target))
                 .collect();
-            let source = format!("reviewed cases in {}", store.path().display());
-            Ok(Dataset::from_sft_pairs(&source, &pairs)?)
+            let source = reviews_source(store);
+            Ok(Dataset::from_sft_pairs(&source, &pairs)?.into())
+        }
+        DataSource::Pairs { path } => Ok(PairSet::read(path)?.into()),
+        DataSource::ReviewPairs => {
+            let made = pairs_from_reviews(store)?;
+            if made.set.pairs.is_empty() {
+                return Err(citrus_training::TrainError::EmptyDataset {
+                    source_name: reviews_source(store),
+                    detail: no_pairs_detail(&made.without),
+                }
+                .into());
+            }
+            Ok(made.set.into())
         }
     }
 }
 
-/// Splits and tokenizes `dataset` through `model`'s template and reports what training would
-/// see: bad records, token statistics, examples left out and a preview of the first one.
+fn reviews_source(store: &Store) -> String {
+    format!("reviewed cases in {}", store.path().display())
+}
+
+/// Why the reviews gave no pair: the first cases' reasons.
+fn no_pairs_detail(without: &[CaseWithoutPairs]) -> String {
+    if without.is_empty() {
+        return "no case has two reviewed runs with a confirmed diagnosis".into();
+    }
+    let reasons: Vec<String> = without
+        .iter()
+        .take(3)
+        .map(|c| format!("case {}: {}", c.case_id, c.reason))
+        .collect();
+    format!("no case gives a preference pair ({})", reasons.join("; "))
+}
+
+/// Splits and tokenizes `data` through `model`'s template and reports what training would
+/// see: bad records, token statistics, records left out and a preview of the first one.
 pub fn check_dataset(
-    dataset: &Dataset,
+    data: &TrainingData,
     model: &Model,
     config: &TrainConfig,
-) -> AppResult<(PreparedData, DatasetReport)> {
-    let data = PreparedData::new(dataset, model, config)?;
-    let preview = match data.train.examples.first() {
+) -> AppResult<(RunData, DatasetReport)> {
+    let prepared = RunData::new(data, model, config)?;
+    let preview = match prepared.first() {
         Some(first) => Some(preview(first, model.tokenizer())?),
         None => None,
     };
     let report = DatasetReport {
-        source: dataset.source.clone(),
-        format: dataset.format,
-        hash: dataset.hash.clone(),
-        examples: dataset.examples.len(),
-        bad: dataset.bad.clone(),
-        validation_examples: data.validation.examples.len(),
-        train_tokens: data.train.stats.clone(),
-        skipped: data
-            .train
-            .skipped
-            .iter()
-            .chain(&data.validation.skipped)
-            .cloned()
-            .collect(),
+        source: data.source().to_string(),
+        format: match data {
+            TrainingData::Examples(d) => d.format,
+            TrainingData::Pairs(_) => citrus_training::dataset::DataFormat::Auto,
+        },
+        hash: data.hash().to_string(),
+        examples: data.len(),
+        bad: data.bad().to_vec(),
+        validation_examples: prepared.validation_len(),
+        train_tokens: prepared.stats().clone(),
+        skipped: prepared.skipped(),
         preview,
+        pairs: matches!(data, TrainingData::Pairs(_)),
     };
-    Ok((data, report))
+    Ok((prepared, report))
 }
 
 /// Where the window keeps run `id`'s folder: `training/run-ID` beside the store
@@ -122,7 +153,7 @@ pub struct TrainJob {
     /// The run's id in the store.
     pub id: i64,
     /// Its data.
-    pub dataset: Dataset,
+    pub dataset: TrainingData,
     /// Its settings and folder.
     pub request: TrainRequest,
 }
@@ -133,20 +164,21 @@ pub fn start_training(
     store: &Store,
     model: &Model,
     source: DataSource,
-    dataset: Dataset,
+    dataset: TrainingData,
     choices: &TrainChoices,
     out_dir: Option<PathBuf>,
 ) -> AppResult<TrainJob> {
+    let choices = &adopt_start_adapter(choices)?;
     let config = TrainConfig::from_choices(choices)?;
     if let Some(dir) = &out_dir {
         check_new_run_folder(dir)?;
     }
     let placeholder = out_dir.clone().unwrap_or_default();
-    let from_reviews = matches!(source, DataSource::Reviews);
+    let from_reviews = matches!(source, DataSource::Reviews | DataSource::ReviewPairs);
     let id = store.start_train_run(&NewTrainRun {
         source,
-        dataset_name: dataset.source.clone(),
-        dataset_hash: dataset.hash.clone(),
+        dataset_name: dataset.source().to_string(),
+        dataset_hash: dataset.hash().to_string(),
         model_path: model.info().path.display().to_string(),
         model_name: model.info().name.clone(),
         out_dir: placeholder,
@@ -169,9 +201,14 @@ pub fn start_training(
             .collect::<Vec<_>>();
         store.audit(
             AuditEvent::new(AuditAction::AdapterTrainedFromReviews, cases).detail(format!(
-                "training run {id} on {} ({} examples) into {}",
+                "training run {id} ({}) on {} ({} {}) into {}",
+                choices.method,
                 model.info().name,
-                dataset.examples.len(),
+                dataset.len(),
+                match dataset {
+                    TrainingData::Examples(_) => "examples",
+                    TrainingData::Pairs(_) => "pairs",
+                },
                 out_dir.display()
             )),
         )?;
@@ -180,6 +217,23 @@ pub fn start_training(
         id,
         dataset,
         request: TrainRequest::new(config, out_dir),
+    })
+}
+
+/// The choices with the LoRA shape of the adapter the run starts from (a preference run on
+/// an SFT adapter keeps its rank, alpha and projections); the choices as given without one.
+pub fn adopt_start_adapter(choices: &TrainChoices) -> AppResult<TrainChoices> {
+    let Some(path) = &choices.start_adapter else {
+        return Ok(choices.clone());
+    };
+    let settings = citrus_training::adapter::LoraAdapter::load(path)?.settings;
+    let targets: Vec<&str> = settings.targets.iter().map(|t| t.short_name()).collect();
+    Ok(TrainChoices {
+        rank: settings.rank,
+        alpha: settings.alpha,
+        rslora: settings.rslora,
+        targets: targets.join(","),
+        ..choices.clone()
     })
 }
 
@@ -205,7 +259,7 @@ pub fn resume_training(store: &Store, id: i64) -> AppResult<TrainJob> {
 /// store used that folder.
 pub fn resume_in_folder(
     store: &Store,
-    dataset: &Dataset,
+    dataset: &TrainingData,
     request: &TrainRequest,
 ) -> AppResult<Option<TrainJob>> {
     let Some(id) = store.train_run_in(&request.out_dir)? else {
@@ -270,7 +324,11 @@ fn record_event(store: &Store, id: i64, event: &TrainEvent) -> crate::store::Sto
 pub fn metric_point(event: &TrainEvent) -> Option<TrainPoint> {
     match event {
         TrainEvent::Step(metrics) => Some(step_point(metrics)),
-        TrainEvent::Validation { step, loss } => Some(validation_point(*step, *loss)),
+        TrainEvent::Validation {
+            step,
+            loss,
+            preference,
+        } => Some(validation_point(*step, *loss, *preference)),
         TrainEvent::Preflight(_) | TrainEvent::Started { .. } | TrainEvent::Checkpoint { .. } => {
             None
         }
@@ -286,11 +344,12 @@ pub fn step_point(metrics: &StepMetrics) -> TrainPoint {
         learning_rate: Some(metrics.learning_rate),
         tokens_per_second: Some(metrics.tokens_per_second),
         eta_seconds: Some(metrics.eta_seconds),
+        preference: metrics.preference,
     }
 }
 
 /// A validation pass's point.
-pub fn validation_point(step: usize, loss: f64) -> TrainPoint {
+pub fn validation_point(step: usize, loss: f64, preference: Option<PreferenceStats>) -> TrainPoint {
     TrainPoint {
         step,
         kind: PointKind::Validation,
@@ -298,5 +357,6 @@ pub fn validation_point(step: usize, loss: f64) -> TrainPoint {
         learning_rate: None,
         tokens_per_second: None,
         eta_seconds: None,
+        preference,
     }
 }

@@ -223,7 +223,7 @@ fn a_plaintext_store_of_the_previous_release_migrates_intact_or_is_left_untouche
     assert!(file_contains(&plain, b"SQLite format 3"));
     assert!(file_contains(&plain, b"Quarterbridge"));
     let store = Store::open(&plain).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 9);
+    assert_eq!(store.schema_version().unwrap(), 10);
     assert_eq!(contents(&keyed_connection(&plain).unwrap()), expected);
     let entries = store.audit_entries(&AuditQuery::default()).unwrap();
     assert_eq!(

@@ -70,7 +70,7 @@ fn report(answer: &str) -> ReasoningReport {
 fn cases_are_created_searched_updated_and_deleted() {
     let dir = TempDir::new("cases");
     let store = Store::open(&dir.db()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 9);
+    assert_eq!(store.schema_version().unwrap(), 10);
     let chest = store.create_case(&clinical("Crushing chest pain")).unwrap();
     let fever = store
         .create_case(&clinical("Fever 100% of nights_"))
@@ -453,6 +453,15 @@ fn train_point(step: usize, kind: PointKind, loss: f64) -> TrainPoint {
         learning_rate: (kind == PointKind::Train).then_some(1e-4),
         tokens_per_second: None,
         eta_seconds: None,
+        // A preference run's held-out rewards travel with its validation points.
+        preference: (kind == PointKind::Validation).then_some(
+            citrus_types::training::PreferenceStats {
+                reward_accuracy: 0.75,
+                margin: loss / 2.0,
+                chosen_logp: -1.25,
+                rejected_logp: -2.5,
+            },
+        ),
     }
 }
 
@@ -483,6 +492,12 @@ fn training_runs_record_their_series_pause_resume_and_are_interrupted_when_orpha
     store
         .record_train_point(id, &train_point(4, PointKind::Validation, 2.9))
         .unwrap();
+    let recorded = store.train_run_record(id).unwrap().points;
+    assert_eq!(
+        recorded.last(),
+        Some(&train_point(4, PointKind::Validation, 2.9)),
+        "every field, a preference run's rewards included, reads back as written"
+    );
     store.finish_train_run(id, RunStatus::Paused, None).unwrap();
     let run = store.train_run(id).unwrap();
     assert_eq!(

@@ -380,3 +380,90 @@ fn a_bundle_is_written_instead_of_a_local_run() {
     }
     assert!(!tmp.0.join("run").exists());
 }
+
+#[test]
+fn preference_pairs_train_with_bad_lines_named_and_rewards_shown() {
+    let tmp = TempDir::new("train-pairs");
+    let out = tmp.0.join("run").display().to_string();
+    let pairs = tmp.0.join("pairs.jsonl");
+    let mut lines: Vec<String> = (0..6)
+        .map(|i| {
+            serde_json::json!({
+                "prompt": format!("Patient {i}: fever, cough, crackles. Diagnosis?"),
+                "chosen": "<think>Fever and crackles.</think><answer>Pneumonia</answer>",
+                "rejected": "<think>Headache.</think><answer>Migraine</answer>",
+            })
+            .to_string()
+        })
+        .collect();
+    lines.insert(1, r#"{"prompt": "q", "chosen": "a"}"#.into());
+    lines.insert(
+        3,
+        r#"{"prompt": "q", "chosen": "same", "rejected": "same"}"#.into(),
+    );
+    lines.insert(5, "not json".into());
+    std::fs::write(&pairs, lines.join("\n") + "\n").unwrap();
+    let pairs = pairs.display().to_string();
+    let args = |method: &str| {
+        vec![
+            "train",
+            "--pairs",
+            &pairs,
+            "--method",
+            method,
+            "--out",
+            &out,
+            "--steps",
+            "2",
+            "--batch",
+            "1",
+            "--grad-accum",
+            "2",
+            "--max-len",
+            "128",
+            "--val-split",
+            "0.34",
+            "--lr",
+            "1e-3",
+            "--threads",
+            "2",
+        ]
+        .into_iter()
+        .map(str::to_string)
+        .collect::<Vec<_>>()
+    };
+    let run = |args: Vec<String>| run_citrus(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let output = run(args("cpo-simpo"));
+    let stderr = text(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("6 pair(s), 3 bad record(s)"), "{stderr}");
+    assert!(
+        stderr.contains("line 2: missing field `rejected`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("line 4: the chosen and rejected answers are the same"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("line 6: not JSON"), "{stderr}");
+    assert!(stderr.contains("reward accuracy"), "{stderr}");
+    assert!(
+        stderr.contains("held-out pairs: reward accuracy"),
+        "{stderr}"
+    );
+    let config: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(PathBuf::from(&out).join("citrus_adapter.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(config["training"]["preference"]["method"], "cpo-simpo");
+    assert_eq!(config["training"]["preference"]["gamma"], 5.4);
+
+    // SFT cannot learn from pairs: refused by name, nothing trained.
+    let refused = run(args("sft"));
+    let stderr = text(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(
+        stderr.contains("preference pairs need a preference method"),
+        "{stderr}"
+    );
+}

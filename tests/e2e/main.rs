@@ -263,7 +263,7 @@ fn previous_release_migrates(home: &Path) {
     let before = std::fs::read(&plain).unwrap();
     assert!(before.starts_with(b"SQLite format 3"));
     let migrated = Store::open_shared(&plain).expect("the plaintext store migrates");
-    assert_eq!(migrated.schema_version().unwrap(), 9);
+    assert_eq!(migrated.schema_version().unwrap(), 10);
     drop(migrated);
     assert_eq!(
         release::contents(&keyed_connection(&plain).unwrap()),
@@ -631,10 +631,12 @@ fn a_physician_reasons_reviews_restarts_and_survives_a_kill() {
 
     // 13. Training: a small dataset checked, trained with the chart filling in, paused and
     //     resumed, cancelled; the app killed mid-run and the run resumed after a restart; the
-    //     new adapter used for reasoning and compared with the base model's run.
+    //     new adapter used for reasoning and compared with the base model's run; that run
+    //     reviewed as right, pairs built from the reviews, and a preference run trained.
     training::train(&mut journey, &app);
     let app = training::kill_and_resume(&mut journey, app);
     training::compare_with_adapter(&mut journey, &app);
+    training::prefer_from_reviews(&mut journey, &app);
 
     // 14. A remote engine: a server added on the Models screen, a run on it naming the server.
     remote::reason_remotely(&mut journey, &app, &home);

@@ -2,7 +2,8 @@
 //! line named, the preview told apart, the estimate), train a few steps with the chart filling
 //! in, pause and resume, cancel, kill the app mid-run and resume the interrupted run from its
 //! checkpoint (measuring how fast other screens answer meanwhile), then reason with the new
-//! adapter and compare with the base model's run.
+//! adapter and compare with the base model's run; finally a clinician's preference between
+//! two reviewed runs becomes a pair, and a CPO-SimPO run on it fills the preference charts.
 
 use std::path::Path;
 use std::time::Duration;
@@ -233,4 +234,70 @@ pub fn compare_with_adapter(journey: &mut Journey, app: &Session) {
         (sides.len() == 2 && sides[0].contains("none") && sides[1].contains("run-")).then_some(())
     });
     journey.shot(app, "base-vs-adapter");
+}
+
+/// Reasons again on the open case (the adapter on), reviews that run as right (every step
+/// agreed, its answer confirmed), so the earlier run with a disagreed step is the worse one;
+/// then builds pairs from the reviews on the Training screen, trains CPO-SimPO on them and
+/// shows the preference charts.
+pub fn prefer_from_reviews(journey: &mut Journey, app: &Session) {
+    reason(app, true, "400");
+    app.wait_text("#run-status", "the guided run to finish", |t| {
+        t.to_lowercase().contains("done")
+    });
+    let answer = app.wait_until("the run's answer", || {
+        let text = app.text(&app.find("#answer .answer-text"));
+        let first = text.lines().next().unwrap_or("").trim().to_string();
+        (!first.is_empty() && first != "No answer yet.").then_some(first)
+    });
+    app.click("#tab-review");
+    let steps = app.wait_until("steps to review", || {
+        let n = count(app, ".step-review");
+        (n >= 1).then_some(n)
+    });
+    for position in 0..steps {
+        app.click(&format!(".step-review[data-position='{position}'] .agree"));
+    }
+    app.fill("#confirmed-diagnosis", &answer);
+    app.fill("#reviewer", "Dr. Rivera");
+    app.click("#save-review");
+    app.wait_text("#review-status", "to say Saved", |t| t.contains("Saved"));
+
+    app.click("#nav-training");
+    app.find("#view-training");
+    app.select("#train-source", "review-pairs");
+    assert_eq!(
+        app.property(&app.find("#train-method"), "value").as_deref(),
+        Some("cpo-simpo"),
+        "pairs choose Citrus' own method"
+    );
+    app.find("#train-pref-gamma");
+    app.select("#train-length", "steps");
+    enter(app, "#train-steps", "2");
+    enter(app, "#train-accum", "1");
+    enter(app, "#train-max-len", "2048");
+    enter(app, "#train-lr", "0.001");
+    app.click("#check-dataset");
+    let pairs = app.wait_until("the pair builder's pairs", || {
+        app.all("#review-pairs")
+            .first()
+            .and_then(|p| app.property(p, "data-pairs"))
+    });
+    assert_eq!(pairs, "1", "{}", app.text(&app.find("#review-pairs")));
+    let listed = app.text(&app.find("#review-pairs"));
+    assert!(listed.contains("chosen over run"), "{listed}");
+    app.wait_until("the estimate to fit", || {
+        app.all("#train-estimate")
+            .first()
+            .and_then(|e| app.property(e, "data-fits"))
+            .filter(|fits| fits == "true")
+    });
+    show(app, "#dataset-check");
+    journey.shot(app, "preference-pairs-from-reviews");
+    app.click("#start-training");
+    wait_for_live(app, "the preference run done", "done");
+    assert_eq!(chart_points(app, "#live-reward-accuracy"), 2);
+    assert_eq!(chart_points(app, "#live-reward-margin"), 2);
+    show(app, "#live-training");
+    journey.shot(app, "preference-training");
 }

@@ -16,9 +16,9 @@ use crate::config::LoraSettings;
 use crate::dataset::TokenizedExample;
 use crate::error::Result;
 use crate::optim::{clip_global_norm, AdamW};
-use crate::preference::{pair_backward, PairBatches, PreferenceSettings};
+use crate::preference::PreferenceSettings;
 use crate::preflight::{peak_since_reset, reset_peak};
-use crate::trainer::{Batch, Gradients, LoraSlots};
+use crate::trainer::{pair_backward, Batch, Gradients, LoraSlots, PairBatches};
 
 /// What a timed step computes.
 #[derive(Debug, Clone, Copy, PartialEq)]

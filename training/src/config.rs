@@ -1,11 +1,14 @@
 //! The settings of a training run, with defaults and validation.
 
+use std::path::PathBuf;
+
 use citrus_engine::lora::LoraTarget;
 use citrus_types::training::TrainChoices;
 use serde::{Deserialize, Serialize};
 
 use crate::dataset::Overlong;
 use crate::error::{Result, TrainError};
+use crate::preference::PreferenceSettings;
 
 /// The LoRA adapter's shape: what PEFT's `LoraConfig` holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -104,6 +107,12 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Keep the base weights quantized (QLoRA-style) instead of dequantizing them to f32.
     pub quantized_base: bool,
+    /// The preference loss of a run on pairs (None: SFT on examples).
+    #[serde(default)]
+    pub preference: Option<PreferenceSettings>,
+    /// The adapter the run starts from (None: a fresh one).
+    #[serde(default)]
+    pub start_adapter: Option<PathBuf>,
 }
 
 impl Default for TrainConfig {
@@ -141,6 +150,8 @@ impl TrainConfig {
             val_split: choices.val_split,
             seed: choices.seed,
             quantized_base: choices.quantized_base,
+            preference: PreferenceSettings::from_choices(choices),
+            start_adapter: choices.start_adapter.clone(),
         };
         config.validate()?;
         Ok(config)
@@ -204,7 +215,25 @@ impl TrainConfig {
             (0.0..1.0).contains(&self.val_split),
             "val_split",
             "must be in [0, 1)",
-        )
+        )?;
+        if let Some(preference) = &self.preference {
+            check(
+                preference.beta > 0.0 && preference.beta.is_finite(),
+                "pref_beta",
+                "must be positive",
+            )?;
+            check(
+                preference.gamma >= 0.0 && preference.gamma.is_finite(),
+                "pref_gamma",
+                "must not be negative",
+            )?;
+            check(
+                preference.alpha >= 0.0 && preference.alpha.is_finite(),
+                "pref_alpha",
+                "must not be negative",
+            )?;
+        }
+        Ok(())
     }
 
     /// Sequences per optimizer step.

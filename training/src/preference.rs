@@ -6,14 +6,12 @@
 //! log-probabilities, so a step needs no graph over both: a no-grad forward of each gives the
 //! log-probabilities, [`pair_loss`] gives the loss and its derivative with respect to each
 //! sum, and each sequence's backward pass is then run once, scaled by its derivative
-//! ([`pair_backward`]). Peak memory is that of one SFT step on the longer sequence.
+//! ([`crate::trainer::pair_backward`]). Peak memory is that of one SFT step on the longer
+//! sequence.
 
-use candle_core::backprop::GradStore;
-use citrus_engine::transformer::{TrainingPass, Transformer};
+pub use citrus_types::training::chosen_keeps_falling;
+use citrus_types::training::{PreferenceStats, TrainChoices, TrainMethod};
 use serde::{Deserialize, Serialize};
-
-use crate::error::Result;
-use crate::trainer::Batch;
 
 /// The preference loss.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,38 +52,59 @@ pub struct PreferenceSettings {
     pub alpha: f64,
 }
 
-impl PreferenceSettings {
-    /// Citrus' released settings: CPO-SimPO with β 10, γ 5.4 and α 0.05.
-    pub fn citrus() -> Self {
-        Self {
-            method: PreferenceMethod::CpoSimpo,
-            beta: 10.0,
-            gamma: 5.4,
-            alpha: 0.05,
+impl PreferenceMethod {
+    /// The preference loss a training method names (None for SFT).
+    pub fn of(method: TrainMethod) -> Option<Self> {
+        match method {
+            TrainMethod::Sft => None,
+            TrainMethod::CpoSimpo => Some(Self::CpoSimpo),
+            TrainMethod::Simpo => Some(Self::Simpo),
+            TrainMethod::Cpo => Some(Self::Cpo),
+            TrainMethod::Dpo => Some(Self::Dpo),
         }
     }
 
-    /// The usual settings of `method`.
-    pub fn of(method: PreferenceMethod) -> Self {
-        match method {
-            PreferenceMethod::CpoSimpo => Self::citrus(),
-            PreferenceMethod::Simpo => Self {
-                alpha: 0.0,
-                ..Self::citrus()
-            },
-            PreferenceMethod::Cpo => Self {
-                method,
-                beta: 0.1,
-                gamma: 0.0,
-                alpha: 1.0,
-            },
-            PreferenceMethod::Dpo => Self {
-                method,
-                beta: 0.1,
-                gamma: 0.0,
-                alpha: 0.0,
-            },
+    /// The training method this loss is.
+    pub fn method(self) -> TrainMethod {
+        match self {
+            Self::CpoSimpo => TrainMethod::CpoSimpo,
+            Self::Simpo => TrainMethod::Simpo,
+            Self::Cpo => TrainMethod::Cpo,
+            Self::Dpo => TrainMethod::Dpo,
         }
+    }
+}
+
+impl PreferenceSettings {
+    /// Citrus' released settings: CPO-SimPO with β 10, γ 5.4 and α 0.05.
+    pub fn citrus() -> Self {
+        Self::of(PreferenceMethod::CpoSimpo)
+    }
+
+    /// The usual settings of `method` ([`TrainMethod::preference_defaults`]).
+    pub fn of(method: PreferenceMethod) -> Self {
+        let (beta, gamma, alpha) = method
+            .method()
+            .preference_defaults()
+            .unwrap_or((0.1, 0.0, 0.0));
+        Self {
+            method,
+            beta,
+            gamma,
+            alpha,
+        }
+    }
+
+    /// The settings a person's choices give: the method's defaults where a value is not set;
+    /// None for SFT.
+    pub fn from_choices(choices: &TrainChoices) -> Option<Self> {
+        let (beta, gamma, alpha) = choices.preference()?;
+        Some(Self {
+            method: PreferenceMethod::of(choices.method)?,
+            beta,
+            gamma,
+            alpha,
+        })
     }
 }
 
@@ -119,6 +138,10 @@ pub struct PairLoss {
     pub chosen_reward: f64,
     /// The rejected answer's implicit reward.
     pub rejected_reward: f64,
+    /// The chosen answer's mean per-token log-probability.
+    pub chosen_logp: f64,
+    /// The rejected answer's mean per-token log-probability.
+    pub rejected_logp: f64,
 }
 
 impl PairLoss {
@@ -192,64 +215,53 @@ pub fn pair_loss(
         d_rejected: -d_z * dr,
         chosen_reward,
         rejected_reward,
+        chosen_logp: chosen.mean(),
+        rejected_logp: rejected.mean(),
     }
 }
 
-/// A pair ready for the model: the chosen and the rejected answer (each a one-example batch
-/// whose trained tokens are the answer), with the reference log-probabilities for DPO.
-pub struct PairBatches {
-    /// The chosen answer.
-    pub chosen: Batch,
-    /// The rejected answer.
-    pub rejected: Batch,
-    /// Σ log p of each under the reference (DPO).
-    pub reference: Option<(f64, f64)>,
+/// Pair losses summed over a step or a held-out set.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PairTally {
+    pairs: usize,
+    loss: f64,
+    correct: usize,
+    margin: f64,
+    chosen_logp: f64,
+    rejected_logp: f64,
 }
 
-/// A batch's summed log-probability, without keeping a graph.
-pub fn sequence_logp(transformer: &Transformer, batch: &Batch) -> Result<SequenceLogp> {
-    let pass = TrainingPass {
-        lora_dropout: 0.0,
-        seed: 0,
-    };
-    let nll = transformer.nll_value(&batch.ids, &batch.rows, &batch.targets, pass)? as f64;
-    Ok(SequenceLogp {
-        sum: -nll,
-        tokens: batch.trained_tokens,
-    })
-}
+impl PairTally {
+    /// Counts one pair.
+    pub fn add(&mut self, pair: &PairLoss) {
+        self.pairs += 1;
+        self.loss += pair.loss;
+        self.correct += usize::from(pair.correct());
+        self.margin += pair.margin();
+        self.chosen_logp += pair.chosen_logp;
+        self.rejected_logp += pair.rejected_logp;
+    }
 
-/// One pair's loss with the LoRA gradients of `scale` × it handed to `on_grads` (layer by
-/// layer, as the SFT step's checkpointed backward does): no-grad forwards for both answers,
-/// then each answer's backward scaled by the loss's derivative for it.
-pub fn pair_backward(
-    transformer: &Transformer,
-    pass: TrainingPass,
-    settings: &PreferenceSettings,
-    pair: &PairBatches,
-    scale: f64,
-    on_grads: &mut dyn FnMut(&GradStore) -> candle_core::Result<()>,
-) -> Result<PairLoss> {
-    let chosen = sequence_logp(transformer, &pair.chosen)?;
-    let rejected = sequence_logp(transformer, &pair.rejected)?;
-    let loss = pair_loss(settings, chosen, rejected, pair.reference);
-    // Σ log p = −NLL, so ∂loss/∂θ = −(∂loss/∂Σlog p) · ∂NLL/∂θ.
-    for (batch, derivative) in [
-        (&pair.chosen, loss.d_chosen),
-        (&pair.rejected, loss.d_rejected),
-    ] {
-        if derivative != 0.0 {
-            transformer.nll_backward(
-                &batch.ids,
-                &batch.rows,
-                &batch.targets,
-                -derivative * scale,
-                pass,
-                on_grads,
-            )?;
+    /// Pairs counted.
+    pub fn pairs(&self) -> usize {
+        self.pairs
+    }
+
+    /// The mean loss per pair.
+    pub fn loss(&self) -> f64 {
+        self.loss / self.pairs.max(1) as f64
+    }
+
+    /// Reward accuracy, mean margin and mean log-probabilities.
+    pub fn stats(&self) -> PreferenceStats {
+        let n = self.pairs.max(1) as f64;
+        PreferenceStats {
+            reward_accuracy: self.correct as f64 / n,
+            margin: self.margin / n,
+            chosen_logp: self.chosen_logp / n,
+            rejected_logp: self.rejected_logp / n,
         }
     }
-    Ok(loss)
 }
 
 #[cfg(test)]

@@ -19,10 +19,10 @@ use citrus_formats::weights::{Weight, WeightSource};
 use citrus_training::config::LoraSettings;
 use citrus_training::dataset::TokenizedExample;
 use citrus_training::optim::AdamW;
-use citrus_training::preference::{
-    pair_backward, pair_loss, sequence_logp, PairBatches, PreferenceMethod, PreferenceSettings,
+use citrus_training::preference::{pair_loss, PreferenceMethod, PreferenceSettings};
+use citrus_training::trainer::{
+    pair_backward, sequence_logp, Batch, LoraSlots, PairBatches, SCORING_PASS,
 };
-use citrus_training::trainer::{Batch, LoraSlots};
 
 const HIDDEN: usize = 64;
 const FFN: usize = 128;
@@ -285,8 +285,12 @@ fn check_preference_gradients(
     let vars = attach_random_lora(&mut [&mut transformer, &mut reference]);
     let (chosen, rejected) = (answer_batch(3), answer_batch(11));
     let start = (
-        sequence_logp(&reference, &chosen).unwrap().sum,
-        sequence_logp(&reference, &rejected).unwrap().sum,
+        sequence_logp(&reference, &chosen, SCORING_PASS)
+            .unwrap()
+            .sum,
+        sequence_logp(&reference, &rejected, SCORING_PASS)
+            .unwrap()
+            .sum,
     );
     let pair = PairBatches {
         chosen,
@@ -328,8 +332,8 @@ fn check_preference_gradients(
         grads.get(name).cloned()
     };
     let value = || {
-        let chosen = sequence_logp(&reference, &pair.chosen).unwrap();
-        let rejected = sequence_logp(&reference, &pair.rejected).unwrap();
+        let chosen = sequence_logp(&reference, &pair.chosen, SCORING_PASS).unwrap();
+        let rejected = sequence_logp(&reference, &pair.rejected, SCORING_PASS).unwrap();
         pair_loss(&settings, chosen, rejected, pair.reference).loss
     };
     compare_directional(&vars, gradient, value, tolerance);

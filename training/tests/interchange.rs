@@ -498,8 +498,9 @@ fn bundle_yaml_files_parse_and_name_the_data_they_ship() {
     };
     let template_source = citrus_engine::model::read_template(&common::model_path()).unwrap();
     let dir = TempDir::new("bundle");
+    let data = dataset.clone().into();
     let request = BundleRequest {
-        dataset: &dataset,
+        data: &data,
         config: &config,
         base: &base,
         template: model.template(),
@@ -597,4 +598,105 @@ fn bundle_yaml_files_parse_and_name_the_data_they_ship() {
     let meta = report.summary.meta.unwrap();
     assert_eq!(meta.dataset_hash.as_deref(), Some(dataset.hash.as_str()));
     assert_eq!(meta.base.fingerprint, base.fingerprint);
+}
+
+#[test]
+fn a_preference_bundle_carries_ranked_pairs_and_each_trainers_loss() {
+    use citrus_training::dataset::pairs::PairSet;
+    use citrus_training::preference::{PreferenceMethod, PreferenceSettings};
+    let model = model();
+    let base = BaseFacts::of_model(&model);
+    let dir = TempDir::new("pair-bundle");
+    let lines: String = (0..8)
+        .map(|i| {
+            let line = json!({
+                "prompt": format!("Case {i}: fever and cough. Most likely diagnosis?"),
+                "chosen": format!("<think>Findings {i}.</think><answer>Pneumonia</answer>"),
+                "rejected": format!("<think>Guess {i}.</think><answer>Migraine</answer>"),
+            });
+            format!("{line}\n")
+        })
+        .collect();
+    let file = dir.path().join("pairs.jsonl");
+    std::fs::write(&file, lines).unwrap();
+    let data = PairSet::read(&file).unwrap().into();
+    let template_source = citrus_engine::model::read_template(&common::model_path()).unwrap();
+    let export = |method: PreferenceMethod, to: &str| {
+        let config = TrainConfig {
+            val_split: 0.25,
+            preference: Some(PreferenceSettings::of(method)),
+            ..TrainConfig::default()
+        };
+        let request = BundleRequest {
+            data: &data,
+            config: &config,
+            base: &base,
+            template: model.template(),
+            template_source: template_source.source.as_deref(),
+            base_model_id: Some("HuggingFaceTB/SmolLM2-135M-Instruct".into()),
+            deidentification: None,
+        };
+        export_bundle(&request, &dir.path().join(to))
+    };
+    let manifest = export(PreferenceMethod::CpoSimpo, "cpo-simpo").unwrap();
+    assert_eq!(manifest.train_examples + manifest.validation_examples, 8);
+    assert!(manifest.validation_examples > 0);
+    let bundle = dir.path().join("cpo-simpo");
+    let read_yaml = |name: &str| -> serde_yaml::Value {
+        serde_yaml::from_str(&std::fs::read_to_string(bundle.join(name)).unwrap()).unwrap()
+    };
+    let lf = read_yaml("llamafactory_lora_sft.yaml");
+    assert_eq!(lf["stage"], "dpo");
+    assert_eq!(lf["pref_loss"], "simpo");
+    assert_eq!(lf["pref_beta"], 10.0);
+    assert_eq!(lf["simpo_gamma"], 5.4);
+    assert_eq!(lf["pref_ftx"], 0.05);
+    let info: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(bundle.join("data/dataset_info.json")).unwrap(),
+    )
+    .unwrap();
+    let entry = &info[lf["dataset"].as_str().unwrap()];
+    assert_eq!(entry["ranking"], true);
+    assert_eq!(entry["columns"]["chosen"], "chosen");
+    let ax = read_yaml("axolotl_lora.yaml");
+    assert_eq!(ax["rl"], "simpo");
+    assert_eq!(ax["rl_beta"], 10.0);
+    assert_eq!(ax["simpo_gamma"], 5.4);
+    assert_eq!(ax["cpo_alpha"], 0.05);
+    assert_eq!(ax["datasets"][0]["type"], "chat_template.default");
+    for key in ["datasets", "test_datasets"] {
+        let path = ax[key][0]["path"].as_str().unwrap();
+        assert!(bundle.join(path).exists(), "{key} → {path}");
+    }
+    // One pair per line: the prompt's messages (system turn spelled out), chosen, rejected.
+    let train = std::fs::read_to_string(bundle.join("data/train.jsonl")).unwrap();
+    assert_eq!(train.lines().count(), manifest.train_examples);
+    let first: serde_json::Value = serde_json::from_str(train.lines().next().unwrap()).unwrap();
+    assert_eq!(first["messages"][0]["role"], "system");
+    assert_eq!(first["messages"][1]["role"], "user");
+    assert_eq!(first["chosen"]["role"], "assistant");
+    assert!(first["rejected"]["content"]
+        .as_str()
+        .unwrap()
+        .contains("Migraine"));
+    let citrus = std::fs::read_to_string(bundle.join("data/train_citrus_dpo.jsonl")).unwrap();
+    let back = PairSet::read(&bundle.join("data/train_citrus_dpo.jsonl")).unwrap();
+    assert_eq!(back.pairs.len(), citrus.lines().count());
+    let readme = std::fs::read_to_string(bundle.join("README.md")).unwrap();
+    assert!(
+        readme.contains("cpo-simpo (β 10, γ 5.4, α 0.05)"),
+        "{readme}"
+    );
+
+    // DPO maps to LLaMA-Factory's sigmoid loss and axolotl's `rl: dpo`; CPO has no
+    // counterpart and is refused by name.
+    export(PreferenceMethod::Dpo, "dpo").unwrap();
+    let dpo: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(dir.path().join("dpo/axolotl_lora.yaml")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(dpo["rl"], "dpo");
+    let error = export(PreferenceMethod::Cpo, "cpo").unwrap_err();
+    assert_eq!(error.code(), "train.invalid_setting", "{error}");
+    assert!(error.to_string().contains("no counterpart"), "{error}");
 }

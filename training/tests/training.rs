@@ -53,7 +53,7 @@ fn trained() -> &'static (TempDir, TrainOutcome, Vec<TrainEvent>) {
         let mut events = Vec::new();
         let outcome = train(
             &mut model(),
-            &dataset,
+            &dataset.into(),
             &request,
             &CancelToken::new(),
             &mut |e| events.push(e.clone()),
@@ -298,7 +298,7 @@ fn a_run_too_big_for_memory_is_refused_with_numbers() {
     let request = TrainRequest::new(config, dir.path().join("run"));
     let err = train(
         &mut model(),
-        &dataset,
+        &dataset.into(),
         &request,
         &CancelToken::new(),
         &mut |_| {},

@@ -33,8 +33,12 @@ pub struct AdapterListing {
     pub base_architecture: Option<String>,
     /// SHA-256 of the chat template it was trained with, when recorded.
     pub template_hash: Option<String>,
-    /// The data it was trained on, when recorded.
+    /// The data it was trained on (examples, or a preference pair set), when recorded.
     pub dataset: Option<String>,
+    /// How it was trained ("sft", or "cpo-simpo (β 10, γ 5.4, α 0.05)"…), when recorded.
+    pub method: Option<String>,
+    /// A preference run's held-out reward accuracy at the end.
+    pub reward_accuracy: Option<f64>,
     /// Optimizer steps taken.
     pub steps: Option<usize>,
     /// The last training loss.

@@ -131,6 +131,115 @@ pub enum DataSource {
     },
     /// The reviewed runs of the case store (what `citrus export --sft` writes).
     Reviews,
+    /// A JSONL file of preference pairs: Citrus' `{"chosen": [messages], "rejected":
+    /// [messages]}` or TRL's `{"prompt", "chosen", "rejected"}`.
+    Pairs {
+        /// The file.
+        path: PathBuf,
+    },
+    /// Pairs of reviewed runs of one case, the better run chosen over the worse.
+    ReviewPairs,
+}
+
+impl DataSource {
+    /// Whether the source gives preference pairs rather than examples.
+    pub fn is_pairs(&self) -> bool {
+        matches!(self, Self::Pairs { .. } | Self::ReviewPairs)
+    }
+}
+
+impl TrainChoices {
+    /// β, γ and α of a preference run: the ones chosen, else the method's defaults; None for
+    /// SFT.
+    pub fn preference(&self) -> Option<(f64, f64, f64)> {
+        let (beta, gamma, alpha) = self.method.preference_defaults()?;
+        Some((
+            self.pref_beta.unwrap_or(beta),
+            self.pref_gamma.unwrap_or(gamma),
+            self.pref_alpha.unwrap_or(alpha),
+        ))
+    }
+
+    /// The method with its settings in words ("cpo-simpo (β 10, γ 5.4, α 0.05)"), or "sft".
+    pub fn describe_method(&self) -> String {
+        match self.preference() {
+            Some((beta, gamma, alpha)) => self.method.describe(beta, gamma, alpha),
+            None => self.method.to_string(),
+        }
+    }
+}
+
+/// What a run learns from, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TrainMethod {
+    /// Supervised fine-tuning: the likelihood of the reference answers.
+    #[default]
+    Sft,
+    /// Citrus' last stage: SimPO plus a likelihood term on the chosen answer.
+    CpoSimpo,
+    /// Length-normalised margin with a target margin, no reference model.
+    Simpo,
+    /// Summed log-probability margin plus the chosen answer's likelihood.
+    Cpo,
+    /// Direct preference optimisation against the starting adapter.
+    Dpo,
+}
+
+impl TrainMethod {
+    /// Every method, in the order the form lists them.
+    pub const ALL: [Self; 5] = [Self::Sft, Self::CpoSimpo, Self::Simpo, Self::Cpo, Self::Dpo];
+
+    /// Whether the method learns from preference pairs.
+    pub fn is_preference(self) -> bool {
+        self != Self::Sft
+    }
+
+    /// The name the command line and the stored record use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sft => "sft",
+            Self::CpoSimpo => "cpo-simpo",
+            Self::Simpo => "simpo",
+            Self::Cpo => "cpo",
+            Self::Dpo => "dpo",
+        }
+    }
+
+    /// The method with its settings in words: "cpo-simpo (β 10, γ 5.4, α 0.05)".
+    pub fn describe(self, beta: f64, gamma: f64, alpha: f64) -> String {
+        format!("{self} (β {beta}, γ {gamma}, α {alpha})")
+    }
+
+    /// The defaults (β, γ, α) of a preference method; None for SFT.
+    pub fn preference_defaults(self) -> Option<(f64, f64, f64)> {
+        match self {
+            Self::Sft => None,
+            Self::CpoSimpo => Some((10.0, 5.4, 0.05)),
+            Self::Simpo => Some((10.0, 5.4, 0.0)),
+            Self::Cpo => Some((0.1, 0.0, 1.0)),
+            Self::Dpo => Some((0.1, 0.0, 0.0)),
+        }
+    }
+}
+
+impl std::str::FromStr for TrainMethod {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|m| {
+                m.as_str().eq_ignore_ascii_case(s) || (s == "cpo_simpo" && *m == Self::CpoSimpo)
+            })
+            .ok_or_else(|| format!("`{s}` is not one of sft, cpo-simpo, simpo, cpo, dpo"))
+    }
+}
+
+impl std::fmt::Display for TrainMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The settings a person chooses for a run, as the form and the command line offer them; the
@@ -174,6 +283,18 @@ pub struct TrainChoices {
     pub seed: u64,
     /// Keep the base quantized as stored (less memory) instead of dequantizing it to f32.
     pub quantized_base: bool,
+    /// SFT, or a preference loss (which needs pairs).
+    pub method: TrainMethod,
+    /// β of a preference loss: how sharply the margin is scored (None: the method's default).
+    pub pref_beta: Option<f64>,
+    /// γ of SimPO and CPO-SimPO: the target margin (None: the method's default).
+    pub pref_gamma: Option<f64>,
+    /// α: the weight of the chosen answer's likelihood added to a preference loss (None: the
+    /// method's default).
+    pub pref_alpha: Option<f64>,
+    /// An adapter (PEFT folder) the run starts from instead of a fresh one: an SFT adapter
+    /// for a preference run, whose LoRA settings the run takes.
+    pub start_adapter: Option<PathBuf>,
 }
 
 impl Default for TrainChoices {
@@ -199,6 +320,11 @@ impl Default for TrainChoices {
             val_split: 0.1,
             seed: 42,
             quantized_base: false,
+            method: TrainMethod::Sft,
+            pref_beta: None,
+            pref_gamma: None,
+            pref_alpha: None,
+            start_adapter: None,
         }
     }
 }
@@ -222,8 +348,12 @@ pub struct DatasetReport {
     pub train_tokens: TokenStats,
     /// Examples left out at tokenization (too long), with reasons.
     pub skipped: Vec<BadRecord>,
-    /// The first training example, masked and trained text told apart.
+    /// The first training example, masked and trained text told apart (for pairs: the first
+    /// pair's chosen answer).
     pub preview: Option<Preview>,
+    /// Whether the records are preference pairs (then "examples" count pairs).
+    #[serde(default)]
+    pub pairs: bool,
 }
 
 /// Which curve a metric point belongs to.
@@ -270,6 +400,29 @@ pub struct TrainPoint {
     pub tokens_per_second: Option<f64>,
     /// Estimated seconds to the end (training points).
     pub eta_seconds: Option<f64>,
+    /// A preference run's rewards and log-probabilities.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preference: Option<PreferenceStats>,
+}
+
+/// Whether the chosen answers' log-probability fell at each of the last three points of
+/// `series` (held-out validations): SimPO and DPO can widen the margin by pushing both
+/// answers down, which the likelihood term (α) is there to prevent.
+pub fn chosen_keeps_falling(series: &[f64]) -> bool {
+    series.len() >= 4 && series[series.len() - 4..].windows(2).all(|w| w[1] < w[0])
+}
+
+/// How a preference run stands on a set of pairs (a step's pairs, or the held-out ones).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct PreferenceStats {
+    /// Share of the pairs whose chosen answer is rewarded above the rejected one.
+    pub reward_accuracy: f64,
+    /// Mean reward of the chosen answer minus that of the rejected one.
+    pub margin: f64,
+    /// Mean per-token log-probability of the chosen answers.
+    pub chosen_logp: f64,
+    /// Mean per-token log-probability of the rejected answers.
+    pub rejected_logp: f64,
 }
 
 /// What identifies a new run.
@@ -412,6 +565,40 @@ pub struct DatasetCheck {
     pub report: DatasetReport,
     /// Memory, steps and whether it fits.
     pub estimate: Preflight,
+    /// Pairs built from reviewed runs: each with its reason, and the cases that gave none.
+    #[serde(default)]
+    pub review_pairs: Option<ReviewPairsPreview>,
+}
+
+/// One preference pair built from a case's reviewed runs, as the pair builder lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairPreview {
+    /// The case.
+    pub case_id: i64,
+    /// The chosen run.
+    pub chosen_run: i64,
+    /// The rejected run.
+    pub rejected_run: i64,
+    /// Why, in words.
+    pub reason: String,
+}
+
+/// A case with reviewed runs that gave no pair, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseWithoutPairs {
+    /// The case.
+    pub case_id: i64,
+    /// Why, in words.
+    pub reason: String,
+}
+
+/// What the pair builder found in the reviews.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewPairsPreview {
+    /// Every pair with the reason it was made.
+    pub pairs: Vec<PairPreview>,
+    /// Every case that gave none.
+    pub without: Vec<CaseWithoutPairs>,
 }
 
 /// What a training job runs.
@@ -424,8 +611,8 @@ pub enum TrainStart {
         source: DataSource,
         /// The imported base model (None: the active one).
         model_id: Option<i64>,
-        /// Its settings.
-        choices: TrainChoices,
+        /// Its settings (boxed: the other variant is an id).
+        choices: Box<TrainChoices>,
     },
     /// Continue a paused, interrupted or failed run from its last checkpoint.
     Resume {

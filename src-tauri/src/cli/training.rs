@@ -12,7 +12,7 @@ use citrus_training::adapter::BaseFacts;
 use citrus_training::bench::{self, BenchRow};
 use citrus_training::bundle::{export_bundle, is_placeholder_id, BundleRequest};
 use citrus_training::config::TrainConfig;
-use citrus_training::dataset::{DataFormat, Dataset, Overlong};
+use citrus_training::dataset::{DataFormat, Overlong, TrainingData};
 use citrus_training::preference::{PreferenceMethod, PreferenceSettings};
 use citrus_training::preflight::describe;
 use citrus_training::trainer::{TrainEvent, TrainRequest};
@@ -24,16 +24,18 @@ use super::model_args::load_with_bar;
 use super::model_args::ModelArgs;
 use super::runs::open_store;
 use crate::error::AppResult;
+use crate::review_pairs::pairs_from_reviews;
 use crate::store::{AuditEvent, Store};
 use crate::training::{
-    check_dataset, read_dataset, resume_in_folder, run_training, start_training, DataSource,
-    DatasetReport, StopSignal, TrainChoices,
+    adopt_start_adapter, check_dataset, read_dataset, resume_in_folder, run_training,
+    start_training, DataSource, DatasetReport, StopSignal, TrainChoices,
 };
 use citrus_types::protection::AuditAction;
+use citrus_types::training::{PreferenceStats, TrainMethod};
 
 /// Arguments of `train`.
 #[derive(Debug, Args)]
-#[command(group(ArgGroup::new("source").required(true).args(["data", "from_reviews", "bench"])))]
+#[command(group(ArgGroup::new("source").required(true).args(["data", "from_reviews", "pairs", "pairs_from_reviews", "bench"])))]
 #[command(group(ArgGroup::new("length").args(["epochs", "steps"])))]
 pub struct TrainArgs {
     /// Training data: JSONL (citrus, chat or alpaca records) or a JSON array of records.
@@ -42,6 +44,32 @@ pub struct TrainArgs {
     /// Train on the reviewed runs of the case store (what `citrus export --sft` writes).
     #[arg(long)]
     from_reviews: bool,
+    /// Preference pairs: Citrus' `{"chosen": [messages], "rejected": [messages]}` or TRL's
+    /// `{"prompt", "chosen", "rejected"}` JSONL (trains with --method, default cpo-simpo).
+    #[arg(long, value_name = "FILE")]
+    pairs: Option<PathBuf>,
+    /// Preference pairs from the case store: per case, a run that reached the confirmed
+    /// diagnosis with no disagreed step chosen over a wrong or disagreed one.
+    #[arg(long)]
+    pairs_from_reviews: bool,
+    /// sft, or a preference loss on pairs: cpo-simpo (Citrus' own), simpo, cpo or dpo. With
+    /// --bench: measure that preference step beside an SFT step.
+    #[arg(long, value_name = "METHOD")]
+    method: Option<TrainMethod>,
+    /// β of the preference loss [default: the method's: 10 for (cpo-)simpo, 0.1 for cpo/dpo].
+    #[arg(long, value_name = "BETA")]
+    pref_beta: Option<f64>,
+    /// γ, SimPO's target margin [default: 5.4].
+    #[arg(long, value_name = "GAMMA")]
+    pref_gamma: Option<f64>,
+    /// α, the weight of the chosen answer's likelihood [default: 0.05 for cpo-simpo, 1 for
+    /// cpo, 0 for simpo and dpo].
+    #[arg(long, value_name = "ALPHA")]
+    pref_alpha: Option<f64>,
+    /// Start from this adapter (a PEFT folder, e.g. an SFT run's) instead of a fresh one; its
+    /// rank, alpha and projections are the run's. DPO's reference is this adapter.
+    #[arg(long, value_name = "DIR")]
+    start_adapter: Option<PathBuf>,
     /// The case store that records the run (and holds the reviews for --from-reviews)
     /// [default: $CITRUS_HOME/citrus.db].
     #[arg(long, value_name = "FILE")]
@@ -122,11 +150,6 @@ pub struct TrainArgs {
     /// all targets, at 256 and 512 tokens) instead of training.
     #[arg(long)]
     bench: bool,
-    /// With --bench: measure a preference step of this method (a pair of answers) beside an
-    /// SFT step at the same length, on the dense base. Preference training runs themselves
-    /// are not yet in the CLI.
-    #[arg(long, value_name = "METHOD", requires = "bench")]
-    method: Option<PreferenceMethodArg>,
     /// Write the dataset and these settings for distributed trainers (LLaMA-Factory, axolotl)
     /// into DIR instead of training here; bring their adapter back with `citrus adapters
     /// import PATH --bundle DIR`.
@@ -188,16 +211,27 @@ impl TrainArgs {
             val_split: self.val_split,
             seed: self.seed,
             quantized_base: self.quantized_base,
+            method: self.method.unwrap_or(if self.source().is_pairs() {
+                TrainMethod::CpoSimpo
+            } else {
+                TrainMethod::Sft
+            }),
+            pref_beta: self.pref_beta,
+            pref_gamma: self.pref_gamma,
+            pref_alpha: self.pref_alpha,
+            start_adapter: self.start_adapter.clone(),
         }
     }
 
     fn source(&self) -> DataSource {
-        match &self.data {
-            Some(path) => DataSource::File {
+        match (&self.data, &self.pairs) {
+            (Some(path), _) => DataSource::File {
                 path: path.clone(),
                 format: self.format,
             },
-            None => DataSource::Reviews,
+            (None, Some(path)) => DataSource::Pairs { path: path.clone() },
+            (None, None) if self.pairs_from_reviews => DataSource::ReviewPairs,
+            (None, None) => DataSource::Reviews,
         }
     }
 }
@@ -206,17 +240,20 @@ impl TrainArgs {
 pub fn run(args: TrainArgs) -> AppResult<()> {
     let model_args = args.model_args();
     if args.bench {
-        return match args.method {
-            Some(method) => run_preference_bench(&model_args, method.into()),
+        return match args.method.and_then(PreferenceMethod::of) {
+            Some(method) => run_preference_bench(&model_args, method),
             None => run_bench(&model_args),
         };
     }
-    let choices = args.choices();
+    let choices = adopt_start_adapter(&args.choices())?;
     let config = TrainConfig::from_choices(&choices)?;
     let store = open_store(args.db.as_deref())?;
     let source = args.source();
     let dataset = read_dataset(&store, &source)?;
     report_dataset(&dataset);
+    if source == DataSource::ReviewPairs {
+        report_review_pairs(&store)?;
+    }
     if let Some(dir) = &args.export_bundle {
         return write_bundle(&store, &args, &model_args, &config, &dataset, dir);
     }
@@ -267,6 +304,15 @@ pub fn run(args: TrainArgs) -> AppResult<()> {
                 job.id,
                 store.path().display(),
             );
+            if let (Some(before), Some(after)) =
+                (outcome.initial_preference, outcome.final_preference)
+            {
+                eprintln!(
+                    "held-out pairs: reward accuracy {:.2} → {:.2}, margin {:.3} → {:.3}, chosen log p {:.3} → {:.3}, rejected {:.3} → {:.3}",
+                    before.reward_accuracy, after.reward_accuracy, before.margin, after.margin,
+                    before.chosen_logp, after.chosen_logp, before.rejected_logp, after.rejected_logp
+                );
+            }
             Ok(())
         }
         (_, None) => {
@@ -289,8 +335,10 @@ fn record_bundle(
     deidentified: bool,
 ) -> AppResult<()> {
     let cases: Vec<i64> = match source {
-        DataSource::Reviews => store.reviewed()?.iter().map(|r| r.case.id).collect(),
-        DataSource::File { .. } => Vec::new(),
+        DataSource::Reviews | DataSource::ReviewPairs => {
+            store.reviewed()?.iter().map(|r| r.case.id).collect()
+        }
+        DataSource::File { .. } | DataSource::Pairs { .. } => Vec::new(),
     };
     let train = std::fs::read(dir.join("data/train.jsonl")).unwrap_or_default();
     store.audit(
@@ -316,7 +364,7 @@ fn write_bundle(
     args: &TrainArgs,
     model_args: &ModelArgs,
     config: &TrainConfig,
-    dataset: &Dataset,
+    dataset: &TrainingData,
     dir: &Path,
 ) -> AppResult<()> {
     let base_path = model_args.model_path()?;
@@ -324,7 +372,7 @@ fn write_bundle(
     let template = read_template(&base_path)?;
     let deidentified;
     let (dataset, label) = if args.deidentify {
-        let (done, counts) = crate::deid::deidentify_dataset(dataset);
+        let (done, counts) = crate::deid::deidentify_data(dataset);
         let summary: Vec<String> = counts
             .iter()
             .map(|(category, n)| format!("{n} {}", category.describe()))
@@ -344,7 +392,7 @@ fn write_bundle(
         (dataset, None)
     };
     let request = BundleRequest {
-        dataset,
+        data: dataset,
         config,
         base: &base,
         template: &template.template,
@@ -355,7 +403,7 @@ fn write_bundle(
     let manifest = export_bundle(&request, dir)?;
     record_bundle(store, &args.source(), dir, &manifest, label.is_some())?;
     println!(
-        "bundle written to {}: {} training and {} validation example(s)",
+        "bundle written to {}: {} training and {} validation record(s)",
         dir.display(),
         manifest.train_examples,
         manifest.validation_examples
@@ -378,26 +426,43 @@ fn fmt_loss(loss: Option<f64>) -> String {
 }
 
 /// Prints the validation report: counts and every bad record (the first 20 on a terminal).
-fn report_dataset(dataset: &Dataset) {
+fn report_dataset(data: &TrainingData) {
+    let kind = match data {
+        TrainingData::Examples(d) => format!("{} format): {} example(s)", d.format, data.len()),
+        TrainingData::Pairs(p) => format!("{} pairs): {} pair(s)", p.format, data.len()),
+    };
     eprintln!(
-        "dataset {} ({} format): {} example(s), {} bad record(s), sha256 {}",
-        dataset.source,
-        dataset.format,
-        dataset.examples.len(),
-        dataset.bad.len(),
-        &dataset.hash[..16]
+        "dataset {} ({kind}, {} bad record(s), sha256 {}",
+        data.source(),
+        data.bad().len(),
+        &data.hash()[..16]
     );
     let limit = if std::io::stderr().is_terminal() {
         20
     } else {
         usize::MAX
     };
-    for bad in dataset.bad.iter().take(limit) {
+    for bad in data.bad().iter().take(limit) {
         eprintln!("  line {}: {}", bad.line, bad.reason);
     }
-    if dataset.bad.len() > limit {
-        eprintln!("  … and {} more", dataset.bad.len() - limit);
+    if data.bad().len() > limit {
+        eprintln!("  … and {} more", data.bad().len() - limit);
     }
+}
+
+/// Prints every pair the reviews gave with its reason, and each case that gave none.
+fn report_review_pairs(store: &Store) -> AppResult<()> {
+    let made = pairs_from_reviews(store)?;
+    for pair in &made.previews {
+        eprintln!(
+            "  case {}: run {} chosen over run {}: {}",
+            pair.case_id, pair.chosen_run, pair.rejected_run, pair.reason
+        );
+    }
+    for case in &made.without {
+        eprintln!("  case {}: no pair: {}", case.case_id, case.reason);
+    }
+    Ok(())
 }
 
 /// Prints token statistics, overlong examples and the first example with its mask.
@@ -430,11 +495,23 @@ fn report_tokens(report: &DatasetReport) {
     }
 }
 
+/// A preference run's rewards and log-probabilities, as the progress lines show them.
+fn describe_rewards(preference: Option<&PreferenceStats>) -> String {
+    preference.map_or(String::new(), |p| {
+        format!(
+            ", reward accuracy {:.2}, margin {:.3}, log p chosen {:.3} / rejected {:.3}",
+            p.reward_accuracy, p.margin, p.chosen_logp, p.rejected_logp
+        )
+    })
+}
+
 /// The live view: pre-flight, a progress bar with loss, learning rate, tokens/s and ETA.
 struct TrainView {
     bar: ProgressBar,
     /// The last step finished.
     step: usize,
+    /// The held-out chosen log-probabilities seen, to warn when they keep falling.
+    chosen: Vec<f64>,
 }
 
 impl TrainView {
@@ -446,7 +523,25 @@ impl TrainView {
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ");
         bar.set_style(style);
-        Self { bar, step: 0 }
+        Self {
+            bar,
+            step: 0,
+            chosen: Vec::new(),
+        }
+    }
+
+    /// Warns when the held-out chosen answers' log-probability fell at each of the last three
+    /// validations: the margin grows by pushing both answers down.
+    fn watch_chosen(&mut self, chosen_logp: f64) {
+        self.chosen.push(chosen_logp);
+        if citrus_training::preference::chosen_keeps_falling(&self.chosen) {
+            self.say(
+                "warning: the chosen answers' log-probability keeps falling on held-out pairs \
+                 (the margin grows by lowering both answers): consider a lower learning rate or \
+                 a larger α"
+                    .into(),
+            );
+        }
     }
 
     fn show(&mut self, event: &TrainEvent) {
@@ -488,20 +583,33 @@ impl TrainView {
             TrainEvent::Step(m) => {
                 self.step = m.step;
                 self.bar.set_position(m.step as u64);
+                let rewards = m.preference.map_or(String::new(), |p| {
+                    format!(" acc {:.2} margin {:.3}", p.reward_accuracy, p.margin)
+                });
                 self.bar.set_message(format!(
-                    "loss {:.4} lr {:.2e} {:.0} tok/s",
+                    "loss {:.4}{rewards} lr {:.2e} {:.0} tok/s",
                     m.loss, m.learning_rate, m.tokens_per_second
                 ));
                 if !self.bar.is_hidden() {
                     return;
                 }
                 eprintln!(
-                    "step {}/{}: loss {:.4}, lr {:.3e}, grad norm {:.3}, {:.0} tok/s, elapsed {:.1} s, eta {:.1} s",
-                    m.step, m.total_steps, m.loss, m.learning_rate, m.grad_norm, m.tokens_per_second, m.elapsed_seconds, m.eta_seconds
+                    "step {}/{}: loss {:.4}{}, lr {:.3e}, grad norm {:.3}, {:.0} tok/s, elapsed {:.1} s, eta {:.1} s",
+                    m.step, m.total_steps, m.loss, describe_rewards(m.preference.as_ref()), m.learning_rate, m.grad_norm, m.tokens_per_second, m.elapsed_seconds, m.eta_seconds
                 );
             }
-            TrainEvent::Validation { step, loss } => {
-                self.say(format!("step {step}: validation loss {loss:.4}"));
+            TrainEvent::Validation {
+                step,
+                loss,
+                preference,
+            } => {
+                self.say(format!(
+                    "step {step}: validation loss {loss:.4}{}",
+                    describe_rewards(preference.as_ref())
+                ));
+                if let Some(p) = preference {
+                    self.watch_chosen(p.chosen_logp);
+                }
             }
             TrainEvent::Checkpoint { step, path } => {
                 self.say(format!("step {step}: checkpoint {}", path.display()));
@@ -520,26 +628,6 @@ impl TrainView {
 
     fn finish(&self) {
         self.bar.finish_and_clear();
-    }
-}
-
-/// The preference methods on the command line.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum PreferenceMethodArg {
-    CpoSimpo,
-    Simpo,
-    Cpo,
-    Dpo,
-}
-
-impl From<PreferenceMethodArg> for PreferenceMethod {
-    fn from(method: PreferenceMethodArg) -> Self {
-        match method {
-            PreferenceMethodArg::CpoSimpo => Self::CpoSimpo,
-            PreferenceMethodArg::Simpo => Self::Simpo,
-            PreferenceMethodArg::Cpo => Self::Cpo,
-            PreferenceMethodArg::Dpo => Self::Dpo,
-        }
     }
 }
 

@@ -147,8 +147,12 @@ fn training_event(event: &TrainEvent) -> JobEvent {
         TrainEvent::Step(metrics) => JobEvent::TrainPoint {
             point: step_point(metrics),
         },
-        TrainEvent::Validation { step, loss } => JobEvent::TrainPoint {
-            point: validation_point(*step, *loss),
+        TrainEvent::Validation {
+            step,
+            loss,
+            preference,
+        } => JobEvent::TrainPoint {
+            point: validation_point(*step, *loss, *preference),
         },
         TrainEvent::Checkpoint { step, .. } => JobEvent::TrainCheckpoint { step: *step },
     }

@@ -217,6 +217,10 @@ const MIGRATIONS: &[&str] = &[
         BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
     ALTER TABLE engines ADD COLUMN deidentify INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 10: a preference run's rewards and log-probabilities at each point (JSON).
+    r#"
+    ALTER TABLE train_points ADD COLUMN preference_json TEXT;
+    "#,
 ];
 
 /// The schema version this build writes.

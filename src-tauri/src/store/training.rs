@@ -122,8 +122,9 @@ impl Store {
     pub fn record_train_point(&self, id: i64, point: &TrainPoint) -> StoreResult<()> {
         self.conn.execute(
             "INSERT OR REPLACE INTO train_points (run_id, step, kind, loss, learning_rate,
-                                                  tokens_per_second, eta_seconds)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                                                  tokens_per_second, eta_seconds,
+                                                  preference_json)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 id,
                 point.step as i64,
@@ -131,7 +132,10 @@ impl Store {
                 point.loss,
                 point.learning_rate,
                 point.tokens_per_second,
-                point.eta_seconds
+                point.eta_seconds,
+                point
+                    .preference
+                    .map(|p| serde_json::to_string(&p).unwrap_or_default())
             ],
         )?;
         Ok(())
@@ -199,7 +203,8 @@ impl Store {
     pub fn train_run_record(&self, id: i64) -> StoreResult<TrainRunRecord> {
         let run = self.train_run(id)?;
         let mut query = self.conn.prepare(
-            "SELECT step, kind, loss, learning_rate, tokens_per_second, eta_seconds
+            "SELECT step, kind, loss, learning_rate, tokens_per_second, eta_seconds,
+                    preference_json
                FROM train_points WHERE run_id = ?1 ORDER BY step, kind",
         )?;
         let rows: Vec<(TrainPoint, String)> = query
@@ -212,6 +217,9 @@ impl Store {
                     learning_rate: row.get(3)?,
                     tokens_per_second: row.get(4)?,
                     eta_seconds: row.get(5)?,
+                    preference: row
+                        .get::<_, Option<String>>(6)?
+                        .and_then(|json| serde_json::from_str(&json).ok()),
                 };
                 Ok((point, row.get(1)?))
             })?

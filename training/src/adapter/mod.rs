@@ -255,6 +255,24 @@ impl LoraAdapter {
         Ok(())
     }
 
+    /// One module's `A` and `B` with B's rows in the order of a model with `config` (as
+    /// training holds them), f32 on the CPU; None where the adapter has no such module.
+    pub fn model_order_module(
+        &self,
+        layer: usize,
+        target: LoraTarget,
+        config: &TransformerConfig,
+    ) -> Result<Option<(Tensor, Tensor)>> {
+        let Some(module) = self.modules.get(&(layer, target)) else {
+            return Ok(None);
+        };
+        let b = b_rows(&module.b, target, config, RowOrder::of_model(config), false)?;
+        Ok(Some((
+            module.a.to_dtype(DType::F32)?,
+            b.to_dtype(DType::F32)?,
+        )))
+    }
+
     /// `scale · B·A` of one module, with B's rows in `order` (f32, on the CPU).
     pub fn delta(
         &self,

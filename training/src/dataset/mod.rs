@@ -24,7 +24,69 @@ use crate::error::{Result, TrainError};
 pub use citrus_types::training::{
     BadRecord, DataFormat, Overlong, Preview, PreviewSegment, TokenStats,
 };
+pub use pairs::PairSet;
+pub(crate) use tokenize::stats as token_stats;
 pub use tokenize::{preview, tokenize_dataset, TokenizedDataset, TokenizedExample};
+
+/// What a run learns from: examples (SFT) or preference pairs.
+#[derive(Debug, Clone)]
+pub enum TrainingData {
+    /// Conversations whose assistant turns are trained.
+    Examples(Dataset),
+    /// Pairs of answers to one prompt, chosen over rejected.
+    Pairs(PairSet),
+}
+
+impl TrainingData {
+    /// The file, or a description of the source.
+    pub fn source(&self) -> &str {
+        match self {
+            Self::Examples(d) => &d.source,
+            Self::Pairs(p) => &p.source,
+        }
+    }
+
+    /// SHA-256 of the usable records' content.
+    pub fn hash(&self) -> &str {
+        match self {
+            Self::Examples(d) => &d.hash,
+            Self::Pairs(p) => &p.hash,
+        }
+    }
+
+    /// The usable records: examples or pairs.
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Examples(d) => d.examples.len(),
+            Self::Pairs(p) => p.pairs.len(),
+        }
+    }
+
+    /// Whether there is no usable record.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The records that could not be used.
+    pub fn bad(&self) -> &[BadRecord] {
+        match self {
+            Self::Examples(d) => &d.bad,
+            Self::Pairs(p) => &p.bad,
+        }
+    }
+}
+
+impl From<Dataset> for TrainingData {
+    fn from(dataset: Dataset) -> Self {
+        Self::Examples(dataset)
+    }
+}
+
+impl From<PairSet> for TrainingData {
+    fn from(pairs: PairSet) -> Self {
+        Self::Pairs(pairs)
+    }
+}
 
 /// One training example: a conversation whose assistant turns are trained.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

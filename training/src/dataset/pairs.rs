@@ -26,6 +26,16 @@ pub enum PairFormat {
     Records,
 }
 
+impl std::fmt::Display for PairFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Citrus => "citrus",
+            Self::Trl => "trl",
+            Self::Records => "reviewed",
+        })
+    }
+}
+
 /// One prompt with the answer preferred and the answer not.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PreferencePair {
@@ -112,6 +122,11 @@ impl PairSet {
             return Err(bad_file(format!("no usable preference pair{first}")));
         }
         Ok(Self::new(path.display().to_string(), format, pairs, bad))
+    }
+
+    /// The same set with its pairs replaced (e.g. de-identified), hashed anew.
+    pub fn with_pairs(&self, pairs: Vec<PreferencePair>) -> Self {
+        Self::new(self.source.clone(), self.format, pairs, self.bad.clone())
     }
 
     /// A set of pairs made elsewhere (from reviewed runs).
@@ -228,12 +243,22 @@ fn pair_of(
     if chosen.trim() == rejected.trim() {
         return Err("the chosen and rejected answers are the same".into());
     }
+    // Pairs of one prompt (or of one named group) stay on one side of the held-out split.
+    let group = match object.get("group") {
+        Some(Value::String(name)) => name.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => sha256_hex(
+            serde_json::to_string(&prompt)
+                .unwrap_or_default()
+                .as_bytes(),
+        ),
+    };
     Ok(PreferencePair {
         line,
         prompt,
         chosen,
         rejected,
-        group: None,
+        group: Some(group),
     })
 }
 

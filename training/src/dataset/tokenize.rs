@@ -159,7 +159,7 @@ fn segments(
     Ok(segments)
 }
 
-fn stats(examples: &[TokenizedExample]) -> TokenStats {
+pub(crate) fn stats(examples: &[TokenizedExample]) -> TokenStats {
     let lengths: Vec<usize> = examples.iter().map(|e| e.ids.len()).collect();
     let tokens: usize = lengths.iter().sum();
     TokenStats {

@@ -5,6 +5,7 @@ use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use citrus_types::training::PreferenceStats;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -33,6 +34,9 @@ pub struct StepMetrics {
     pub elapsed_seconds: f64,
     /// Estimated seconds to the end.
     pub eta_seconds: f64,
+    /// A preference step's rewards and log-probabilities.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preference: Option<PreferenceStats>,
 }
 
 /// The run's metrics file.
@@ -82,9 +86,18 @@ impl MetricsLog {
         self.append(&value)
     }
 
-    /// Appends a validation loss.
-    pub fn validation(&self, step: usize, loss: f64) -> Result<()> {
-        self.append(&json!({"kind": "validation", "step": step, "loss": loss}))
+    /// Appends a validation loss (and a preference run's held-out rewards).
+    pub fn validation(
+        &self,
+        step: usize,
+        loss: f64,
+        preference: Option<PreferenceStats>,
+    ) -> Result<()> {
+        let mut entry = json!({"kind": "validation", "step": step, "loss": loss});
+        if let Some(stats) = preference {
+            entry["preference"] = serde_json::to_value(stats).unwrap_or_default();
+        }
+        self.append(&entry)
     }
 
     fn append(&self, value: &Value) -> Result<()> {

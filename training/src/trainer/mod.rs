@@ -1,11 +1,15 @@
-//! The LoRA SFT loop on the shared transformer: pre-flight, steps with gradient accumulation,
-//! clipping, AdamW and the warmup + cosine schedule, validation, atomic checkpoints, exact
-//! resume, cancellation from another thread, and the final PEFT adapter.
+//! The LoRA training loop on the shared transformer, for SFT on examples and for preference
+//! losses on pairs: pre-flight, steps with gradient accumulation, clipping, AdamW and the
+//! warmup + cosine schedule, validation, atomic checkpoints, exact resume, cancellation from
+//! another thread, and the final PEFT adapter.
 
 mod batch;
 mod claim;
+mod data;
 mod metrics;
+mod pair_pass;
 mod slots;
+mod steps;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -15,20 +19,29 @@ use citrus_engine::model::Model;
 use citrus_engine::seeded::SeededRng;
 use citrus_engine::transformer::TrainingPass;
 use citrus_host::memory::available_system_memory;
+use citrus_types::training::{PreferenceStats, TrainMethod};
 use claim::RunClaim;
 use serde::{Deserialize, Serialize};
+use steps::{
+    pair_gradients, pair_validation, sft_gradients, sft_validation, StepContext, StepLoss,
+};
 
 use crate::adapter::{AdapterMeta, BaseIdentity, LoraAdapter};
 use crate::checkpoint::{self, CheckpointState};
 use crate::config::{Duration, TrainConfig};
-use crate::dataset::{tokenize_dataset, Dataset, TokenizedDataset, TokenizedExample};
+use crate::dataset::{TokenizedExample, TrainingData};
 use crate::error::{Result, TrainError};
 use crate::optim::{clip_global_norm, learning_rate, AdamW};
 use crate::preflight::{check_fits, estimate_memory, peak_since_reset, reset_peak, Preflight};
 
 pub use batch::{Batch, DataStream};
+pub use data::{PreparedData, PreparedPairs, ReferenceLogps, RunData};
 pub use metrics::{MetricsLog, StepMetrics};
+pub use pair_pass::{pair_backward, sequence_logp, PairBatches, SCORING_PASS};
 pub use slots::{Gradients, LoraSlots};
+
+/// The file of a DPO run's reference log-probabilities, computed once before its first step.
+const REFERENCE_FILE: &str = "reference_logps.json";
 
 /// The random stream of dropout masks.
 const DROPOUT_STREAM: u64 = 0xD_0A7;
@@ -87,8 +100,11 @@ pub enum TrainEvent {
     Validation {
         /// After this step.
         step: usize,
-        /// Mean loss per trained token on the validation set.
+        /// Mean loss per trained token (SFT) or per pair (preference) on the validation set.
         loss: f64,
+        /// A preference run's rewards on the held-out pairs.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        preference: Option<PreferenceStats>,
     },
     /// A checkpoint was written.
     Checkpoint {
@@ -112,52 +128,19 @@ pub struct TrainOutcome {
     pub final_validation_loss: Option<f64>,
     /// The validation loss before the first step (of this session).
     pub initial_validation_loss: Option<f64>,
+    /// A preference run's held-out rewards before the first step (of this session).
+    pub initial_preference: Option<PreferenceStats>,
+    /// A preference run's held-out rewards at the end.
+    pub final_preference: Option<PreferenceStats>,
 }
 
-/// The data of a run: tokenized training and validation sets.
-pub struct PreparedData {
-    /// Training examples.
-    pub train: TokenizedDataset,
-    /// Validation examples.
-    pub validation: TokenizedDataset,
-}
-
-impl PreparedData {
-    /// Splits `dataset` and tokenizes both parts through `model`'s template.
-    pub fn new(dataset: &Dataset, model: &Model, config: &TrainConfig) -> Result<Self> {
-        let (train, validation) = dataset.split(config.val_split, config.seed)?;
-        let tokenize = |examples| {
-            tokenize_dataset(
-                examples,
-                model.tokenizer(),
-                model.template(),
-                config.max_len,
-                config.overlong,
-            )
-        };
-        let train = tokenize(&train)?;
-        if train.examples.is_empty() {
-            return Err(TrainError::EmptyDataset {
-                source_name: dataset.source.clone(),
-                detail: format!(
-                    "no training example fits the maximum length {}",
-                    config.max_len
-                ),
-            });
-        }
-        Ok(Self {
-            train,
-            validation: tokenize(&validation)?,
-        })
-    }
-}
-
-/// Trains a LoRA adapter on `model` with `dataset`, reporting each event to `on_event`;
-/// `cancel` stops it at the next micro-batch with a checkpoint of the last whole step. The
-/// model is left without an adapter; the adapter is written to the run's folder.
+/// Trains a LoRA adapter on `model` with `data` (examples for SFT, pairs for a preference
+/// loss), reporting each event to `on_event`; `cancel` stops it at the next micro-batch with
+/// a checkpoint of the last whole step. The model is left without an adapter; the adapter is
+/// written to the run's folder.
 pub fn train(
     model: &mut Model,
-    dataset: &Dataset,
+    dataset: &TrainingData,
     request: &TrainRequest,
     cancel: &CancelToken,
     on_event: &mut dyn FnMut(&TrainEvent),
@@ -189,8 +172,8 @@ fn occupied(out_dir: &std::path::Path, checkpoint: &std::path::Path) -> TrainErr
 /// A run in progress.
 struct Run<'a> {
     request: &'a TrainRequest,
-    dataset: &'a Dataset,
-    data: PreparedData,
+    dataset: &'a TrainingData,
+    data: RunData,
     stream: DataStream,
     slots: LoraSlots,
     optimizer: AdamW,
@@ -201,19 +184,22 @@ struct Run<'a> {
 }
 
 impl<'a> Run<'a> {
-    fn prepare(model: &mut Model, dataset: &'a Dataset, request: &'a TrainRequest) -> Result<Self> {
+    fn prepare(
+        model: &mut Model,
+        dataset: &'a TrainingData,
+        request: &'a TrainRequest,
+    ) -> Result<Self> {
         let config = &request.config;
         config.validate()?;
         check_base_mode(model, config)?;
-        let data = PreparedData::new(dataset, model, config)?;
-        let n = data.train.examples.len();
-        let stream = data_stream(config, n);
+        let mut data = RunData::new(dataset, model, config)?;
+        let stream = data_stream(config, data.train_len());
         let identity = BaseIdentity::of(model);
         let fresh = CheckpointState {
             step: 0,
             total_steps: stream.total_steps(),
             config: config.clone(),
-            dataset_hash: dataset.hash.clone(),
+            dataset_hash: dataset.hash().to_string(),
             base_fingerprint: identity.fingerprint,
             template_hash: identity.template_hash,
             tokens_seen: 0,
@@ -222,6 +208,15 @@ impl<'a> Run<'a> {
         let claim = RunClaim::take(&request.out_dir)?;
         let checkpoint = checkpoint::latest(&request.out_dir)?;
         let slots = LoraSlots::attach(model, &config.lora, config.seed)?;
+        if let Some(path) = &config.start_adapter {
+            slots.start_from(&LoraAdapter::load(path)?, model, path)?;
+        }
+        // The reference is the model as the run starts: before any checkpoint is restored.
+        if let (RunData::Pairs(pairs), Some(settings)) = (&mut data, &config.preference) {
+            if settings.method.needs_reference() {
+                pairs.reference = Some(reference_logps(model, pairs, &request.out_dir)?);
+            }
+        }
         let mut optimizer = AdamW::new(slots.vars(), config.weight_decay)?;
         let state = match (checkpoint, request.resume) {
             (Some((path, _)), false) => return Err(occupied(&request.out_dir, &path)),
@@ -264,22 +259,23 @@ impl<'a> Run<'a> {
         on_event(&TrainEvent::Started {
             start_step: self.state.step,
             total_steps: total,
-            train_examples: self.data.train.examples.len(),
-            validation_examples: self.data.validation.examples.len(),
+            train_examples: self.data.train_len(),
+            validation_examples: self.data.validation_len(),
         });
-        let initial_validation_loss = self.validate(model, on_event)?;
+        let initial = self.validate(model, on_event)?;
         let session_start = Instant::now();
         let first_step = self.state.step;
         let mut final_loss = None;
-        let mut final_validation_loss = initial_validation_loss;
+        let mut last = initial;
         while self.state.step < total {
             let step_start = Instant::now();
-            let Some((loss, grad_norm, tokens)) = self.step(model, cancel)? else {
+            let Some((outcome, grad_norm)) = self.step(model, cancel)? else {
                 self.checkpoint(model, on_event)?;
                 return Err(TrainError::Cancelled {
                     step: self.state.step,
                 });
             };
+            let (loss, tokens) = (outcome.loss, outcome.tokens);
             self.state.step += 1;
             self.state.tokens_seen += tokens;
             self.state.elapsed_seconds += step_start.elapsed().as_secs_f64();
@@ -296,24 +292,29 @@ impl<'a> Run<'a> {
                 tokens_per_second: tokens as f64 / step_start.elapsed().as_secs_f64().max(1e-9),
                 elapsed_seconds: self.state.elapsed_seconds,
                 eta_seconds: per_step * (total - self.state.step) as f64,
+                preference: outcome.preference,
             };
             self.log.step(&metrics)?;
             on_event(&TrainEvent::Step(metrics));
             final_loss = Some(loss);
             if self.state.step.is_multiple_of(eval_every) || self.state.step == total {
-                final_validation_loss = self.validate(model, on_event)?.or(final_validation_loss);
+                last = self.validate(model, on_event)?.or(last);
             }
             if self.state.step.is_multiple_of(checkpoint_every) || self.state.step == total {
                 self.checkpoint(model, on_event)?;
             }
         }
+        let final_validation_loss = last.map(|v| v.loss);
+        let final_preference = last.and_then(|v| v.preference);
         let metrics = serde_json::json!({
             "steps": self.state.step,
+            "method": self.request.config.preference.map_or(TrainMethod::Sft, |p| p.method.method()),
             "final_loss": final_loss,
             "final_validation_loss": final_validation_loss,
+            "final_preference": final_preference,
             "tokens_seen": self.state.tokens_seen,
-            "train_examples": self.data.train.examples.len(),
-            "validation_examples": self.data.validation.examples.len(),
+            "train_examples": self.data.train_len(),
+            "validation_examples": self.data.validation_len(),
             "elapsed_seconds": self.state.elapsed_seconds,
         });
         self.adapter(model, metrics)?.save(&self.request.out_dir)?;
@@ -322,7 +323,9 @@ impl<'a> Run<'a> {
             steps: self.state.step,
             final_loss,
             final_validation_loss,
-            initial_validation_loss,
+            initial_validation_loss: initial.map(|v| v.loss),
+            initial_preference: initial.and_then(|v| v.preference),
+            final_preference,
         })
     }
 
@@ -332,99 +335,92 @@ impl<'a> Run<'a> {
         learning_rate(self.request.config.learning_rate, step, warmup, total)
     }
 
-    fn pass(&self, step: usize, micro: usize) -> TrainingPass {
+    fn pass(&self, step: usize, micro: usize, record: usize) -> TrainingPass {
+        let mut stream = vec![DROPOUT_STREAM, step as u64, micro as u64];
+        // SFT keeps its streams as they were; each pair in a micro-batch gets its own.
+        if record > 0 {
+            stream.push(record as u64);
+        }
         TrainingPass {
             lora_dropout: self.request.config.lora.dropout,
-            seed: SeededRng::derive(
-                self.request.config.seed,
-                &[DROPOUT_STREAM, step as u64, micro as u64],
-            )
-            .next_u64(),
+            seed: SeededRng::derive(self.request.config.seed, &stream).next_u64(),
         }
     }
 
-    fn examples(&self, indices: &[usize]) -> Vec<&TokenizedExample> {
-        indices
-            .iter()
-            .map(|&i| &self.data.train.examples[i])
-            .collect()
-    }
-
-    /// One optimizer step; `None` when cancelled before it completed (nothing is applied).
-    fn step(&mut self, model: &Model, cancel: &CancelToken) -> Result<Option<(f64, f64, usize)>> {
+    /// One optimizer step and its gradient norm; `None` when cancelled before it completed
+    /// (nothing is applied).
+    fn step(&mut self, model: &Model, cancel: &CancelToken) -> Result<Option<(StepLoss, f64)>> {
         let step = self.state.step;
-        let device = model.transformer().device();
-        let batches = self
-            .stream
-            .step_batches(step)
-            .iter()
-            .map(|indices| Batch::new(&self.examples(indices), device))
-            .collect::<Result<Vec<_>>>()?;
-        let trained: usize = batches.iter().map(|b| b.trained_tokens).sum();
-        let scale = 1.0 / trained.max(1) as f64;
+        let micro_batches = self.stream.step_batches(step);
+        let pass = |micro, record| self.pass(step, micro, record);
+        let context = StepContext {
+            transformer: model.transformer(),
+            slots: &self.slots,
+            cancel,
+            pass: &pass,
+        };
         let mut accumulated = Gradients::new();
-        let mut nll = 0.0f64;
-        for (micro, batch) in batches.iter().enumerate() {
-            if cancel.is_cancelled() {
-                return Ok(None);
+        let outcome = match (&self.data, &self.request.config.preference) {
+            (RunData::Pairs(pairs), Some(settings)) => {
+                pair_gradients(pairs, settings, &micro_batches, &context, &mut accumulated)?
             }
-            let pass = self.pass(step, micro);
-            nll += batch.backward(
-                model.transformer(),
-                pass,
-                scale,
-                &self.slots,
-                &mut accumulated,
-            )?;
-        }
-        if cancel.is_cancelled() {
+            (RunData::Examples(examples), _) => {
+                sft_gradients(examples, &micro_batches, &context, &mut accumulated)?
+            }
+            (RunData::Pairs(_), None) => unreachable!("RunData::new pairs pairs with a method"),
+        };
+        let Some(outcome) = outcome.filter(|_| !cancel.is_cancelled()) else {
             return Ok(None);
-        }
+        };
         let mut grads = self.slots.dense(accumulated)?;
         let norm = clip_global_norm(&mut grads, self.request.config.max_grad_norm)?;
         self.optimizer.step(&grads, self.learning_rate(step))?;
-        let tokens = batches.iter().map(|b| b.tokens).sum();
-        Ok(Some((nll / trained.max(1) as f64, norm, tokens)))
+        Ok(Some((outcome, norm)))
     }
 
-    /// Mean loss per trained token on the validation set (`None` without one).
+    /// The validation loss (and a preference run's held-out rewards); `None` without a
+    /// validation set.
     fn validate(
         &mut self,
         model: &Model,
         on_event: &mut dyn FnMut(&TrainEvent),
-    ) -> Result<Option<f64>> {
-        let examples = &self.data.validation.examples;
-        if examples.is_empty() {
-            return Ok(None);
-        }
-        let device = model.transformer().device();
-        let pass = TrainingPass {
-            lora_dropout: 0.0,
-            seed: 0,
+    ) -> Result<Option<Validated>> {
+        let transformer = model.transformer();
+        let validated = match (&self.data, &self.request.config.preference) {
+            (RunData::Pairs(pairs), Some(settings)) => {
+                pair_validation(pairs, settings, transformer)?.map(|(loss, stats)| Validated {
+                    loss,
+                    preference: Some(stats),
+                })
+            }
+            (RunData::Examples(examples), _) => {
+                sft_validation(examples, transformer, self.request.config.batch_size)?.map(|loss| {
+                    Validated {
+                        loss,
+                        preference: None,
+                    }
+                })
+            }
+            (RunData::Pairs(_), None) => None,
         };
-        let (mut nll, mut tokens) = (0.0f64, 0usize);
-        for chunk in examples.chunks(self.request.config.batch_size) {
-            let batch = Batch::new(&chunk.iter().collect::<Vec<_>>(), device)?;
-            nll += batch
-                .nll_sum(model.transformer(), pass)?
-                .detach()
-                .to_scalar::<f32>()? as f64;
-            tokens += batch.trained_tokens;
-        }
-        let loss = nll / tokens.max(1) as f64;
-        self.log.validation(self.state.step, loss)?;
+        let Some(validated) = validated else {
+            return Ok(None);
+        };
+        self.log
+            .validation(self.state.step, validated.loss, validated.preference)?;
         on_event(&TrainEvent::Validation {
             step: self.state.step,
-            loss,
+            loss: validated.loss,
+            preference: validated.preference,
         });
-        Ok(Some(loss))
+        Ok(Some(validated))
     }
 
     fn adapter(&self, model: &Model, metrics: serde_json::Value) -> Result<LoraAdapter> {
         let meta = AdapterMeta {
             base: BaseIdentity::of(model),
-            dataset_source: Some(self.dataset.source.clone()),
-            dataset_hash: Some(self.dataset.hash.clone()),
+            dataset_source: Some(self.dataset.source().to_string()),
+            dataset_hash: Some(self.dataset.hash().to_string()),
             training: Some(self.request.config.clone()),
             metrics,
             imported_from: None,
@@ -448,7 +444,7 @@ impl<'a> Run<'a> {
     /// The estimate, calibrated by forward and backward passes over the longest micro-batch.
     fn preflight(&self, model: &Model) -> Result<Preflight> {
         let config = &self.request.config;
-        let longest = longest_batch(&self.data, config.batch_size);
+        let longest = self.data.longest_batch(config.batch_size);
         let batch = Batch::new(&longest, model.transformer().device())?;
         let mut preflight = Preflight {
             remaining_steps: self.state.total_steps - self.state.step,
@@ -471,15 +467,21 @@ impl<'a> Run<'a> {
                 let mut discarded = Gradients::new();
                 batch.backward(
                     model.transformer(),
-                    self.pass(0, 0),
+                    self.pass(0, 0, 0),
                     1.0,
                     &self.slots,
                     &mut discarded,
                 )?;
                 seconds = seconds.min(start.elapsed().as_secs_f64());
             }
-            let mean_tokens = self.data.train.stats.mean_tokens * config.batch_size as f64;
-            let per_micro = seconds * mean_tokens / batch.tokens.max(1) as f64;
+            // A pair costs a no-graph forward and a backward for each answer: about
+            // (1 + 3) / 3 of an SFT pass each.
+            let passes = match self.data {
+                RunData::Examples(_) => 1.0,
+                RunData::Pairs(_) => 2.0 * 4.0 / 3.0,
+            };
+            let mean_tokens = self.data.stats().mean_tokens * config.batch_size as f64;
+            let per_micro = passes * seconds * mean_tokens / batch.tokens.max(1) as f64;
             preflight.seconds_per_step = Some(per_micro * config.grad_accum as f64);
             preflight.measured_peak_bytes = peak_since_reset();
         }
@@ -489,7 +491,7 @@ impl<'a> Run<'a> {
 
 /// The pre-flight estimate of a new run of `config` on `data` with `model` as its base, before
 /// anything is attached or calibrated (what the Training screen shows before Start).
-pub fn estimate(model: &Model, data: &PreparedData, config: &TrainConfig) -> Result<Preflight> {
+pub fn estimate(model: &Model, data: &RunData, config: &TrainConfig) -> Result<Preflight> {
     let info = model.info();
     let lora_parameters: usize = config
         .lora
@@ -500,7 +502,7 @@ pub fn estimate(model: &Model, data: &PreparedData, config: &TrainConfig) -> Res
             config.lora.rank * (out + inp) * info.config.num_layers
         })
         .sum();
-    let longest = longest_batch(data, config.batch_size);
+    let longest = data.longest_batch(config.batch_size);
     let batch = Batch::new(&longest, model.transformer().device())?;
     Ok(estimate_for(
         model,
@@ -517,7 +519,7 @@ pub fn estimate(model: &Model, data: &PreparedData, config: &TrainConfig) -> Res
 fn estimate_for(
     model: &Model,
     config: &TrainConfig,
-    data: &PreparedData,
+    data: &RunData,
     lora_parameters: usize,
     longest: &[&TokenizedExample],
     batch: &Batch,
@@ -537,7 +539,7 @@ fn estimate_for(
     } else {
         None
     };
-    let total_steps = data_stream(config, data.train.examples.len()).total_steps();
+    let total_steps = data_stream(config, data.train_len()).total_steps();
     Preflight {
         memory,
         device: info.device.clone(),
@@ -565,16 +567,29 @@ fn data_stream(config: &TrainConfig, examples: usize) -> DataStream {
     )
 }
 
-/// The longest training example, `batch_size` times: the micro-batch that peaks.
-fn longest_batch(data: &PreparedData, batch_size: usize) -> Vec<&TokenizedExample> {
-    data.train
-        .examples
-        .iter()
-        .max_by_key(|e| e.ids.len())
-        .into_iter()
-        .cycle()
-        .take(batch_size)
-        .collect()
+/// The reference log-probabilities of `pairs` under `model` as it starts, kept in the run's
+/// folder so that a resumed run compares with the same values.
+fn reference_logps(model: &Model, pairs: &PreparedPairs, dir: &Path) -> Result<ReferenceLogps> {
+    let path = dir.join(REFERENCE_FILE);
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        if let Ok(saved) = serde_json::from_str::<ReferenceLogps>(&text) {
+            if saved.fits(pairs) {
+                return Ok(saved);
+            }
+        }
+    }
+    let reference = steps::reference_logps(pairs, model.transformer())?;
+    std::fs::create_dir_all(dir).map_err(|e| TrainError::io(dir, e))?;
+    let text = serde_json::to_string(&reference).unwrap_or_default();
+    std::fs::write(&path, text).map_err(|e| TrainError::io(&path, e))?;
+    Ok(reference)
+}
+
+/// What a validation pass found.
+#[derive(Debug, Clone, Copy)]
+struct Validated {
+    loss: f64,
+    preference: Option<PreferenceStats>,
 }
 
 /// Steps between validations or checkpoints: `every`, or five times over the run.

@@ -7,7 +7,9 @@ use citrus_engine::lora::{LoraDelta, LoraTarget};
 use citrus_engine::model::Model;
 use citrus_engine::seeded::SeededRng;
 
-use crate::adapter::{AdapterMeta, LoraAdapter};
+use std::path::Path;
+
+use crate::adapter::{AdapterMeta, BaseFacts, LoraAdapter};
 use crate::checkpoint::TensorMap;
 use crate::config::LoraSettings;
 use crate::error::{Result, TrainError};
@@ -76,6 +78,42 @@ impl LoraSlots {
             }
         }
         Ok(Self { slots })
+    }
+
+    /// Sets every pair to `adapter`'s values (a run that continues an adapter). Its rank,
+    /// alpha and projections must be the run's: the adapter defines the run's shape.
+    pub fn start_from(&self, adapter: &LoraAdapter, model: &Model, path: &Path) -> Result<()> {
+        let config = &model.info().config;
+        adapter.check_base(&BaseFacts::of_model(model))?;
+        adapter.check_shapes(config)?;
+        for slot in &self.slots {
+            let Some((a, b)) = adapter.model_order_module(slot.layer, slot.target, config)? else {
+                return Err(TrainError::adapter(
+                    path,
+                    format!(
+                        "has no {} delta in layer {}: the run trains {}",
+                        slot.target.hf_name(),
+                        slot.layer,
+                        slot.target.short_name()
+                    ),
+                ));
+            };
+            if a.dims() != slot.a.dims() || b.dims() != slot.b.dims() {
+                return Err(TrainError::adapter(
+                    path,
+                    format!(
+                        "its rank differs from the run's ({:?} against {:?} in layer {})",
+                        a.dims(),
+                        slot.a.dims(),
+                        slot.layer
+                    ),
+                ));
+            }
+            let device = slot.a.device();
+            slot.a.set(&a.to_device(device)?)?;
+            slot.b.set(&b.to_device(device)?)?;
+        }
+        Ok(())
     }
 
     /// The variables, `A` then `B` for each pair, in a fixed order.

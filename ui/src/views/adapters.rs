@@ -110,7 +110,7 @@ pub fn AdapterLibrary() -> impl IntoView {
                 <table class="run-table" id="adapter-table">
                     <thead>
                         <tr>
-                            <th>"Name"</th><th>"Base"</th><th>"LoRA"</th><th>"Steps"</th>
+                            <th>"Name"</th><th>"Base"</th><th>"LoRA"</th><th>"Method"</th><th>"Steps"</th>
                             <th>"Loss"</th><th>"Validation"</th><th>"Reasoning"</th><th>"Export"</th><th></th>
                         </tr>
                     </thead>
@@ -156,6 +156,10 @@ fn AdapterRow(
             <td><strong>{name.clone()}</strong>{a.error.clone().map(|e| view! { <div class="bad-text">{e}</div> })}</td>
             <td title=a.base_path.clone().unwrap_or_default()>{a.base_name.clone().unwrap_or("–".into())}</td>
             <td>{format!("r{} α{} · {}", a.rank, a.alpha, a.targets.join(","))}</td>
+            <td class="adapter-method" title=a.dataset.clone().unwrap_or_default()>
+                {a.method.clone().unwrap_or("–".into())}
+                {a.reward_accuracy.map(|acc| view! { <div class="muted">{format!("held-out reward accuracy {acc:.2}")}</div> })}
+            </td>
             <td class="num">{a.steps.map_or("–".into(), |s| s.to_string())}</td>
             <td class="num">{loss(a.final_loss)}</td>
             <td class="num">{loss(a.final_validation_loss)}</td>

@@ -16,11 +16,12 @@ use crate::app::AppState;
 use crate::engine::{JobEvent, TrainStart, Work};
 use crate::error::AppError;
 use crate::library;
+use crate::review_pairs::pairs_from_reviews;
 use crate::store::{Store, StoreError};
-use crate::training::{check_dataset, read_dataset};
+use crate::training::{adopt_start_adapter, check_dataset, read_dataset};
 use citrus_training::config::TrainConfig;
 use citrus_training::trainer::estimate;
-use citrus_types::training::DatasetCheck;
+use citrus_types::training::{DataSource, DatasetCheck};
 
 /// Asks for a training data file (JSONL or a JSON array); None when the user cancels.
 #[tauri::command]
@@ -54,8 +55,12 @@ pub async fn inspect_dataset(
     let engine = state.engine.clone();
     blocking(move || {
         let store = Store::open_shared(&store_path)?;
-        let config = TrainConfig::from_choices(&choices)?;
+        let config = TrainConfig::from_choices(&adopt_start_adapter(&choices)?)?;
         let dataset = read_dataset(&store, &source)?;
+        let review_pairs = match source {
+            DataSource::ReviewPairs => Some(pairs_from_reviews(&store)?.preview()),
+            _ => None,
+        };
         let entry = match model_id {
             Some(id) => store.model(id)?,
             None => library::active_model(&store)?.ok_or(AppError::NoModel)?,
@@ -66,6 +71,7 @@ pub async fn inspect_dataset(
             Ok(DatasetCheck {
                 report,
                 estimate: estimate(model, &data, &config)?,
+                review_pairs,
             })
         })
     })

@@ -6,6 +6,7 @@ use leptos::prelude::*;
 
 use crate::format;
 use crate::types::{DatasetCheck, DatasetReport, Preflight};
+use citrus_types::training::ReviewPairsPreview;
 
 /// The last check, when there is one.
 #[component]
@@ -14,6 +15,7 @@ pub fn DataCheckView(check: RwSignal<Option<DatasetCheck>>) -> impl IntoView {
         check.get().map(|check| {
             view! {
                 <div id="dataset-check" class="dataset-check" data-examples=check.report.examples data-bad=check.report.bad.len()>
+                    {check.review_pairs.clone().map(|pairs| view! { <ReviewPairsView pairs=pairs/> })}
                     <DataReport report=check.report.clone()/>
                     <Estimate estimate=check.estimate/>
                 </div>
@@ -27,11 +29,15 @@ fn DataReport(report: DatasetReport) -> impl IntoView {
     let stats = report.train_tokens.clone();
     let bad = report.bad.len();
     let skipped = report.skipped.clone();
+    let (records, kind) = match report.pairs {
+        true => ("pairs", "preference pairs; held out by case".to_string()),
+        false => ("examples", format!("{} format", report.format)),
+    };
     view! {
         <div class="data-report">
             <p>
-                <strong>{report.examples}</strong>" usable examples ("{report.format.to_string()}" format) · "
-                {stats.examples}" to train, "{report.validation_examples}" held out for validation · "
+                <strong>{report.examples}</strong>{format!(" usable {records} ({kind}) · ")}
+                {stats.examples}" sequences to train, "{report.validation_examples}{format!(" {records} held out for validation · ")}
                 <span class="muted mono" title="SHA-256 of the data">{report.hash.chars().take(12).collect::<String>()}</span>
             </p>
             <p class="muted">
@@ -70,6 +76,32 @@ fn DataReport(report: DatasetReport) -> impl IntoView {
                         }).collect_view()}
                     </pre>
                 </div>
+            })}
+        </div>
+    }
+}
+
+/// The pair builder's result: every pair with why it was made, every case without one.
+#[component]
+fn ReviewPairsView(pairs: ReviewPairsPreview) -> impl IntoView {
+    let ReviewPairsPreview { pairs, without } = pairs;
+    let (made, missing) = (pairs.len(), without.len());
+    view! {
+        <div id="review-pairs" class="review-pairs" data-pairs=made data-without=missing>
+            <h4>{format!("{made} pair(s) from reviewed runs")}</h4>
+            <ul>
+                {pairs.into_iter().map(|p| view! {
+                    <li class="review-pair" data-case=p.case_id>
+                        <strong>{format!("Case #{}: run #{} chosen over run #{}", p.case_id, p.chosen_run, p.rejected_run)}</strong>
+                        <span class="muted">{format!(" · {}", p.reason)}</span>
+                    </li>
+                }).collect_view()}
+            </ul>
+            {(missing > 0).then(|| view! {
+                <details class="unusable" open>
+                    <summary>{format!("{missing} case(s) gave no pair")}</summary>
+                    <ul>{without.into_iter().map(|c| view! { <li>{format!("Case #{}: {}", c.case_id, c.reason)}</li> }).collect_view()}</ul>
+                </details>
             })}
         </div>
     }

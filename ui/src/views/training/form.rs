@@ -1,6 +1,7 @@
-//! The new-run form: the data (a file or the reviewed cases), the base model, the settings
-//! with a line of explanation each, Check (validation report, preview, pre-flight estimate)
-//! and Start.
+//! The new-run form: the data (a file of examples or of preference pairs, the reviewed
+//! cases, or pairs built from them), the base model, the method (SFT or a preference loss),
+//! the settings with a line of explanation each, Check (validation report, preview, the pair
+//! builder's pairs, pre-flight estimate) and Start.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -15,13 +16,78 @@ use crate::live::start;
 use crate::live::training::LiveTraining;
 use crate::state::AppState;
 use crate::types::{DatasetCheck, TrainChoices};
-use citrus_types::training::{DataFormat, DataSource, TrainStart};
+use citrus_types::training::{DataFormat, DataSource, TrainMethod, TrainStart};
+
+/// Where a run's data come from, as the form offers it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SourceKind {
+    File,
+    Reviews,
+    PairsFile,
+    ReviewPairs,
+}
+
+impl SourceKind {
+    const ALL: [(Self, &'static str, &'static str); 4] = [
+        (
+            Self::File,
+            "file",
+            "A file of examples (JSONL: citrus, chat or alpaca records)",
+        ),
+        (
+            Self::Reviews,
+            "reviews",
+            "The reviewed cases of this workstation",
+        ),
+        (
+            Self::PairsFile,
+            "pairs-file",
+            "A file of preference pairs (chosen / rejected JSONL)",
+        ),
+        (
+            Self::ReviewPairs,
+            "review-pairs",
+            "Preference pairs built from reviewed runs",
+        ),
+    ];
+
+    fn parse(value: &str) -> Self {
+        Self::ALL
+            .iter()
+            .find(|(_, v, _)| *v == value)
+            .map_or(Self::File, |(k, ..)| *k)
+    }
+
+    fn is_pairs(self) -> bool {
+        matches!(self, Self::PairsFile | Self::ReviewPairs)
+    }
+
+    fn is_file(self) -> bool {
+        matches!(self, Self::File | Self::PairsFile)
+    }
+}
+
+/// What each method does, as the form explains it.
+fn method_help(method: TrainMethod) -> &'static str {
+    match method {
+        TrainMethod::Sft => "Learns to write the reference answers (supervised fine-tuning).",
+        TrainMethod::CpoSimpo => "Citrus' own last stage: prefers the chosen answer by a margin (SimPO, no reference model) and keeps its likelihood up (α).",
+        TrainMethod::Simpo => "Prefers the chosen answer by a target margin γ, per token, with no reference model.",
+        TrainMethod::Cpo => "Prefers the chosen answer over the whole answer (not per token), plus its likelihood (α).",
+        TrainMethod::Dpo => "Prefers the chosen answer relative to the starting adapter (the reference), which it stays close to.",
+    }
+}
 
 /// The form's choices.
 #[derive(Clone, Copy)]
 struct Choices {
-    from_reviews: RwSignal<bool>,
+    source_kind: RwSignal<SourceKind>,
     path: RwSignal<String>,
+    method: RwSignal<TrainMethod>,
+    pref_beta: RwSignal<f64>,
+    pref_gamma: RwSignal<f64>,
+    pref_alpha: RwSignal<f64>,
+    start_adapter: RwSignal<String>,
     model_id: RwSignal<Option<i64>>,
     rank: RwSignal<usize>,
     alpha: RwSignal<f64>,
@@ -41,9 +107,17 @@ struct Choices {
 impl Choices {
     fn new() -> Self {
         let d = TrainChoices::default();
+        let (beta, gamma, alpha) = TrainMethod::CpoSimpo
+            .preference_defaults()
+            .unwrap_or_default();
         Self {
-            from_reviews: RwSignal::new(false),
+            source_kind: RwSignal::new(SourceKind::File),
             path: RwSignal::new(String::new()),
+            method: RwSignal::new(TrainMethod::Sft),
+            pref_beta: RwSignal::new(beta),
+            pref_gamma: RwSignal::new(gamma),
+            pref_alpha: RwSignal::new(alpha),
+            start_adapter: RwSignal::new(String::new()),
             model_id: RwSignal::new(None),
             rank: RwSignal::new(d.rank),
             alpha: RwSignal::new(d.alpha),
@@ -63,18 +137,42 @@ impl Choices {
 
     /// The data source (reading it tracks the fields that choose it).
     fn source(&self) -> DataSource {
-        if self.from_reviews.get() {
-            DataSource::Reviews
-        } else {
-            DataSource::File {
-                path: self.path.get().trim().into(),
+        let path = || self.path.get().trim().into();
+        match self.source_kind.get() {
+            SourceKind::File => DataSource::File {
+                path: path(),
                 format: DataFormat::Auto,
-            }
+            },
+            SourceKind::Reviews => DataSource::Reviews,
+            SourceKind::PairsFile => DataSource::Pairs { path: path() },
+            SourceKind::ReviewPairs => DataSource::ReviewPairs,
+        }
+    }
+
+    /// Chooses where the data come from; pairs need a preference method and examples SFT.
+    fn set_source_kind(&self, kind: SourceKind) {
+        self.source_kind.set(kind);
+        let method = self.method.get_untracked();
+        if kind.is_pairs() && !method.is_preference() {
+            self.set_method(TrainMethod::CpoSimpo);
+        } else if !kind.is_pairs() && method.is_preference() {
+            self.set_method(TrainMethod::Sft);
+        }
+    }
+
+    /// Chooses the method, with its usual β, γ and α.
+    fn set_method(&self, method: TrainMethod) {
+        self.method.set(method);
+        if let Some((beta, gamma, alpha)) = method.preference_defaults() {
+            self.pref_beta.set(beta);
+            self.pref_gamma.set(gamma);
+            self.pref_alpha.set(alpha);
         }
     }
 
     /// The settings; reading them tracks every field (a change clears the check).
     fn settings(&self) -> TrainChoices {
+        let preference = self.method.get().is_preference();
         TrainChoices {
             rank: self.rank.get(),
             alpha: self.alpha.get(),
@@ -88,12 +186,19 @@ impl Choices {
             val_split: self.val_split.get(),
             seed: self.seed.get(),
             quantized_base: self.quantized_base.get(),
+            method: self.method.get(),
+            pref_beta: preference.then(|| self.pref_beta.get()),
+            pref_gamma: preference.then(|| self.pref_gamma.get()),
+            pref_alpha: preference.then(|| self.pref_alpha.get()),
+            start_adapter: Some(self.start_adapter.get().trim().to_string())
+                .filter(|p| !p.is_empty())
+                .map(Into::into),
             ..TrainChoices::default()
         }
     }
 
     fn has_data(&self) -> bool {
-        self.from_reviews.get() || !self.path.get().trim().is_empty()
+        !self.source_kind.get().is_file() || !self.path.get().trim().is_empty()
     }
 }
 
@@ -158,7 +263,7 @@ pub fn NewTraining() -> impl IntoView {
         let request = TrainStart::New {
             source: choices.source(),
             model_id: choices.model_id.get_untracked(),
-            choices: choices.settings(),
+            choices: Box::new(choices.settings()),
         };
         start::training(app, request);
     };
@@ -168,9 +273,10 @@ pub fn NewTraining() -> impl IntoView {
             <div class="form-grid">
                 <label>
                     "Data"
-                    <select id="train-source" on:change=move |ev| choices.from_reviews.set(event_target_value(&ev) == "reviews")>
-                        <option value="file" selected=move || !choices.from_reviews.get()>"A file (JSONL: citrus, chat or alpaca records)"</option>
-                        <option value="reviews" selected=move || choices.from_reviews.get()>"The reviewed cases of this workstation"</option>
+                    <select id="train-source" on:change=move |ev| choices.set_source_kind(SourceKind::parse(&event_target_value(&ev)))>
+                        {SourceKind::ALL.into_iter().map(|(kind, value, label)| view! {
+                            <option value=value selected=move || choices.source_kind.get() == kind>{label}</option>
+                        }).collect_view()}
                     </select>
                 </label>
                 <label>
@@ -179,6 +285,7 @@ pub fn NewTraining() -> impl IntoView {
                 </label>
             </div>
             <DataFile choices=choices check=check/>
+            <Method choices=choices/>
             <Settings choices=choices/>
             <div class="actions">
                 <button id="check-dataset" class="secondary" on:click=move |_| check.run(app, choices) disabled=move || !choices.has_data() || check.running.get()>
@@ -210,7 +317,7 @@ fn DataFile(choices: Choices, check: DataCheck) -> impl IntoView {
         placeholder: "/path/to/train.jsonl",
     };
     view! {
-        <Show when=move || !choices.from_reviews.get()>
+        <Show when=move || choices.source_kind.get().is_file()>
             <PathField
                 spec=PathSpec { ..spec }
                 path=choices.path
@@ -219,6 +326,50 @@ fn DataFile(choices: Choices, check: DataCheck) -> impl IntoView {
                 on_error=Callback::new(move |err| app.report(err))
             />
         </Show>
+    }
+}
+
+/// The method: SFT, or a preference loss with β, γ and α explained, and the adapter a run
+/// may start from (DPO's reference).
+#[component]
+fn Method(choices: Choices) -> impl IntoView {
+    let pairs = move || choices.source_kind.get().is_pairs();
+    let method = move || choices.method.get();
+    view! {
+        <div class="form-grid train-method">
+            <label>
+                "Method"
+                <select id="train-method" on:change=move |ev| {
+                    if let Ok(m) = event_target_value(&ev).parse() { choices.set_method(m) }
+                }>
+                    {TrainMethod::ALL.into_iter().map(|m| view! {
+                        <option
+                            value=m.as_str()
+                            selected=move || method() == m
+                            disabled=move || m.is_preference() != pairs()
+                        >{m.as_str()}</option>
+                    }).collect_view()}
+                </select>
+                <span class="help" id="train-method-help">{move || method_help(method())}</span>
+            </label>
+            <Show when=move || method().is_preference()>
+                <NumberField id="train-pref-beta" label="β (beta)" value=choices.pref_beta step="any"
+                    help="How sharply a reward difference counts: 10 for SimPO (per-token rewards), 0.1 for DPO and CPO."/>
+                <Show when=move || matches!(method(), TrainMethod::CpoSimpo | TrainMethod::Simpo)>
+                    <NumberField id="train-pref-gamma" label="γ (target margin)" value=choices.pref_gamma step="any"
+                        help="The margin the chosen answer's reward should exceed the rejected one's by (Citrus: 5.4)."/>
+                </Show>
+                <NumberField id="train-pref-alpha" label="α (chosen likelihood)" value=choices.pref_alpha step="any"
+                    help="Weight of the chosen answer's own likelihood, which keeps it from falling (Citrus: 0.05)."/>
+            </Show>
+            <label>
+                "Start from adapter"
+                <input id="train-start-adapter" type="text" placeholder="(a fresh adapter)"
+                    prop:value=move || choices.start_adapter.get()
+                    on:change=move |ev| choices.start_adapter.set(event_target_value(&ev))/>
+                <span class="help">"An adapter folder (e.g. an SFT run's) to continue; its rank, alpha and projections are kept. DPO's reference."</span>
+            </label>
+        </div>
     }
 }
 

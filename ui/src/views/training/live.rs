@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::chart::LossChart;
+use super::chart::{LossChart, PreferenceCharts};
 use super::screen::use_screen;
 use crate::api;
 use crate::format;
@@ -85,6 +85,7 @@ pub fn LiveTrainingPanel() -> impl IntoView {
                 </Show>
                 <TrainMetrics/>
                 <LossChart id="live-loss-chart" points=points total_steps=total/>
+                <PreferenceCharts ids=["live-reward-accuracy", "live-reward-margin", "live-logp"] points=points total_steps=total/>
                 <TrainActions resume=Callback::new(move |()| {
                     let Some(id) = live.with_untracked(|t| t.as_ref().and_then(|t| t.train_id)) else {
                         return;

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::chart::LossChart;
+use super::chart::{LossChart, PreferenceCharts};
 use super::screen::use_screen;
 use crate::api;
 use crate::format;
@@ -115,8 +115,8 @@ fn RunDetail() -> impl IntoView {
             let run = r.run.clone();
             let c = &run.spec.choices;
             let settings = format!(
-                "rank {} · alpha {} · {} · learning rate {:.0e} · {} · batch {} × {} · max {} tokens · validation {:.0}% · seed {}{}",
-                c.rank, c.alpha, c.targets, c.learning_rate,
+                "{} · rank {} · alpha {} · {} · learning rate {:.0e} · {} · batch {} × {} · max {} tokens · validation {:.0}% · seed {}{}",
+                c.describe_method(), c.rank, c.alpha, c.targets, c.learning_rate,
                 c.steps.map_or(format!("{} epoch(s)", c.epochs), |s| format!("{s} steps")),
                 c.batch_size, c.grad_accum, c.max_len, c.val_split * 100.0, c.seed,
                 if c.quantized_base { " · quantized base" } else { "" }
@@ -133,6 +133,7 @@ fn RunDetail() -> impl IntoView {
                         {run.error.clone().map(|e| view! { <dt>"Error"</dt><dd class="bad-text">{e}</dd> })}
                     </dl>
                     <LossChart id="run-loss-chart" points=points total_steps=total/>
+                    <PreferenceCharts ids=["run-reward-accuracy", "run-reward-margin", "run-logp"] points=points total_steps=total/>
                     {can_resume.then(|| view! {
                         <div class="actions">
                             <button id="resume-run" on:click=resume disabled=training_now>"Resume from the last checkpoint"</button>

@@ -5,7 +5,11 @@
 //! manifest's base, template and settings.
 //!
 //! Every example is written with its system turn spelled out when the base's template would
-//! insert a default one, so a trainer's own template cannot silently change it.
+//! insert a default one, so a trainer's own template cannot silently change it. A preference
+//! run's pairs go out as a ranking dataset with the equivalent loss settings
+//! ([`preference`]).
+
+pub mod preference;
 
 use std::path::Path;
 
@@ -17,7 +21,7 @@ use crate::adapter::base::{BaseFacts, BaseIdentity};
 use crate::adapter::modelfile::{default_system, TemplateFamily};
 use crate::adapter::peft::write_json;
 use crate::config::{Duration, TrainConfig};
-use crate::dataset::{Dataset, Example};
+use crate::dataset::{Example, TrainingData};
 use crate::error::{Result, TrainError};
 
 /// The manifest file in a bundle.
@@ -57,8 +61,8 @@ pub struct BundleManifest {
 
 /// What to bundle.
 pub struct BundleRequest<'a> {
-    /// The dataset (split as a local run would split it).
-    pub dataset: &'a Dataset,
+    /// The examples or pairs (split as a local run would split them).
+    pub data: &'a TrainingData,
     /// The run's settings.
     pub config: &'a TrainConfig,
     /// The base the run was prepared on.
@@ -79,7 +83,6 @@ pub fn export_bundle(request: &BundleRequest, dir: &Path) -> Result<BundleManife
     config.validate()?;
     let data_dir = dir.join(DATA_DIR);
     std::fs::create_dir_all(&data_dir).map_err(|e| TrainError::io(&data_dir, e))?;
-    let (train, validation) = request.dataset.split(config.val_split, config.seed)?;
     let system = default_system(request.template, request.template_source)?;
     let mut files = Vec::new();
     let mut write = |name: &str, text: String| -> Result<()> {
@@ -88,48 +91,46 @@ pub fn export_bundle(request: &BundleRequest, dir: &Path) -> Result<BundleManife
         files.push(name.to_string());
         Ok(())
     };
-    write(
-        "data/train.jsonl",
-        messages_jsonl(&train, system.as_deref()),
-    )?;
-    if !validation.is_empty() {
-        write(
-            "data/validation.jsonl",
-            messages_jsonl(&validation, system.as_deref()),
-        )?;
-    }
-    let (pairs, multi_turn) = citrus_pairs(&train, system.as_deref());
-    write("data/train_citrus.json", pretty(&pairs))?;
+    let written = match request.data {
+        TrainingData::Examples(dataset) => {
+            write_examples(dataset, config, system.as_deref(), &mut write)?
+        }
+        TrainingData::Pairs(set) => {
+            preference::write_pairs(set, config, system.as_deref(), &mut write)?
+        }
+    };
+    let validation = written.validation > 0;
     write(
         "data/dataset_info.json",
-        pretty(&dataset_info(!validation.is_empty())),
+        pretty(&dataset_info(
+            validation,
+            matches!(request.data, TrainingData::Pairs(_)),
+        )),
     )?;
     let base_model_id = request
         .base_model_id
         .clone()
         .unwrap_or_else(|| guess_base_model_id(request.base));
     let family = request.template_source.and_then(TemplateFamily::detect);
-    let llama_factory = llama_factory_yaml(config, &base_model_id, family, !validation.is_empty());
+    let mut llama_factory = llama_factory_yaml(config, &base_model_id, family, validation);
+    let mut axolotl = axolotl_yaml(config, &base_model_id, validation);
+    if let Some(settings) = &config.preference {
+        preference::llama_factory_keys(settings, &mut llama_factory)?;
+        preference::axolotl_keys(settings, validation, &mut axolotl)?;
+    }
     write(LLAMA_FACTORY_FILE, yaml(&llama_factory)?)?;
-    write(
-        AXOLOTL_FILE,
-        yaml(&axolotl_yaml(
-            config,
-            &base_model_id,
-            !validation.is_empty(),
-        ))?,
-    )?;
+    write(AXOLOTL_FILE, yaml(&axolotl)?)?;
     files.push("README.md".into());
     files.push(MANIFEST_FILE.into());
     let manifest = BundleManifest {
         base: request.base.identity(),
         base_model_id,
         config: config.clone(),
-        dataset_source: request.dataset.source.clone(),
-        dataset_hash: request.dataset.hash.clone(),
-        train_examples: train.len(),
-        validation_examples: validation.len(),
-        multi_turn_examples: multi_turn,
+        dataset_source: request.data.source().to_string(),
+        dataset_hash: request.data.hash().to_string(),
+        train_examples: written.train,
+        validation_examples: written.validation,
+        multi_turn_examples: written.multi_turn,
         files,
         deidentification: request.deidentification.map(str::to_string),
     };
@@ -141,6 +142,37 @@ pub fn export_bundle(request: &BundleRequest, dir: &Path) -> Result<BundleManife
         &serde_json::to_value(&manifest).unwrap_or(Value::Null),
     )?;
     Ok(manifest)
+}
+
+/// What a bundle's data files hold.
+pub struct Written {
+    /// Training records (examples or pairs).
+    pub train: usize,
+    /// Validation records.
+    pub validation: usize,
+    /// Examples left out of the Citrus-format array (more than one user turn).
+    pub multi_turn: usize,
+}
+
+/// Writes an SFT run's examples: chat records, and Citrus' own array.
+fn write_examples(
+    dataset: &crate::dataset::Dataset,
+    config: &TrainConfig,
+    system: Option<&str>,
+    write: &mut dyn FnMut(&str, String) -> Result<()>,
+) -> Result<Written> {
+    let (train, validation) = dataset.split(config.val_split, config.seed)?;
+    write("data/train.jsonl", messages_jsonl(&train, system))?;
+    if !validation.is_empty() {
+        write("data/validation.jsonl", messages_jsonl(&validation, system))?;
+    }
+    let (pairs, multi_turn) = citrus_pairs(&train, system);
+    write("data/train_citrus.json", pretty(&pairs))?;
+    Ok(Written {
+        train: train.len(),
+        validation: validation.len(),
+        multi_turn,
+    })
 }
 
 /// Reads a bundle's manifest.
@@ -182,7 +214,15 @@ pub fn is_placeholder_id(id: &str) -> bool {
 
 /// The examples' messages, the system turn spelled out where the template would add one.
 fn with_system(example: &Example, system: Option<&str>) -> Vec<ChatMessage> {
-    let mut messages = example.messages.clone();
+    spell_out_system(example.messages.clone(), system)
+}
+
+/// `messages` with the template's default system turn first, where it has none.
+pub(crate) fn spell_out_system(
+    messages: Vec<ChatMessage>,
+    system: Option<&str>,
+) -> Vec<ChatMessage> {
+    let mut messages = messages;
     if let Some(system) = system {
         if messages.first().is_none_or(|m| m.role != "system") {
             messages.insert(0, ChatMessage::system(system));
@@ -194,10 +234,7 @@ fn with_system(example: &Example, system: Option<&str>) -> Vec<ChatMessage> {
 fn messages_jsonl(examples: &[Example], system: Option<&str>) -> String {
     let mut text = String::new();
     for example in examples {
-        let messages: Vec<Value> = with_system(example, system)
-            .iter()
-            .map(|m| json!({"role": m.role, "content": m.content}))
-            .collect();
+        let messages = message_values(&with_system(example, system));
         text.push_str(&json!({ "messages": messages }).to_string());
         text.push('\n');
     }
@@ -227,9 +264,11 @@ fn citrus_pairs(examples: &[Example], system: Option<&str>) -> (Value, usize) {
     (Value::Array(pairs), left_out)
 }
 
-fn dataset_info(validation: bool) -> Value {
+/// LLaMA-Factory's registry of the bundle's files: sharegpt records with role/content tags;
+/// `ranking` for preference pairs (`chosen` and `rejected` beside the prompt's messages).
+fn dataset_info(validation: bool, ranking: bool) -> Value {
     let entry = |file: &str| {
-        json!({
+        let mut entry = json!({
             "file_name": file,
             "formatting": "sharegpt",
             "columns": {"messages": "messages"},
@@ -240,7 +279,13 @@ fn dataset_info(validation: bool) -> Value {
                 "assistant_tag": "assistant",
                 "system_tag": "system"
             }
-        })
+        });
+        if ranking {
+            entry["ranking"] = true.into();
+            entry["columns"]["chosen"] = "chosen".into();
+            entry["columns"]["rejected"] = "rejected".into();
+        }
+        entry
     };
     let mut info = json!({ "citrus_train": entry("train.jsonl") });
     if validation {
@@ -369,11 +414,18 @@ fn axolotl_yaml(config: &TrainConfig, base_model_id: &str, validation: bool) -> 
     value
 }
 
+pub(crate) fn message_values(messages: &[ChatMessage]) -> Vec<Value> {
+    messages
+        .iter()
+        .map(|m| json!({"role": m.role, "content": m.content}))
+        .collect()
+}
+
 fn yaml(value: &Value) -> Result<String> {
     serde_yaml::to_string(value).map_err(|e| TrainError::setting("bundle", e.to_string()))
 }
 
-fn pretty(value: &Value) -> String {
+pub(crate) fn pretty(value: &Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_default()
 }
 
@@ -410,13 +462,9 @@ fn readme(manifest: &BundleManifest, family: Option<TemplateFamily>) -> String {
          Settings: LoRA rank {rank}, alpha {alpha}{rs}, dropout {dropout}, targets {targets}; \
          learning rate {lr}, cosine with {warmup} warm-up, {duration}, batch {batch} × \
          accumulation {accum} per device, sequences up to {max_len} tokens, gradient clipping \
-         {clip}, weight decay {wd}.\n\n\
+         {clip}, weight decay {wd}.{loss}\n\n\
          ## Files\n\n\
-         - `data/train.jsonl`, `data/validation.jsonl`: `{{\"messages\": [...]}}` records \
-         (system turn spelled out), only assistant turns trained.\n\
-         - `data/train_citrus.json`: Citrus' `{{\"input\", \"target\"}}` array (single-turn \
-         examples; {multi} multi-turn example(s) left out), for the Citrus full-SFT recipe.\n\
-         - `data/dataset_info.json`: the dataset registry LLaMA-Factory reads.\n\
+         {data_files}         - `data/dataset_info.json`: the dataset registry LLaMA-Factory reads.\n\
          - `{lf}`, `{ax}`: the same run for each trainer.\n\
          - `{manifest}`: what the adapter is checked against when it comes back.\n\n\
          {template_note}\n\n\
@@ -455,11 +503,36 @@ fn readme(manifest: &BundleManifest, family: Option<TemplateFamily>) -> String {
         max_len = c.max_len,
         clip = c.max_grad_norm,
         wd = c.weight_decay,
-        multi = manifest.multi_turn_examples,
+        loss = c.preference.map_or(String::new(), |p| format!(
+            " Loss: {}, α weighing the chosen reply's likelihood, on preference pairs split \
+             by case.",
+            p.method.method().describe(p.beta, p.gamma, p.alpha)
+        )),
+        data_files = data_files(manifest),
         lf = LLAMA_FACTORY_FILE,
         ax = AXOLOTL_FILE,
         manifest = MANIFEST_FILE,
         dir_hint = "<this bundle>",
+    )
+}
+
+/// The README's lines on the data files.
+fn data_files(manifest: &BundleManifest) -> String {
+    if manifest.config.preference.is_some() {
+        return "- `data/train.jsonl`, `data/validation.jsonl`: one pair per line, \
+                `{\"messages\": [prompt…], \"chosen\": reply, \"rejected\": reply}` (system \
+                turn spelled out): LLaMA-Factory's sharegpt ranking form and axolotl's \
+                `chat_template.default`.\n\
+                - `data/train_citrus_dpo.jsonl`: Citrus' own `{\"chosen\": [messages], \
+                \"rejected\": [messages]}` form.\n"
+            .into();
+    }
+    format!(
+        "- `data/train.jsonl`, `data/validation.jsonl`: `{{\"messages\": [...]}}` records \
+         (system turn spelled out), only assistant turns trained.\n\
+         - `data/train_citrus.json`: Citrus' `{{\"input\", \"target\"}}` array (single-turn \
+         examples; {} multi-turn example(s) left out), for the Citrus full-SFT recipe.\n",
+        manifest.multi_turn_examples
     )
 }
 
