@@ -95,13 +95,24 @@ impl Session {
     }
 
     /// Polls `probe` until it returns Some, failing the test after [`PATIENCE`].
-    pub fn wait_until<T>(&self, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    pub fn wait_until<T>(&self, what: &str, probe: impl FnMut() -> Option<T>) -> T {
+        self.wait_within(PATIENCE, what, probe)
+    }
+
+    /// Polls `probe` until it returns Some, failing the test after `patience` (for work
+    /// known to take longer than [`PATIENCE`]).
+    pub fn wait_within<T>(
+        &self,
+        patience: Duration,
+        what: &str,
+        mut probe: impl FnMut() -> Option<T>,
+    ) -> T {
         let start = Instant::now();
         loop {
             if let Some(found) = probe() {
                 return found;
             }
-            if start.elapsed() >= PATIENCE {
+            if start.elapsed() >= patience {
                 self.screenshot(&self.failure_shot);
                 panic!(
                     "timed out waiting for {what} (screen: {})",

@@ -6,7 +6,12 @@ use std::path::Path;
 
 use citrus_workstation::store::keyed_connection;
 
-/// Every row of every table but the audit trail's, as text, table by table.
+/// Columns this release added after schema 9, which the previous release's store lacks (a
+/// migrated store has them empty).
+const NEWER_COLUMNS: &[&str] = &["preference_json"];
+
+/// Every row of every table but the audit trail's, as text, table by table (without the
+/// [`NEWER_COLUMNS`]).
 pub fn contents(conn: &rusqlite::Connection) -> Vec<(String, Vec<String>)> {
     let tables: Vec<String> = conn
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'audit_%' ORDER BY name")
@@ -21,11 +26,14 @@ pub fn contents(conn: &rusqlite::Connection) -> Vec<(String, Vec<String>)> {
             let mut statement = conn
                 .prepare(&format!("SELECT * FROM {table} ORDER BY rowid"))
                 .unwrap();
-            let columns = statement.column_count();
+            let columns: Vec<usize> = (0..statement.column_count())
+                .filter(|&i| !NEWER_COLUMNS.contains(&statement.column_name(i).unwrap()))
+                .collect();
             let rows = statement
                 .query_map([], |row| {
-                    Ok((0..columns)
-                        .map(|i| format!("{:?}", row.get_ref(i).unwrap()))
+                    Ok(columns
+                        .iter()
+                        .map(|&i| format!("{:?}", row.get_ref(i).unwrap()))
                         .collect::<Vec<_>>()
                         .join("|"))
                 })
@@ -38,7 +46,7 @@ pub fn contents(conn: &rusqlite::Connection) -> Vec<(String, Vec<String>)> {
 }
 
 /// Writes `from` (encrypted) as a plaintext store of the previous release (schema 8: no
-/// audit trail, no engine de-identification) at `to`.
+/// audit trail, no engine de-identification, no preference metrics) at `to`.
 pub fn previous_release_copy(from: &Path, to: &Path) {
     let conn = keyed_connection(from).unwrap();
     conn.execute_batch(&format!(
@@ -51,7 +59,8 @@ pub fn previous_release_copy(from: &Path, to: &Path) {
         .execute_batch(
             "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;
              DROP TABLE audit_log; DROP TABLE audit_head;
-             ALTER TABLE engines DROP COLUMN deidentify; PRAGMA user_version = 8;",
+             ALTER TABLE engines DROP COLUMN deidentify;
+             ALTER TABLE train_points DROP COLUMN preference_json; PRAGMA user_version = 8;",
         )
         .unwrap();
 }

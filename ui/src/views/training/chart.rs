@@ -114,7 +114,8 @@ fn MetricChart(
             .iter()
             .zip(&values)
             .map(|(s, v)| {
-                let dots = (s.kind == PointKind::Validation).then(|| {
+                // Validation points are dots; so is a curve of one point (a line needs two).
+                let dots = (s.kind == PointKind::Validation || v.len() == 1).then(|| {
                     v.iter()
                         .map(|&(step, value)| {
                             view! { <circle class=format!("{}-dot", s.class) cx=scale.x(step) cy=scale.y(value) r="3"/> }
@@ -189,7 +190,7 @@ pub fn LossChart(
 }
 
 /// A preference run's charts: reward accuracy and margin on training and held-out pairs,
-/// and the chosen and rejected answers' log-probability per token on held-out pairs, with
+/// and the chosen and rejected answers' log-probability per token on both, with
 /// a warning when the chosen one keeps falling. Nothing for an SFT run.
 #[component]
 pub fn PreferenceCharts(
@@ -223,12 +224,24 @@ pub fn PreferenceCharts(
     let logps = vec![
         Series {
             class: "series-chosen",
+            label: "Chosen",
+            kind: PointKind::Train,
+            value: |p| p.preference.map(|s| s.chosen_logp),
+        },
+        Series {
+            class: "series-rejected",
+            label: "Rejected",
+            kind: PointKind::Train,
+            value: |p| p.preference.map(|s| s.rejected_logp),
+        },
+        Series {
+            class: "series-chosen-held",
             label: "Chosen (held-out)",
             kind: PointKind::Validation,
             value: |p| p.preference.map(|s| s.chosen_logp),
         },
         Series {
-            class: "series-rejected",
+            class: "series-rejected-held",
             label: "Rejected (held-out)",
             kind: PointKind::Validation,
             value: |p| p.preference.map(|s| s.rejected_logp),
