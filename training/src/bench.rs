@@ -63,29 +63,53 @@ pub struct BenchRow {
     pub peak_rss_mib: Option<u64>,
 }
 
-/// Measures every configuration on the model at `path`: `steps` timed steps after one warm-up,
-/// one sequence per step, half prompt and half trained reply. `on_row` sees each row as it is
-/// measured.
+/// Which configurations to measure.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BenchPlan {
+    /// Sequence lengths in tokens.
+    pub lengths: Vec<usize>,
+    /// Sets of adapted projections.
+    pub targets: Vec<Vec<LoraTarget>>,
+    /// Bases: `true` quantized as stored, `false` dense f32.
+    pub quantized: Vec<bool>,
+}
+
+impl Default for BenchPlan {
+    /// Every row: 256 and 512 tokens, q,k,v,o and all seven, quantized and dense.
+    fn default() -> Self {
+        Self {
+            lengths: vec![256, 512],
+            targets: vec![
+                vec![LoraTarget::Q, LoraTarget::K, LoraTarget::V, LoraTarget::O],
+                LoraTarget::ALL.to_vec(),
+            ],
+            quantized: vec![true, false],
+        }
+    }
+}
+
+/// Measures every configuration of `plan` on the model at `path`: `steps` timed steps after
+/// one warm-up, one sequence per step, half prompt and half trained reply. `on_row` sees each
+/// row as it is measured.
 pub fn run(
     path: &Path,
-    lengths: &[usize],
+    plan: &BenchPlan,
     steps: usize,
     on_row: &mut dyn FnMut(&BenchRow),
 ) -> Result<Vec<BenchRow>> {
     let mut rows = Vec::new();
     // Peak RSS is the process's: measure the smaller configurations first, so memory freed
     // but kept by the allocator never exceeds what the next configuration needs anyway.
-    for quantized in [true, false] {
+    let mut bases = plan.quantized.clone();
+    bases.sort_by_key(|quantized| !quantized);
+    for quantized in bases {
         let mut model = Model::load(path, &crate::load_options(quantized), &mut |_| {})?;
-        for targets in [
-            vec![LoraTarget::Q, LoraTarget::K, LoraTarget::V, LoraTarget::O],
-            LoraTarget::ALL.to_vec(),
-        ] {
+        for targets in plan.targets.clone() {
             let settings = LoraSettings {
                 targets: targets.clone(),
                 ..LoraSettings::default()
             };
-            for &len in lengths {
+            for &len in &plan.lengths {
                 let row = measure(&mut model, &settings, len, steps, quantized, StepKind::Sft)?;
                 on_row(&row);
                 rows.push(row);

@@ -9,9 +9,9 @@ use citrus_engine::generation::CancelToken;
 use citrus_engine::model::read_template;
 use citrus_host::memory::mib;
 use citrus_training::adapter::BaseFacts;
-use citrus_training::bench::{self, BenchRow};
+use citrus_training::bench::{self, BenchPlan, BenchRow};
 use citrus_training::bundle::{export_bundle, is_placeholder_id, BundleRequest};
-use citrus_training::config::TrainConfig;
+use citrus_training::config::{LoraSettings, TrainConfig};
 use citrus_training::dataset::{DataFormat, Overlong, TrainingData};
 use citrus_training::preference::{PreferenceMethod, PreferenceSettings};
 use citrus_training::preflight::describe;
@@ -92,9 +92,10 @@ pub struct TrainArgs {
     /// LoRA dropout.
     #[arg(long, default_value_t = defaults().dropout)]
     dropout: f32,
-    /// Projections to adapt: q,k,v,o,gate,up,down or all.
-    #[arg(long, default_value_t = defaults().targets)]
-    targets: String,
+    /// Projections to adapt: q,k,v,o,gate,up,down or all [default: q,k,v,o]. With --bench:
+    /// measure only this set.
+    #[arg(long)]
+    targets: Option<String>,
     /// Peak learning rate.
     #[arg(long, default_value_t = defaults().learning_rate)]
     lr: f64,
@@ -150,6 +151,12 @@ pub struct TrainArgs {
     /// all targets, at 256 and 512 tokens) instead of training.
     #[arg(long)]
     bench: bool,
+    /// With --bench: the sequence lengths to measure (e.g. 256,512,1024).
+    #[arg(long, value_name = "N,…", value_delimiter = ',')]
+    seq: Vec<usize>,
+    /// With --bench: only this base, dense (f32) or quantized (as stored).
+    #[arg(long, value_name = "BASE")]
+    base: Option<BenchBase>,
     /// Write the dataset and these settings for distributed trainers (LLaMA-Factory, axolotl)
     /// into DIR instead of training here; bring their adapter back with `citrus adapters
     /// import PATH --bundle DIR`.
@@ -197,7 +204,7 @@ impl TrainArgs {
             alpha: self.alpha,
             rslora: self.rslora,
             dropout: self.dropout,
-            targets: self.targets.clone(),
+            targets: self.targets.clone().unwrap_or(defaults().targets),
             learning_rate: self.lr,
             weight_decay: self.weight_decay,
             warmup_ratio: self.warmup,
@@ -223,6 +230,21 @@ impl TrainArgs {
         }
     }
 
+    /// The benchmark's rows: every one, or those `--seq`, `--targets` and `--base` name.
+    fn bench_plan(&self) -> AppResult<BenchPlan> {
+        let mut plan = BenchPlan::default();
+        if !self.seq.is_empty() {
+            plan.lengths = self.seq.clone();
+        }
+        if let Some(targets) = &self.targets {
+            plan.targets = vec![LoraSettings::parse_targets(targets)?];
+        }
+        if let Some(base) = self.base {
+            plan.quantized = vec![base == BenchBase::Quantized];
+        }
+        Ok(plan)
+    }
+
     fn source(&self) -> DataSource {
         match (&self.data, &self.pairs) {
             (Some(path), _) => DataSource::File {
@@ -240,10 +262,16 @@ impl TrainArgs {
 pub fn run(args: TrainArgs) -> AppResult<()> {
     let model_args = args.model_args();
     if args.bench {
+        let plan = args.bench_plan()?;
         return match args.method.and_then(PreferenceMethod::of) {
-            Some(method) => run_preference_bench(&model_args, method),
-            None => run_bench(&model_args),
+            Some(method) => run_preference_bench(&model_args, &plan, method),
+            None => run_bench(&model_args, &plan),
         };
+    }
+    if !args.seq.is_empty() || args.base.is_some() {
+        return Err(
+            TrainError::setting("seq/base", "only with --bench: they choose its rows").into(),
+        );
     }
     let choices = adopt_start_adapter(&args.choices())?;
     let config = TrainConfig::from_choices(&choices)?;
@@ -652,19 +680,32 @@ fn print_bench_row(r: &BenchRow) {
     );
 }
 
-fn run_preference_bench(model_args: &ModelArgs, method: PreferenceMethod) -> AppResult<()> {
+fn run_preference_bench(
+    model_args: &ModelArgs,
+    plan: &BenchPlan,
+    method: PreferenceMethod,
+) -> AppResult<()> {
     let path = model_args.model_path()?;
     model_args.load_options()?;
     bench_header();
     let settings = PreferenceSettings::of(method);
-    bench::run_preference(&path, &[256, 512], 3, settings, &mut print_bench_row)?;
+    bench::run_preference(&path, &plan.lengths, 3, settings, &mut print_bench_row)?;
     Ok(())
 }
 
-fn run_bench(model_args: &ModelArgs) -> AppResult<()> {
+fn run_bench(model_args: &ModelArgs, plan: &BenchPlan) -> AppResult<()> {
     let path = model_args.model_path()?;
     model_args.load_options()?;
     bench_header();
-    bench::run(&path, &[256, 512], 3, &mut print_bench_row)?;
+    bench::run(&path, plan, 3, &mut print_bench_row)?;
     Ok(())
+}
+
+/// The base a benchmark row trains on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum BenchBase {
+    /// Dequantized to f32.
+    Dense,
+    /// Quantized as stored (QLoRA-style).
+    Quantized,
 }
