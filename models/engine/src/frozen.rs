@@ -7,12 +7,10 @@
 //! detached input — and attaches a backward pass that returns only the input gradient,
 //! `grad_y · W`, with `W` dequantized on the fly and dropped straight after (QLoRA-style).
 
-use candle_core::backend::BackendStorage;
 use candle_core::quantized::QMatMul;
-use candle_core::{
-    bail, CpuStorage, CudaStorage, CustomOp2, DType, Layout, MetalStorage, Module, Result, Shape,
-    Tensor,
-};
+use candle_core::{DType, Module, Result, Tensor};
+
+use crate::custom_grad::with_backward;
 
 /// `x · Wᵀ` for a frozen `weight` of shape `(out, in)`, differentiable with respect to `x` only.
 pub fn frozen_linear(weight: &QMatMul, x: &Tensor) -> Result<Tensor> {
@@ -22,17 +20,15 @@ pub fn frozen_linear(weight: &QMatMul, x: &Tensor) -> Result<Tensor> {
             .to_dtype(x.dtype())?,
         _ => weight.forward(&x.detach())?,
     };
-    // The op hands back `y`'s whole buffer: make sure it is exactly `y`.
-    let y = if y.is_contiguous() && y.layout().start_offset() == 0 {
-        y
-    } else {
-        y.copy()?
-    };
-    x.apply_op2(
-        &y,
-        InputGradOnly {
-            weight: weight.clone(),
-        },
+    let weight = weight.clone();
+    // The input gradient `grad_y · W`, with W dequantized on the fly and dropped straight after.
+    with_backward(
+        x,
+        y,
+        Box::new(move |x, _, grad| {
+            let dense = dense_weight(&weight, x.device(), grad.dtype())?;
+            grad.broadcast_matmul(&dense)?.to_dtype(x.dtype())
+        }),
     )
 }
 
@@ -45,69 +41,6 @@ pub fn dense_weight(
     match weight {
         QMatMul::QTensor(q) => q.dequantize(device)?.to_dtype(dtype),
         QMatMul::Tensor(w) | QMatMul::TensorF16(w) => w.to_dtype(dtype),
-    }
-}
-
-/// Passes the precomputed product through; its backward is `grad_y · W`.
-struct InputGradOnly {
-    weight: QMatMul,
-}
-
-fn whole_buffer(layout: &Layout) -> Result<()> {
-    if !layout.is_contiguous() || layout.start_offset() != 0 {
-        bail!("frozen-linear: the product must be a contiguous tensor at offset 0")
-    }
-    Ok(())
-}
-
-impl CustomOp2 for InputGradOnly {
-    fn name(&self) -> &'static str {
-        "frozen-linear"
-    }
-
-    fn cpu_fwd(
-        &self,
-        _: &CpuStorage,
-        _: &Layout,
-        product: &CpuStorage,
-        layout: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        whole_buffer(layout)?;
-        Ok((product.try_clone(layout)?, layout.shape().clone()))
-    }
-
-    fn cuda_fwd(
-        &self,
-        _: &CudaStorage,
-        _: &Layout,
-        product: &CudaStorage,
-        layout: &Layout,
-    ) -> Result<(CudaStorage, Shape)> {
-        whole_buffer(layout)?;
-        Ok((product.try_clone(layout)?, layout.shape().clone()))
-    }
-
-    fn metal_fwd(
-        &self,
-        _: &MetalStorage,
-        _: &Layout,
-        product: &MetalStorage,
-        layout: &Layout,
-    ) -> Result<(MetalStorage, Shape)> {
-        whole_buffer(layout)?;
-        Ok((product.try_clone(layout)?, layout.shape().clone()))
-    }
-
-    fn bwd(
-        &self,
-        x: &Tensor,
-        _: &Tensor,
-        _: &Tensor,
-        grad: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let weight = dense_weight(&self.weight, x.device(), grad.dtype())?;
-        let grad_x = grad.broadcast_matmul(&weight)?.to_dtype(x.dtype())?;
-        Ok((Some(grad_x), None))
     }
 }
 

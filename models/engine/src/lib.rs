@@ -8,6 +8,7 @@
 //! reasoning layer or the runner (it generates tokens and text, and knows nothing of cases).
 
 pub mod constraint;
+pub mod custom_grad;
 pub mod device;
 pub mod estimate;
 pub mod frozen;
