@@ -24,7 +24,7 @@ use citrus_training::TrainError;
 pub use citrus_types::training::{DataSource, DatasetReport, TrainChoices};
 
 use crate::error::{AppError, AppResult};
-use crate::review_pairs::{pairs_from_reviews, CaseWithoutPairs};
+use crate::review_pairs::{pairs_from_reviews, CaseWithoutPairs, ReviewPairsPreview};
 use crate::store::export::sft_example;
 use crate::store::{AuditEvent, NewTrainRun, PointKind, RunStatus, Store, TrainPoint};
 use citrus_types::protection::AuditAction;
@@ -45,18 +45,23 @@ pub fn read_dataset(store: &Store, source: &DataSource) -> AppResult<TrainingDat
             Ok(Dataset::from_sft_pairs(&source, &pairs)?.into())
         }
         DataSource::Pairs { path } => Ok(PairSet::read(path)?.into()),
-        DataSource::ReviewPairs => {
-            let made = pairs_from_reviews(store)?;
-            if made.set.pairs.is_empty() {
-                return Err(citrus_training::TrainError::EmptyDataset {
-                    source_name: reviews_source(store),
-                    detail: no_pairs_detail(&made.without),
-                }
-                .into());
-            }
-            Ok(made.set.into())
-        }
+        DataSource::ReviewPairs => Ok(read_review_pairs(store)?.0),
     }
+}
+
+/// The pairs the reviews of `store` give, with the pair builder's preview; an error naming
+/// why when they give none.
+pub fn read_review_pairs(store: &Store) -> AppResult<(TrainingData, ReviewPairsPreview)> {
+    let made = pairs_from_reviews(store)?;
+    if made.set.pairs.is_empty() {
+        return Err(citrus_training::TrainError::EmptyDataset {
+            source_name: reviews_source(store),
+            detail: no_pairs_detail(&made.without),
+        }
+        .into());
+    }
+    let preview = made.preview();
+    Ok((made.set.into(), preview))
 }
 
 fn reviews_source(store: &Store) -> String {

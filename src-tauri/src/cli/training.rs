@@ -24,11 +24,11 @@ use super::model_args::load_with_bar;
 use super::model_args::ModelArgs;
 use super::runs::open_store;
 use crate::error::AppResult;
-use crate::review_pairs::pairs_from_reviews;
+use crate::review_pairs::ReviewPairsPreview;
 use crate::store::{AuditEvent, Store};
 use crate::training::{
-    adopt_start_adapter, check_dataset, read_dataset, resume_in_folder, run_training,
-    start_training, DataSource, DatasetReport, StopSignal, TrainChoices,
+    adopt_start_adapter, check_dataset, read_dataset, read_review_pairs, resume_in_folder,
+    run_training, start_training, DataSource, DatasetReport, StopSignal, TrainChoices,
 };
 use citrus_types::protection::AuditAction;
 use citrus_types::training::{PreferenceStats, TrainMethod};
@@ -277,11 +277,15 @@ pub fn run(args: TrainArgs) -> AppResult<()> {
     let config = TrainConfig::from_choices(&choices)?;
     let store = open_store(args.db.as_deref())?;
     let source = args.source();
-    let dataset = read_dataset(&store, &source)?;
+    let dataset = match source {
+        DataSource::ReviewPairs => {
+            let (data, preview) = read_review_pairs(&store)?;
+            report_review_pairs(&preview);
+            data
+        }
+        _ => read_dataset(&store, &source)?,
+    };
     report_dataset(&dataset);
-    if source == DataSource::ReviewPairs {
-        report_review_pairs(&store)?;
-    }
     if let Some(dir) = &args.export_bundle {
         return write_bundle(&store, &args, &model_args, &config, &dataset, dir);
     }
@@ -479,9 +483,8 @@ fn report_dataset(data: &TrainingData) {
 }
 
 /// Prints every pair the reviews gave with its reason, and each case that gave none.
-fn report_review_pairs(store: &Store) -> AppResult<()> {
-    let made = pairs_from_reviews(store)?;
-    for pair in &made.previews {
+fn report_review_pairs(made: &ReviewPairsPreview) {
+    for pair in &made.pairs {
         eprintln!(
             "  case {}: run {} chosen over run {}: {}",
             pair.case_id, pair.chosen_run, pair.rejected_run, pair.reason
@@ -490,7 +493,6 @@ fn report_review_pairs(store: &Store) -> AppResult<()> {
     for case in &made.without {
         eprintln!("  case {}: no pair: {}", case.case_id, case.reason);
     }
-    Ok(())
 }
 
 /// Prints token statistics, overlong examples and the first example with its mask.

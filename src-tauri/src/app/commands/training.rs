@@ -16,9 +16,8 @@ use crate::app::AppState;
 use crate::engine::{JobEvent, TrainStart, Work};
 use crate::error::AppError;
 use crate::library;
-use crate::review_pairs::pairs_from_reviews;
 use crate::store::{Store, StoreError};
-use crate::training::{adopt_start_adapter, check_dataset, read_dataset};
+use crate::training::{adopt_start_adapter, check_dataset, read_dataset, read_review_pairs};
 use citrus_training::config::TrainConfig;
 use citrus_training::trainer::estimate;
 use citrus_types::training::{DataSource, DatasetCheck};
@@ -56,10 +55,13 @@ pub async fn inspect_dataset(
     blocking(move || {
         let store = Store::open_shared(&store_path)?;
         let config = TrainConfig::from_choices(&adopt_start_adapter(&choices)?)?;
-        let dataset = read_dataset(&store, &source)?;
-        let review_pairs = match source {
-            DataSource::ReviewPairs => Some(pairs_from_reviews(&store)?.preview()),
-            _ => None,
+        // Pairs from reviews are built once, for the data and the pair builder's preview.
+        let (dataset, review_pairs) = match source {
+            DataSource::ReviewPairs => {
+                let (data, preview) = read_review_pairs(&store)?;
+                (data, Some(preview))
+            }
+            _ => (read_dataset(&store, &source)?, None),
         };
         let entry = match model_id {
             Some(id) => store.model(id)?,
