@@ -8,6 +8,7 @@
 //! reasoning layer or the runner (it generates tokens and text, and knows nothing of cases).
 
 pub mod constraint;
+mod cpu_view;
 pub mod custom_grad;
 pub mod device;
 pub mod estimate;
@@ -19,6 +20,7 @@ pub mod lora;
 pub mod model;
 pub mod sampling;
 pub mod seeded;
+pub mod training_attention;
 pub mod transformer;
 
 pub use citrus_formats::{ModelError, Result};

@@ -15,11 +15,13 @@ use std::sync::Arc;
 
 use candle_core::backprop::GradStore;
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
-use candle_core::{DType, Device, Storage, Tensor, Var, WithDType};
+use candle_core::{DType, Device, Tensor, Var};
 
+use crate::cpu_view::cpu_slice;
 use crate::kv_cache::KvCache;
 use crate::lora::{Linear, LoraDropout, LoraTarget};
 use crate::seeded::SeededRng;
+use crate::training_attention::causal_attention_train;
 use citrus_formats::config::TransformerConfig;
 use citrus_formats::error::{ModelError, Result};
 use citrus_formats::weights::{compute_dtype, requantize_target, Weight, WeightSource};
@@ -230,7 +232,7 @@ impl Attention {
     ) -> candle_core::Result<Tensor> {
         let (q, k, v) = self.qkv(x, start, rotary, Pass::Inference, layer)?;
         let (k, v) = self.cache.append(start, &k, &v)?;
-        if attends_in_cache(x.device(), self.reference_kernels) {
+        if attends_on_kernels(x.device(), self.reference_kernels) {
             let y = self.attend_in_cache(&q, start)?;
             return project(&self.o, &y, Pass::Inference, layer, LoraTarget::O);
         }
@@ -327,6 +329,13 @@ impl Attention {
         pass: Pass,
         layer: usize,
     ) -> candle_core::Result<Tensor> {
+        if matches!(pass, Pass::Training(_))
+            && attends_on_kernels(x.device(), self.reference_kernels)
+        {
+            let scale = 1.0 / (self.head_dim as f32).sqrt();
+            let y = causal_attention_train(q, k, v, scale)?;
+            return project(&self.o, &y, pass, layer, LoraTarget::O);
+        }
         let (b, t, _) = x.dims3()?;
         // Grouped-query attention without copying K/V: the query heads that share a KV head
         // are stacked along the sequence axis, `(b, kv_heads, group·t, head_dim)`.
@@ -684,7 +693,7 @@ impl Transformer {
         let group = self.config.num_heads / self.config.num_kv_heads;
         // The CPU attends without a mask tensor (`causal_attention`).
         let reference = self.blocks.iter().any(|b| b.attention.reference_kernels);
-        let mask = if t > 1 && !attends_in_cache(&self.device, reference) {
+        let mask = if t > 1 && !attends_on_kernels(&self.device, reference) {
             Some(causal_mask(t, start, group, &self.device)?)
         } else {
             None
@@ -750,11 +759,13 @@ impl Transformer {
         self.head_train(&x, rows, pass)
     }
 
-    /// The training pass's causal mask for `ids` `(b, t)` (none for a single token).
+    /// The training pass's causal mask for `ids` `(b, t)` (none for a single token, nor where the
+    /// kernels attend).
     fn training_mask(&self, ids: &Tensor) -> candle_core::Result<Option<Tensor>> {
         let t = ids.dim(1)?;
         let group = self.config.num_heads / self.config.num_kv_heads;
-        (t > 1)
+        let reference = self.blocks.iter().any(|b| b.attention.reference_kernels);
+        (t > 1 && !attends_on_kernels(&self.device, reference))
             .then(|| causal_mask(t, 0, group, &self.device))
             .transpose()
     }
@@ -875,47 +886,10 @@ pub fn nll_sum(logits: &Tensor, targets: &Tensor) -> candle_core::Result<Tensor>
         .to_dtype(DType::F32)
 }
 
-/// Whether attention on `device` runs [`causal_attention`] over the cache in place.
-fn attends_in_cache(device: &Device, reference_kernels: bool) -> bool {
+/// Whether attention on `device` runs on the project's kernels: [`causal_attention`] over the
+/// cache in place for inference, [`causal_attention_train`] for training (no mask either way).
+fn attends_on_kernels(device: &Device, reference_kernels: bool) -> bool {
     device.is_cpu() && !reference_kernels
-}
-
-/// The values of a contiguous CPU tensor of element type `T`, borrowed from its storage.
-fn cpu_slice<T: WithDType>(t: &Tensor) -> candle_core::Result<CpuSlice<'_, T>> {
-    let (storage, layout) = t.storage_and_layout();
-    let range = layout.start_offset()..layout.start_offset() + t.elem_count();
-    match &*storage {
-        Storage::Cpu(cpu) if t.is_contiguous() && cpu.as_slice::<T>().is_ok() => Ok(CpuSlice {
-            storage,
-            range,
-            element: std::marker::PhantomData,
-        }),
-        _ => candle_core::bail!(
-            "expected a contiguous {:?} CPU tensor, got {:?}",
-            T::DTYPE,
-            t.dtype()
-        ),
-    }
-}
-
-/// A borrowed run of a CPU tensor's storage.
-struct CpuSlice<'a, T> {
-    storage: candle_core::StorageRef<'a>,
-    range: std::ops::Range<usize>,
-    element: std::marker::PhantomData<T>,
-}
-
-impl<T: WithDType> std::ops::Deref for CpuSlice<'_, T> {
-    type Target = [T];
-
-    fn deref(&self) -> &[T] {
-        match &*self.storage {
-            Storage::Cpu(cpu) => {
-                &cpu.as_slice::<T>().expect("checked in cpu_slice")[self.range.clone()]
-            }
-            _ => unreachable!("checked in cpu_slice"),
-        }
-    }
 }
 
 /// Positions a model built with `options` supports: the requested context, at most the model's.

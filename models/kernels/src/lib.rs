@@ -19,6 +19,7 @@
 
 pub mod activation;
 pub mod attention;
+pub mod attention_grad;
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 pub mod blocks;
