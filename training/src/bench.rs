@@ -6,8 +6,9 @@
 use std::path::Path;
 use std::time::Instant;
 
+use citrus_engine::device::DeviceChoice;
 use citrus_engine::lora::LoraTarget;
-use citrus_engine::model::Model;
+use citrus_engine::model::{LoadOptions, Model};
 use citrus_engine::transformer::TrainingPass;
 use citrus_host::memory::mib;
 use serde::{Deserialize, Serialize};
@@ -72,6 +73,8 @@ pub struct BenchPlan {
     pub targets: Vec<Vec<LoraTarget>>,
     /// Bases: `true` quantized as stored, `false` dense f32.
     pub quantized: Vec<bool>,
+    /// Where the steps run (`--device`).
+    pub device: DeviceChoice,
 }
 
 impl Default for BenchPlan {
@@ -84,6 +87,17 @@ impl Default for BenchPlan {
                 LoraTarget::ALL.to_vec(),
             ],
             quantized: vec![true, false],
+            device: DeviceChoice::Cpu,
+        }
+    }
+}
+
+impl BenchPlan {
+    /// How the model is loaded for a base: the trainer's options, on the plan's device.
+    fn load_options(&self, quantized: bool) -> LoadOptions {
+        LoadOptions {
+            device: self.device,
+            ..crate::load_options(quantized)
         }
     }
 }
@@ -103,7 +117,7 @@ pub fn run(
     let mut bases = plan.quantized.clone();
     bases.sort_by_key(|quantized| !quantized);
     for quantized in bases {
-        let mut model = Model::load(path, &crate::load_options(quantized), &mut |_| {})?;
+        let mut model = Model::load(path, &plan.load_options(quantized), &mut |_| {})?;
         for targets in plan.targets.clone() {
             let settings = LoraSettings {
                 targets: targets.clone(),
@@ -123,15 +137,15 @@ pub fn run(
 /// LoRA on q,k,v,o: step time and peak memory.
 pub fn run_preference(
     path: &Path,
-    lengths: &[usize],
+    plan: &BenchPlan,
     steps: usize,
     settings: PreferenceSettings,
     on_row: &mut dyn FnMut(&BenchRow),
 ) -> Result<Vec<BenchRow>> {
-    let mut model = Model::load(path, &crate::load_options(false), &mut |_| {})?;
+    let mut model = Model::load(path, &plan.load_options(false), &mut |_| {})?;
     let lora = LoraSettings::default();
     let mut rows = Vec::new();
-    for &len in lengths {
+    for &len in &plan.lengths {
         for kind in [StepKind::Sft, StepKind::Preference(settings)] {
             let row = measure(&mut model, &lora, len, steps, false, kind)?;
             on_row(&row);

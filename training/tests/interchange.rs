@@ -274,7 +274,7 @@ fn merged_gguf_gives_base_plus_adapter_and_keeps_the_base_metadata() {
             assert_eq!(file.string_opt(key), source.string_opt(key), "{key}");
         }
         assert!(file.string_opt(MERGED_KEY).is_some());
-        let mut merged = Model::load(&out, &LoadOptions::default(), &mut |_| {}).unwrap();
+        let mut merged = Model::load(&out, &common::test_load_options(), &mut |_| {}).unwrap();
         assert_eq!(
             merged
                 .chat_prompt(&[ChatMessage::user(
@@ -301,7 +301,7 @@ fn merged_gguf_gives_base_plus_adapter_and_keeps_the_base_metadata() {
     )
     .unwrap();
     assert_eq!(report.merged, 6);
-    let mut hf = Model::load(&folder, &LoadOptions::default(), &mut |_| {}).unwrap();
+    let mut hf = Model::load(&folder, &common::test_load_options(), &mut |_| {}).unwrap();
     let delta = max_delta(&reference, &last_logits(&mut hf, &tokens));
     println!("merged HF folder vs base + adapter: max |Δlogit| = {delta:.2e}");
     assert!(delta < 2e-3, "max |Δlogit| = {delta}");

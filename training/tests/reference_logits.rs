@@ -117,7 +117,7 @@ impl TinyReference {
     /// The largest logit difference from PyTorch over every prompt and position, without and
     /// with the PEFT adapter; checks the tokenizer and greedy tokens on the way.
     fn compare(&self, path: &Path, form: &str) -> (f32, f32) {
-        let mut model = Model::load(path, &LoadOptions::default(), &mut |_| {})
+        let mut model = Model::load(path, &common::test_load_options(), &mut |_| {})
             .unwrap_or_else(|e| panic!("{} ({form}): {e}", self.name));
         let mut worst = [0f32; 2];
         for (with_adapter, worst) in [false, true].into_iter().zip(&mut worst) {
@@ -312,7 +312,8 @@ fn the_default_model_in_both_hugging_face_forms_generates_what_pytorch_generates
             let config = fixture.join("config.transformers5.json");
             std::fs::copy(config, exported.path().join("config.json")).unwrap();
         }
-        let mut model = Model::load(exported.path(), &LoadOptions::default(), &mut |_| {}).unwrap();
+        let mut model =
+            Model::load(exported.path(), &common::test_load_options(), &mut |_| {}).unwrap();
         let prompt = model
             .chat_prompt(&[ChatMessage::user(reference["question"].as_str().unwrap())])
             .unwrap();

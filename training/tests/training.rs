@@ -8,7 +8,7 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use candle_core::DType;
 use citrus_engine::generation::CancelToken;
-use citrus_engine::model::{ChatSettings, LoadOptions, Model};
+use citrus_engine::model::{ChatSettings, Model};
 use citrus_engine::sampling::SamplingParams;
 use citrus_formats::chat_template::ChatMessage;
 use citrus_training::adapter::{detach, LoraAdapter};
@@ -196,7 +196,7 @@ fn saved_adapters_give_the_same_logits_and_match_on_a_hugging_face_folder() {
         1,
     )
     .unwrap();
-    let mut hf = Model::load(folder.path(), &LoadOptions::default(), &mut |_| {}).unwrap();
+    let mut hf = Model::load(folder.path(), &common::test_load_options(), &mut |_| {}).unwrap();
     let warnings = LoraAdapter::attach_path(&adapter_dir, &mut hf).unwrap();
     assert!(
         warnings

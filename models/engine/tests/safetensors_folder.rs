@@ -39,7 +39,7 @@ fn hf_folders_load_and_match_the_gguf_model() {
     assert_eq!(info.format, ModelFormat::Safetensors);
     assert_eq!(info.quantization, "F32");
     assert!(info.has_chat_template);
-    let mut hf = Model::load(single.path(), &LoadOptions::default(), &mut |_| {}).unwrap();
+    let mut hf = Model::load(single.path(), &common::test_load_options(), &mut |_| {}).unwrap();
     assert_eq!(
         hf.chat_prompt(&[ChatMessage::user(
             "Which electrolyte disturbance causes peaked T waves?"

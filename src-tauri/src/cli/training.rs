@@ -232,7 +232,10 @@ impl TrainArgs {
 
     /// The benchmark's rows: every one, or those `--seq`, `--targets` and `--base` name.
     fn bench_plan(&self) -> AppResult<BenchPlan> {
-        let mut plan = BenchPlan::default();
+        let mut plan = BenchPlan {
+            device: self.model_args().load_options()?.device,
+            ..BenchPlan::default()
+        };
         if !self.seq.is_empty() {
             plan.lengths = self.seq.clone();
         }
@@ -691,7 +694,7 @@ fn run_preference_bench(
     model_args.load_options()?;
     bench_header();
     let settings = PreferenceSettings::of(method);
-    bench::run_preference(&path, &plan.lengths, 3, settings, &mut print_bench_row)?;
+    bench::run_preference(&path, plan, 3, settings, &mut print_bench_row)?;
     Ok(())
 }
 

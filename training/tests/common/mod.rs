@@ -20,12 +20,11 @@ pub fn model_path() -> PathBuf {
 
 /// Loads the default model for training: dense f32 base, or quantized as shipped.
 pub fn load(quantized_base: bool) -> Model {
-    Model::load(
-        &model_path(),
-        &citrus_training::load_options(quantized_base),
-        &mut |_| {},
-    )
-    .expect("load the default model")
+    let options = citrus_engine::model::LoadOptions {
+        device: test_device(),
+        ..citrus_training::load_options(quantized_base)
+    };
+    Model::load(&model_path(), &options, &mut |_| {}).expect("load the default model")
 }
 
 /// A dataset shipped in `training/tests/data/`.
@@ -38,4 +37,4 @@ pub fn data(name: &str) -> PathBuf {
 #[path = "../../../models/engine/tests/common/support.rs"]
 mod support;
 
-pub use support::{last_logits, max_abs, max_delta, TempDir};
+pub use support::{last_logits, max_abs, max_delta, test_device, test_load_options, TempDir};

@@ -25,7 +25,7 @@ pub fn shared_model() -> MutexGuard<'static, Model> {
     static MODEL: OnceLock<Mutex<Model>> = OnceLock::new();
     MODEL
         .get_or_init(|| {
-            let model = Model::load(&model_path(), &LoadOptions::default(), &mut |_| {})
+            let model = Model::load(&model_path(), &test_load_options(), &mut |_| {})
                 .expect("load the default model");
             Mutex::new(model)
         })
@@ -35,4 +35,4 @@ pub fn shared_model() -> MutexGuard<'static, Model> {
 
 mod support;
 
-pub use support::{last_logits, max_abs, max_delta, TempDir};
+pub use support::{last_logits, max_abs, max_delta, test_load_options, TempDir};

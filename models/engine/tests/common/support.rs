@@ -6,7 +6,27 @@
 use std::path::{Path, PathBuf};
 
 use candle_core::Tensor;
-use citrus_engine::model::Model;
+use citrus_engine::device::DeviceChoice;
+use citrus_engine::model::{LoadOptions, Model};
+
+/// The device the model tests run on: `CITRUS_TEST_DEVICE` (`cuda`, `cuda:1`; set by
+/// scripts/gpu-check on a machine with a GPU and a `--features cuda` build), else the CPU.
+pub fn test_device() -> DeviceChoice {
+    match std::env::var("CITRUS_TEST_DEVICE") {
+        Ok(name) if !name.is_empty() => name
+            .parse()
+            .unwrap_or_else(|e| panic!("CITRUS_TEST_DEVICE={name}: {e}")),
+        _ => DeviceChoice::Cpu,
+    }
+}
+
+/// [`LoadOptions`] as a user leaves them, on the test device.
+pub fn test_load_options() -> LoadOptions {
+    LoadOptions {
+        device: test_device(),
+        ..LoadOptions::default()
+    }
+}
 
 /// A fresh temporary folder, removed when dropped.
 pub struct TempDir(PathBuf);
