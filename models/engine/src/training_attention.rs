@@ -6,8 +6,10 @@
 //! so its cost grows with the square of the length only in arithmetic, not in memory traffic.
 
 use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
-use citrus_kernels::attention::{causal_attention, AttentionShape};
-use citrus_kernels::attention_grad::{causal_attention_backward, AttentionGradInputs};
+use citrus_kernels::attention::AttentionShape;
+use citrus_kernels::attention_train::{
+    causal_attention_backward, causal_attention_forward, AttentionGradInputs,
+};
 
 use crate::cpu_view::cpu_slice;
 
@@ -73,7 +75,7 @@ impl CustomOp3 for TrainingAttention {
         let (q_len, kv_len) = (s.heads * s.t * s.head_dim, s.kv_heads * s.t * s.head_dim);
         let mut out = Vec::with_capacity(b * q_len);
         for item in 0..b {
-            out.extend(causal_attention(
+            out.extend(causal_attention_forward(
                 &q[item * q_len..(item + 1) * q_len],
                 &k[item * kv_len..(item + 1) * kv_len],
                 &v[item * kv_len..(item + 1) * kv_len],

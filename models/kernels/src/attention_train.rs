@@ -1,0 +1,594 @@
+//! Causal grouped-query attention for training, forward and backward, in blocks of query rows.
+//!
+//! Each task takes a block of up to [`BLOCK`] query rows of one head and every key they see,
+//! and does its work as a handful of matrix products (the `gemm` crate's kernels, one thread
+//! per task, tasks on the kernels' pool), the schedule of flash attention 2 without its tiling
+//! of the keys: at these lengths a block's scores fit in cache. Neither pass keeps a
+//! `heads × t × t` matrix; the backward pass recomputes a block's probabilities from `q` and
+//! `k`. For a block of rows `B` (scores `S`, probabilities `P`, output `Y`):
+//!
+//! ```text
+//! forward    S = scale · Q_B Kᵀ   P = softmax(S + causal mask)   Y_B = P V
+//! backward   dP = dY_B Vᵀ   D = rowsum(dY_B ⊙ Y_B)   dS = scale · P ⊙ (dP − D)
+//!            dQ_B = dS K     dK += dSᵀ Q_B     dV += Pᵀ dY_B
+//! ```
+//!
+//! `dK` and `dV` are accumulated per running thread (one slot each, taken by whichever task
+//! runs) and summed at the end, so no two tasks write the same element at once.
+
+use std::cell::RefCell;
+use std::sync::Mutex;
+
+use gemm::Parallelism;
+
+use super::attention::AttentionShape;
+use super::pool::Pool;
+use super::OutPtr;
+
+/// Query rows per task.
+const BLOCK: usize = 64;
+
+/// The gradients of one attention call's inputs, in the layouts of the inputs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttentionGrads {
+    /// `(heads, t, head_dim)`.
+    pub dq: Vec<f32>,
+    /// `(kv_heads, t, head_dim)`.
+    pub dk: Vec<f32>,
+    /// `(kv_heads, t, head_dim)`.
+    pub dv: Vec<f32>,
+}
+
+/// The inputs of the backward pass: the forward's inputs, output and output gradient.
+#[derive(Debug, Clone, Copy)]
+pub struct AttentionGradInputs<'a> {
+    /// Queries `(heads, t, head_dim)`.
+    pub q: &'a [f32],
+    /// Keys `(kv_heads, t, head_dim)`.
+    pub k: &'a [f32],
+    /// Values `(kv_heads, t, head_dim)`.
+    pub v: &'a [f32],
+    /// The forward's output `(t, heads · head_dim)`.
+    pub y: &'a [f32],
+    /// The gradient of the output, same layout.
+    pub dy: &'a [f32],
+}
+
+/// A block of query rows of one head.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Block {
+    head: usize,
+    /// First row and one past the last.
+    rows: (usize, usize),
+}
+
+/// The blocks of a call, the largest (last rows: most keys) first, so the pool's dynamic claim
+/// ends with the small ones.
+fn blocks(heads: usize, t: usize) -> Vec<Block> {
+    let per_head = t.div_ceil(BLOCK);
+    (0..per_head)
+        .rev()
+        .flat_map(|b| {
+            (0..heads).map(move |head| Block {
+                head,
+                rows: (b * BLOCK, ((b + 1) * BLOCK).min(t)),
+            })
+        })
+        .collect()
+}
+
+thread_local! {
+    /// A task's score/probability block and its gradient, reused between tasks.
+    static SCRATCH: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// `softmax(q·kᵀ·scale + causal mask)·v` for `q` `(heads, t, head_dim)` against `k`/`v`
+/// `(kv_heads, capacity, head_dim)` whose first `start + t` positions are filled; returns
+/// `(t, heads · head_dim)`. The same values as
+/// [`causal_attention`](super::attention::causal_attention), computed a block of rows at a time.
+pub fn causal_attention_forward(
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    s: AttentionShape,
+    scale: f32,
+) -> Vec<f32> {
+    let (d, t) = (s.head_dim, s.t);
+    let group = s.heads / s.kv_heads;
+    let mut out = vec![0f32; t * s.heads * d];
+    let target = OutPtr(out.as_mut_ptr());
+    let tasks = blocks(s.heads, t);
+    Pool::global().run(tasks.len(), &|index| {
+        let Block { head, rows } = tasks[index];
+        let kv = head / group;
+        let (m, n) = (rows.1 - rows.0, s.start + rows.1);
+        let keys = &k[kv * s.capacity * d..];
+        let values = &v[kv * s.capacity * d..];
+        SCRATCH.with_borrow_mut(|(probs, _)| {
+            probs.resize(m * n, 0.0);
+            let queries = &q[(head * t + rows.0) * d..];
+            // SAFETY (all products): the views stay inside their slices.
+            unsafe {
+                product(
+                    m,
+                    n,
+                    d,
+                    probs,
+                    n,
+                    false,
+                    rows_of(queries, d),
+                    cols_of(keys, d),
+                    scale,
+                )
+            };
+            for (a, row) in probs.chunks_exact_mut(n).enumerate() {
+                softmax_prefix(row, s.start + rows.0 + a + 1);
+            }
+            // SAFETY: this block's rows of this head's columns are written by this task alone.
+            unsafe {
+                let y = target.at((rows.0 * s.heads + head) * d);
+                product_raw(
+                    m,
+                    d,
+                    n,
+                    y,
+                    s.heads * d,
+                    false,
+                    rows_of(probs, n),
+                    rows_of(values, d),
+                    1.0,
+                );
+            }
+        });
+    });
+    out
+}
+
+/// Gradients of [`causal_attention_forward`] over a whole sequence (`shape.start` 0,
+/// `shape.capacity` equal to `shape.t`).
+pub fn causal_attention_backward(
+    inputs: AttentionGradInputs<'_>,
+    s: AttentionShape,
+    scale: f32,
+) -> AttentionGrads {
+    assert!(
+        s.start == 0 && s.capacity == s.t,
+        "training attention covers the whole sequence"
+    );
+    let (d, t) = (s.head_dim, s.t);
+    let group = s.heads / s.kv_heads;
+    let pool = Pool::global();
+    let tasks = blocks(s.heads, t);
+    let mut dq = vec![0f32; s.heads * t * d];
+    let dq_out = OutPtr(dq.as_mut_ptr());
+    // One (dk, dv) accumulator per thread that can run a task at once.
+    let slots: Vec<Mutex<Option<(Vec<f32>, Vec<f32>)>>> =
+        (0..pool.threads()).map(|_| Mutex::new(None)).collect();
+    let stride = s.heads * d;
+    pool.run(tasks.len(), &|index| {
+        let Block { head, rows } = tasks[index];
+        let kv = head / group;
+        let (m, n) = (rows.1 - rows.0, rows.1);
+        let (keys, values) = (&inputs.k[kv * t * d..], &inputs.v[kv * t * d..]);
+        let queries = &inputs.q[(head * t + rows.0) * d..];
+        let grad = &inputs.dy[(rows.0 * s.heads + head) * d..];
+        let output = &inputs.y[(rows.0 * s.heads + head) * d..];
+        let mut slot = take_slot(&slots);
+        let (dk, dv) = slot.get_or_insert_with(|| {
+            (
+                vec![0f32; s.kv_heads * t * d],
+                vec![0f32; s.kv_heads * t * d],
+            )
+        });
+        SCRATCH.with_borrow_mut(|(probs, dprobs)| {
+            probs.resize(m * n, 0.0);
+            dprobs.resize(m * n, 0.0);
+            // SAFETY (all products): the views stay inside their slices, and the outputs are
+            // this task's own (its dq rows, its slot, its scratch).
+            unsafe {
+                product(
+                    m,
+                    n,
+                    d,
+                    probs,
+                    n,
+                    false,
+                    rows_of(queries, d),
+                    cols_of(keys, d),
+                    scale,
+                );
+            }
+            for (a, row) in probs.chunks_exact_mut(n).enumerate() {
+                softmax_prefix(row, rows.0 + a + 1);
+            }
+            unsafe {
+                product(
+                    m,
+                    n,
+                    d,
+                    dprobs,
+                    n,
+                    false,
+                    rows_with(grad, stride),
+                    cols_of(values, d),
+                    1.0,
+                );
+            }
+            for (a, (p, dp)) in probs
+                .chunks_exact(n)
+                .zip(dprobs.chunks_exact_mut(n))
+                .enumerate()
+            {
+                let along = dot(
+                    &grad[a * stride..a * stride + d],
+                    &output[a * stride..a * stride + d],
+                );
+                for (dp, &p) in dp.iter_mut().zip(p) {
+                    *dp = scale * p * (*dp - along);
+                }
+            }
+            unsafe {
+                let dq_rows = dq_out.at((head * t + rows.0) * d);
+                product_raw(
+                    m,
+                    d,
+                    n,
+                    dq_rows,
+                    d,
+                    false,
+                    rows_of(dprobs, n),
+                    rows_of(keys, d),
+                    1.0,
+                );
+                let dk_rows = &mut dk[kv * t * d..];
+                product(
+                    n,
+                    d,
+                    m,
+                    dk_rows,
+                    d,
+                    true,
+                    cols_of(dprobs, n),
+                    rows_of(queries, d),
+                    1.0,
+                );
+                let dv_rows = &mut dv[kv * t * d..];
+                product(
+                    n,
+                    d,
+                    m,
+                    dv_rows,
+                    d,
+                    true,
+                    cols_of(probs, n),
+                    rows_with(grad, stride),
+                    1.0,
+                );
+            }
+        });
+    });
+    let mut dk = vec![0f32; s.kv_heads * t * d];
+    let mut dv = vec![0f32; s.kv_heads * t * d];
+    for slot in slots {
+        if let Some((slot_dk, slot_dv)) = slot.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            add(&mut dk, &slot_dk);
+            add(&mut dv, &slot_dv);
+        }
+    }
+    AttentionGrads { dq, dk, dv }
+}
+
+/// A free accumulator slot. At most `slots.len()` tasks run at once, each holding one slot, so
+/// one is always free.
+fn take_slot<T>(slots: &[Mutex<T>]) -> std::sync::MutexGuard<'_, T> {
+    loop {
+        for slot in slots {
+            if let Ok(guard) = slot.try_lock() {
+                return guard;
+            }
+        }
+        std::hint::spin_loop();
+    }
+}
+
+/// Soft-max of `row[..valid]` in place; the masked rest becomes 0.
+fn softmax_prefix(row: &mut [f32], valid: usize) {
+    let (seen, masked) = row.split_at_mut(valid);
+    let max = seen.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+    let mut total = 0.0;
+    for x in seen.iter_mut() {
+        *x = (*x - max).exp();
+        total += *x;
+    }
+    let inv = 1.0 / total;
+    seen.iter_mut().for_each(|x| *x *= inv);
+    masked.fill(0.0);
+}
+
+/// A strided matrix view: element `(r, c)` at `ptr + r·rs + c·cs`.
+#[derive(Clone, Copy)]
+struct View {
+    ptr: *const f32,
+    rs: isize,
+    cs: isize,
+}
+
+/// The rows of a row-major matrix `data` of row length `width`.
+fn rows_of(data: &[f32], width: usize) -> View {
+    rows_with(data, width)
+}
+
+/// Rows `stride` apart, columns adjacent.
+fn rows_with(data: &[f32], stride: usize) -> View {
+    View {
+        ptr: data.as_ptr(),
+        rs: stride as isize,
+        cs: 1,
+    }
+}
+
+/// The transpose of a row-major matrix `data` of row length `width`.
+fn cols_of(data: &[f32], width: usize) -> View {
+    View {
+        ptr: data.as_ptr(),
+        rs: 1,
+        cs: width as isize,
+    }
+}
+
+/// `dst` (`m × n`, rows `dst_stride` apart) `= [dst +] factor · lhs (m × k) · rhs (k × n)`.
+///
+/// # Safety
+/// The views address `m × k` and `k × n` elements inside live buffers, and `dst` holds the
+/// `m × n` block.
+#[allow(clippy::too_many_arguments)]
+unsafe fn product(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    dst_stride: usize,
+    accumulate: bool,
+    lhs: View,
+    rhs: View,
+    factor: f32,
+) {
+    debug_assert!(m == 0 || n == 0 || dst.len() >= (m - 1) * dst_stride + n);
+    product_raw(
+        m,
+        n,
+        k,
+        dst.as_mut_ptr(),
+        dst_stride,
+        accumulate,
+        lhs,
+        rhs,
+        factor,
+    )
+}
+
+/// [`product`] into a raw destination (a block of a buffer other tasks write elsewhere in).
+///
+/// # Safety
+/// As [`product`]; no one else writes the `m × n` block at `dst` meanwhile.
+#[allow(clippy::too_many_arguments)]
+unsafe fn product_raw(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut f32,
+    dst_stride: usize,
+    accumulate: bool,
+    lhs: View,
+    rhs: View,
+    factor: f32,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    gemm::gemm(
+        m,
+        n,
+        k,
+        dst,
+        1,
+        dst_stride as isize,
+        accumulate,
+        lhs.ptr,
+        lhs.cs,
+        lhs.rs,
+        rhs.ptr,
+        rhs.cs,
+        rhs.rs,
+        1.0,
+        factor,
+        false,
+        false,
+        false,
+        Parallelism::None,
+    )
+}
+
+/// `out += x`.
+fn add(out: &mut [f32], x: &[f32]) {
+    for (o, &x) in out.iter_mut().zip(x) {
+        *o += x;
+    }
+}
+
+/// `Σ a·b` with sixteen independent lanes (so it vectorizes without reassociation).
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0f32; 16];
+    let (a16, b16) = (a.chunks_exact(16), b.chunks_exact(16));
+    let tail: f32 = a16
+        .remainder()
+        .iter()
+        .zip(b16.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in a16.zip(b16) {
+        for l in 0..16 {
+            lanes[l] += x[l] * y[l];
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
+}
+
+#[cfg(test)]
+mod tests {
+    use candle_core::{Device, Tensor, Var};
+
+    use super::*;
+    use crate::attention::causal_attention;
+
+    fn values(n: usize, seed: u32) -> Vec<f32> {
+        (0..n)
+            .map(|i| (((i as u32).wrapping_mul(2654435761) ^ seed) % 1000) as f32 / 500.0 - 1.0)
+            .collect()
+    }
+
+    /// Candle's autograd through matmul, causal mask and softmax: the reference gradients.
+    fn reference(
+        q: &[f32],
+        k: &[f32],
+        v: &[f32],
+        dy: &[f32],
+        s: AttentionShape,
+        scale: f32,
+    ) -> AttentionGrads {
+        let dev = Device::Cpu;
+        let (d, t, group) = (s.head_dim, s.t, s.heads / s.kv_heads);
+        let q = Var::from_vec(q.to_vec(), (s.heads, t, d), &dev).unwrap();
+        let k = Var::from_vec(k.to_vec(), (s.kv_heads, t, d), &dev).unwrap();
+        let v = Var::from_vec(v.to_vec(), (s.kv_heads, t, d), &dev).unwrap();
+        let repeat = |x: &Tensor| {
+            x.unsqueeze(1)
+                .unwrap()
+                .broadcast_as((s.kv_heads, group, t, d))
+                .unwrap()
+                .reshape((s.heads, t, d))
+                .unwrap()
+        };
+        let (kr, vr) = (repeat(k.as_tensor()), repeat(v.as_tensor()));
+        let scores = (q.as_tensor().matmul(&kr.t().unwrap()).unwrap() * scale as f64).unwrap();
+        let mask: Vec<f32> = (0..t)
+            .flat_map(|i| (0..t).map(move |j| if j > i { f32::NEG_INFINITY } else { 0.0 }))
+            .collect();
+        let mask = Tensor::from_vec(mask, (t, t), &dev).unwrap();
+        // The generic softmax: differentiable op by op (the fused one has no backward).
+        let weights = candle_nn::ops::softmax(
+            &scores.broadcast_add(&mask).unwrap(),
+            candle_core::D::Minus1,
+        )
+        .unwrap();
+        let y = weights.matmul(&vr).unwrap().transpose(0, 1).unwrap(); // (t, heads, d)
+        let dy = Tensor::from_vec(dy.to_vec(), (t, s.heads, d), &dev).unwrap();
+        let grads = (y * dy).unwrap().sum_all().unwrap().backward().unwrap();
+        let flat = |var: &Var| {
+            grads
+                .get(var.as_tensor())
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap()
+        };
+        AttentionGrads {
+            dq: flat(&q),
+            dk: flat(&k),
+            dv: flat(&v),
+        }
+    }
+
+    fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+        assert_eq!(a.len(), b.len());
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max)
+    }
+
+    #[test]
+    fn matches_autograd_through_masked_softmax() {
+        for (heads, kv_heads, head_dim, t) in [
+            (6, 2, 12, 7),
+            (4, 4, 16, 1),
+            (3, 1, 64, 33),
+            (3, 1, 64, 150),
+        ] {
+            let s = AttentionShape {
+                heads,
+                kv_heads,
+                head_dim,
+                t,
+                start: 0,
+                capacity: t,
+            };
+            let q = values(heads * t * head_dim, 1);
+            let k = values(kv_heads * t * head_dim, 2);
+            let v = values(kv_heads * t * head_dim, 3);
+            let dy = values(t * heads * head_dim, 4);
+            let y = causal_attention_forward(&q, &k, &v, s, 0.3);
+            let inputs = AttentionGradInputs {
+                q: &q,
+                k: &k,
+                v: &v,
+                y: &y,
+                dy: &dy,
+            };
+            let ours = causal_attention_backward(inputs, s, 0.3);
+            let theirs = reference(&q, &k, &v, &dy, s, 0.3);
+            for (name, a, b) in [
+                ("dq", &ours.dq, &theirs.dq),
+                ("dk", &ours.dk, &theirs.dk),
+                ("dv", &ours.dv, &theirs.dv),
+            ] {
+                let diff = max_diff(a, b);
+                assert!(
+                    diff < 1e-4,
+                    "{heads}/{kv_heads} heads, t={t}: {name} max |Δ| {diff}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn forward_equals_the_row_by_row_kernel_with_and_without_a_cache() {
+        for (t, start, capacity) in [(70, 0, 70), (5, 0, 5), (3, 4, 64), (130, 10, 150)] {
+            let s = AttentionShape {
+                heads: 6,
+                kv_heads: 2,
+                head_dim: 12,
+                t,
+                start,
+                capacity,
+            };
+            let q = values(s.heads * t * s.head_dim, 5);
+            let k = values(s.kv_heads * capacity * s.head_dim, 6);
+            let v = values(s.kv_heads * capacity * s.head_dim, 7);
+            let blocked = causal_attention_forward(&q, &k, &v, s, 0.3);
+            let rows = causal_attention(&q, &k, &v, s, 0.3);
+            let diff = max_diff(&blocked, &rows);
+            assert!(diff < 1e-5, "t={t} start={start}: max |Δ| {diff}");
+        }
+    }
+
+    #[test]
+    fn blocks_cover_every_row_of_every_head_once_largest_first() {
+        for (heads, t) in [(9, 512), (1, 5), (3, 1), (2, 130)] {
+            let tasks = blocks(heads, t);
+            for head in 0..heads {
+                let mut rows: Vec<_> = tasks
+                    .iter()
+                    .filter(|b| b.head == head)
+                    .map(|b| b.rows)
+                    .collect();
+                rows.sort();
+                assert_eq!(rows.first().unwrap().0, 0);
+                assert_eq!(rows.last().unwrap().1, t);
+                assert!(rows.windows(2).all(|w| w[0].1 == w[1].0));
+            }
+            assert!(tasks.windows(2).all(|w| w[0].rows.1 >= w[1].rows.1));
+        }
+    }
+}
