@@ -54,6 +54,9 @@ pub struct AttentionGradInputs<'a> {
     pub dy: &'a [f32],
 }
 
+/// One thread's accumulated `(dk, dv)`, `(kv_heads, t, head_dim)` each.
+type KeyValueGrads = (Vec<f32>, Vec<f32>);
+
 /// A block of query rows of one head.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Block {
@@ -162,7 +165,7 @@ pub fn causal_attention_backward(
     let mut dq = vec![0f32; s.heads * t * d];
     let dq_out = OutPtr(dq.as_mut_ptr());
     // One (dk, dv) accumulator per thread that can run a task at once.
-    let slots: Vec<Mutex<Option<(Vec<f32>, Vec<f32>)>>> =
+    let slots: Vec<Mutex<Option<KeyValueGrads>>> =
         (0..pool.threads()).map(|_| Mutex::new(None)).collect();
     let stride = s.heads * d;
     pool.run(tasks.len(), &|index| {
