@@ -20,6 +20,12 @@ pub fn frozen_linear(weight: &QMatMul, x: &Tensor) -> Result<Tensor> {
             .to_dtype(x.dtype())?,
         _ => weight.forward(&x.detach())?,
     };
+    frozen_output(weight, x, y)
+}
+
+/// `y`, the product `x · Wᵀ` computed by some other kernel on a detached `x`, as a node of
+/// `x`'s graph with [`frozen_linear`]'s backward pass.
+pub fn frozen_output(weight: &QMatMul, x: &Tensor, y: Tensor) -> Result<Tensor> {
     let weight = weight.clone();
     // The input gradient `grad_y · W`, with W dequantized on the fly and dropped straight after.
     with_backward(

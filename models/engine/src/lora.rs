@@ -11,7 +11,7 @@
 use candle_core::quantized::QMatMul;
 use candle_core::{CpuStorage, DType, Module, Storage, Tensor};
 
-use crate::frozen::frozen_linear;
+use crate::frozen::{frozen_linear, frozen_output};
 use crate::seeded::SeededRng;
 use citrus_formats::error::{ModelError, Result};
 use citrus_kernels::{matmul_shared, Kernels, QuantWeight};
@@ -281,9 +281,22 @@ impl Linear {
     /// With the project's kernels the input is quantized once and every layer's rows run in
     /// one parallel dispatch; otherwise each layer runs on its own.
     pub fn forward_shared(layers: &[&Linear], x: &Tensor) -> candle_core::Result<Vec<Tensor>> {
+        let Some(products) = Self::kernel_products(layers, x)? else {
+            return layers.iter().map(|l| l.forward_candle(x)).collect();
+        };
+        layers
+            .iter()
+            .zip(products)
+            .map(|(layer, y)| layer.add_bias_and_delta(y, x))
+            .collect()
+    }
+
+    /// `x · Wᵀ` of each layer on the project's kernels (the input quantized once), without
+    /// bias or delta; `None` where a layer has no kernel or `x` is not f32 on the CPU.
+    fn kernel_products(layers: &[&Linear], x: &Tensor) -> candle_core::Result<Option<Vec<Tensor>>> {
         let kernels: Option<Vec<&QuantWeight>> = layers.iter().map(|l| l.kernel.as_ref()).collect();
         let (Some(kernels), DType::F32, true) = (kernels, x.dtype(), x.device().is_cpu()) else {
-            return layers.iter().map(|l| l.forward_candle(x)).collect();
+            return Ok(None);
         };
         let k = x.dim(candle_core::D::Minus1)?;
         let x = x.contiguous()?;
@@ -301,10 +314,10 @@ impl Linear {
             .zip(outputs)
             .map(|(layer, y)| {
                 *dims.last_mut().expect("an input has a last dimension") = layer.out_features;
-                let y = Tensor::from_vec(y, dims.as_slice(), x.device())?;
-                layer.add_bias_and_delta(y, &x)
+                Tensor::from_vec(y, dims.as_slice(), x.device())
             })
-            .collect()
+            .collect::<candle_core::Result<Vec<_>>>()
+            .map(Some)
     }
 
     /// Applies the layer in a training pass: the base weight frozen (input gradient only), the
@@ -314,7 +327,11 @@ impl Linear {
         x: &Tensor,
         dropout: Option<LoraDropout>,
     ) -> candle_core::Result<Tensor> {
-        let y = frozen_linear(&self.weight, x)?;
+        // A quantized base multiplies on the project's kernels, as in inference.
+        let y = match Self::kernel_products(&[self], &x.detach())? {
+            Some(mut products) => frozen_output(&self.weight, x, products.remove(0))?,
+            None => frozen_linear(&self.weight, x)?,
+        };
         match dropout {
             Some(dropout) if self.lora.is_some() => self.add_bias_and_delta(y, &dropout.apply(x)?),
             _ => self.add_bias_and_delta(y, x),
