@@ -111,6 +111,7 @@ pub fn run(
     steps: usize,
     on_row: &mut dyn FnMut(&BenchRow),
 ) -> Result<Vec<BenchRow>> {
+    let _reuse = citrus_host::memory::ReuseFreedMemory::begin();
     let mut rows = Vec::new();
     // Peak RSS is the process's: measure the smaller configurations first, so memory freed
     // but kept by the allocator never exceeds what the next configuration needs anyway.
@@ -142,6 +143,7 @@ pub fn run_preference(
     settings: PreferenceSettings,
     on_row: &mut dyn FnMut(&BenchRow),
 ) -> Result<Vec<BenchRow>> {
+    let _reuse = citrus_host::memory::ReuseFreedMemory::begin();
     let mut model = Model::load(path, &plan.load_options(false), &mut |_| {})?;
     let lora = LoraSettings::default();
     let mut rows = Vec::new();

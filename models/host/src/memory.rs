@@ -8,15 +8,65 @@ const OWN_PAGES_FROM: i32 = 1 << 20;
 /// activation goes back to the system at once, and a zeroed allocation (the KV cache) is only
 /// resident where written. Without this glibc raises its threshold after the first large free
 /// and serves later ones from the heap, zeroing them by hand and keeping them resident after
-/// they are freed. Idempotent.
+/// they are freed. Idempotent; while a [`ReuseFreedMemory`] guard lives it waits for the guard.
 pub fn use_own_pages_for_large_allocations() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        static ONCE: std::sync::Once = std::sync::Once::new();
+    let reusers = REUSERS.lock().unwrap_or_else(|p| p.into_inner());
+    if *reusers == 0 {
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
         // SAFETY: mallopt only changes the allocator's tuning; M_MMAP_THRESHOLD takes a size.
-        ONCE.call_once(|| unsafe {
+        unsafe {
             libc::mallopt(libc::M_MMAP_THRESHOLD, OWN_PAGES_FROM);
-        });
+        }
+    }
+}
+
+/// glibc's largest allowed mmap threshold on 64-bit systems (half its 64 MiB heap size).
+const HEAP_SERVED_BELOW: i32 = 32 << 20;
+
+/// Training jobs alive that asked for [`ReuseFreedMemory`].
+static REUSERS: std::sync::Mutex<usize> = std::sync::Mutex::new(0);
+
+/// While alive, allocations below 32 MiB come from the heap and freed memory stays there for
+/// the next one (glibc), undoing [`use_own_pages_for_large_allocations`] for a while: a
+/// training step allocates and frees the same activation sizes hundreds of times, and with own
+/// pages each would be mapped, faulted in page by page and unmapped again (a sixth of the
+/// step). When the last guard drops, own pages are back and the heap's free top is returned to
+/// the system. No effect on other systems.
+#[must_use = "memory is reused only while the guard lives"]
+pub struct ReuseFreedMemory(());
+
+impl ReuseFreedMemory {
+    /// Starts reusing freed memory (nests: the last guard dropped restores own pages).
+    pub fn begin() -> Self {
+        let mut count = REUSERS.lock().unwrap_or_else(|p| p.into_inner());
+        if *count == 0 {
+            #[cfg(all(target_os = "linux", target_env = "gnu"))]
+            // SAFETY: mallopt only changes the allocator's tuning; each option takes a size.
+            unsafe {
+                libc::mallopt(libc::M_MMAP_THRESHOLD, HEAP_SERVED_BELOW);
+                libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+                libc::mallopt(libc::M_TOP_PAD, HEAP_SERVED_BELOW);
+            }
+        }
+        *count += 1;
+        Self(())
+    }
+}
+
+impl Drop for ReuseFreedMemory {
+    fn drop(&mut self) {
+        let mut count = REUSERS.lock().unwrap_or_else(|p| p.into_inner());
+        *count -= 1;
+        if *count == 0 {
+            #[cfg(all(target_os = "linux", target_env = "gnu"))]
+            // SAFETY: as in `begin`; malloc_trim only returns free memory to the system.
+            unsafe {
+                libc::mallopt(libc::M_MMAP_THRESHOLD, OWN_PAGES_FROM);
+                libc::mallopt(libc::M_TRIM_THRESHOLD, 128 << 10);
+                libc::mallopt(libc::M_TOP_PAD, 0);
+                libc::malloc_trim(0);
+            }
+        }
     }
 }
 

@@ -145,6 +145,7 @@ pub fn train(
     cancel: &CancelToken,
     on_event: &mut dyn FnMut(&TrainEvent),
 ) -> Result<TrainOutcome> {
+    let _reuse = citrus_host::memory::ReuseFreedMemory::begin();
     let result = Run::prepare(model, dataset, request)
         .and_then(|mut run| run.execute(model, cancel, on_event));
     model.transformer_mut().clear_lora();
