@@ -4,7 +4,7 @@
 
 use candle_core::backend::BackendStorage;
 use candle_core::{
-    bail, CpuStorage, CudaStorage, CustomOp2, Layout, MetalStorage, Result, Shape, Tensor,
+    bail, CpuStorage, CudaStorage, CustomOp2, DType, Layout, MetalStorage, Result, Shape, Tensor, D,
 };
 
 /// The gradient of the input from (input, output, output's gradient).
@@ -98,41 +98,185 @@ pub fn softmax_last_dim(x: &Tensor) -> Result<Tensor> {
     )
 }
 
+/// RMS normalization `x / rms(x) · weight` over the last dimension, differentiable in `x` (the
+/// weight is frozen): candle's fused forward, and the closed-form backward
+/// `dx = r·u − x · r³ · mean(u ⊙ x)` with `u = dy ⊙ weight`, `r = 1 / rms(x)`, in one pass per
+/// row on the CPU, instead of the graph of `rms_norm_slow` (square, mean, add, root, divide,
+/// multiply, each a full-size temporary forward and back).
+pub fn rms_norm(x: &Tensor, weight: &Tensor, eps: f32) -> Result<Tensor> {
+    let y = candle_nn::ops::rms_norm(&x.detach().contiguous()?, weight, eps)?;
+    let weight = weight.clone();
+    with_backward(
+        x,
+        y,
+        Box::new(move |x, _, grad| rms_norm_backward(x, &weight, eps, grad)),
+    )
+}
+
+fn rms_norm_backward(x: &Tensor, weight: &Tensor, eps: f32, grad: &Tensor) -> Result<Tensor> {
+    let (x, grad) = (x.contiguous()?, grad.contiguous()?);
+    if x.device().is_cpu() && x.dtype() == DType::F32 && grad.dtype() == DType::F32 {
+        let n = x.dim(D::Minus1)?;
+        let (xs, gs, ws) = (
+            x.flatten_all()?.to_vec1::<f32>()?,
+            grad.flatten_all()?.to_vec1::<f32>()?,
+            weight.to_dtype(DType::F32)?.to_vec1::<f32>()?,
+        );
+        let mut dx = vec![0f32; xs.len()];
+        for ((x, g), dx) in xs
+            .chunks_exact(n)
+            .zip(gs.chunks_exact(n))
+            .zip(dx.chunks_exact_mut(n))
+        {
+            let mean_square = x.iter().map(|v| v * v).sum::<f32>() / n as f32;
+            let r = 1.0 / (mean_square + eps).sqrt();
+            let along = x
+                .iter()
+                .zip(g)
+                .zip(&ws)
+                .map(|((x, g), w)| x * g * w)
+                .sum::<f32>()
+                / n as f32;
+            let c = r * r * r * along;
+            for (((dx, x), g), w) in dx.iter_mut().zip(x).zip(g).zip(&ws) {
+                *dx = r * g * w - x * c;
+            }
+        }
+        return Tensor::from_vec(dx, x.shape(), x.device());
+    }
+    let r = (x.sqr()?.mean_keepdim(D::Minus1)? + f64::from(eps))?
+        .sqrt()?
+        .recip()?;
+    let u = grad.broadcast_mul(weight)?;
+    let along = (&u * &x)?.mean_keepdim(D::Minus1)?;
+    u.broadcast_mul(&r)? - x.broadcast_mul(&(along * r.powf(3.0)?)?)?
+}
+
+/// Rotary position embedding of `x` `(b, heads, t, head_dim)` with the tables `cos`/`sin`
+/// `(t, head_dim / 2)` (`interleaved`: GPT-J's pairing), differentiable in `x`: candle's fused
+/// kernel both ways, since the rotation is orthogonal and its transpose is the rotation by the
+/// opposite angles (`neg_sin` = −`sin`), instead of `rope_slow`'s graph.
+pub fn rope(
+    x: &Tensor,
+    cos: &Tensor,
+    sin: &Tensor,
+    neg_sin: &Tensor,
+    interleaved: bool,
+) -> Result<Tensor> {
+    let apply = move |x: &Tensor, cos: &Tensor, sin: &Tensor| {
+        if interleaved {
+            candle_nn::rotary_emb::rope_i(x, cos, sin)
+        } else {
+            candle_nn::rotary_emb::rope(x, cos, sin)
+        }
+    };
+    let y = apply(&x.detach().contiguous()?, cos, sin)?;
+    let (cos, neg_sin) = (cos.clone(), neg_sin.clone());
+    with_backward(
+        x,
+        y,
+        Box::new(move |_, _, grad| apply(&grad.contiguous()?, &cos, &neg_sin)),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use candle_core::{Device, Var};
 
-    /// The closed form equals candle's differentiation of the generic softmax.
-    #[test]
-    fn softmax_gradient_equals_the_generic_one() {
-        let values: Vec<f32> = (0..2 * 3 * 7)
-            .map(|i| ((i * 29 % 17) as f32 - 8.0) * 0.37)
-            .collect();
-        let x = Var::from_vec(values, (2, 3, 7), &Device::Cpu).unwrap();
-        let weights = Tensor::arange(0f32, 42.0, &Device::Cpu)
+    /// Max |a − b|.
+    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
+        (a - b)
             .unwrap()
-            .reshape((2, 3, 7))
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+    }
+
+    /// `ours` and `generic` (functions of the same input) have the same value and the same
+    /// gradient of a weighted square loss.
+    fn same_value_and_gradient(
+        x: &Var,
+        ours: impl Fn(&Tensor) -> Tensor,
+        generic: impl Fn(&Tensor) -> Tensor,
+    ) {
+        let (a, b) = (ours(x.as_tensor()), generic(x.as_tensor()));
+        assert!(max_diff(&a, &b) < 1e-5, "value: {}", max_diff(&a, &b));
+        let weights = Tensor::arange(0f32, a.elem_count() as f32, &Device::Cpu)
+            .unwrap()
+            .reshape(a.shape())
             .unwrap();
         let grad_of = |y: Tensor| {
             let loss = (y * &weights).unwrap().sqr().unwrap().sum_all().unwrap();
             loss.backward().unwrap().get(x.as_tensor()).unwrap().clone()
         };
-        let ours = softmax_last_dim(x.as_tensor()).unwrap();
-        let generic = candle_nn::ops::softmax(x.as_tensor(), candle_core::D::Minus1).unwrap();
-        let forward = (&ours - &generic)
-            .unwrap()
+        let (ga, gb) = (grad_of(a), grad_of(b));
+        let scale = gb
             .abs()
             .unwrap()
             .max_all()
-            .unwrap();
-        assert!(forward.to_scalar::<f32>().unwrap() < 1e-6);
-        let diff = (grad_of(ours) - grad_of(generic))
             .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
+            .to_scalar::<f32>()
             .unwrap();
-        assert!(diff.to_scalar::<f32>().unwrap() < 1e-4, "{diff}");
+        assert!(
+            max_diff(&ga, &gb) <= 1e-5 * scale.max(1.0),
+            "gradient: {}",
+            max_diff(&ga, &gb)
+        );
+    }
+
+    fn ramp_var(shape: &[usize]) -> Var {
+        let n: usize = shape.iter().product();
+        let values: Vec<f32> = (0..n)
+            .map(|i| ((i * 29 % 17) as f32 - 8.0) * 0.37)
+            .collect();
+        Var::from_vec(values, shape, &Device::Cpu).unwrap()
+    }
+
+    #[test]
+    fn rms_norm_gradient_equals_the_generic_one() {
+        let x = ramp_var(&[2, 3, 8]);
+        let w = Tensor::arange(1f32, 9.0, &Device::Cpu).unwrap();
+        same_value_and_gradient(
+            &x,
+            |x| rms_norm(x, &w, 1e-5).unwrap(),
+            |x| candle_nn::ops::rms_norm_slow(x, &w, 1e-5).unwrap(),
+        );
+    }
+
+    #[test]
+    fn rope_gradient_equals_the_generic_one() {
+        let x = ramp_var(&[1, 2, 5, 8]);
+        let angles: Vec<f32> = (0..5 * 4).map(|i| i as f32 * 0.3).collect();
+        let angles = Tensor::from_vec(angles, (5, 4), &Device::Cpu).unwrap();
+        let (cos, sin) = (angles.cos().unwrap(), angles.sin().unwrap());
+        let neg_sin = sin.neg().unwrap();
+        for interleaved in [false, true] {
+            same_value_and_gradient(
+                &x,
+                |x| rope(x, &cos, &sin, &neg_sin, interleaved).unwrap(),
+                |x| {
+                    let x = x.contiguous().unwrap();
+                    if interleaved {
+                        candle_nn::rotary_emb::rope_i_slow(&x, &cos, &sin).unwrap()
+                    } else {
+                        candle_nn::rotary_emb::rope_slow(&x, &cos, &sin).unwrap()
+                    }
+                },
+            );
+        }
+    }
+
+    /// The closed form equals candle's differentiation of the generic softmax.
+    #[test]
+    fn softmax_gradient_equals_the_generic_one() {
+        same_value_and_gradient(
+            &ramp_var(&[2, 3, 7]),
+            |x| softmax_last_dim(x).unwrap(),
+            |x| candle_nn::ops::softmax(x, D::Minus1).unwrap(),
+        );
     }
 }

@@ -150,7 +150,7 @@ impl RmsNorm {
     fn forward(&self, x: &Tensor, pass: Pass) -> candle_core::Result<Tensor> {
         match pass {
             Pass::Inference => candle_nn::ops::rms_norm(&x.contiguous()?, &self.weight, self.eps),
-            Pass::Training(_) => candle_nn::ops::rms_norm_slow(x, &self.weight, self.eps),
+            Pass::Training(_) => crate::custom_grad::rms_norm(x, &self.weight, self.eps),
         }
     }
 }
@@ -160,6 +160,8 @@ impl RmsNorm {
 struct Rotary {
     cos: Tensor,
     sin: Tensor,
+    /// −sin: the inverse rotation, a training pass's backward.
+    neg_sin: Tensor,
     interleaved: bool,
 }
 
@@ -175,9 +177,11 @@ impl Rotary {
             .reshape((positions, 1))?
             .matmul(&inv_freq.reshape((1, dim / 2))?)?;
         let factor = f64::from(config.rope.attention_factor());
+        let sin = (angles.sin()? * factor)?;
         Ok(Self {
             cos: (angles.cos()? * factor)?,
-            sin: (angles.sin()? * factor)?,
+            neg_sin: sin.neg()?,
+            sin,
             interleaved: config.rope_interleaved,
         })
     }
@@ -188,7 +192,7 @@ impl Rotary {
 
     /// Rotates `x` of shape `(batch, heads, seq, head_dim)` starting at position `start`.
     fn apply(&self, x: &Tensor, start: usize, pass: Pass) -> candle_core::Result<Tensor> {
-        use candle_nn::rotary_emb::{rope, rope_i, rope_i_slow, rope_slow};
+        use candle_nn::rotary_emb::{rope, rope_i};
         let seq = x.dim(2)?;
         let cos = self.cos.narrow(0, start, seq)?;
         let sin = self.sin.narrow(0, start, seq)?;
@@ -196,8 +200,10 @@ impl Rotary {
         match (pass, self.interleaved) {
             (Pass::Inference, true) => rope_i(&x, &cos, &sin),
             (Pass::Inference, false) => rope(&x, &cos, &sin),
-            (Pass::Training(_), true) => rope_i_slow(&x, &cos, &sin),
-            (Pass::Training(_), false) => rope_slow(&x, &cos, &sin),
+            (Pass::Training(_), interleaved) => {
+                let neg_sin = self.neg_sin.narrow(0, start, seq)?;
+                crate::custom_grad::rope(&x, &cos, &sin, &neg_sin, interleaved)
+            }
         }
     }
 }
