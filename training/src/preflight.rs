@@ -8,27 +8,49 @@ use crate::error::{Result, TrainError};
 
 pub use citrus_types::training::{MemoryPlan, Preflight};
 
+/// The largest micro-batch of a run, as the step's activations see it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepShape {
+    /// Sequences.
+    pub batch: usize,
+    /// Tokens in each.
+    pub tokens: usize,
+    /// Trained positions in all.
+    pub trained_rows: usize,
+    /// Whether attention keeps `heads × t × t` score matrices (candle's matmul and softmax, on
+    /// accelerators); on the CPU the kernels' attention keeps none.
+    pub score_matrices: bool,
+}
+
 /// Estimates where a run's memory goes for `config`, `lora_parameters` trainable values and a
-/// micro-batch of `batch` sequences of `tokens` tokens with `trained_rows` trained positions.
+/// micro-batch of `step`'s shape.
 pub fn estimate_memory(
     config: &TransformerConfig,
     quantized_weight_bytes: u64,
     quantized_base: bool,
     lora_parameters: usize,
-    batch: usize,
-    tokens: usize,
-    trained_rows: usize,
+    step: StepShape,
 ) -> MemoryPlan {
+    let StepShape {
+        batch,
+        tokens,
+        trained_rows,
+        score_matrices,
+    } = step;
     let f = 4u64;
     let (h, ffn) = (config.hidden_size as u64, config.intermediate_size as u64);
     let q = (config.num_heads * config.head_dim) as u64;
     let kv = (config.num_kv_heads * config.head_dim) as u64;
     let bt = (batch * tokens) as u64;
-    // Per token and layer: residual, norms (the differentiable RMS norm keeps its
-    // intermediates), projections and their rotary intermediates, the SwiGLU's four
-    // products, and four copies of the attention scores (scaled, masked, exp, softmax).
-    let per_token =
-        12 * h + 4 * (q + 2 * kv) + 5 * ffn + 4 * config.num_heads as u64 * tokens as u64;
+    // Per token and layer: residual, norms, projections and their rotary intermediates, the
+    // SwiGLU's four products, and where attention keeps them four copies of the scores (scaled,
+    // masked, exp, softmax).
+    let scores = if score_matrices {
+        4 * config.num_heads as u64 * tokens as u64
+    } else {
+        0
+    };
+    let per_token = 12 * h + 4 * (q + 2 * kv) + 5 * ffn + scores;
     let layer = bt * per_token * f;
     let logits = trained_rows as u64 * config.vocab_size as u64 * f * 3;
     let inputs = bt * h * f * (config.num_layers as u64 + 1);
@@ -114,11 +136,21 @@ mod tests {
 
     #[test]
     fn estimates_scale_with_length_and_refuse_with_numbers() {
-        let short = estimate_memory(&smollm(), 100 << 20, false, 1_000_000, 1, 256, 100);
-        let long = estimate_memory(&smollm(), 100 << 20, false, 1_000_000, 1, 512, 100);
+        let step = |tokens, score_matrices| StepShape {
+            batch: 1,
+            tokens,
+            trained_rows: 100,
+            score_matrices,
+        };
+        let short = estimate_memory(&smollm(), 100 << 20, false, 1_000_000, step(256, false));
+        let long = estimate_memory(&smollm(), 100 << 20, false, 1_000_000, step(512, false));
         assert!(long.activation_bytes > short.activation_bytes * 3 / 2);
+        // Without score matrices activations grow linearly; with them, faster.
+        assert!(long.activation_bytes < short.activation_bytes * 2);
+        let scored = estimate_memory(&smollm(), 100 << 20, false, 1_000_000, step(512, true));
+        assert!(scored.activation_bytes > long.activation_bytes);
         assert!(short.base_dense_bytes > 500 << 20);
-        let quantized = estimate_memory(&smollm(), 100 << 20, true, 1_000_000, 1, 256, 100);
+        let quantized = estimate_memory(&smollm(), 100 << 20, true, 1_000_000, step(256, false));
         assert!(quantized.total_bytes() < short.total_bytes());
         let preflight = Preflight {
             memory: long,

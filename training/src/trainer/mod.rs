@@ -32,7 +32,9 @@ use crate::config::{Duration, TrainConfig};
 use crate::dataset::{TokenizedExample, TrainingData};
 use crate::error::{Result, TrainError};
 use crate::optim::{clip_global_norm, learning_rate, AdamW};
-use crate::preflight::{check_fits, estimate_memory, peak_since_reset, reset_peak, Preflight};
+use crate::preflight::{
+    check_fits, estimate_memory, peak_since_reset, reset_peak, Preflight, StepShape,
+};
 
 pub use batch::{Batch, DataStream};
 pub use data::{PreparedData, PreparedPairs, ReferenceLogps, RunData};
@@ -531,9 +533,12 @@ fn estimate_for(
         quantized_bytes(model),
         config.quantized_base,
         lora_parameters,
-        config.batch_size,
-        longest.first().map_or(1, |e| e.ids.len()),
-        batch.trained_tokens,
+        StepShape {
+            batch: config.batch_size,
+            tokens: longest.first().map_or(1, |e| e.ids.len()),
+            trained_rows: batch.trained_tokens,
+            score_matrices: !model.transformer().device().is_cpu(),
+        },
     );
     let available = if model.transformer().device().is_cpu() {
         available_system_memory().map(|a| a + citrus_host::memory::resident_memory().unwrap_or(0))
