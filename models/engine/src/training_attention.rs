@@ -178,14 +178,7 @@ mod tests {
 
         let diff = |a: &Tensor, b: &Tensor| {
             (a - b)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .max(0)
-                .unwrap()
-                .to_scalar::<f32>()
+                .and_then(|d| d.abs()?.max_all()?.to_scalar::<f32>())
                 .unwrap()
         };
         assert!(diff(&ours, &theirs) < 1e-5);

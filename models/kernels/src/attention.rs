@@ -127,7 +127,7 @@ fn attend_row_body(query: &[f32], keys: &[f32], values: &[f32], scale: f32, out:
 
 /// `Σ a·b` with eight independent lanes (so it vectorizes without reassociation).
 #[inline(always)]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut lanes = [0f32; 8];
     let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
     let tail: f32 = a8

@@ -21,7 +21,7 @@ use std::sync::Mutex;
 
 use gemm::Parallelism;
 
-use super::attention::AttentionShape;
+use super::attention::{dot, AttentionShape};
 use super::pool::Pool;
 use super::OutPtr;
 
@@ -108,25 +108,9 @@ pub fn causal_attention_forward(
         let keys = &k[kv * s.capacity * d..];
         let values = &v[kv * s.capacity * d..];
         SCRATCH.with_borrow_mut(|(probs, _)| {
-            probs.resize(m * n, 0.0);
             let queries = &q[(head * t + rows.0) * d..];
-            // SAFETY (all products): the views stay inside their slices.
-            unsafe {
-                product(
-                    m,
-                    n,
-                    d,
-                    probs,
-                    n,
-                    false,
-                    rows_of(queries, d),
-                    cols_of(keys, d),
-                    scale,
-                )
-            };
-            for (a, row) in probs.chunks_exact_mut(n).enumerate() {
-                softmax_prefix(row, s.start + rows.0 + a + 1);
-            }
+            let scores = Scores { m, n, d, scale };
+            scores.probabilities(probs, queries, keys, s.start + rows.0);
             // SAFETY: this block's rows of this head's columns are written by this task alone.
             unsafe {
                 let y = target.at((rows.0 * s.heads + head) * d);
@@ -184,26 +168,10 @@ pub fn causal_attention_backward(
             )
         });
         SCRATCH.with_borrow_mut(|(probs, dprobs)| {
-            probs.resize(m * n, 0.0);
+            Scores { m, n, d, scale }.probabilities(probs, queries, keys, rows.0);
             dprobs.resize(m * n, 0.0);
             // SAFETY (all products): the views stay inside their slices, and the outputs are
             // this task's own (its dq rows, its slot, its scratch).
-            unsafe {
-                product(
-                    m,
-                    n,
-                    d,
-                    probs,
-                    n,
-                    false,
-                    rows_of(queries, d),
-                    cols_of(keys, d),
-                    scale,
-                );
-            }
-            for (a, row) in probs.chunks_exact_mut(n).enumerate() {
-                softmax_prefix(row, rows.0 + a + 1);
-            }
             unsafe {
                 product(
                     m,
@@ -291,6 +259,40 @@ fn take_slot<T>(slots: &[Mutex<T>]) -> std::sync::MutexGuard<'_, T> {
             }
         }
         std::hint::spin_loop();
+    }
+}
+
+/// The score block of `m` query rows against `n` keys of width `d`.
+struct Scores {
+    m: usize,
+    n: usize,
+    d: usize,
+    scale: f32,
+}
+
+impl Scores {
+    /// `probs` (`m × n`) = the causal soft-max of `scale · queries · keysᵀ`, the first query
+    /// row at position `first` (it sees keys `0..=first`).
+    fn probabilities(&self, probs: &mut Vec<f32>, queries: &[f32], keys: &[f32], first: usize) {
+        let Self { m, n, d, scale } = *self;
+        probs.resize(m * n, 0.0);
+        // SAFETY: the views address `m × d` queries and `n × d` keys inside their slices.
+        unsafe {
+            product(
+                m,
+                n,
+                d,
+                probs,
+                n,
+                false,
+                rows_of(queries, d),
+                cols_of(keys, d),
+                scale,
+            );
+        }
+        for (a, row) in probs.chunks_exact_mut(n).enumerate() {
+            softmax_prefix(row, first + a + 1);
+        }
     }
 }
 
@@ -417,24 +419,6 @@ fn add(out: &mut [f32], x: &[f32]) {
     for (o, &x) in out.iter_mut().zip(x) {
         *o += x;
     }
-}
-
-/// `Σ a·b` with sixteen independent lanes (so it vectorizes without reassociation).
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut lanes = [0f32; 16];
-    let (a16, b16) = (a.chunks_exact(16), b.chunks_exact(16));
-    let tail: f32 = a16
-        .remainder()
-        .iter()
-        .zip(b16.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in a16.zip(b16) {
-        for l in 0..16 {
-            lanes[l] += x[l] * y[l];
-        }
-    }
-    lanes.iter().sum::<f32>() + tail
 }
 
 #[cfg(test)]
