@@ -7,7 +7,7 @@
 
 use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use citrus_kernels::attention::AttentionShape;
-use citrus_kernels::attention_train::{
+use citrus_kernels::attention_blocked::{
     causal_attention_backward, causal_attention_forward, AttentionGradInputs,
 };
 

@@ -19,7 +19,7 @@
 
 pub mod activation;
 pub mod attention;
-pub mod attention_train;
+pub mod attention_blocked;
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 pub mod blocks;

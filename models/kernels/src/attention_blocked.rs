@@ -1,4 +1,5 @@
-//! Causal grouped-query attention for training, forward and backward, in blocks of query rows.
+//! Causal grouped-query attention in blocks of query rows: the forward pass of a prefill chunk
+//! or a training step, and a training step's backward pass.
 //!
 //! Each task takes a block of up to [`BLOCK`] query rows of one head and every key they see,
 //! and does its work as a handful of matrix products (the `gemm` crate's kernels, one thread
