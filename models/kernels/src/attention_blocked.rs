@@ -14,8 +14,11 @@
 //!            dQ_B = dS K     dK += dSᵀ Q_B     dV += Pᵀ dY_B
 //! ```
 //!
-//! `dK` and `dV` are accumulated per running thread (one slot each, taken by whichever task
-//! runs) and summed at the end, so no two tasks write the same element at once.
+//! In the backward pass a task takes a run of consecutive blocks of one head, in order, and
+//! accumulates `dK` and `dV` in buffers of its own; the runs' buffers are summed in a fixed
+//! order at the end. No two tasks write the same element, and the sums do not depend on which
+//! thread ran what: the gradients are the same, bit for bit, from one run to the next (a
+//! resumed training run repeats the uninterrupted one exactly).
 
 use std::cell::RefCell;
 use std::sync::Mutex;
@@ -55,7 +58,7 @@ pub struct AttentionGradInputs<'a> {
     pub dy: &'a [f32],
 }
 
-/// One thread's accumulated `(dk, dv)`, `(kv_heads, t, head_dim)` each.
+/// A backward task's accumulated `(dk, dv)` for the keys its rows see, `(seen, head_dim)` each.
 type KeyValueGrads = (Vec<f32>, Vec<f32>);
 
 /// A block of query rows of one head.
@@ -79,6 +82,48 @@ fn blocks(heads: usize, t: usize) -> Vec<Block> {
             })
         })
         .collect()
+}
+
+/// Consecutive rows of one head, taken by one backward task in blocks of [`BLOCK`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Run {
+    head: usize,
+    rows: (usize, usize),
+}
+
+/// Runs per head: a fixed number, so the order of the sums, and so the gradients' last bits, do
+/// not depend on the machine's thread count.
+const RUNS_PER_HEAD: usize = 4;
+
+/// Splits each head's blocks into [`RUNS_PER_HEAD`] runs of about equal causal work (a block of
+/// rows ending at `r` costs about `r`); the largest first.
+fn block_runs(heads: usize, t: usize) -> Vec<Run> {
+    let per_head = RUNS_PER_HEAD.clamp(1, t.div_ceil(BLOCK).max(1));
+    let mut runs = Vec::with_capacity(heads * per_head);
+    for head in 0..heads {
+        let mut begin = 0;
+        for run in 1..=per_head {
+            // Work up to row r grows as r², so equal shares end at t·√(run / runs), on a
+            // block boundary.
+            let share = (t as f64 * (run as f64 / per_head as f64).sqrt()) as usize;
+            let end = if run == per_head {
+                t
+            } else {
+                (share.div_ceil(BLOCK) * BLOCK).min(t)
+            };
+            if end > begin {
+                runs.push(Run {
+                    head,
+                    rows: (begin, end),
+                });
+                begin = end;
+            }
+        }
+    }
+    runs.sort_by_key(|run| {
+        std::cmp::Reverse((run.rows.1 - run.rows.0) * (run.rows.0 + run.rows.1))
+    });
+    runs
 }
 
 thread_local! {
@@ -146,121 +191,132 @@ pub fn causal_attention_backward(
     let (d, t) = (s.head_dim, s.t);
     let group = s.heads / s.kv_heads;
     let pool = Pool::global();
-    let tasks = blocks(s.heads, t);
+    let runs = block_runs(s.heads, t);
     let mut dq = vec![0f32; s.heads * t * d];
     let dq_out = OutPtr(dq.as_mut_ptr());
-    // One (dk, dv) accumulator per thread that can run a task at once.
-    let slots: Vec<Mutex<Option<KeyValueGrads>>> =
-        (0..pool.threads()).map(|_| Mutex::new(None)).collect();
-    let stride = s.heads * d;
-    pool.run(tasks.len(), &|index| {
-        let Block { head, rows } = tasks[index];
-        let kv = head / group;
-        let (m, n) = (rows.1 - rows.0, rows.1);
-        let (keys, values) = (&inputs.k[kv * t * d..], &inputs.v[kv * t * d..]);
-        let queries = &inputs.q[(head * t + rows.0) * d..];
-        let grad = &inputs.dy[(rows.0 * s.heads + head) * d..];
-        let output = &inputs.y[(rows.0 * s.heads + head) * d..];
-        let mut slot = take_slot(&slots);
-        let (dk, dv) = slot.get_or_insert_with(|| {
-            (
-                vec![0f32; s.kv_heads * t * d],
-                vec![0f32; s.kv_heads * t * d],
-            )
-        });
-        SCRATCH.with_borrow_mut(|(probs, dprobs)| {
-            Scores { m, n, d, scale }.probabilities(probs, queries, keys, rows.0);
-            dprobs.resize(m * n, 0.0);
-            // SAFETY (all products): the views stay inside their slices, and the outputs are
-            // this task's own (its dq rows, its slot, its scratch).
-            unsafe {
-                product(
-                    m,
-                    n,
-                    d,
-                    dprobs,
-                    n,
-                    false,
-                    rows_with(grad, stride),
-                    cols_of(values, d),
-                    1.0,
-                );
-            }
-            for (a, (p, dp)) in probs
-                .chunks_exact(n)
-                .zip(dprobs.chunks_exact_mut(n))
-                .enumerate()
-            {
-                let along = dot(
-                    &grad[a * stride..a * stride + d],
-                    &output[a * stride..a * stride + d],
-                );
-                for (dp, &p) in dp.iter_mut().zip(p) {
-                    *dp = scale * p * (*dp - along);
-                }
-            }
-            unsafe {
-                let dq_rows = dq_out.at((head * t + rows.0) * d);
-                product_raw(
-                    m,
-                    d,
-                    n,
-                    dq_rows,
-                    d,
-                    false,
-                    rows_of(dprobs, n),
-                    rows_of(keys, d),
-                    1.0,
-                );
-                let dk_rows = &mut dk[kv * t * d..];
-                product(
-                    n,
-                    d,
-                    m,
-                    dk_rows,
-                    d,
-                    true,
-                    cols_of(dprobs, n),
-                    rows_of(queries, d),
-                    1.0,
-                );
-                let dv_rows = &mut dv[kv * t * d..];
-                product(
-                    n,
-                    d,
-                    m,
-                    dv_rows,
-                    d,
-                    true,
-                    cols_of(probs, n),
-                    rows_with(grad, stride),
-                    1.0,
-                );
-            }
-        });
+    // Each run's (dk, dv) over the keys its last block sees.
+    let partials: Vec<Mutex<KeyValueGrads>> = runs
+        .iter()
+        .map(|run| Mutex::new((vec![0f32; run.rows.1 * d], vec![0f32; run.rows.1 * d])))
+        .collect();
+    pool.run(runs.len(), &|index| {
+        let run = runs[index];
+        let mut partial = partials[index].lock().unwrap_or_else(|p| p.into_inner());
+        let (dk, dv) = &mut *partial;
+        let mut begin = run.rows.0;
+        while begin < run.rows.1 {
+            let block = Block {
+                head: run.head,
+                rows: (begin, (begin + BLOCK).min(run.rows.1)),
+            };
+            // SAFETY: the block's dq rows belong to this run alone.
+            unsafe { block_backward(inputs, s, scale, block, dq_out, dk, dv) };
+            begin = block.rows.1;
+        }
     });
     let mut dk = vec![0f32; s.kv_heads * t * d];
     let mut dv = vec![0f32; s.kv_heads * t * d];
-    for slot in slots {
-        if let Some((slot_dk, slot_dv)) = slot.into_inner().unwrap_or_else(|p| p.into_inner()) {
-            add(&mut dk, &slot_dk);
-            add(&mut dv, &slot_dv);
-        }
+    for (run, partial) in runs.iter().zip(partials) {
+        let (run_dk, run_dv) = partial.into_inner().unwrap_or_else(|p| p.into_inner());
+        let at = run.head / group * t * d;
+        add(&mut dk[at..at + run_dk.len()], &run_dk);
+        add(&mut dv[at..at + run_dv.len()], &run_dv);
     }
     AttentionGrads { dq, dk, dv }
 }
 
-/// A free accumulator slot. At most `slots.len()` tasks run at once, each holding one slot, so
-/// one is always free.
-fn take_slot<T>(slots: &[Mutex<T>]) -> std::sync::MutexGuard<'_, T> {
-    loop {
-        for slot in slots {
-            if let Ok(guard) = slot.try_lock() {
-                return guard;
+/// One block's share of the backward pass: its dq rows into `dq_out`, its contributions to the
+/// keys and values of its head's KV head into `dk` and `dv` (`seen × head_dim`).
+///
+/// # Safety
+/// No one else writes the block's rows of `dq_out` meanwhile.
+unsafe fn block_backward(
+    inputs: AttentionGradInputs<'_>,
+    s: AttentionShape,
+    scale: f32,
+    Block { head, rows }: Block,
+    dq_out: OutPtr,
+    dk: &mut [f32],
+    dv: &mut [f32],
+) {
+    let (d, t) = (s.head_dim, s.t);
+    let kv = head / (s.heads / s.kv_heads);
+    let stride = s.heads * d;
+    let (m, n) = (rows.1 - rows.0, rows.1);
+    let (keys, values) = (&inputs.k[kv * t * d..], &inputs.v[kv * t * d..]);
+    let queries = &inputs.q[(head * t + rows.0) * d..];
+    let grad = &inputs.dy[(rows.0 * s.heads + head) * d..];
+    let output = &inputs.y[(rows.0 * s.heads + head) * d..];
+    SCRATCH.with_borrow_mut(|(probs, dprobs)| {
+        Scores { m, n, d, scale }.probabilities(probs, queries, keys, rows.0);
+        dprobs.resize(m * n, 0.0);
+        // SAFETY (all products): the views stay inside their slices, and the outputs are
+        // this task's own (its dq rows, its run's accumulators, its scratch).
+        unsafe {
+            product(
+                m,
+                n,
+                d,
+                dprobs,
+                n,
+                false,
+                rows_with(grad, stride),
+                cols_of(values, d),
+                1.0,
+            );
+        }
+        for (a, (p, dp)) in probs
+            .chunks_exact(n)
+            .zip(dprobs.chunks_exact_mut(n))
+            .enumerate()
+        {
+            let along = dot(
+                &grad[a * stride..a * stride + d],
+                &output[a * stride..a * stride + d],
+            );
+            for (dp, &p) in dp.iter_mut().zip(p) {
+                *dp = scale * p * (*dp - along);
             }
         }
-        std::hint::spin_loop();
-    }
+        unsafe {
+            let dq_rows = dq_out.at((head * t + rows.0) * d);
+            product_raw(
+                m,
+                d,
+                n,
+                dq_rows,
+                d,
+                false,
+                rows_of(dprobs, n),
+                rows_of(keys, d),
+                1.0,
+            );
+            let dk_rows = &mut *dk;
+            product(
+                n,
+                d,
+                m,
+                dk_rows,
+                d,
+                true,
+                cols_of(dprobs, n),
+                rows_of(queries, d),
+                1.0,
+            );
+            let dv_rows = &mut *dv;
+            product(
+                n,
+                d,
+                m,
+                dv_rows,
+                d,
+                true,
+                cols_of(probs, n),
+                rows_with(grad, stride),
+                1.0,
+            );
+        }
+    });
 }
 
 /// The score block of `m` query rows against `n` keys of width `d`.
@@ -558,6 +614,54 @@ mod tests {
             let rows = causal_attention(&q, &k, &v, s, 0.3);
             let diff = max_diff(&blocked, &rows);
             assert!(diff < 1e-5, "t={t} start={start}: max |Δ| {diff}");
+        }
+    }
+
+    #[test]
+    fn runs_cover_every_row_of_every_head_once_on_block_boundaries() {
+        for (heads, t) in [(9, 512), (1, 5), (3, 1), (2, 130), (9, 1024)] {
+            let runs = block_runs(heads, t);
+            for head in 0..heads {
+                let mut rows: Vec<_> = runs
+                    .iter()
+                    .filter(|r| r.head == head)
+                    .map(|r| r.rows)
+                    .collect();
+                rows.sort();
+                assert_eq!((rows.first().unwrap().0, rows.last().unwrap().1), (0, t));
+                assert!(rows
+                    .windows(2)
+                    .all(|w| w[0].1 == w[1].0 && w[0].1 % BLOCK == 0));
+            }
+        }
+    }
+
+    /// The same inputs give the same gradients, bit for bit, however the pool ran the tasks.
+    #[test]
+    fn backward_is_deterministic() {
+        let s = AttentionShape {
+            heads: 6,
+            kv_heads: 2,
+            head_dim: 16,
+            t: 300,
+            start: 0,
+            capacity: 300,
+        };
+        let q = values(s.heads * s.t * s.head_dim, 11);
+        let k = values(s.kv_heads * s.t * s.head_dim, 12);
+        let v = values(s.kv_heads * s.t * s.head_dim, 13);
+        let dy = values(s.t * s.heads * s.head_dim, 14);
+        let y = causal_attention_forward(&q, &k, &v, s, 0.2);
+        let inputs = AttentionGradInputs {
+            q: &q,
+            k: &k,
+            v: &v,
+            y: &y,
+            dy: &dy,
+        };
+        let first = causal_attention_backward(inputs, s, 0.2);
+        for _ in 0..5 {
+            assert_eq!(causal_attention_backward(inputs, s, 0.2), first);
         }
     }
 
