@@ -26,7 +26,6 @@ use citrus_formats::config::TransformerConfig;
 use citrus_formats::error::{ModelError, Result};
 use citrus_formats::weights::{compute_dtype, requantize_target, Weight, WeightSource};
 use citrus_kernels::attention::{causal_attention, AttentionShape};
-use citrus_kernels::attention_blocked::causal_attention_forward;
 
 /// How to build the transformer from its weights.
 #[derive(Debug, Clone)]
@@ -209,10 +208,6 @@ impl Rotary {
     }
 }
 
-/// New positions from which a prefill chunk attends a block of rows at a time (matrix products)
-/// rather than row by row (dot products: decode and short chunks).
-const BLOCKED_ATTENTION_FROM: usize = 16;
-
 /// Grouped-query self-attention with a KV cache.
 #[derive(Debug, Clone)]
 struct Attention {
@@ -272,11 +267,7 @@ impl Attention {
                 cpu_slice::<f32>(k)?,
                 cpu_slice::<f32>(v)?,
             );
-            if t >= BLOCKED_ATTENTION_FROM {
-                causal_attention_forward(&q_data, &k_data, &v_data, shape, scale)
-            } else {
-                causal_attention(&q_data, &k_data, &v_data, shape, scale)
-            }
+            causal_attention(&q_data, &k_data, &v_data, shape, scale)
         };
         Tensor::from_vec(y, (1, t, heads * head_dim), q.device())
     }

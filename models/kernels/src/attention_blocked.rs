@@ -1,5 +1,6 @@
-//! Causal grouped-query attention in blocks of query rows: the forward pass of a prefill chunk
-//! or a training step, and a training step's backward pass.
+//! Causal grouped-query attention in blocks of query rows, for training: the forward and
+//! backward passes of a step. (Inference stays on the row kernel: prefill and decode then sum
+//! in the same order, so scoring a continuation in one chunk equals decoding it.)
 //!
 //! Each task takes a block of up to [`BLOCK`] query rows of one head and every key they see,
 //! and does its work as a handful of matrix products (the `gemm` crate's kernels, one thread
