@@ -202,7 +202,7 @@ pub(super) unsafe fn transpose_dwords(r: [__m256i; ROWS8]) -> [__m256i; ROWS8] {
 /// The 32 weights of a block as bytes `q`, with `w = d·q + m`: unsigned for the 4- and 5-bit
 /// types (Q4_0 and Q5_0 store `q − 8` and `q − 16`: see [`offsets_32`]), signed for Q8_0.
 #[inline(always)]
-unsafe fn block_values_32(kind: BlockType, block: *const u8) -> __m256i {
+pub(super) unsafe fn block_values_32(kind: BlockType, block: *const u8) -> __m256i {
     match kind {
         BlockType::Q4_0 => nibbles(block.add(2)),
         BlockType::Q4_1 => nibbles(block.add(4)),
@@ -218,7 +218,10 @@ unsafe fn block_values_32(kind: BlockType, block: *const u8) -> __m256i {
 /// The scales `d` and offsets `m` of eight blocks of unsigned values ([`block_values_32`]),
 /// from each block's first four bytes: its f16 `d`, then (Q4_1) its f16 `m`.
 #[inline(always)]
-unsafe fn scales_and_offsets_32(kind: BlockType, heads: [i32; ROWS8]) -> (__m256, __m256) {
+pub(super) unsafe fn scales_and_offsets_32(
+    kind: BlockType,
+    heads: [i32; ROWS8],
+) -> (__m256, __m256) {
     let [h0, h1, h2, h3, h4, h5, h6, h7] = heads;
     let heads = _mm256_setr_epi32(h0, h1, h2, h3, h4, h5, h6, h7);
     // Per 128-bit lane: the four low halves (d), then the four high halves (m) …

@@ -4,15 +4,16 @@
 //! A layer input is quantized to 8 bits once ([`activation`]) and reused by every projection
 //! that reads it (q/k/v, gate/up: [`matmul_shared`]). Products run in tiles: in decode an input
 //! block is loaded once for four weight rows; in prefill a tile of weight rows is unpacked once
-//! for a tile of tokens. On AVX2 prefill takes eight weight rows at once, one per vector lane,
-//! so scales and sums work on eight rows per instruction: the 32-element types transpose each
-//! block of the rows as they read it, the K types are repacked once into a [`panel`]. Decode
-//! does the same for the 4- and 5-bit 32-element types, bound by unpacking rather than by
-//! memory ([`decodes_by_eight_rows`]). The rows of all the projections are split into chunks
-//! of about equal size and run on the kernels' thread pool ([`pool`], sized by `--threads`), one dispatch per layer input. The instruction
-//! set is chosen at run time: AVX2 + FMA + F16C on x86-64 where present, a portable kernel
-//! elsewhere (including aarch64, where candle's own NEON kernels are the faster path: see
-//! [`Kernels::enabled`]).
+//! for a tile of tokens. On AVX2 whole tiles take eight weight rows at once, one per vector
+//! lane, and on AVX-512 sixteen (`lanes`), so scales and sums work on a tile of rows per
+//! instruction: the 32-element types transpose each block of the rows as they read it, the K
+//! types are repacked once into a panel (`panel`, `panel16`). Decode does the same for the
+//! 32-element types whose decode is bound by unpacking rather than by memory. The rows of all
+//! the projections are split into chunks of about equal size and run on the kernels' thread
+//! pool ([`pool`], sized by `--threads`), one dispatch per layer input. The instruction set is
+//! chosen at run time ([`Isa`]): AVX-512 (F + BW + VL, with VNNI's `vpdpbusd` where present),
+//! else AVX2 + FMA + F16C on x86-64, else a portable kernel (including aarch64, where candle's
+//! own NEON kernels are the faster path: see [`Kernels::enabled`]).
 //!
 //! Above `citrus-host` (for huge pages); it must never import the model formats, the engine or
 //! anything above them: the kernels know block types and tensors, not models.
@@ -22,10 +23,16 @@ pub mod attention;
 pub mod attention_blocked;
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 pub mod blocks;
 mod isa;
 #[cfg(target_arch = "x86_64")]
+mod lanes;
+#[cfg(target_arch = "x86_64")]
 mod panel;
+#[cfg(target_arch = "x86_64")]
+mod panel16;
 pub mod pool;
 mod portable;
 mod quantize;
@@ -134,11 +141,11 @@ impl<'a> QuantizedInput<'a> {
         self.x.len() / self.k
     }
 
-    fn q8(&self) -> &Q8Rows {
+    pub(crate) fn q8(&self) -> &Q8Rows {
         self.q8.get_or_init(|| Q8Rows::quantize(self.x, self.k))
     }
 
-    fn q8k(&self) -> &Q8KRows {
+    pub(crate) fn q8k(&self) -> &Q8KRows {
         self.q8k.get_or_init(|| Q8KRows::quantize(self.x, self.k))
     }
 }
@@ -152,8 +159,10 @@ pub fn matmul_shared(x: &[f32], k: usize, weights: &[&QuantWeight]) -> Vec<Vec<f
     matmul_with(Isa::detect(), x, k, weights)
 }
 
-/// [`matmul_shared`] with the kernels of `isa` (which this CPU must support).
-fn matmul_with(isa: Isa, x: &[f32], k: usize, weights: &[&QuantWeight]) -> Vec<Vec<f32>> {
+/// [`matmul_shared`] with the kernels of `isa`, or of the best instruction set this CPU has
+/// when it lacks `isa` (benchmarks compare the paths with it).
+pub fn matmul_with(isa: Isa, x: &[f32], k: usize, weights: &[&QuantWeight]) -> Vec<Vec<f32>> {
+    let isa = isa.min(Isa::best_supported());
     let input = QuantizedInput::new(x, k);
     let m = input.rows();
     assert!(
@@ -219,8 +228,8 @@ fn split_rows(weights: &[&QuantWeight], m: usize) -> Vec<Task> {
     } else {
         threads * 4
     };
-    // Whole tiles of eight rows (the prefill kernels' width).
-    let chunk_rows = total_rows.div_ceil(chunks).next_multiple_of(8);
+    // Whole tiles of sixteen rows (the widest prefill kernels' width).
+    let chunk_rows = total_rows.div_ceil(chunks).next_multiple_of(16);
     weights
         .iter()
         .enumerate()
@@ -257,8 +266,10 @@ unsafe fn multiply_rows(
     let decode = input.rows() < TILE;
     let mut rest = task.rows.clone();
     #[cfg(target_arch = "x86_64")]
-    if isa == Isa::Avx2 && (!decode || decodes_by_eight_rows(weight.kind)) {
-        rest.start = rows8(&rows, input, rest.clone(), out);
+    for lanes in [lanes::SIXTEEN, lanes::EIGHT] {
+        if lanes.runs_on(isa) && (!decode || lanes.decodes(weight.kind)) {
+            rest.start = lanes::tiles(lanes, isa, &rows, input, rest.clone(), out);
+        }
     }
     if decode {
         decode_tiles(isa, &rows, input, rest, out);
@@ -267,25 +278,16 @@ unsafe fn multiply_rows(
     }
 }
 
-/// Whether decode on AVX2 takes eight rows of `kind` at a time ([`rows8`]): the 4- and 5-bit
-/// 32-element types, whose unpacking bounds decode, gain from working on eight rows per
-/// instruction (Q4_1 decode +4%, Q5_0 +3% in-model, up to +40% in cache). Q8_0 decode is bound
-/// by memory and measured 6% faster on four rows ([`decode_tiles`]); the K types' panel is
-/// repacked per product, worth it only for a tile of input rows.
-#[cfg(target_arch = "x86_64")]
-fn decodes_by_eight_rows(kind: BlockType) -> bool {
-    matches!(kind, BlockType::Q4_0 | BlockType::Q4_1 | BlockType::Q5_0)
-}
-
 /// A weight's rows, as bytes.
-struct WeightRows<'a> {
-    weight: &'a QuantWeight,
+pub(crate) struct WeightRows<'a> {
+    pub(crate) weight: &'a QuantWeight,
     data: &'a [u8],
     row_bytes: usize,
 }
 
 impl WeightRows<'_> {
-    fn row(&self, j: usize) -> &[u8] {
+    /// Row `j`'s blocks.
+    pub(crate) fn row(&self, j: usize) -> &[u8] {
         &self.data[j * self.row_bytes..(j + 1) * self.row_bytes]
     }
 }
@@ -317,89 +319,6 @@ fn decode_tiles(
             }
         }
         j += if wide { TILE } else { 1 };
-    }
-}
-
-/// Eight weight rows at a time on AVX2, one per vector lane, by tiles of input rows (one in
-/// decode).
-/// The 32-element types transpose each block of the eight rows as they go ([`avx2::rows8_32`]);
-/// the K types are repacked once into a [`panel::Panel`] that every input row then reuses.
-/// Returns the first row it left (fewer than eight remain).
-///
-/// # Safety
-/// As [`multiply_rows`]; the CPU has AVX2 ([`Isa::Avx2`]).
-#[cfg(target_arch = "x86_64")]
-unsafe fn rows8(
-    rows: &WeightRows,
-    input: &QuantizedInput,
-    range: std::ops::Range<usize>,
-    out: OutPtr,
-) -> usize {
-    let (kind, n, m) = (rows.weight.kind, rows.weight.rows, input.rows());
-    let mut panel = kind
-        .is_k_quant()
-        .then(|| panel::Panel::new(kind, rows.weight.cols / kind.block_elements()));
-    let mut j = range.start;
-    while range.end - j >= avx2::ROWS8 {
-        let tile_rows = std::array::from_fn(|i| rows.row(j + i));
-        if let Some(panel) = &mut panel {
-            panel.pack(tile_rows);
-        }
-        let mut r = 0;
-        while r < m {
-            let dst = out.at(r * n + j);
-            r += match &panel {
-                Some(panel) => panel_tile(panel, input.q8k(), r, dst, n, m - r),
-                None => rows8_tile(kind, tile_rows, input.q8(), r, dst, n, m - r),
-            };
-        }
-        j += avx2::ROWS8;
-    }
-    j
-}
-
-/// One tile of [`avx2::rows8_32`]: eight input rows from `r`, or four, or one (`left` remain).
-/// Returns the rows done.
-///
-/// # Safety
-/// As [`avx2::rows8_32`].
-#[cfg(target_arch = "x86_64")]
-unsafe fn rows8_tile(
-    kind: BlockType,
-    w: [&[u8]; avx2::ROWS8],
-    a: &activation::Q8Rows,
-    r: usize,
-    dst: *mut f32,
-    n: usize,
-    left: usize,
-) -> usize {
-    match left {
-        8.. => avx2::rows8_32::<8>(kind, w, a, r, dst, n),
-        TILE.. => avx2::rows8_32::<TILE>(kind, w, a, r, dst, n),
-        _ => avx2::rows8_32::<1>(kind, w, a, r, dst, n),
-    }
-}
-
-/// One tile of [`panel::multiply`]: [`panel::TOKENS`] input rows from `r`, or one (`left`
-/// remain). Returns the rows done.
-///
-/// # Safety
-/// As [`panel::multiply`].
-#[cfg(target_arch = "x86_64")]
-unsafe fn panel_tile(
-    panel: &panel::Panel,
-    a: &Q8KRows,
-    r: usize,
-    dst: *mut f32,
-    n: usize,
-    left: usize,
-) -> usize {
-    if left >= panel::TOKENS {
-        panel::multiply::<{ panel::TOKENS }>(panel, a, r, dst, n);
-        panel::TOKENS
-    } else {
-        panel::multiply::<1>(panel, a, r, dst, n);
-        1
     }
 }
 
@@ -445,7 +364,7 @@ fn prefill_tiles(
 }
 
 /// Weight rows or input rows per tile.
-const TILE: usize = 4;
+pub(crate) const TILE: usize = 4;
 
 /// Dots of the `W` weight rows `w` with input rows `r0..r0+R`: `out[i·R + r]`.
 #[inline]
@@ -459,13 +378,17 @@ fn dot_tile<const W: usize, const R: usize>(
 ) {
     match (isa, kind) {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `Isa::Avx2` is only detected on CPUs with AVX2, FMA and F16C; the rows and
+        // SAFETY: `Isa::Avx2` and above are only detected on CPUs with AVX2, FMA and F16C; the rows and
         // the input have the widths checked in `matmul_with`.
-        (Isa::Avx2, BlockType::Q4K) => unsafe { avx2::dot_q4k::<W, R>(w, input.q8k(), r0, out) },
+        (isa, BlockType::Q4K) if isa.has_avx2() => unsafe {
+            avx2::dot_q4k::<W, R>(w, input.q8k(), r0, out)
+        },
         #[cfg(target_arch = "x86_64")]
-        (Isa::Avx2, BlockType::Q6K) => unsafe { avx2::dot_q6k::<W, R>(w, input.q8k(), r0, out) },
+        (isa, BlockType::Q6K) if isa.has_avx2() => unsafe {
+            avx2::dot_q6k::<W, R>(w, input.q8k(), r0, out)
+        },
         #[cfg(target_arch = "x86_64")]
-        (Isa::Avx2, _) => unsafe { avx2::dot_32::<W, R>(kind, w, input.q8(), r0, out) },
+        (isa, _) if isa.has_avx2() => unsafe { avx2::dot_32::<W, R>(kind, w, input.q8(), r0, out) },
         (_, BlockType::Q4K) => portable::dot_q4k::<W, R>(w, input.q8k(), r0, out),
         (_, BlockType::Q6K) => portable::dot_q6k::<W, R>(w, input.q8k(), r0, out),
         _ => portable::dot_32::<W, R>(kind, w, input.q8(), r0, out),

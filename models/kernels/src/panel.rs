@@ -24,13 +24,13 @@ use super::blocks::BlockType;
 pub const TOKENS: usize = 4;
 
 /// Vectors of four weights per super-block (256 / 4).
-const GROUPS: usize = QK_K / 4;
+pub(super) const GROUPS: usize = QK_K / 4;
 
 /// Panel vectors per Q4_K super-block: the weights, eight scales, four minimum pairs, `d` and
 /// `dmin`.
-const Q4K_STRIDE: usize = GROUPS + 8 + 4 + 2;
+pub(super) const Q4K_STRIDE: usize = GROUPS + 8 + 4 + 2;
 /// Panel vectors per Q6_K super-block: the weights, sixteen scales, eight scale pairs, `d`.
-const Q6K_STRIDE: usize = GROUPS + 16 + 8 + 1;
+pub(super) const Q6K_STRIDE: usize = GROUPS + 16 + 8 + 1;
 
 /// Eight rows of a K type, repacked for [`multiply`].
 pub struct Panel {
@@ -53,6 +53,11 @@ impl Panel {
             blocks,
             vectors: vec![zero; stride * blocks],
         }
+    }
+
+    /// The packed vectors: [`Q4K_STRIDE`] or [`Q6K_STRIDE`] per super-block.
+    pub(super) fn vectors(&self) -> &[__m256i] {
+        &self.vectors
     }
 
     /// Repacks the eight rows `w`.
@@ -169,15 +174,15 @@ unsafe fn input_group(a: &Q8KRows, r: usize, b: usize, t: usize) -> __m256i {
     _mm256_set1_epi32(std::ptr::read_unaligned(at))
 }
 
-/// `Σ_s w_s · (sum of the input's values in sub-block s)` per lane, for super-block `b` of
-/// input row `r`. `pairs` holds each row's sub-block weights as i16 pairs `(w_2c, w_2c+1)`: four
-/// pairs are Q4_K's eight sub-blocks of 32 values, eight pairs Q6_K's sixteen of 16.
+/// The sums of the input's values per sub-block of super-block `b` of input row `r`, as the
+/// i16 pairs of `pairs` sub-block weights multiply them: sixteen sums of 16 values (Q6_K, eight
+/// pairs) or eight sums of 32 (Q4_K, four pairs), two per i32.
 #[inline(always)]
-unsafe fn sub_block_dot(pairs: &[__m256i], a: &Q8KRows, r: usize, b: usize) -> __m256i {
+pub(super) unsafe fn sub_block_sums(a: &Q8KRows, r: usize, b: usize, pairs: usize) -> [i32; 8] {
     let at = (r * a.k / QK_K + b) * 16;
     let sixteens = _mm256_loadu_si256(a.bsums.as_ptr().add(at) as *const __m256i);
     let mut sums = [0i32; 8];
-    if pairs.len() == 4 {
+    if pairs == 4 {
         // Sub-blocks of 32 values: add the input's 16-sums in pairs.
         let halves = (
             _mm256_castsi256_si128(sixteens),
@@ -188,6 +193,15 @@ unsafe fn sub_block_dot(pairs: &[__m256i], a: &Q8KRows, r: usize, b: usize) -> _
     } else {
         _mm256_storeu_si256(sums.as_mut_ptr() as *mut __m256i, sixteens);
     }
+    sums
+}
+
+/// `Σ_s w_s · (sum of the input's values in sub-block s)` per lane, for super-block `b` of
+/// input row `r`. `pairs` holds each row's sub-block weights as i16 pairs `(w_2c, w_2c+1)`: four
+/// pairs are Q4_K's eight sub-blocks of 32 values, eight pairs Q6_K's sixteen of 16.
+#[inline(always)]
+unsafe fn sub_block_dot(pairs: &[__m256i], a: &Q8KRows, r: usize, b: usize) -> __m256i {
+    let sums = sub_block_sums(a, r, b, pairs.len());
     let mut total = _mm256_setzero_si256();
     for (c, &w) in pairs.iter().enumerate() {
         total = _mm256_add_epi32(total, _mm256_madd_epi16(w, _mm256_set1_epi32(sums[c])));

@@ -12,7 +12,7 @@ type BlockQuantizer = fn(&[f32], &mut [i8]) -> f32;
 /// same values as [`quantize_block_scalar`], eight at a time), else the scalar one.
 pub(crate) fn block_quantizer() -> BlockQuantizer {
     #[cfg(target_arch = "x86_64")]
-    if Isa::detect() == Isa::Avx2 {
+    if Isa::detect().has_avx2() {
         return quantize_block_avx2;
     }
     quantize_block_scalar
