@@ -27,6 +27,7 @@ use std::sync::Mutex;
 use gemm::Parallelism;
 
 use super::attention::{dot, AttentionShape};
+use super::exp::exp_shifted_sum;
 use super::pool::Pool;
 use super::OutPtr;
 
@@ -358,11 +359,7 @@ impl Scores {
 fn softmax_prefix(row: &mut [f32], valid: usize) {
     let (seen, masked) = row.split_at_mut(valid);
     let max = seen.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
-    let mut total = 0.0;
-    for x in seen.iter_mut() {
-        *x = (*x - max).exp();
-        total += *x;
-    }
+    let total = exp_shifted_sum(seen, max);
     let inv = 1.0 / total;
     seen.iter_mut().for_each(|x| *x *= inv);
     masked.fill(0.0);

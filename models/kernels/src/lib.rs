@@ -26,6 +26,7 @@ mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 pub mod blocks;
+mod exp;
 mod isa;
 #[cfg(target_arch = "x86_64")]
 mod lanes;
