@@ -1,6 +1,6 @@
 //! Borrowed views of CPU tensors' values, for the project's own kernels.
 
-use candle_core::{Storage, Tensor, WithDType};
+use candle_core::{bail, CpuStorage, Layout, Storage, Tensor, WithDType};
 
 /// The values of a contiguous CPU tensor of element type `T`, borrowed from its storage.
 pub(crate) fn cpu_slice<T: WithDType>(t: &Tensor) -> candle_core::Result<CpuSlice<'_, T>> {
@@ -37,5 +37,16 @@ impl<T: WithDType> std::ops::Deref for CpuSlice<'_, T> {
             }
             _ => unreachable!("checked in cpu_slice"),
         }
+    }
+}
+
+/// The f32 values of a contiguous CPU storage (a custom op's input).
+pub(crate) fn storage_values<'a>(
+    storage: &'a CpuStorage,
+    layout: &Layout,
+) -> candle_core::Result<&'a [f32]> {
+    match (storage, layout.contiguous_offsets()) {
+        (CpuStorage::F32(data), Some((from, to))) => Ok(&data[from..to]),
+        _ => bail!("expected contiguous f32 values"),
     }
 }

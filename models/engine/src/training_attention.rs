@@ -11,7 +11,7 @@ use citrus_kernels::attention_blocked::{
     causal_attention_backward, causal_attention_forward, AttentionGradInputs,
 };
 
-use crate::cpu_view::cpu_slice;
+use crate::cpu_view::{cpu_slice, storage_values as values};
 
 /// `softmax(q·kᵀ·scale + causal mask)·v` for `q` `(b, heads, t, head_dim)` and `k`/`v`
 /// `(b, kv_heads, t, head_dim)` on the CPU, in f32; returns `(b, t, heads · head_dim)`, the
@@ -42,14 +42,6 @@ fn shapes(q: &Shape, k: &Shape, v: &Shape) -> Result<(usize, AttentionShape)> {
         capacity: t,
     };
     Ok((b, shape))
-}
-
-/// The f32 values of a contiguous CPU storage.
-fn values<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> {
-    match (storage, layout.contiguous_offsets()) {
-        (CpuStorage::F32(data), Some((from, to))) => Ok(&data[from..to]),
-        _ => bail!("training attention: expected contiguous f32 values"),
-    }
 }
 
 impl CustomOp3 for TrainingAttention {

@@ -22,6 +22,7 @@ use crate::kv_cache::KvCache;
 use crate::lora::{Linear, LoraDropout, LoraTarget};
 use crate::seeded::SeededRng;
 use crate::training_attention::causal_attention_train;
+use crate::training_swiglu::swiglu;
 use citrus_formats::config::TransformerConfig;
 use citrus_formats::error::{ModelError, Result};
 use citrus_formats::weights::{compute_dtype, requantize_target, Weight, WeightSource};
@@ -382,13 +383,13 @@ impl Mlp {
             pass,
             layer,
         )?;
-        project(
-            &self.down,
-            &(candle_nn::ops::silu(&gate)? * up)?,
-            pass,
-            layer,
-            LoraTarget::Down,
-        )
+        // Training takes the fused node (inference keeps candle's ops, whose values it was
+        // validated with).
+        let gated = match pass {
+            Pass::Inference => (candle_nn::ops::silu(&gate)? * up)?,
+            Pass::Training(_) => swiglu(&gate, &up)?,
+        };
+        project(&self.down, &gated, pass, layer, LoraTarget::Down)
     }
 }
 

