@@ -76,6 +76,7 @@ mod tests {
     use candle_core::{Device, Var};
 
     use super::*;
+    use crate::custom_grad::tests::max_diff;
 
     fn var(seed: u32) -> Var {
         let data: Vec<f32> = (0..2 * 7 * 96)
@@ -83,17 +84,6 @@ mod tests {
             .map(|v| v / 250.0 - 4.0)
             .collect();
         Var::from_tensor(&Tensor::from_vec(data, (2, 7, 96), &Device::Cpu).unwrap()).unwrap()
-    }
-
-    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
     }
 
     #[test]

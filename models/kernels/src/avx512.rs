@@ -60,13 +60,7 @@ pub unsafe fn rows16_32<const R: usize>(
     out: *mut f32,
     n: usize,
 ) -> usize {
-    match kind {
-        BlockType::Q4_0 => rows16_32_of::<R, false>(BlockType::Q4_0, w, a, r0, out, n),
-        BlockType::Q4_1 => rows16_32_of::<R, false>(BlockType::Q4_1, w, a, r0, out, n),
-        BlockType::Q5_0 => rows16_32_of::<R, false>(BlockType::Q5_0, w, a, r0, out, n),
-        _ => rows16_32_of::<R, false>(BlockType::Q8_0, w, a, r0, out, n),
-    }
-    R
+    rows16_32_per_kind::<R, false>(kind, w, a, r0, out, n)
 }
 
 /// [`rows16_32`] with VNNI products.
@@ -82,11 +76,24 @@ pub unsafe fn rows16_32_vnni<const R: usize>(
     out: *mut f32,
     n: usize,
 ) -> usize {
+    rows16_32_per_kind::<R, true>(kind, w, a, r0, out, n)
+}
+
+/// One copy of the loop per type, so the block decoding is resolved at compile time.
+#[inline(always)]
+unsafe fn rows16_32_per_kind<const R: usize, const VNNI: bool>(
+    kind: BlockType,
+    w: [&[u8]; ROWS16],
+    a: &Q8Rows,
+    r0: usize,
+    out: *mut f32,
+    n: usize,
+) -> usize {
     match kind {
-        BlockType::Q4_0 => rows16_32_of::<R, true>(BlockType::Q4_0, w, a, r0, out, n),
-        BlockType::Q4_1 => rows16_32_of::<R, true>(BlockType::Q4_1, w, a, r0, out, n),
-        BlockType::Q5_0 => rows16_32_of::<R, true>(BlockType::Q5_0, w, a, r0, out, n),
-        _ => rows16_32_of::<R, true>(BlockType::Q8_0, w, a, r0, out, n),
+        BlockType::Q4_0 => rows16_32_of::<R, VNNI>(BlockType::Q4_0, w, a, r0, out, n),
+        BlockType::Q4_1 => rows16_32_of::<R, VNNI>(BlockType::Q4_1, w, a, r0, out, n),
+        BlockType::Q5_0 => rows16_32_of::<R, VNNI>(BlockType::Q5_0, w, a, r0, out, n),
+        _ => rows16_32_of::<R, VNNI>(BlockType::Q8_0, w, a, r0, out, n),
     }
     R
 }
