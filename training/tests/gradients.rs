@@ -66,7 +66,11 @@ struct RandomWeights {
 impl RandomWeights {
     fn shape(name: &str) -> Vec<usize> {
         let stem = name.split('.').rev().nth(1).unwrap_or(name);
+        if name.ends_with(".bias") {
+            return Self::shape(&name.replace(".bias", ".weight"))[..1].to_vec();
+        }
         match stem {
+            "attn_q_norm" | "attn_k_norm" => vec![16],
             "token_embd" => vec![VOCAB, HIDDEN],
             "attn_q" | "attn_output" => vec![HIDDEN, HIDDEN],
             "attn_k" | "attn_v" => vec![32, HIDDEN],
@@ -123,12 +127,15 @@ impl WeightSource for RandomWeights {
 }
 
 fn tiny_transformer(base: Base) -> Transformer {
+    tiny_transformer_of(base, tiny_config(base != Base::Dense))
+}
+
+fn tiny_transformer_of(base: Base, config: TransformerConfig) -> Transformer {
     let options = BuildOptions {
         device: Device::Cpu,
         requantize: None,
         context_length: 64,
     };
-    let config = tiny_config(base != Base::Dense);
     Transformer::load(config, &mut RandomWeights { base }, &options, &mut |_| {}).unwrap()
 }
 
@@ -429,11 +436,27 @@ fn every_trainable_tensor_of_the_default_model_gets_a_gradient() {
 }
 
 /// Activation checkpointing (the training step's backward) gives the gradients of one graph
-/// over the whole model.
+/// over the whole model: block by block on the CPU (Llama, dense and quantized; Qwen2's q/k/v
+/// bias), and as a graph per block where a model has per-head q/k norms (Qwen3).
 #[test]
 fn checkpointed_gradients_equal_the_whole_graph() {
-    for base in [Base::Dense, Base::Quantized] {
-        let mut transformer = tiny_transformer(base);
+    let qwen2 = TransformerConfig {
+        architecture: Architecture::Qwen2,
+        attention_bias: true,
+        ..tiny_config(false)
+    };
+    let qwen3 = TransformerConfig {
+        architecture: Architecture::Qwen3,
+        qk_norm: true,
+        ..tiny_config(false)
+    };
+    for (base, config) in [
+        (Base::Dense, tiny_config(false)),
+        (Base::Quantized, tiny_config(true)),
+        (Base::Dense, qwen2),
+        (Base::Dense, qwen3),
+    ] {
+        let mut transformer = tiny_transformer_of(base, config);
         let vars = attach_random_lora(&mut [&mut transformer]);
         let batch = tiny_batch();
         let pass = TrainingPass {

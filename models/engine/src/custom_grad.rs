@@ -116,32 +116,13 @@ pub fn rms_norm(x: &Tensor, weight: &Tensor, eps: f32) -> Result<Tensor> {
 fn rms_norm_backward(x: &Tensor, weight: &Tensor, eps: f32, grad: &Tensor) -> Result<Tensor> {
     let (x, grad) = (x.contiguous()?, grad.contiguous()?);
     if x.device().is_cpu() && x.dtype() == DType::F32 && grad.dtype() == DType::F32 {
-        let n = x.dim(D::Minus1)?;
         let (xs, gs, ws) = (
             x.flatten_all()?.to_vec1::<f32>()?,
             grad.flatten_all()?.to_vec1::<f32>()?,
             weight.to_dtype(DType::F32)?.to_vec1::<f32>()?,
         );
         let mut dx = vec![0f32; xs.len()];
-        for ((x, g), dx) in xs
-            .chunks_exact(n)
-            .zip(gs.chunks_exact(n))
-            .zip(dx.chunks_exact_mut(n))
-        {
-            let mean_square = x.iter().map(|v| v * v).sum::<f32>() / n as f32;
-            let r = 1.0 / (mean_square + eps).sqrt();
-            let along = x
-                .iter()
-                .zip(g)
-                .zip(&ws)
-                .map(|((x, g), w)| x * g * w)
-                .sum::<f32>()
-                / n as f32;
-            let c = r * r * r * along;
-            for (((dx, x), g), w) in dx.iter_mut().zip(x).zip(g).zip(&ws) {
-                *dx = r * g * w - x * c;
-            }
-        }
+        citrus_kernels::norm::rms_norm_backward(&xs, &ws, eps, &gs, &mut dx, false);
         return Tensor::from_vec(dx, x.shape(), x.device());
     }
     let r = (x.sqr()?.mean_keepdim(D::Minus1)? + f64::from(eps))?

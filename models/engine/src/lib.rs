@@ -21,6 +21,7 @@ pub mod model;
 pub mod sampling;
 pub mod seeded;
 pub mod training_attention;
+pub mod training_block;
 pub mod training_swiglu;
 pub mod transformer;
 

@@ -11,9 +11,11 @@
 use candle_core::quantized::QMatMul;
 use candle_core::{CpuStorage, DType, Module, Storage, Tensor};
 
-use crate::frozen::{frozen_linear, frozen_output};
+use crate::cpu_view::cpu_slice;
+use crate::frozen::{dense_weight, frozen_linear, frozen_output};
 use crate::seeded::SeededRng;
 use citrus_formats::error::{ModelError, Result};
+use citrus_kernels::dense::{matmul, Operand};
 use citrus_kernels::{matmul_shared, Kernels, QuantWeight};
 
 /// The projections of a transformer block that can carry a LoRA delta.
@@ -136,17 +138,27 @@ pub struct LoraDropout {
 
 impl LoraDropout {
     fn apply(self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let Some(mask) = self.mask(x.elem_count()) else {
+            return Ok(x.clone());
+        };
+        let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
+        x * mask
+    }
+
+    /// The mask of an input of `len` values, in order: 0 where dropped, `1 / (1 − p)` where
+    /// kept (None when the probability is 0).
+    pub(crate) fn mask(self, len: usize) -> Option<Vec<f32>> {
         let p = self.probability;
         if p <= 0.0 {
-            return Ok(x.clone());
+            return None;
         }
         let keep = 1.0 / (1.0 - p);
         let mut rng = self.rng;
-        let mask: Vec<f32> = (0..x.elem_count())
-            .map(|_| if rng.next_f32() < p { 0.0 } else { keep })
-            .collect();
-        let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
-        x * mask
+        Some(
+            (0..len)
+                .map(|_| if rng.next_f32() < p { 0.0 } else { keep })
+                .collect(),
+        )
     }
 }
 
@@ -336,6 +348,73 @@ impl Linear {
             Some(dropout) if self.lora.is_some() => self.add_bias_and_delta(y, &dropout.apply(x)?),
             _ => self.add_bias_and_delta(y, x),
         }
+    }
+
+    /// `x · Wᵀ + bias` for `rows` rows of `x` on the CPU, without a graph: the frozen part of
+    /// [`Linear::forward_train`] (a quantized base on the project's kernels, as in inference).
+    pub(crate) fn frozen_rows(&self, x: &[f32], rows: usize) -> candle_core::Result<Vec<f32>> {
+        let mut y = match &self.kernel {
+            Some(kernel) => matmul_shared(x, self.in_features, &[kernel]).remove(0),
+            None => {
+                let weight = self.dense_weight()?;
+                let mut y = vec![0f32; rows * self.out_features];
+                let w = cpu_slice::<f32>(&weight)?;
+                matmul(
+                    &mut y,
+                    (rows, self.out_features, self.in_features),
+                    Operand::Rows {
+                        data: x,
+                        width: self.in_features,
+                    },
+                    Operand::Transposed {
+                        data: &w,
+                        width: self.in_features,
+                    },
+                    false,
+                    1.0,
+                );
+                y
+            }
+        };
+        if let Some(bias) = &self.bias {
+            let bias = bias.to_dtype(DType::F32)?.to_vec1::<f32>()?;
+            for row in y.chunks_exact_mut(self.out_features) {
+                row.iter_mut().zip(&bias).for_each(|(y, b)| *y += b);
+            }
+        }
+        Ok(y)
+    }
+
+    /// `dx += dy · W` for `rows` rows of the output gradient `dy` on the CPU: the input gradient
+    /// of [`Linear::frozen_rows`] (a quantized weight dequantized for the product and dropped).
+    pub(crate) fn add_input_grad(
+        &self,
+        dy: &[f32],
+        rows: usize,
+        dx: &mut [f32],
+    ) -> candle_core::Result<()> {
+        let weight = self.dense_weight()?;
+        let w = cpu_slice::<f32>(&weight)?;
+        matmul(
+            dx,
+            (rows, self.in_features, self.out_features),
+            Operand::Rows {
+                data: dy,
+                width: self.out_features,
+            },
+            Operand::Rows {
+                data: &w,
+                width: self.in_features,
+            },
+            true,
+            1.0,
+        );
+        Ok(())
+    }
+
+    /// The base weight as a contiguous f32 CPU tensor `(out, in)` (shared when it is one).
+    fn dense_weight(&self) -> candle_core::Result<Tensor> {
+        dense_weight(&self.weight, &candle_core::Device::Cpu, DType::F32)?.contiguous()
     }
 
     /// `y + bias + scale · B·A·delta_input`.

@@ -13,7 +13,6 @@
 
 use std::sync::Arc;
 
-use candle_core::backprop::GradStore;
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{DType, Device, Tensor, Var};
 
@@ -22,6 +21,7 @@ use crate::kv_cache::KvCache;
 use crate::lora::{Linear, LoraDropout, LoraTarget};
 use crate::seeded::SeededRng;
 use crate::training_attention::causal_attention_train;
+use crate::training_block::{self, BlockParts, Dims, Norm, RotaryTables, SegmentGrads};
 use crate::training_swiglu::swiglu;
 use citrus_formats::config::TransformerConfig;
 use citrus_formats::error::{ModelError, Result};
@@ -819,7 +819,7 @@ impl Transformer {
         targets: &Tensor,
         scale: f64,
         pass: TrainingPass,
-        on_grads: &mut dyn FnMut(&GradStore) -> candle_core::Result<()>,
+        on_grads: &mut dyn FnMut(&SegmentGrads) -> candle_core::Result<()>,
     ) -> Result<f32> {
         let pass = Pass::Training(pass);
         Ok(self.nll_backward_inner(ids, rows, targets, scale, pass, on_grads)?)
@@ -837,15 +837,140 @@ impl Transformer {
     ) -> Result<f32> {
         let pass = Pass::Training(pass);
         let value = || -> candle_core::Result<f32> {
-            let mask = self.training_mask(ids)?;
-            let mut x = self.embedding.forward(ids)?.to_dtype(DType::F32)?;
-            for layer in 0..self.blocks.len() {
-                x = self.block_train(layer, &x, mask.as_ref(), pass)?.detach();
-            }
+            let x = if self.trains_block_by_block() {
+                self.block_inputs(ids, pass)?.1
+            } else {
+                let mask = self.training_mask(ids)?;
+                let mut x = self.embedding.forward(ids)?.to_dtype(DType::F32)?;
+                for layer in 0..self.blocks.len() {
+                    x = self.block_train(layer, &x, mask.as_ref(), pass)?.detach();
+                }
+                x
+            };
             let logits = self.head_train(&x, rows, pass)?.detach();
             nll_sum(&logits, targets)?.to_scalar::<f32>()
         };
         Ok(value()?)
+    }
+
+    /// Whether the training pass runs each block as one computed step
+    /// ([`crate::training_block`]) rather than as a graph: on the CPU with the project's kernels,
+    /// f32 LoRA tensors and no per-head q/k norm.
+    fn trains_block_by_block(&self) -> bool {
+        self.device.is_cpu()
+            && self.blocks.iter().all(|b| {
+                let a = &b.attention;
+                let projections = [&a.q, &a.k, &a.v, &a.o, &b.mlp.gate, &b.mlp.up, &b.mlp.down];
+                !a.reference_kernels
+                    && a.q_norm.is_none()
+                    && a.k_norm.is_none()
+                    && projections.iter().all(|l| {
+                        l.lora()
+                            .is_none_or(|d| d.a.dtype() == DType::F32 && d.b.dtype() == DType::F32)
+                    })
+            })
+    }
+
+    /// Block `layer` as [`training_block`] reads it.
+    fn block_parts(&self, layer: usize) -> candle_core::Result<BlockParts<'_>> {
+        let block = &self.blocks[layer];
+        let norm = |n: &RmsNorm| -> candle_core::Result<Norm> {
+            Ok(Norm {
+                weight: n.weight.to_dtype(DType::F32)?.to_vec1()?,
+                eps: n.eps,
+            })
+        };
+        let (a, m) = (&block.attention, &block.mlp);
+        Ok(BlockParts {
+            attn_norm: norm(&block.attn_norm)?,
+            ffn_norm: norm(&block.ffn_norm)?,
+            projections: [&a.q, &a.k, &a.v, &a.o, &m.gate, &m.up, &m.down],
+            heads: a.num_heads,
+            kv_heads: a.num_kv_heads,
+            head_dim: a.head_dim,
+        })
+    }
+
+    /// Each projection's LoRA dropout in block `layer`, in [`LoraTarget::ALL`] order.
+    fn dropouts(pass: Pass, layer: usize) -> [Option<LoraDropout>; 7] {
+        LoraTarget::ALL.map(|target| pass.dropout(layer, target))
+    }
+
+    /// The block-by-block forward pass of `ids`: each block's input, and the last block's
+    /// output `(b, t, hidden)`, no graph kept.
+    fn block_inputs(
+        &self,
+        ids: &Tensor,
+        pass: Pass,
+    ) -> candle_core::Result<(Vec<Vec<f32>>, Tensor)> {
+        let (batch, t) = ids.dims2()?;
+        let hidden = self.config.hidden_size;
+        let dims = Dims { batch, t };
+        let rotary = self.rotary_tables(t)?;
+        let mut x = self
+            .embedding
+            .forward(ids)?
+            .to_dtype(DType::F32)?
+            .flatten_all()?
+            .to_vec1::<f32>()?;
+        let mut inputs = Vec::with_capacity(self.blocks.len());
+        for layer in 0..self.blocks.len() {
+            let parts = self.block_parts(layer)?;
+            let dropouts = Self::dropouts(pass, layer);
+            let (next, _) = training_block::forward(&parts, &rotary, &x, dims, &dropouts, false)?;
+            inputs.push(std::mem::replace(&mut x, next));
+        }
+        Ok((
+            inputs,
+            Tensor::from_vec(x, (batch, t, hidden), &self.device)?,
+        ))
+    }
+
+    /// The rotary tables of positions `0..t` as slices.
+    fn rotary_tables(&self, t: usize) -> candle_core::Result<RotaryTables> {
+        let table = |x: &Tensor| x.narrow(0, 0, t)?.flatten_all()?.to_vec1::<f32>();
+        Ok(RotaryTables {
+            cos: table(&self.rotary.cos)?,
+            sin: table(&self.rotary.sin)?,
+            neg_sin: table(&self.rotary.neg_sin)?,
+            interleaved: self.rotary.interleaved,
+        })
+    }
+
+    /// [`Transformer::nll_backward`] block by block ([`training_block`]).
+    fn nll_backward_by_block(
+        &self,
+        ids: &Tensor,
+        rows: &Tensor,
+        targets: &Tensor,
+        scale: f64,
+        pass: Pass,
+        on_grads: &mut dyn FnMut(&SegmentGrads) -> candle_core::Result<()>,
+    ) -> candle_core::Result<f32> {
+        let (batch, t) = ids.dims2()?;
+        let dims = Dims { batch, t };
+        let (inputs, top) = self.block_inputs(ids, pass)?;
+        let top = Var::from_tensor(&top)?;
+        let logits = self.head_train(top.as_tensor(), rows, pass)?;
+        let nll = nll_sum(&logits, targets)?;
+        let grads = (&nll * scale)?.backward()?;
+        on_grads(&SegmentGrads::Graph(&grads))?;
+        let Some(grad) = grads.get(top.as_tensor()) else {
+            return nll.to_scalar::<f32>();
+        };
+        let mut grad = grad.flatten_all()?.to_vec1::<f32>()?;
+        let rotary = self.rotary_tables(t)?;
+        for layer in (0..self.blocks.len()).rev() {
+            let parts = self.block_parts(layer)?;
+            let dropouts = Self::dropouts(pass, layer);
+            let x = &inputs[layer];
+            let (_, saved) = training_block::forward(&parts, &rotary, x, dims, &dropouts, true)?;
+            let saved = saved.expect("kept on request");
+            let (dx, lora) = training_block::backward(&parts, &rotary, x, &saved, &grad, dims)?;
+            on_grads(&SegmentGrads::Computed(&lora))?;
+            grad = dx;
+        }
+        nll.to_scalar::<f32>()
     }
 
     fn nll_backward_inner(
@@ -855,8 +980,11 @@ impl Transformer {
         targets: &Tensor,
         scale: f64,
         pass: Pass,
-        on_grads: &mut dyn FnMut(&GradStore) -> candle_core::Result<()>,
+        on_grads: &mut dyn FnMut(&SegmentGrads) -> candle_core::Result<()>,
     ) -> candle_core::Result<f32> {
+        if self.trains_block_by_block() {
+            return self.nll_backward_by_block(ids, rows, targets, scale, pass, on_grads);
+        }
         let mask = self.training_mask(ids)?;
         let mut inputs = Vec::with_capacity(self.blocks.len());
         let mut x = self.embedding.forward(ids)?.to_dtype(DType::F32)?;
@@ -869,14 +997,14 @@ impl Transformer {
         let logits = self.head_train(top.as_tensor(), rows, pass)?;
         let nll = nll_sum(&logits, targets)?;
         let grads = (&nll * scale)?.backward()?;
-        on_grads(&grads)?;
+        on_grads(&SegmentGrads::Graph(&grads))?;
         let mut grad = grads.get(top.as_tensor()).cloned();
         for layer in (0..self.blocks.len()).rev() {
             let Some(grad_out) = grad.take() else { break };
             let input = Var::from_tensor(&inputs[layer])?;
             let out = self.block_train(layer, input.as_tensor(), mask.as_ref(), pass)?;
             let grads = (out * grad_out)?.sum_all()?.backward()?;
-            on_grads(&grads)?;
+            on_grads(&SegmentGrads::Graph(&grads))?;
             grad = grads.get(input.as_tensor()).cloned();
         }
         nll.to_scalar::<f32>()

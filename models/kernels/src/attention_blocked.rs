@@ -24,9 +24,8 @@
 use std::cell::RefCell;
 use std::sync::Mutex;
 
-use gemm::Parallelism;
-
 use super::attention::{dot, AttentionShape};
+use super::dense::{cols_of, product, product_raw, rows_of, rows_with};
 use super::exp::exp_shifted_sum;
 use super::pool::Pool;
 use super::OutPtr;
@@ -363,110 +362,6 @@ fn softmax_prefix(row: &mut [f32], valid: usize) {
     let inv = 1.0 / total;
     seen.iter_mut().for_each(|x| *x *= inv);
     masked.fill(0.0);
-}
-
-/// A strided matrix view: element `(r, c)` at `ptr + r·rs + c·cs`.
-#[derive(Clone, Copy)]
-struct View {
-    ptr: *const f32,
-    rs: isize,
-    cs: isize,
-}
-
-/// The rows of a row-major matrix `data` of row length `width`.
-fn rows_of(data: &[f32], width: usize) -> View {
-    rows_with(data, width)
-}
-
-/// Rows `stride` apart, columns adjacent.
-fn rows_with(data: &[f32], stride: usize) -> View {
-    View {
-        ptr: data.as_ptr(),
-        rs: stride as isize,
-        cs: 1,
-    }
-}
-
-/// The transpose of a row-major matrix `data` of row length `width`.
-fn cols_of(data: &[f32], width: usize) -> View {
-    View {
-        ptr: data.as_ptr(),
-        rs: 1,
-        cs: width as isize,
-    }
-}
-
-/// `dst` (`m × n`, rows `dst_stride` apart) `= [dst +] factor · lhs (m × k) · rhs (k × n)`.
-///
-/// # Safety
-/// The views address `m × k` and `k × n` elements inside live buffers, and `dst` holds the
-/// `m × n` block.
-#[allow(clippy::too_many_arguments)]
-unsafe fn product(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: &mut [f32],
-    dst_stride: usize,
-    accumulate: bool,
-    lhs: View,
-    rhs: View,
-    factor: f32,
-) {
-    debug_assert!(m == 0 || n == 0 || dst.len() >= (m - 1) * dst_stride + n);
-    product_raw(
-        m,
-        n,
-        k,
-        dst.as_mut_ptr(),
-        dst_stride,
-        accumulate,
-        lhs,
-        rhs,
-        factor,
-    )
-}
-
-/// [`product`] into a raw destination (a block of a buffer other tasks write elsewhere in).
-///
-/// # Safety
-/// As [`product`]; no one else writes the `m × n` block at `dst` meanwhile.
-#[allow(clippy::too_many_arguments)]
-unsafe fn product_raw(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: *mut f32,
-    dst_stride: usize,
-    accumulate: bool,
-    lhs: View,
-    rhs: View,
-    factor: f32,
-) {
-    if m == 0 || n == 0 {
-        return;
-    }
-    gemm::gemm(
-        m,
-        n,
-        k,
-        dst,
-        1,
-        dst_stride as isize,
-        accumulate,
-        lhs.ptr,
-        lhs.cs,
-        lhs.rs,
-        rhs.ptr,
-        rhs.cs,
-        rhs.rs,
-        1.0,
-        factor,
-        false,
-        false,
-        false,
-        Parallelism::None,
-    )
 }
 
 /// `out += x`.

@@ -26,10 +26,12 @@ mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 pub mod blocks;
+pub mod dense;
 mod exp;
 mod isa;
 #[cfg(target_arch = "x86_64")]
 mod lanes;
+pub mod norm;
 #[cfg(target_arch = "x86_64")]
 mod panel;
 #[cfg(target_arch = "x86_64")]
@@ -37,6 +39,7 @@ mod panel16;
 pub mod pool;
 mod portable;
 mod quantize;
+pub mod rotary;
 pub mod swiglu;
 
 use std::sync::{Arc, OnceLock};

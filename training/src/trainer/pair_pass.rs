@@ -2,7 +2,7 @@
 //! forward, then each answer's checkpointed backward scaled by the loss's derivative for it
 //! (see [`crate::preference`]).
 
-use candle_core::backprop::GradStore;
+use citrus_engine::training_block::SegmentGrads;
 use citrus_engine::transformer::{TrainingPass, Transformer};
 
 use super::batch::Batch;
@@ -48,7 +48,7 @@ pub fn pair_backward(
     settings: &PreferenceSettings,
     pair: &PairBatches,
     scale: f64,
-    on_grads: &mut dyn FnMut(&GradStore) -> candle_core::Result<()>,
+    on_grads: &mut dyn FnMut(&SegmentGrads) -> candle_core::Result<()>,
 ) -> Result<PairLoss> {
     let chosen = sequence_logp(transformer, &pair.chosen, pass)?;
     let rejected = sequence_logp(transformer, &pair.rejected, pass)?;

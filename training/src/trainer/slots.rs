@@ -6,6 +6,7 @@ use candle_core::{DType, Tensor, Var};
 use citrus_engine::lora::{LoraDelta, LoraTarget};
 use citrus_engine::model::Model;
 use citrus_engine::seeded::SeededRng;
+use citrus_engine::training_block::SegmentGrads;
 
 use std::path::Path;
 
@@ -143,7 +144,11 @@ impl LoraSlots {
 
     /// Adds the gradients `store` holds for the variables into `grads` (one entry per
     /// variable, in [`LoraSlots::vars`] order; empty to start).
-    pub fn accumulate(&self, store: &GradStore, grads: &mut Gradients) -> candle_core::Result<()> {
+    pub fn accumulate(
+        &self,
+        store: &SegmentGrads,
+        grads: &mut Gradients,
+    ) -> candle_core::Result<()> {
         grads.resize(self.slots.len() * 2, None);
         for (sum, var) in grads.iter_mut().zip(self.iter_vars()) {
             if let Some(g) = store.get(var.as_tensor()) {
