@@ -10,7 +10,7 @@ use citrus_engine::device::DeviceChoice;
 use citrus_engine::lora::LoraTarget;
 use citrus_engine::model::{LoadOptions, Model};
 use citrus_engine::transformer::TrainingPass;
-use citrus_host::memory::mib;
+use citrus_host::memory::{available_system_memory, mib};
 use serde::{Deserialize, Serialize};
 
 use crate::config::LoraSettings;
@@ -18,7 +18,7 @@ use crate::dataset::TokenizedExample;
 use crate::error::Result;
 use crate::optim::{clip_global_norm, AdamW};
 use crate::preference::PreferenceSettings;
-use crate::preflight::{peak_since_reset, reset_peak};
+use crate::preflight::{activation_budget, peak_since_reset, reset_peak};
 use crate::trainer::{pair_backward, Batch, Gradients, LoraSlots, PairBatches};
 
 /// What a timed step computes.
@@ -75,6 +75,10 @@ pub struct BenchPlan {
     pub quantized: Vec<bool>,
     /// Where the steps run (`--device`).
     pub device: DeviceChoice,
+    /// Recompute every block in the backward pass (the least memory) instead of keeping what
+    /// half the free memory holds, as a run with memory to spare does
+    /// ([`crate::preflight::activation_budget`]).
+    pub recompute: bool,
 }
 
 impl Default for BenchPlan {
@@ -88,11 +92,22 @@ impl Default for BenchPlan {
             ],
             quantized: vec![true, false],
             device: DeviceChoice::Cpu,
+            recompute: false,
         }
     }
 }
 
 impl BenchPlan {
+    /// What a step may keep of its forward pass: as a training run sets it, half the memory
+    /// the system has free now (the model loaded), or nothing with `recompute`.
+    fn activation_budget(&self) -> u64 {
+        if self.recompute {
+            0
+        } else {
+            activation_budget(available_system_memory(), 0)
+        }
+    }
+
     /// How the model is loaded for a base: the trainer's options, on the plan's device.
     fn load_options(&self, quantized: bool) -> LoadOptions {
         LoadOptions {
@@ -125,7 +140,14 @@ pub fn run(
                 ..LoraSettings::default()
             };
             for &len in &plan.lengths {
-                let row = measure(&mut model, &settings, len, steps, quantized, StepKind::Sft)?;
+                let step = StepPlan {
+                    len,
+                    steps,
+                    quantized,
+                    kind: StepKind::Sft,
+                    activation_budget: plan.activation_budget(),
+                };
+                let row = measure(&mut model, &settings, step)?;
                 on_row(&row);
                 rows.push(row);
             }
@@ -149,7 +171,14 @@ pub fn run_preference(
     let mut rows = Vec::new();
     for &len in &plan.lengths {
         for kind in [StepKind::Sft, StepKind::Preference(settings)] {
-            let row = measure(&mut model, &lora, len, steps, false, kind)?;
+            let step = StepPlan {
+                len,
+                steps,
+                quantized: false,
+                kind,
+                activation_budget: plan.activation_budget(),
+            };
+            let row = measure(&mut model, &lora, step)?;
             on_row(&row);
             rows.push(row);
         }
@@ -157,14 +186,24 @@ pub fn run_preference(
     Ok(rows)
 }
 
-fn measure(
-    model: &mut Model,
-    settings: &LoraSettings,
+/// One row's step: its length, the timed steps, the base, what it computes and what its backward
+/// pass may keep.
+struct StepPlan {
     len: usize,
     steps: usize,
     quantized: bool,
     kind: StepKind,
-) -> Result<BenchRow> {
+    activation_budget: u64,
+}
+
+fn measure(model: &mut Model, settings: &LoraSettings, plan: StepPlan) -> Result<BenchRow> {
+    let StepPlan {
+        len,
+        steps,
+        quantized,
+        kind,
+        activation_budget,
+    } = plan;
     let slots = LoraSlots::attach(model, settings, 1)?;
     let mut optimizer = AdamW::new(slots.vars(), 0.0)?;
     let example = synthetic_example(model, len)?;
@@ -181,6 +220,7 @@ fn measure(
     let pass = TrainingPass {
         lora_dropout: 0.0,
         seed: 0,
+        activation_budget,
     };
     let step = |optimizer: &mut AdamW| -> Result<()> {
         let mut grads = Gradients::new();

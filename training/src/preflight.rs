@@ -71,6 +71,15 @@ pub fn estimate_memory(
     }
 }
 
+/// Bytes of block activations a step may keep from its forward pass instead of recomputing
+/// them ([`citrus_engine::transformer::TrainingPass::activation_budget`]): half of what the
+/// device has beyond the run's need, none where that is unknown. On a workstation with memory
+/// to spare a small model's step then skips the recomputation; a model that fills the memory
+/// recomputes every block, as before.
+pub fn activation_budget(available: Option<u64>, needed: u64) -> u64 {
+    available.map_or(0, |available| available.saturating_sub(needed) / 2)
+}
+
 /// "base 540 MiB + LoRA state 3 MiB + activations 800 MiB".
 pub fn describe(plan: &MemoryPlan) -> String {
     format!(

@@ -206,6 +206,7 @@ fn loss(transformer: &Transformer, batch: &Batch) -> Tensor {
     let pass = TrainingPass {
         lora_dropout: 0.0,
         seed: 0,
+        activation_budget: 0,
     };
     (batch.nll_sum(transformer, pass).unwrap() / batch.trained_tokens as f64).unwrap()
 }
@@ -314,6 +315,7 @@ fn check_preference_gradients(
     let pass = TrainingPass {
         lora_dropout: 0.0,
         seed: 0,
+        activation_budget: 0,
     };
     let grads = std::cell::RefCell::new(std::collections::HashMap::new());
     pair_backward(&transformer, pass, &settings, &pair, 1.0, &mut |store| {
@@ -415,6 +417,7 @@ fn every_trainable_tensor_of_the_default_model_gets_a_gradient() {
         let pass = TrainingPass {
             lora_dropout: 0.0,
             seed: 0,
+            activation_budget: 0,
         };
         let gradients = || {
             let loss = batch.nll_sum(model.transformer(), pass).unwrap();
@@ -437,7 +440,8 @@ fn every_trainable_tensor_of_the_default_model_gets_a_gradient() {
 
 /// Activation checkpointing (the training step's backward) gives the gradients of one graph
 /// over the whole model: block by block on the CPU (Llama, dense and quantized; Qwen2's q/k/v
-/// bias), and as a graph per block where a model has per-head q/k norms (Qwen3).
+/// bias), with the blocks recomputed or kept from the forward pass, and as a graph per block
+/// where a model has per-head q/k norms (Qwen3).
 #[test]
 fn checkpointed_gradients_equal_the_whole_graph() {
     let qwen2 = TransformerConfig {
@@ -450,18 +454,24 @@ fn checkpointed_gradients_equal_the_whole_graph() {
         qk_norm: true,
         ..tiny_config(false)
     };
-    for (base, config) in [
+    let cases = [
         (Base::Dense, tiny_config(false)),
         (Base::Quantized, tiny_config(true)),
         (Base::Dense, qwen2),
         (Base::Dense, qwen3),
-    ] {
+    ];
+    // Every block recomputed, and every block's activations kept from the forward pass.
+    for ((base, config), activation_budget) in cases
+        .into_iter()
+        .flat_map(|c| [(c.clone(), 0), (c, u64::MAX)])
+    {
         let mut transformer = tiny_transformer_of(base, config);
         let vars = attach_random_lora(&mut [&mut transformer]);
         let batch = tiny_batch();
         let pass = TrainingPass {
             lora_dropout: 0.1,
             seed: 9,
+            activation_budget,
         };
         let whole = (batch.nll_sum(&transformer, pass).unwrap() * 0.5)
             .unwrap()

@@ -350,17 +350,30 @@ impl Linear {
         }
     }
 
-    /// `x · Wᵀ + bias` for `rows` rows of `x` on the CPU, without a graph: the frozen part of
-    /// [`Linear::forward_train`] (a quantized base on the project's kernels, as in inference).
-    pub(crate) fn frozen_rows(&self, x: &[f32], rows: usize) -> candle_core::Result<Vec<f32>> {
-        let mut y = match &self.kernel {
-            Some(kernel) => matmul_shared(x, self.in_features, &[kernel]).remove(0),
+    /// `y [+]= x · Wᵀ + bias` for `rows` rows of `x` on the CPU, without a graph (added to `y`
+    /// when `accumulate`): the frozen part of [`Linear::forward_train`] (a quantized base on the
+    /// project's kernels, as in inference).
+    pub(crate) fn frozen_rows_into(
+        &self,
+        x: &[f32],
+        rows: usize,
+        y: &mut [f32],
+        accumulate: bool,
+    ) -> candle_core::Result<()> {
+        match &self.kernel {
+            Some(kernel) => {
+                let product = matmul_shared(x, self.in_features, &[kernel]).remove(0);
+                if accumulate {
+                    y.iter_mut().zip(&product).for_each(|(y, p)| *y += p);
+                } else {
+                    y.copy_from_slice(&product);
+                }
+            }
             None => {
                 let weight = self.dense_weight()?;
-                let mut y = vec![0f32; rows * self.out_features];
                 let w = cpu_slice::<f32>(&weight)?;
                 matmul(
-                    &mut y,
+                    y,
                     (rows, self.out_features, self.in_features),
                     Operand::Rows {
                         data: x,
@@ -370,23 +383,22 @@ impl Linear {
                         data: &w,
                         width: self.in_features,
                     },
-                    false,
+                    accumulate,
                     1.0,
                 );
-                y
             }
-        };
+        }
         if let Some(bias) = &self.bias {
             let bias = bias.to_dtype(DType::F32)?.to_vec1::<f32>()?;
             for row in y.chunks_exact_mut(self.out_features) {
                 row.iter_mut().zip(&bias).for_each(|(y, b)| *y += b);
             }
         }
-        Ok(y)
+        Ok(())
     }
 
     /// `dx += dy · W` for `rows` rows of the output gradient `dy` on the CPU: the input gradient
-    /// of [`Linear::frozen_rows`] (a quantized weight dequantized for the product and dropped).
+    /// of [`Linear::frozen_rows_into`] (a quantized weight dequantized for the product and dropped).
     pub(crate) fn add_input_grad(
         &self,
         dy: &[f32],

@@ -101,19 +101,65 @@ struct DeltaSaved {
     low: Vec<f32>,
 }
 
-/// What the backward pass reads of the forward.
+/// What the backward pass reads of the forward (the norms' outputs and the SwiGLU product it
+/// recomputes: one pass each, and a third less to keep).
 pub(crate) struct Saved {
-    h1: Vec<f32>,
+    /// Rotated queries `(batch, heads, t, head_dim)`.
     q: Vec<f32>,
+    /// Rotated keys `(batch, kv_heads, t, head_dim)`.
     k: Vec<f32>,
+    /// Values, as the keys.
     v: Vec<f32>,
+    /// The attention's output `(rows, heads · head_dim)`.
     y: Vec<f32>,
+    /// The residual after attention `(rows, hidden)`.
     x2: Vec<f32>,
-    h2: Vec<f32>,
     gate: Vec<f32>,
     up: Vec<f32>,
-    act: Vec<f32>,
     deltas: [Option<DeltaSaved>; 7],
+}
+
+#[cfg(test)]
+impl Saved {
+    /// The bytes held (what [`saved_bytes`] predicts).
+    fn bytes(&self) -> u64 {
+        let deltas: usize = self
+            .deltas
+            .iter()
+            .flatten()
+            .map(|d| d.low.len() + d.dropped.as_ref().map_or(0, |(m, x)| m.len() + x.len()))
+            .sum();
+        let own = [
+            &self.q, &self.k, &self.v, &self.y, &self.x2, &self.gate, &self.up,
+        ];
+        4 * (own.iter().map(|v| v.len()).sum::<usize>() + deltas) as u64
+    }
+}
+
+/// The bytes [`forward`] keeps for a block of `parts` in a pass of `dims` with `dropouts`
+/// (what [`Saved::bytes`] will say).
+pub(crate) fn saved_bytes(
+    parts: &BlockParts,
+    dims: Dims,
+    dropouts: &[Option<LoraDropout>; 7],
+) -> u64 {
+    let rows = dims.rows();
+    let [q, k, v, _, gate, up, _] = parts.projections.map(|l| l.out_features());
+    let hidden = parts.projections[LoraTarget::O.index()].out_features();
+    let deltas: usize = parts
+        .projections
+        .iter()
+        .zip(dropouts)
+        .filter_map(|(linear, dropout)| {
+            let delta = linear.lora()?;
+            let dropped = dropout
+                .as_ref()
+                .filter(|d| d.probability > 0.0)
+                .map_or(0, |_| 2 * rows * linear.in_features());
+            Some(rows * delta.rank() + dropped)
+        })
+        .sum();
+    4 * (rows * (2 * q + k + v + hidden + gate + up) + deltas) as u64
 }
 
 /// The block's output for input `x` `(rows, hidden)`, and with `keep` what its backward pass
@@ -128,25 +174,32 @@ pub(crate) fn forward(
 ) -> Result<(Vec<f32>, Option<Saved>)> {
     let rows = dims.rows();
     let mut deltas: [Option<DeltaSaved>; 7] = Default::default();
-    let mut run = |target: LoraTarget, input: &[f32], into: Option<&mut [f32]>| {
+    let mut run = |target: LoraTarget, input: &[f32], y: &mut [f32], accumulate: bool| {
         let linear = parts.projections[target.index()];
-        let (y, saved) = project(linear, input, rows, dropouts[target.index()], into)?;
-        deltas[target.index()] = saved;
-        Ok::<_, candle_core::Error>(y)
+        let dropout = dropouts[target.index()];
+        deltas[target.index()] = project(linear, input, rows, dropout, y, accumulate)?;
+        Ok::<_, candle_core::Error>(())
     };
     let h1 = normed(&parts.attn_norm, x);
-    let q = run(LoraTarget::Q, &h1, None)?;
-    let k = run(LoraTarget::K, &h1, None)?;
-    let v = run(LoraTarget::V, &h1, None)?;
+    let width = |target: LoraTarget| rows * parts.projections[target.index()].out_features();
+    let (mut q, mut k, mut v) = (
+        vec![0f32; width(LoraTarget::Q)],
+        vec![0f32; width(LoraTarget::K)],
+        vec![0f32; width(LoraTarget::V)],
+    );
+    run(LoraTarget::Q, &h1, &mut q, false)?;
+    run(LoraTarget::K, &h1, &mut k, false)?;
+    run(LoraTarget::V, &h1, &mut v, false)?;
     let (qh, kh, vh) = (
         to_heads(&q, dims, parts.heads, parts.head_dim, Some(rotary)),
         to_heads(&k, dims, parts.kv_heads, parts.head_dim, Some(rotary)),
         to_heads(&v, dims, parts.kv_heads, parts.head_dim, None),
     );
+    drop((q, k, v));
     let shape = attention_shape(parts, dims.t);
     let scale = 1.0 / (parts.head_dim as f32).sqrt();
-    let (q_len, kv_len) = (q.len() / dims.batch, k.len() / dims.batch);
-    let mut y = Vec::with_capacity(q.len());
+    let (q_len, kv_len) = (qh.len() / dims.batch, kh.len() / dims.batch);
+    let mut y = Vec::with_capacity(qh.len());
     for item in 0..dims.batch {
         y.extend(causal_attention_forward(
             &qh[item * q_len..(item + 1) * q_len],
@@ -157,25 +210,26 @@ pub(crate) fn forward(
         ));
     }
     let mut x2 = x.to_vec();
-    run(LoraTarget::O, &y, Some(&mut x2))?;
+    run(LoraTarget::O, &y, &mut x2, true)?;
     let h2 = normed(&parts.ffn_norm, &x2);
-    let gate = run(LoraTarget::Gate, &h2, None)?;
-    let up = run(LoraTarget::Up, &h2, None)?;
+    let (mut gate, mut up) = (
+        vec![0f32; width(LoraTarget::Gate)],
+        vec![0f32; width(LoraTarget::Up)],
+    );
+    run(LoraTarget::Gate, &h2, &mut gate, false)?;
+    run(LoraTarget::Up, &h2, &mut up, false)?;
     let mut act = vec![0f32; gate.len()];
     swiglu(&gate, &up, &mut act);
     let mut out = x2.clone();
-    run(LoraTarget::Down, &act, Some(&mut out))?;
+    run(LoraTarget::Down, &act, &mut out, true)?;
     let saved = keep.then_some(Saved {
-        h1,
         q: qh,
         k: kh,
         v: vh,
         y,
         x2,
-        h2,
         gate,
         up,
-        act,
         deltas,
     });
     Ok((out, saved))
@@ -199,15 +253,19 @@ pub(crate) fn backward(
         project_backward(linear, input, delta, dy, rows, dx, &mut lora)
     };
     // Feed-forward half: out = x₂ + down(swiglu(gate(h₂), up(h₂))), h₂ = n₂(x₂).
-    let mut d_act = vec![0f32; saved.act.len()];
-    back(LoraTarget::Down, &saved.act, grad, &mut d_act)?;
+    let mut act = vec![0f32; saved.gate.len()];
+    swiglu(&saved.gate, &saved.up, &mut act);
+    let mut d_act = vec![0f32; act.len()];
+    back(LoraTarget::Down, &act, grad, &mut d_act)?;
+    drop(act);
     let (mut d_gate, mut d_up) = (vec![0f32; d_act.len()], vec![0f32; d_act.len()]);
     swiglu_backward(&saved.gate, &saved.up, &d_act, &mut d_gate, &mut d_up);
     drop(d_act);
-    let mut d_h2 = vec![0f32; saved.h2.len()];
-    back(LoraTarget::Gate, &saved.h2, &d_gate, &mut d_h2)?;
-    back(LoraTarget::Up, &saved.h2, &d_up, &mut d_h2)?;
-    drop((d_gate, d_up));
+    let h2 = normed(&parts.ffn_norm, &saved.x2);
+    let mut d_h2 = vec![0f32; h2.len()];
+    back(LoraTarget::Gate, &h2, &d_gate, &mut d_h2)?;
+    back(LoraTarget::Up, &h2, &d_up, &mut d_h2)?;
+    drop((d_gate, d_up, h2));
     let mut d_x2 = grad.to_vec();
     let norm = &parts.ffn_norm;
     rms_norm_backward(&saved.x2, &norm.weight, norm.eps, &d_h2, &mut d_x2, true);
@@ -244,10 +302,11 @@ pub(crate) fn backward(
     let dq = from_heads(&dq, dims, parts.heads, parts.head_dim, Some(rotary));
     let dk = from_heads(&dk, dims, parts.kv_heads, parts.head_dim, Some(rotary));
     let dv = from_heads(&dv, dims, parts.kv_heads, parts.head_dim, None);
-    let mut d_h1 = vec![0f32; saved.h1.len()];
-    back(LoraTarget::Q, &saved.h1, &dq, &mut d_h1)?;
-    back(LoraTarget::K, &saved.h1, &dk, &mut d_h1)?;
-    back(LoraTarget::V, &saved.h1, &dv, &mut d_h1)?;
+    let h1 = normed(&parts.attn_norm, x);
+    let mut d_h1 = vec![0f32; h1.len()];
+    back(LoraTarget::Q, &h1, &dq, &mut d_h1)?;
+    back(LoraTarget::K, &h1, &dk, &mut d_h1)?;
+    back(LoraTarget::V, &h1, &dv, &mut d_h1)?;
     let norm = &parts.attn_norm;
     rms_norm_backward(x, &norm.weight, norm.eps, &d_h1, &mut d_x2, true);
     Ok((d_x2, lora))
@@ -325,27 +384,21 @@ fn per_item(
     out
 }
 
-/// A projection's output for `rows` rows of `x` (added into `into` when given, and then
-/// returned empty), and what its delta's backward pass reads.
+/// `y [+]= ` the projection of `rows` rows of `x` (added when `accumulate`); returns what its
+/// delta's backward pass reads.
 fn project(
     linear: &Linear,
     x: &[f32],
     rows: usize,
     dropout: Option<LoraDropout>,
-    into: Option<&mut [f32]>,
-) -> Result<(Vec<f32>, Option<DeltaSaved>)> {
-    let mut y = linear.frozen_rows(x, rows)?;
-    let saved = match linear.lora() {
-        Some(delta) => Some(add_delta(delta, x, rows, dropout, &mut y)?),
-        None => None,
-    };
-    Ok(match into {
-        Some(into) => {
-            into.iter_mut().zip(&y).for_each(|(o, y)| *o += y);
-            (Vec::new(), saved)
-        }
-        None => (y, saved),
-    })
+    y: &mut [f32],
+    accumulate: bool,
+) -> Result<Option<DeltaSaved>> {
+    linear.frozen_rows_into(x, rows, y, accumulate)?;
+    match linear.lora() {
+        Some(delta) => Ok(Some(add_delta(delta, x, rows, dropout, y)?)),
+        None => Ok(None),
+    }
 }
 
 /// `y += s·(x̃·Aᵀ)·Bᵀ`.
@@ -481,4 +534,93 @@ fn project_backward(
         Tensor::from_vec(d_b, delta.b.shape(), device)?,
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use candle_core::quantized::QMatMul;
+    use candle_core::Device;
+
+    use super::*;
+    use crate::seeded::SeededRng;
+
+    fn ramp(rows: usize, cols: usize, seed: usize) -> Tensor {
+        let data: Vec<f32> = (0..rows * cols)
+            .map(|i| ((i * 37 + seed * 13) % 101) as f32 / 250.0 - 0.2)
+            .collect();
+        Tensor::from_vec(data, (rows, cols), &Device::Cpu).unwrap()
+    }
+
+    /// What the forward pass keeps is what [`saved_bytes`] predicts, with and without dropout.
+    #[test]
+    fn the_kept_activations_are_the_predicted_size() {
+        let (hidden, ffn, heads, kv_heads, head_dim) = (32, 48, 4, 2, 8);
+        let shapes = [
+            (32, hidden),
+            (16, hidden),
+            (16, hidden),
+            (hidden, 32),
+            (ffn, hidden),
+            (ffn, hidden),
+            (hidden, ffn),
+        ];
+        let linears: Vec<Linear> = shapes
+            .iter()
+            .enumerate()
+            .map(|(i, &(out, inp))| {
+                let mut linear = Linear::new(QMatMul::Tensor(ramp(out, inp, i)), None, out, inp);
+                if i % 2 == 0 {
+                    let delta = LoraDelta {
+                        a: ramp(4, inp, i + 7),
+                        b: ramp(out, 4, i + 9),
+                        scale: 2.0,
+                    };
+                    linear.set_lora(Some(delta)).unwrap();
+                }
+                linear
+            })
+            .collect();
+        let norm = || Norm {
+            weight: vec![1.0; hidden],
+            eps: 1e-5,
+        };
+        let parts = BlockParts {
+            attn_norm: norm(),
+            ffn_norm: norm(),
+            projections: std::array::from_fn(|i| &linears[i]),
+            heads,
+            kv_heads,
+            head_dim,
+        };
+        let dims = Dims { batch: 2, t: 5 };
+        let half = head_dim / 2;
+        let rotary = RotaryTables {
+            cos: vec![1.0; dims.t * half],
+            sin: vec![0.0; dims.t * half],
+            neg_sin: vec![0.0; dims.t * half],
+            interleaved: false,
+        };
+        let x: Vec<f32> = (0..dims.rows() * hidden)
+            .map(|i| (i % 7) as f32 - 3.0)
+            .collect();
+        for probability in [0.0, 0.25] {
+            let dropouts = std::array::from_fn(|i| {
+                Some(LoraDropout {
+                    probability,
+                    rng: SeededRng::derive(3, &[i as u64]),
+                })
+            });
+            let (out, saved) = forward(&parts, &rotary, &x, dims, &dropouts, true).unwrap();
+            assert_eq!(out.len(), x.len());
+            let saved = saved.unwrap();
+            assert_eq!(saved.bytes(), saved_bytes(&parts, dims, &dropouts));
+            let (dx, grads) = backward(&parts, &rotary, &x, &saved, &out, dims).unwrap();
+            assert_eq!(dx.len(), x.len());
+            assert_eq!(
+                grads.len(),
+                2 * 4,
+                "A and B of the four adapted projections"
+            );
+        }
+    }
 }

@@ -21,7 +21,9 @@ use crate::kv_cache::KvCache;
 use crate::lora::{Linear, LoraDropout, LoraTarget};
 use crate::seeded::SeededRng;
 use crate::training_attention::causal_attention_train;
-use crate::training_block::{self, BlockParts, Dims, Norm, RotaryTables, SegmentGrads};
+use crate::training_block::{
+    self, saved_bytes, BlockParts, Dims, Norm, RotaryTables, Saved, SegmentGrads,
+};
 use crate::training_swiglu::swiglu;
 use citrus_formats::config::TransformerConfig;
 use citrus_formats::error::{ModelError, Result};
@@ -46,6 +48,10 @@ pub struct TrainingPass {
     pub lora_dropout: f32,
     /// Seed of this pass's dropout masks (derived from the run's seed and the step).
     pub seed: u64,
+    /// Bytes of block activations the backward pass may keep from its forward pass instead of
+    /// recomputing them (the top blocks', as many as fit); 0 recomputes every block, the
+    /// least memory. Where blocks run as a graph, each is recomputed.
+    pub activation_budget: u64,
 }
 
 /// Which kernels a forward pass uses.
@@ -838,7 +844,7 @@ impl Transformer {
         let pass = Pass::Training(pass);
         let value = || -> candle_core::Result<f32> {
             let x = if self.trains_block_by_block() {
-                self.block_inputs(ids, pass)?.1
+                self.block_inputs(ids, pass, 0)?.output
             } else {
                 let mask = self.training_mask(ids)?;
                 let mut x = self.embedding.forward(ids)?.to_dtype(DType::F32)?;
@@ -896,15 +902,16 @@ impl Transformer {
         LoraTarget::ALL.map(|target| pass.dropout(layer, target))
     }
 
-    /// The block-by-block forward pass of `ids`: each block's input, and the last block's
-    /// output `(b, t, hidden)`, no graph kept.
+    /// The block-by-block forward pass of `ids`, no graph kept: each block's input, what the top
+    /// blocks keep for their backward pass (as many as `budget` bytes hold; None for the
+    /// others), and the last block's output `(b, t, hidden)`.
     fn block_inputs(
         &self,
         ids: &Tensor,
         pass: Pass,
-    ) -> candle_core::Result<(Vec<Vec<f32>>, Tensor)> {
+        budget: u64,
+    ) -> candle_core::Result<BlockForward> {
         let (batch, t) = ids.dims2()?;
-        let hidden = self.config.hidden_size;
         let dims = Dims { batch, t };
         let rotary = self.rotary_tables(t)?;
         let mut x = self
@@ -913,17 +920,38 @@ impl Transformer {
             .to_dtype(DType::F32)?
             .flatten_all()?
             .to_vec1::<f32>()?;
-        let mut inputs = Vec::with_capacity(self.blocks.len());
-        for layer in 0..self.blocks.len() {
+        let layers = self.blocks.len();
+        let mut first_kept = layers;
+        let mut kept_bytes = 0;
+        while first_kept > 0 {
+            let layer = first_kept - 1;
+            let bytes = saved_bytes(
+                &self.block_parts(layer)?,
+                dims,
+                &Self::dropouts(pass, layer),
+            );
+            if kept_bytes + bytes > budget {
+                break;
+            }
+            kept_bytes += bytes;
+            first_kept = layer;
+        }
+        let (mut inputs, mut kept) = (Vec::with_capacity(layers), Vec::with_capacity(layers));
+        for layer in 0..layers {
             let parts = self.block_parts(layer)?;
             let dropouts = Self::dropouts(pass, layer);
-            let (next, _) = training_block::forward(&parts, &rotary, &x, dims, &dropouts, false)?;
+            let keep = layer >= first_kept;
+            let (next, saved) =
+                training_block::forward(&parts, &rotary, &x, dims, &dropouts, keep)?;
             inputs.push(std::mem::replace(&mut x, next));
+            kept.push(saved);
         }
-        Ok((
+        let hidden = self.config.hidden_size;
+        Ok(BlockForward {
             inputs,
-            Tensor::from_vec(x, (batch, t, hidden), &self.device)?,
-        ))
+            kept,
+            output: Tensor::from_vec(x, (batch, t, hidden), &self.device)?,
+        })
     }
 
     /// The rotary tables of positions `0..t` as slices.
@@ -949,7 +977,15 @@ impl Transformer {
     ) -> candle_core::Result<f32> {
         let (batch, t) = ids.dims2()?;
         let dims = Dims { batch, t };
-        let (inputs, top) = self.block_inputs(ids, pass)?;
+        let budget = match pass {
+            Pass::Training(t) => t.activation_budget,
+            Pass::Inference => 0,
+        };
+        let BlockForward {
+            inputs,
+            mut kept,
+            output: top,
+        } = self.block_inputs(ids, pass, budget)?;
         let top = Var::from_tensor(&top)?;
         let logits = self.head_train(top.as_tensor(), rows, pass)?;
         let nll = nll_sum(&logits, targets)?;
@@ -964,8 +1000,12 @@ impl Transformer {
             let parts = self.block_parts(layer)?;
             let dropouts = Self::dropouts(pass, layer);
             let x = &inputs[layer];
-            let (_, saved) = training_block::forward(&parts, &rotary, x, dims, &dropouts, true)?;
-            let saved = saved.expect("kept on request");
+            let saved = match kept[layer].take() {
+                Some(saved) => saved,
+                None => training_block::forward(&parts, &rotary, x, dims, &dropouts, true)?
+                    .1
+                    .expect("kept on request"),
+            };
             let (dx, lora) = training_block::backward(&parts, &rotary, x, &saved, &grad, dims)?;
             on_grads(&SegmentGrads::Computed(&lora))?;
             grad = dx;
@@ -1009,6 +1049,16 @@ impl Transformer {
         }
         nll.to_scalar::<f32>()
     }
+}
+
+/// The block-by-block forward pass of a training step ([`Transformer::nll_backward`]).
+struct BlockForward {
+    /// Each block's input `(rows, hidden)`.
+    inputs: Vec<Vec<f32>>,
+    /// What each block keeps for its backward pass (None: recomputed).
+    kept: Vec<Option<Saved>>,
+    /// The last block's output `(b, t, hidden)`.
+    output: Tensor,
 }
 
 /// `−Σ log softmax(logits)[target]` over the rows of `logits` `(n, vocab)`.

@@ -157,6 +157,10 @@ pub struct TrainArgs {
     /// With --bench: only this base, dense (f32) or quantized (as stored).
     #[arg(long, value_name = "BASE")]
     base: Option<BenchBase>,
+    /// With --bench: recompute every block's activations in the backward pass (the least
+    /// memory) instead of keeping what half the free memory holds, as a run does.
+    #[arg(long, requires = "bench")]
+    recompute: bool,
     /// Write the dataset and these settings for distributed trainers (LLaMA-Factory, axolotl)
     /// into DIR instead of training here; bring their adapter back with `citrus adapters
     /// import PATH --bundle DIR`.
@@ -234,6 +238,7 @@ impl TrainArgs {
     fn bench_plan(&self) -> AppResult<BenchPlan> {
         let mut plan = BenchPlan {
             device: self.model_args().load_options()?.device,
+            recompute: self.recompute,
             ..BenchPlan::default()
         };
         if !self.seq.is_empty() {

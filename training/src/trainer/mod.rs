@@ -33,7 +33,8 @@ use crate::dataset::{TokenizedExample, TrainingData};
 use crate::error::{Result, TrainError};
 use crate::optim::{clip_global_norm, learning_rate, AdamW};
 use crate::preflight::{
-    check_fits, estimate_memory, peak_since_reset, reset_peak, Preflight, StepShape,
+    activation_budget, check_fits, estimate_memory, peak_since_reset, reset_peak, Preflight,
+    StepShape,
 };
 
 pub use batch::{Batch, DataStream};
@@ -182,6 +183,9 @@ struct Run<'a> {
     optimizer: AdamW,
     state: CheckpointState,
     log: MetricsLog,
+    /// What each step's backward pass may keep of its forward ([`activation_budget`]), set by
+    /// the pre-flight.
+    activation_budget: u64,
     /// This process's claim on the run folder, held while the run lives.
     _claim: RunClaim,
 }
@@ -241,6 +245,7 @@ impl<'a> Run<'a> {
             optimizer,
             state,
             log,
+            activation_budget: 0,
             _claim: claim,
         })
     }
@@ -347,6 +352,7 @@ impl<'a> Run<'a> {
         TrainingPass {
             lora_dropout: self.request.config.lora.dropout,
             seed: SeededRng::derive(self.request.config.seed, &stream).next_u64(),
+            activation_budget: self.activation_budget,
         }
     }
 
@@ -445,7 +451,7 @@ impl<'a> Run<'a> {
     }
 
     /// The estimate, calibrated by forward and backward passes over the longest micro-batch.
-    fn preflight(&self, model: &Model) -> Result<Preflight> {
+    fn preflight(&mut self, model: &Model) -> Result<Preflight> {
         let config = &self.request.config;
         let longest = self.data.longest_batch(config.batch_size);
         let batch = Batch::new(&longest, model.transformer().device())?;
@@ -462,6 +468,8 @@ impl<'a> Run<'a> {
         };
         // Refuse before calibrating: the calibration itself could exhaust memory.
         check_fits(&preflight)?;
+        self.activation_budget =
+            activation_budget(preflight.available_bytes, preflight.needed_bytes());
         if self.request.calibration_steps > 0 {
             reset_peak();
             let mut seconds = f64::MAX;

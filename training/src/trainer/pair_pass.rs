@@ -23,6 +23,7 @@ pub struct PairBatches {
 /// The pass that scores without dropout (evaluation, reference log-probabilities).
 pub const SCORING_PASS: TrainingPass = TrainingPass {
     lora_dropout: 0.0,
+    activation_budget: 0,
     seed: 0,
 };
 
