@@ -6,11 +6,13 @@ BENCH_SEQ ("256 512 1024"), BENCH_TARGETS ("q,k,v,o all") and BENCH_REPEATS (1).
 
 Both sides use the same settings: the model dequantized to f32, one sequence per step, the
 second half of it trained, LoRA rank 8 / alpha 16 / no dropout, AdamW (no weight decay),
-gradient clipping at 1.0, one warm-up step and three timed ones. PyTorch is run with gradient
-checkpointing (as citrus always checkpoints, one layer at a time) and without. Every
-measurement is its own process, so peak RSS is the process's whole footprint; the processes
-alternate, citrus first on odd repeats and last on even ones. The table shows the median step
-time of each, citrus's speed ÷ the peer's (above 1: citrus faster) and the peak RSS.
+gradient clipping at 1.0, one warm-up step and three timed ones. Each side runs two ways: citrus
+as a training run does (keeping the top blocks' activations where half the free memory holds
+them) and with `--recompute` (every block recomputed, one at a time), PyTorch without and with
+gradient checkpointing. Every measurement is its own process, so peak RSS is the process's whole
+footprint; the processes alternate, citrus first on odd repeats and last on even ones. The table
+shows the median step time of each, the peer's time ÷ citrus's (above 1: citrus faster) and the
+peak RSS.
 """
 
 import json
@@ -38,11 +40,11 @@ def measured(cmd, env=None):
         return out.read(), usage.ru_maxrss / 1024
 
 
-def citrus(seq, targets, base):
+def citrus(seq, targets, base, recompute=False):
     """`citrus train --bench` for one row: (seconds per step, peak RSS MiB)."""
     cmd = [os.environ["CITRUS_BIN"], "train", "--bench", "--model", os.environ["MODEL"],
            "--threads", os.environ["THREADS"], "--seq", str(seq), "--targets", targets,
-           "--base", base]
+           "--base", base] + (["--recompute"] if recompute else [])
     out, rss = measured(cmd)
     for line in out.splitlines():
         fields = line.split()
@@ -107,31 +109,34 @@ def main():
     print(f"model {os.path.basename(os.environ['MODEL'])}, {os.environ['THREADS']} threads, "
           f"{repeats} repeat(s) of {TIMED_STEPS} timed steps; ratio = peer time ÷ citrus time",
           flush=True)
-    header = (f"{'targets':<8} {'seq':>5} {'citrus s':>9} {'MiB':>6} {'torch+ckpt s':>13} {'MiB':>6} "
-              f"{'ratio':>6} {'torch s':>8} {'MiB':>6} {'ratio':>6} {'tok/s citrus':>13} "
-              f"{'quantized s':>12} {'÷ dense':>8}")
+    print("ratio: torch+ckpt ÷ citrus recompute (both recompute), torch ÷ citrus (both keep)")
+    header = (f"{'targets':<8} {'seq':>5} {'citrus s':>9} {'MiB':>6} {'recompute s':>12} {'MiB':>6} "
+              f"{'torch+ckpt s':>13} {'MiB':>6} {'ratio':>6} {'torch s':>8} {'MiB':>6} "
+              f"{'ratio':>6} {'tok/s citrus':>13} {'quantized s':>12} {'÷ dense':>8}")
     print(header)
     print("-" * len(header), flush=True)
     for targets in target_sets:
         for seq in seqs:
-            ours, ckpt, plain, quant = [], [], [], []
+            ours, recomputed, ckpt, plain, quant = [], [], [], [], []
             for repeat in range(repeats):
                 sides = [lambda: ours.append(citrus(seq, targets, "dense")),
+                         lambda: recomputed.append(citrus(seq, targets, "dense", True)),
                          lambda: ckpt.append(torch_side(seq, targets, True)),
                          lambda: plain.append(torch_side(seq, targets, False))]
                 if targets == "q,k,v,o":
                     sides.append(lambda: quant.append(citrus(seq, targets, "quantized")))
                 for side in (sides if repeat % 2 == 0 else reversed(sides)):
                     side()
-            (t_ours, m_ours), (t_ckpt, m_ckpt), (t_plain, m_plain) = map(median_of,
-                                                                          (ours, ckpt, plain))
+            (t_ours, m_ours), (t_re, m_re), (t_ckpt, m_ckpt), (t_plain, m_plain) = map(
+                median_of, (ours, recomputed, ckpt, plain))
             quant_cells = f"{'–':>12} {'–':>8}"
             if quant:
                 t_quant, _ = median_of(quant)
                 quant_cells = f"{t_quant:>12.2f} {t_quant / t_ours:>7.2f}×"
-            print(f"{targets:<8} {seq:>5} {t_ours:>9.2f} {m_ours:>6.0f} {t_ckpt:>13.2f} "
-                  f"{m_ckpt:>6.0f} {t_ckpt / t_ours:>5.2f}× {t_plain:>8.2f} {m_plain:>6.0f} "
-                  f"{t_plain / t_ours:>5.2f}× {seq / t_ours:>13.1f} {quant_cells}", flush=True)
+            print(f"{targets:<8} {seq:>5} {t_ours:>9.2f} {m_ours:>6.0f} {t_re:>12.2f} {m_re:>6.0f} "
+                  f"{t_ckpt:>13.2f} {m_ckpt:>6.0f} {t_ckpt / t_re:>5.2f}× {t_plain:>8.2f} "
+                  f"{m_plain:>6.0f} {t_plain / t_ours:>5.2f}× {seq / t_ours:>13.1f} {quant_cells}",
+                  flush=True)
 
 
 if __name__ == "__main__":

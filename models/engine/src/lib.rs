@@ -22,6 +22,7 @@ pub mod sampling;
 pub mod seeded;
 pub mod training_attention;
 pub mod training_block;
+mod training_head;
 pub mod training_swiglu;
 pub mod transformer;
 

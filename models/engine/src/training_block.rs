@@ -72,6 +72,18 @@ pub(crate) struct BlockParts<'a> {
     pub head_dim: usize,
 }
 
+impl BlockParts<'_> {
+    /// `(heads, head_dim)` of the queries.
+    fn q_heads(&self) -> (usize, usize) {
+        (self.heads, self.head_dim)
+    }
+
+    /// `(kv_heads, head_dim)` of the keys and values.
+    fn kv_heads(&self) -> (usize, usize) {
+        (self.kv_heads, self.head_dim)
+    }
+}
+
 /// The rotary tables of positions `0..t`: `cos`, `sin`, `−sin`, `(t, head_dim / 2)` each.
 pub(crate) struct RotaryTables {
     pub cos: Vec<f32>,
@@ -114,8 +126,11 @@ pub(crate) struct Saved {
     y: Vec<f32>,
     /// The residual after attention `(rows, hidden)`.
     x2: Vec<f32>,
+    /// The gate projection `(rows, ffn)`.
     gate: Vec<f32>,
+    /// The up projection `(rows, ffn)`.
     up: Vec<f32>,
+    /// What each projection's LoRA delta keeps, in [`LoraTarget::ALL`] order.
     deltas: [Option<DeltaSaved>; 7],
 }
 
@@ -190,25 +205,14 @@ pub(crate) fn forward(
     run(LoraTarget::Q, &h1, &mut q, false)?;
     run(LoraTarget::K, &h1, &mut k, false)?;
     run(LoraTarget::V, &h1, &mut v, false)?;
+    let (into, q_heads, kv_heads) = (Direction::IntoHeads, parts.q_heads(), parts.kv_heads());
     let (qh, kh, vh) = (
-        to_heads(&q, dims, parts.heads, parts.head_dim, Some(rotary)),
-        to_heads(&k, dims, parts.kv_heads, parts.head_dim, Some(rotary)),
-        to_heads(&v, dims, parts.kv_heads, parts.head_dim, None),
+        move_heads(&q, dims, q_heads, Some(rotary), into),
+        move_heads(&k, dims, kv_heads, Some(rotary), into),
+        move_heads(&v, dims, kv_heads, None, into),
     );
     drop((q, k, v));
-    let shape = attention_shape(parts, dims.t);
-    let scale = 1.0 / (parts.head_dim as f32).sqrt();
-    let (q_len, kv_len) = (qh.len() / dims.batch, kh.len() / dims.batch);
-    let mut y = Vec::with_capacity(qh.len());
-    for item in 0..dims.batch {
-        y.extend(causal_attention_forward(
-            &qh[item * q_len..(item + 1) * q_len],
-            &kh[item * kv_len..(item + 1) * kv_len],
-            &vh[item * kv_len..(item + 1) * kv_len],
-            shape,
-            scale,
-        ));
-    }
+    let y = attend(parts, dims, &qh, &kh, &vh);
     let mut x2 = x.to_vec();
     run(LoraTarget::O, &y, &mut x2, true)?;
     let h2 = normed(&parts.ffn_norm, &x2);
@@ -273,8 +277,47 @@ pub(crate) fn backward(
     // Attention half: x₂ = x + o(attention(…(h₁))), h₁ = n₁(x).
     let mut d_y = vec![0f32; saved.y.len()];
     back(LoraTarget::O, &saved.y, &d_x2, &mut d_y)?;
+    let (dq, dk, dv) = attend_backward(parts, dims, saved, &d_y);
+    drop(d_y);
+    let (out, q_heads, kv_heads) = (Direction::FromHeads, parts.q_heads(), parts.kv_heads());
+    let dq = move_heads(&dq, dims, q_heads, Some(rotary), out);
+    let dk = move_heads(&dk, dims, kv_heads, Some(rotary), out);
+    let dv = move_heads(&dv, dims, kv_heads, None, out);
+    let h1 = normed(&parts.attn_norm, x);
+    let mut d_h1 = vec![0f32; h1.len()];
+    back(LoraTarget::Q, &h1, &dq, &mut d_h1)?;
+    back(LoraTarget::K, &h1, &dk, &mut d_h1)?;
+    back(LoraTarget::V, &h1, &dv, &mut d_h1)?;
+    let norm = &parts.attn_norm;
+    rms_norm_backward(x, &norm.weight, norm.eps, &d_h1, &mut d_x2, true);
+    Ok((d_x2, lora))
+}
+
+/// Causal attention of each sequence: queries, keys and values in the heads' layout, the
+/// output `(rows, heads · head_dim)`.
+fn attend(parts: &BlockParts, dims: Dims, q: &[f32], k: &[f32], v: &[f32]) -> Vec<f32> {
     let shape = attention_shape(parts, dims.t);
-    let scale = 1.0 / (parts.head_dim as f32).sqrt();
+    let (q_len, kv_len) = (q.len() / dims.batch, k.len() / dims.batch);
+    let mut y = Vec::with_capacity(q.len());
+    for item in 0..dims.batch {
+        let (qs, kvs) = (
+            item * q_len..(item + 1) * q_len,
+            item * kv_len..(item + 1) * kv_len,
+        );
+        let (q, k, v) = (&q[qs], &k[kvs.clone()], &v[kvs]);
+        y.extend(causal_attention_forward(q, k, v, shape, scale(parts)));
+    }
+    y
+}
+
+/// The gradients of [`attend`]'s queries, keys and values (the heads' layout) from its output's.
+fn attend_backward(
+    parts: &BlockParts,
+    dims: Dims,
+    saved: &Saved,
+    d_y: &[f32],
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let shape = attention_shape(parts, dims.t);
     let (q_len, kv_len) = (saved.q.len() / dims.batch, saved.k.len() / dims.batch);
     let (mut dq, mut dk, mut dv) = (
         Vec::with_capacity(saved.q.len()),
@@ -293,23 +336,17 @@ pub(crate) fn backward(
             y: &saved.y[qs.clone()],
             dy: &d_y[qs],
         };
-        let grads = causal_attention_backward(inputs, shape, scale);
+        let grads = causal_attention_backward(inputs, shape, scale(parts));
         dq.extend(grads.dq);
         dk.extend(grads.dk);
         dv.extend(grads.dv);
     }
-    drop(d_y);
-    let dq = from_heads(&dq, dims, parts.heads, parts.head_dim, Some(rotary));
-    let dk = from_heads(&dk, dims, parts.kv_heads, parts.head_dim, Some(rotary));
-    let dv = from_heads(&dv, dims, parts.kv_heads, parts.head_dim, None);
-    let h1 = normed(&parts.attn_norm, x);
-    let mut d_h1 = vec![0f32; h1.len()];
-    back(LoraTarget::Q, &h1, &dq, &mut d_h1)?;
-    back(LoraTarget::K, &h1, &dk, &mut d_h1)?;
-    back(LoraTarget::V, &h1, &dv, &mut d_h1)?;
-    let norm = &parts.attn_norm;
-    rms_norm_backward(x, &norm.weight, norm.eps, &d_h1, &mut d_x2, true);
-    Ok((d_x2, lora))
+    (dq, dk, dv)
+}
+
+/// The attention's score scale, `1 / √head_dim`.
+fn scale(parts: &BlockParts) -> f32 {
+    1.0 / (parts.head_dim as f32).sqrt()
 }
 
 fn attention_shape(parts: &BlockParts, t: usize) -> AttentionShape {
@@ -323,44 +360,32 @@ fn attention_shape(parts: &BlockParts, t: usize) -> AttentionShape {
     }
 }
 
-fn normed(norm: &Norm, x: &[f32]) -> Vec<f32> {
+/// `x` through `norm`, row by row.
+pub(crate) fn normed(norm: &Norm, x: &[f32]) -> Vec<f32> {
     let mut out = vec![0f32; x.len()];
     rms_norm(x, &norm.weight, norm.eps, &mut out);
     out
 }
 
-/// `(batch, t, heads · head_dim)` → `(batch, heads, t, head_dim)`, rotated when `rotary` is
-/// given.
-fn to_heads(
+/// Moves `x` between `(batch, t, heads · head_dim)` and `(batch, heads, t, head_dim)` in
+/// `direction`, rotated when `rotary` is given: into the heads by each position's angles, out of
+/// them (a gradient's way back) by the opposite ones.
+fn move_heads(
     x: &[f32],
     dims: Dims,
-    heads: usize,
-    head_dim: usize,
+    (heads, head_dim): (usize, usize),
     rotary: Option<&RotaryTables>,
+    direction: Direction,
 ) -> Vec<f32> {
     let rotation = rotary.map(|r| Rotation {
         cos: &r.cos,
-        sin: &r.sin,
+        sin: match direction {
+            Direction::IntoHeads => &r.sin,
+            Direction::FromHeads => &r.neg_sin,
+        },
         interleaved: r.interleaved,
     });
-    per_item(x, dims, heads, head_dim, rotation, Direction::IntoHeads)
-}
-
-/// The gradient's way back: `(batch, heads, t, head_dim)` → `(batch, t, heads · head_dim)`,
-/// rotated by the opposite angles when `rotary` is given.
-fn from_heads(
-    x: &[f32],
-    dims: Dims,
-    heads: usize,
-    head_dim: usize,
-    rotary: Option<&RotaryTables>,
-) -> Vec<f32> {
-    let rotation = rotary.map(|r| Rotation {
-        cos: &r.cos,
-        sin: &r.neg_sin,
-        interleaved: r.interleaved,
-    });
-    per_item(x, dims, heads, head_dim, rotation, Direction::FromHeads)
+    per_item(x, dims, heads, head_dim, rotation, direction)
 }
 
 fn per_item(

@@ -11,6 +11,7 @@
 //! (`rms_norm_slow`, `rope_slow`, `ops::softmax`), frozen base weights and no cache — candle's
 //! fused kernels have no backward pass and would silently stop the gradients.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
@@ -24,6 +25,7 @@ use crate::training_attention::causal_attention_train;
 use crate::training_block::{
     self, saved_bytes, BlockParts, Dims, Norm, RotaryTables, Saved, SegmentGrads,
 };
+use crate::training_head;
 use crate::training_swiglu::swiglu;
 use citrus_formats::config::TransformerConfig;
 use citrus_formats::error::{ModelError, Result};
@@ -827,8 +829,19 @@ impl Transformer {
         pass: TrainingPass,
         on_grads: &mut dyn FnMut(&SegmentGrads) -> candle_core::Result<()>,
     ) -> Result<f32> {
+        let loss = Loss {
+            ids,
+            rows,
+            targets,
+            scale,
+        };
         let pass = Pass::Training(pass);
-        Ok(self.nll_backward_inner(ids, rows, targets, scale, pass, on_grads)?)
+        let value = if self.trains_block_by_block() {
+            self.nll_backward_by_block(loss, pass, on_grads)
+        } else {
+            self.nll_backward_by_graph(loss, pass, on_grads)
+        };
+        Ok(value?)
     }
 
     /// The summed negative log-likelihood of `targets` at the positions `rows` of `ids`, with no
@@ -843,16 +856,17 @@ impl Transformer {
     ) -> Result<f32> {
         let pass = Pass::Training(pass);
         let value = || -> candle_core::Result<f32> {
-            let x = if self.trains_block_by_block() {
-                self.block_inputs(ids, pass, 0)?.output
-            } else {
-                let mask = self.training_mask(ids)?;
-                let mut x = self.embedding.forward(ids)?.to_dtype(DType::F32)?;
-                for layer in 0..self.blocks.len() {
-                    x = self.block_train(layer, &x, mask.as_ref(), pass)?.detach();
-                }
-                x
-            };
+            if self.trains_block_by_block() {
+                let x = self.block_inputs(ids, pass, 0)?.output;
+                let (rows, targets) = (rows.to_vec1::<u32>()?, targets.to_vec1::<u32>()?);
+                let nll = training_head::nll(&self.head_parts()?, &x, &rows, &targets)?;
+                return Ok(nll as f32);
+            }
+            let mask = self.training_mask(ids)?;
+            let mut x = self.embedding.forward(ids)?.to_dtype(DType::F32)?;
+            for layer in 0..self.blocks.len() {
+                x = self.block_train(layer, &x, mask.as_ref(), pass)?.detach();
+            }
             let logits = self.head_train(&x, rows, pass)?.detach();
             nll_sum(&logits, targets)?.to_scalar::<f32>()
         };
@@ -946,11 +960,10 @@ impl Transformer {
             inputs.push(std::mem::replace(&mut x, next));
             kept.push(saved);
         }
-        let hidden = self.config.hidden_size;
         Ok(BlockForward {
             inputs,
             kept,
-            output: Tensor::from_vec(x, (batch, t, hidden), &self.device)?,
+            output: x,
         })
     }
 
@@ -968,10 +981,12 @@ impl Transformer {
     /// [`Transformer::nll_backward`] block by block ([`training_block`]).
     fn nll_backward_by_block(
         &self,
-        ids: &Tensor,
-        rows: &Tensor,
-        targets: &Tensor,
-        scale: f64,
+        Loss {
+            ids,
+            rows,
+            targets,
+            scale,
+        }: Loss,
         pass: Pass,
         on_grads: &mut dyn FnMut(&SegmentGrads) -> candle_core::Result<()>,
     ) -> candle_core::Result<f32> {
@@ -986,15 +1001,13 @@ impl Transformer {
             mut kept,
             output: top,
         } = self.block_inputs(ids, pass, budget)?;
-        let top = Var::from_tensor(&top)?;
-        let logits = self.head_train(top.as_tensor(), rows, pass)?;
-        let nll = nll_sum(&logits, targets)?;
-        let grads = (&nll * scale)?.backward()?;
-        on_grads(&SegmentGrads::Graph(&grads))?;
-        let Some(grad) = grads.get(top.as_tensor()) else {
-            return nll.to_scalar::<f32>();
-        };
-        let mut grad = grad.flatten_all()?.to_vec1::<f32>()?;
+        let (rows, targets) = (rows.to_vec1::<u32>()?, targets.to_vec1::<u32>()?);
+        let head = self.head_parts()?;
+        let (nll, mut grad) =
+            training_head::nll_backward(&head, &top, &rows, &targets, scale as f32)?;
+        drop(top);
+        // The head has no LoRA tensors: its segment hands over none.
+        on_grads(&SegmentGrads::Computed(&HashMap::new()))?;
         let rotary = self.rotary_tables(t)?;
         for layer in (0..self.blocks.len()).rev() {
             let parts = self.block_parts(layer)?;
@@ -1010,21 +1023,33 @@ impl Transformer {
             on_grads(&SegmentGrads::Computed(&lora))?;
             grad = dx;
         }
-        nll.to_scalar::<f32>()
+        Ok(nll as f32)
     }
 
-    fn nll_backward_inner(
+    /// The final norm and the output head as [`training_head`] reads them.
+    fn head_parts(&self) -> candle_core::Result<training_head::Head<'_>> {
+        Ok(training_head::Head {
+            norm: Norm {
+                weight: self.final_norm.weight.to_dtype(DType::F32)?.to_vec1()?,
+                eps: self.final_norm.eps,
+            },
+            linear: &self.lm_head,
+        })
+    }
+
+    /// [`Transformer::nll_backward`] with each block recomputed as a graph (accelerators,
+    /// per-head q/k norms, the reference kernels).
+    fn nll_backward_by_graph(
         &self,
-        ids: &Tensor,
-        rows: &Tensor,
-        targets: &Tensor,
-        scale: f64,
+        Loss {
+            ids,
+            rows,
+            targets,
+            scale,
+        }: Loss,
         pass: Pass,
         on_grads: &mut dyn FnMut(&SegmentGrads) -> candle_core::Result<()>,
     ) -> candle_core::Result<f32> {
-        if self.trains_block_by_block() {
-            return self.nll_backward_by_block(ids, rows, targets, scale, pass, on_grads);
-        }
         let mask = self.training_mask(ids)?;
         let mut inputs = Vec::with_capacity(self.blocks.len());
         let mut x = self.embedding.forward(ids)?.to_dtype(DType::F32)?;
@@ -1051,14 +1076,24 @@ impl Transformer {
     }
 }
 
+/// What [`Transformer::nll_backward`] differentiates: the summed NLL of `targets` at the
+/// flattened positions `rows` of `ids`, times `scale`.
+#[derive(Clone, Copy)]
+struct Loss<'a> {
+    ids: &'a Tensor,
+    rows: &'a Tensor,
+    targets: &'a Tensor,
+    scale: f64,
+}
+
 /// The block-by-block forward pass of a training step ([`Transformer::nll_backward`]).
 struct BlockForward {
     /// Each block's input `(rows, hidden)`.
     inputs: Vec<Vec<f32>>,
     /// What each block keeps for its backward pass (None: recomputed).
     kept: Vec<Option<Saved>>,
-    /// The last block's output `(b, t, hidden)`.
-    output: Tensor,
+    /// The last block's output `(rows, hidden)`.
+    output: Vec<f32>,
 }
 
 /// `−Σ log softmax(logits)[target]` over the rows of `logits` `(n, vocab)`.

@@ -31,6 +31,7 @@ mod exp;
 mod isa;
 #[cfg(target_arch = "x86_64")]
 mod lanes;
+pub mod nll;
 pub mod norm;
 #[cfg(target_arch = "x86_64")]
 mod panel;
