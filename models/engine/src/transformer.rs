@@ -981,16 +981,11 @@ impl Transformer {
     /// [`Transformer::nll_backward`] block by block ([`training_block`]).
     fn nll_backward_by_block(
         &self,
-        Loss {
-            ids,
-            rows,
-            targets,
-            scale,
-        }: Loss,
+        loss: Loss,
         pass: Pass,
-        on_grads: &mut dyn FnMut(&SegmentGrads) -> candle_core::Result<()>,
+        on_grads: &mut OnGrads,
     ) -> candle_core::Result<f32> {
-        let (batch, t) = ids.dims2()?;
+        let (batch, t) = loss.ids.dims2()?;
         let dims = Dims { batch, t };
         let budget = match pass {
             Pass::Training(t) => t.activation_budget,
@@ -1000,11 +995,11 @@ impl Transformer {
             inputs,
             mut kept,
             output: top,
-        } = self.block_inputs(ids, pass, budget)?;
-        let (rows, targets) = (rows.to_vec1::<u32>()?, targets.to_vec1::<u32>()?);
+        } = self.block_inputs(loss.ids, pass, budget)?;
+        let (rows, targets) = (loss.rows.to_vec1::<u32>()?, loss.targets.to_vec1::<u32>()?);
         let head = self.head_parts()?;
         let (nll, mut grad) =
-            training_head::nll_backward(&head, &top, &rows, &targets, scale as f32)?;
+            training_head::nll_backward(&head, &top, &rows, &targets, loss.scale as f32)?;
         drop(top);
         // The head has no LoRA tensors: its segment hands over none.
         on_grads(&SegmentGrads::Computed(&HashMap::new()))?;
@@ -1041,27 +1036,22 @@ impl Transformer {
     /// per-head q/k norms, the reference kernels).
     fn nll_backward_by_graph(
         &self,
-        Loss {
-            ids,
-            rows,
-            targets,
-            scale,
-        }: Loss,
+        loss: Loss,
         pass: Pass,
-        on_grads: &mut dyn FnMut(&SegmentGrads) -> candle_core::Result<()>,
+        on_grads: &mut OnGrads,
     ) -> candle_core::Result<f32> {
-        let mask = self.training_mask(ids)?;
+        let mask = self.training_mask(loss.ids)?;
         let mut inputs = Vec::with_capacity(self.blocks.len());
-        let mut x = self.embedding.forward(ids)?.to_dtype(DType::F32)?;
+        let mut x = self.embedding.forward(loss.ids)?.to_dtype(DType::F32)?;
         for layer in 0..self.blocks.len() {
             let next = self.block_train(layer, &x, mask.as_ref(), pass)?.detach();
             inputs.push(x);
             x = next;
         }
         let top = Var::from_tensor(&x)?;
-        let logits = self.head_train(top.as_tensor(), rows, pass)?;
-        let nll = nll_sum(&logits, targets)?;
-        let grads = (&nll * scale)?.backward()?;
+        let logits = self.head_train(top.as_tensor(), loss.rows, pass)?;
+        let nll = nll_sum(&logits, loss.targets)?;
+        let grads = (&nll * loss.scale)?.backward()?;
         on_grads(&SegmentGrads::Graph(&grads))?;
         let mut grad = grads.get(top.as_tensor()).cloned();
         for layer in (0..self.blocks.len()).rev() {
@@ -1075,6 +1065,9 @@ impl Transformer {
         nll.to_scalar::<f32>()
     }
 }
+
+/// What [`Transformer::nll_backward`] hands each segment's LoRA gradients to.
+type OnGrads<'a> = dyn FnMut(&SegmentGrads) -> candle_core::Result<()> + 'a;
 
 /// What [`Transformer::nll_backward`] differentiates: the summed NLL of `targets` at the
 /// flattened positions `rows` of `ids`, times `scale`.
