@@ -7,9 +7,13 @@
 //! per block.
 //!
 //! The same blocks run in two passes ([`Pass`]): inference, with candle's fused kernels and the
-//! cache; and training ([`Transformer::forward_train`]), with differentiable kernels
-//! (`rms_norm_slow`, `rope_slow`, `ops::softmax`), frozen base weights and no cache — candle's
-//! fused kernels have no backward pass and would silently stop the gradients.
+//! cache; and training, with frozen base weights and no cache. A training step on the CPU
+//! ([`Transformer::nll_backward`]) runs each block and the head as computed steps, forward and
+//! backward written out by hand ([`crate::training_block`], `training_head`); elsewhere, and as
+//! the reference the tests compare with ([`Transformer::forward_train`]), the blocks are candle
+//! graphs of differentiable nodes ([`crate::custom_grad`], [`crate::training_attention`],
+//! [`crate::training_swiglu`]) — candle's fused kernels have no backward pass and would silently
+//! stop the gradients.
 
 use std::collections::HashMap;
 use std::sync::Arc;

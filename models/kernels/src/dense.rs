@@ -1,5 +1,5 @@
 //! Dense f32 matrix products: `gemm`'s kernels on strided views, one thread per call
-//! ([`product`], for tasks that are already parallel) or split over the kernels' pool
+//! (`product`, for tasks that are already parallel) or split over the kernels' pool
 //! ([`matmul`], for the training pass's projections).
 //!
 //! Running the projections on the same pool as the attention and the element-wise passes keeps

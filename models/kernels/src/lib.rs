@@ -15,6 +15,11 @@
 //! else AVX2 + FMA + F16C on x86-64, else a portable kernel (including aarch64, where candle's
 //! own NEON kernels are the faster path: see [`Kernels::enabled`]).
 //!
+//! The training pass's CPU work lives here too: dense f32 products on the same pool
+//! ([`dense`]), blocked causal attention forward and backward ([`attention_blocked`]), RMS norm
+//! ([`norm`]), rotary embedding ([`rotary`]), SwiGLU ([`swiglu`]) and the head's loss
+//! ([`nll`]), each with its gradient.
+//!
 //! Above `citrus-host` (for huge pages); it must never import the model formats, the engine or
 //! anything above them: the kernels know block types and tensors, not models.
 
