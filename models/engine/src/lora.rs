@@ -405,22 +405,23 @@ impl Linear {
         rows: usize,
         dx: &mut [f32],
     ) -> candle_core::Result<()> {
-        let weight = self.dense_weight()?;
-        let w = cpu_slice::<f32>(&weight)?;
-        matmul(
-            dx,
-            (rows, self.in_features, self.out_features),
-            Operand::Rows {
+        let (inp, out) = (self.in_features, self.out_features);
+        let product = |w: &[f32], dx: &mut [f32]| {
+            let dy = Operand::Rows {
                 data: dy,
-                width: self.out_features,
-            },
-            Operand::Rows {
-                data: &w,
-                width: self.in_features,
-            },
-            true,
-            1.0,
-        );
+                width: out,
+            };
+            let w = Operand::Rows {
+                data: w,
+                width: inp,
+            };
+            matmul(dx, (rows, inp, out), dy, w, true, 1.0);
+        };
+        match &self.kernel {
+            // Dequantized on the pool for this product and dropped after it (QLoRA-style).
+            Some(kernel) => product(&kernel.dequantize(), dx),
+            None => product(&cpu_slice::<f32>(&self.dense_weight()?)?, dx),
+        }
         Ok(())
     }
 

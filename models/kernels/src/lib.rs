@@ -32,6 +32,7 @@ mod avx2;
 mod avx512;
 pub mod blocks;
 pub mod dense;
+mod dequantize;
 mod exp;
 mod isa;
 #[cfg(target_arch = "x86_64")]
